@@ -1,0 +1,50 @@
+# aigw — build, run, test, bench. `make help` lists the targets.
+GO      ?= go
+BIN     ?= bin/aigw
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+# `make run` starts the gateway with the loopback demo provider; `make run RUN_ARGS=` without it.
+RUN_ARGS ?= --demo
+# Benchmarks: a pattern and the time per benchmark.
+BENCH     ?= .
+BENCHTIME ?= 1s
+
+.PHONY: help build run test fmt-check vet bench fuzz clean
+
+help:
+	@echo "make build   build $(BIN)"
+	@echo "make run     build and run 'aigw serve $(RUN_ARGS)'"
+	@echo "make test    gofmt check, go vet, go test -race ./..."
+	@echo "make bench   Go benchmarks with -benchmem (BENCH=regexp BENCHTIME=1s)"
+	@echo "make fuzz    run each fuzz target briefly (FUZZTIME=10s)"
+
+build:
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/aigw
+
+run: build
+	./$(BIN) serve $(RUN_ARGS)
+
+test: fmt-check vet
+	$(GO) test -race -count=1 ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+bench:
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime $(BENCHTIME) ./...
+
+FUZZTIME ?= 10s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin

@@ -1,0 +1,303 @@
+package admin
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/aigw/aigw/internal/units"
+	"github.com/aigw/aigw/store"
+)
+
+func withToken(ctx context.Context, t store.AdminToken) context.Context {
+	return context.WithValue(ctx, ctxKey{}, t)
+}
+
+func tokenFrom(ctx context.Context) store.AdminToken {
+	t, _ := ctx.Value(ctxKey{}).(store.AdminToken)
+	return t
+}
+
+// --- providers ------------------------------------------------------------
+
+func (s *Server) listProviders(w http.ResponseWriter, r *http.Request) error {
+	ps, err := s.store.Providers()
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ps)
+	return nil
+}
+
+func (s *Server) createProvider(w http.ResponseWriter, r *http.Request) error {
+	var in store.Provider
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	p, err := s.store.CreateProvider(in)
+	if err != nil {
+		return err
+	}
+	s.changed()
+	writeJSON(w, http.StatusCreated, p)
+	return nil
+}
+
+func (s *Server) getProvider(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.store.Provider(r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, p)
+	return nil
+}
+
+func (s *Server) updateProvider(w http.ResponseWriter, r *http.Request) error {
+	var patch store.ProviderPatch
+	if err := decode(r, &patch); err != nil {
+		return err
+	}
+	p, err := s.store.UpdateProvider(r.PathValue("name"), patch)
+	if err != nil {
+		return err
+	}
+	s.changed()
+	writeJSON(w, http.StatusOK, p)
+	return nil
+}
+
+func (s *Server) deleteProvider(w http.ResponseWriter, r *http.Request) error {
+	if err := s.store.DeleteProvider(r.PathValue("name")); err != nil {
+		return err
+	}
+	s.changed()
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// --- credentials ------------------------------------------------------------
+
+func (s *Server) listCredentials(w http.ResponseWriter, r *http.Request) error {
+	provider := r.URL.Query().Get("provider")
+	if provider != "" {
+		if _, err := s.store.Provider(provider); err != nil {
+			return err
+		}
+	}
+	cs, err := s.store.Credentials(provider)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, cs)
+	return nil
+}
+
+func (s *Server) createCredential(w http.ResponseWriter, r *http.Request) error {
+	var in store.CredentialInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	c, err := s.store.CreateCredential(in)
+	if err != nil {
+		return err
+	}
+	s.changed()
+	c.Secret, c.RefreshToken = "", ""
+	writeJSON(w, http.StatusCreated, c)
+	return nil
+}
+
+func (s *Server) getCredential(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.store.Credential(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, c)
+	return nil
+}
+
+func (s *Server) updateCredential(w http.ResponseWriter, r *http.Request) error {
+	var patch store.CredentialPatch
+	if err := decode(r, &patch); err != nil {
+		return err
+	}
+	c, err := s.store.UpdateCredential(r.PathValue("id"), patch)
+	if err != nil {
+		return err
+	}
+	s.changed()
+	writeJSON(w, http.StatusOK, c)
+	return nil
+}
+
+func (s *Server) deleteCredential(w http.ResponseWriter, r *http.Request) error {
+	if err := s.store.DeleteCredential(r.PathValue("id")); err != nil {
+		return err
+	}
+	s.changed()
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// --- keys -------------------------------------------------------------------
+
+// CreatedKey is a new key with its secret, returned once.
+type CreatedKey struct {
+	store.Key
+	Secret string `json:"secret"`
+}
+
+func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
+	ks, err := s.store.Keys()
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ks)
+	return nil
+}
+
+func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
+	var in store.KeyInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	k, secret, err := s.store.CreateKey(in)
+	if err != nil {
+		return err
+	}
+	s.changed()
+	writeJSON(w, http.StatusCreated, CreatedKey{Key: k, Secret: secret})
+	return nil
+}
+
+func (s *Server) getKey(w http.ResponseWriter, r *http.Request) error {
+	k, err := s.store.Key(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, k)
+	return nil
+}
+
+func (s *Server) updateKey(w http.ResponseWriter, r *http.Request) error {
+	var patch store.KeyPatch
+	if err := decode(r, &patch); err != nil {
+		return err
+	}
+	k, err := s.store.UpdateKey(r.PathValue("id"), patch)
+	if err != nil {
+		return err
+	}
+	s.changed()
+	writeJSON(w, http.StatusOK, k)
+	return nil
+}
+
+func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) error {
+	k, err := s.store.RevokeKey(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	s.changed()
+	writeJSON(w, http.StatusOK, k)
+	return nil
+}
+
+// --- admin tokens -------------------------------------------------------------
+
+// TokenRequest asks for a new admin token.
+type TokenRequest struct {
+	Name   string         `json:"name"`
+	Scopes []string       `json:"scopes"`
+	TTL    units.Duration `json:"ttl"` // default DefaultTokenTTL
+}
+
+// CreatedToken is a new admin token with its signed value, returned once.
+type CreatedToken struct {
+	store.AdminToken
+	Token string `json:"token"`
+}
+
+// DefaultTokenTTL is the lifetime of a token created without --ttl.
+const DefaultTokenTTL = 30 * 24 * time.Hour
+
+const maxTokenTTL = 10 * 366 * 24 * time.Hour
+
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
+	ts, err := s.store.Tokens()
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ts)
+	return nil
+}
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
+	var in TokenRequest
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	ttl := in.TTL.D()
+	if ttl == 0 {
+		ttl = DefaultTokenTTL
+	}
+	if ttl < 0 || ttl > maxTokenTTL {
+		return &httpError{status: http.StatusBadRequest, field: "ttl", msg: "invalid ttl: " + in.TTL.String() + " must be between 1s and 10 years"}
+	}
+	if err := validScopes(in.Scopes); err != nil {
+		return err
+	}
+	// A token can only hand out what it holds itself.
+	caller := tokenFrom(r.Context())
+	for _, sc := range in.Scopes {
+		if !hasScope(caller.Scopes, sc) {
+			return &httpError{status: http.StatusForbidden, field: "scopes",
+				msg: "cannot grant scope " + strconv.Quote(sc) + ": the calling token does not hold it"}
+		}
+	}
+	rec, signed, err := s.tokens.Issue(in.Name, slices.Compact(slices.Sorted(slices.Values(in.Scopes))), ttl)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, CreatedToken{AdminToken: rec, Token: signed})
+	return nil
+}
+
+func (s *Server) getToken(w http.ResponseWriter, r *http.Request) error {
+	t, err := s.store.Token(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, t)
+	return nil
+}
+
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
+	t, err := s.store.RevokeToken(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, t)
+	return nil
+}
+
+// --- backup -------------------------------------------------------------------
+
+func (s *Server) backup(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", `attachment; filename="aigw-backup.db"`)
+	wrote := false
+	err := s.store.Backup(w, func(n int64) {
+		w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
+		w.WriteHeader(http.StatusOK)
+		wrote = true
+	})
+	if err != nil && wrote {
+		// The status is out; the short body tells the client (Content-Length mismatch).
+		s.log.Error("backup interrupted", "err", err)
+		return nil
+	}
+	return err
+}

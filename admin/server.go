@@ -1,0 +1,204 @@
+// Package admin is aigw's management plane: the REST+JSON API under /api/v1
+// (providers, credentials, keys, admin tokens, backup) with scoped admin
+// tokens, and the Go client that the CLI and the TUI use. It never sits on
+// the proxy's request path; after every write it asks the proxy (through the
+// Reload hook) to rebuild its in-memory snapshot.
+package admin
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/aigw/aigw/store"
+)
+
+// Options wires a Server.
+type Options struct {
+	Store  *store.Store
+	Tokens *Tokens
+	// Reload rebuilds the proxy's snapshot after a write; nil does nothing.
+	Reload func() error
+	Logger *slog.Logger
+}
+
+// Server serves the admin API.
+type Server struct {
+	store  *store.Store
+	tokens *Tokens
+	reload func() error
+	log    *slog.Logger
+	mux    *http.ServeMux
+}
+
+// New builds the server and its routes.
+func New(o Options) *Server {
+	s := &Server{store: o.Store, tokens: o.Tokens, reload: o.Reload, log: o.Logger, mux: http.NewServeMux()}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.routes()
+	return s
+}
+
+// Handler is the server's http.Handler.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// handlerFunc returns an error instead of writing one; serve writes it.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.handle("GET /api/v1/providers", ScopeProvidersRead, s.listProviders)
+	s.handle("POST /api/v1/providers", ScopeProvidersWrite, s.createProvider)
+	s.handle("GET /api/v1/providers/{name}", ScopeProvidersRead, s.getProvider)
+	s.handle("PATCH /api/v1/providers/{name}", ScopeProvidersWrite, s.updateProvider)
+	s.handle("DELETE /api/v1/providers/{name}", ScopeProvidersWrite, s.deleteProvider)
+
+	s.handle("GET /api/v1/credentials", ScopeCredentialsRead, s.listCredentials)
+	s.handle("POST /api/v1/credentials", ScopeCredentialsWrite, s.createCredential)
+	s.handle("GET /api/v1/credentials/{id}", ScopeCredentialsRead, s.getCredential)
+	s.handle("PATCH /api/v1/credentials/{id}", ScopeCredentialsWrite, s.updateCredential)
+	s.handle("DELETE /api/v1/credentials/{id}", ScopeCredentialsWrite, s.deleteCredential)
+
+	s.handle("GET /api/v1/keys", ScopeKeysRead, s.listKeys)
+	s.handle("POST /api/v1/keys", ScopeKeysWrite, s.createKey)
+	s.handle("GET /api/v1/keys/{id}", ScopeKeysRead, s.getKey)
+	s.handle("PATCH /api/v1/keys/{id}", ScopeKeysWrite, s.updateKey)
+	s.handle("POST /api/v1/keys/{id}/revoke", ScopeKeysWrite, s.revokeKey)
+
+	s.handle("GET /api/v1/tokens", ScopeTokensRead, s.listTokens)
+	s.handle("POST /api/v1/tokens", ScopeTokensWrite, s.createToken)
+	s.handle("GET /api/v1/tokens/{id}", ScopeTokensRead, s.getToken)
+	s.handle("DELETE /api/v1/tokens/{id}", ScopeTokensWrite, s.revokeToken)
+
+	s.handle("GET /api/v1/backup", ScopeBackup, s.backup)
+
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, &httpError{status: http.StatusNotFound, msg: fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)})
+	})
+}
+
+type ctxKey struct{}
+
+// handle registers h behind admin-token authentication and a scope check.
+func (s *Server) handle(pattern, scope string, h handlerFunc) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		tok, err := s.authenticate(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if !hasScope(tok.Scopes, scope) {
+			s.writeError(w, r, &httpError{status: http.StatusForbidden,
+				msg: fmt.Sprintf("admin token %s lacks the %s scope", tok.ID, scope)})
+			return
+		}
+		r = r.WithContext(withToken(r.Context(), tok))
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+func (s *Server) authenticate(r *http.Request) (store.AdminToken, error) {
+	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || raw == "" {
+		return store.AdminToken{}, &httpError{status: http.StatusUnauthorized, msg: "missing admin token (Authorization: Bearer …)"}
+	}
+	tok, err := s.tokens.Verify(strings.TrimSpace(raw))
+	if err != nil {
+		return store.AdminToken{}, &httpError{status: http.StatusUnauthorized, msg: err.Error()}
+	}
+	return tok, nil
+}
+
+// changed runs after a successful write: the proxy's snapshot follows.
+func (s *Server) changed() {
+	if s.reload == nil {
+		return
+	}
+	if err := s.reload(); err != nil {
+		s.log.Error("reloading the proxy snapshot failed; the proxy keeps the previous configuration", "err", err)
+	}
+}
+
+// httpError is an error with the status to answer.
+type httpError struct {
+	status int
+	msg    string
+	field  string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+type errorBody struct {
+	Error struct {
+		Message string `json:"message"`
+		Field   string `json:"field,omitempty"`
+	} `json:"error"`
+}
+
+// writeError turns any handler error into a JSON error with its status.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var body errorBody
+	body.Error.Message = err.Error()
+	status := http.StatusInternalServerError
+	var he *httpError
+	var ve *store.ValidationError
+	switch {
+	case errors.As(err, &he):
+		status, body.Error.Field = he.status, he.field
+	case errors.As(err, &ve):
+		status, body.Error.Field = http.StatusBadRequest, ve.Field
+	case errors.Is(err, store.ErrNotFound):
+		status = http.StatusNotFound
+	case errors.Is(err, store.ErrExists), errors.Is(err, store.ErrInUse):
+		status = http.StatusConflict
+	default:
+		s.log.Error("admin request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		body.Error.Message = "internal error: " + err.Error()
+	}
+	writeJSON(w, status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+const maxRequestBody = 1 << 20
+
+// decode reads a JSON request body strictly: unknown fields and wrong types
+// are 400 errors naming the field.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxRequestBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		var se *json.SyntaxError
+		switch {
+		case errors.As(err, &te):
+			return &httpError{status: http.StatusBadRequest, field: te.Field,
+				msg: fmt.Sprintf("invalid %s: expected %s, got %s", te.Field, te.Type, te.Value)}
+		case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+			return &httpError{status: http.StatusBadRequest, msg: "request body is not valid JSON"}
+		// encoding/json has no typed error for an unknown field; its text is
+		// the only signal, and it is stable since Go 1.10.
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return &httpError{status: http.StatusBadRequest, field: f, msg: fmt.Sprintf("unknown field %q", f)}
+		}
+		return &httpError{status: http.StatusBadRequest, msg: "invalid request body: " + err.Error()}
+	}
+	return nil
+}

@@ -1,0 +1,407 @@
+package main
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aigw/aigw/gateway"
+	"github.com/aigw/aigw/store"
+)
+
+type idOnly struct {
+	ID string `json:"id"`
+}
+
+// The issue's flow, as a new user types it, then a restart.
+func TestConfigureFlowSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	g := startGateway(t, dir)
+
+	for _, name := range []string{gateway.DBFile, "master.key", "admin.token"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatalf("data directory lacks %s: %v", name, err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", name, fi.Mode().Perm())
+		}
+	}
+
+	g.ok(t, "provider", "add", "openai", "--type", "openai", "--base-url", "https://api.openai.com")
+	const secretA, secretB = "sk-proj-WORKsecretAAAA1111", "sk-proj-HOMEsecretBBBB2222"
+	var credA, credB idOnly
+	r := g.cli(t, secretA+"\n", nil, "credential", "add", "--provider", "openai", "--secret-stdin", "--name", "work", "-o", "json")
+	if r.code != 0 {
+		t.Fatalf("credential add: %s", r.stderr)
+	}
+	mustJSON(t, r.stdout, &credA)
+	g.okJSON(t, &credB, "credential", "add", "--provider", "openai", "--secret", secretB, "--weight", "3")
+
+	var key struct {
+		ID          string   `json:"id"`
+		Secret      string   `json:"secret"`
+		Strategy    string   `json:"strategy"`
+		RPM         int64    `json:"rpm"`
+		Credentials []string `json:"credentials"`
+	}
+	g.okJSON(t, &key, "key", "create", "--provider", "openai", "--credentials", credA.ID+","+credB.ID,
+		"--strategy", "weighted", "--rpm", "60")
+	if !strings.HasPrefix(key.Secret, "aigw_") || len(key.Secret) < len("aigw_")+43 {
+		t.Fatalf("key secret %q is not aigw_ + ≥43 base62 characters", key.Secret)
+	}
+	if key.Strategy != "weighted" || key.RPM != 60 || len(key.Credentials) != 2 {
+		t.Fatalf("key create stored %+v", key)
+	}
+
+	listOut := g.ok(t, "key", "list", "-o", "json")
+	var keys []map[string]any
+	mustJSON(t, listOut, &keys)
+	if len(keys) != 1 || keys[0]["id"] != key.ID || keys[0]["status"] != "active" {
+		t.Fatalf("key list: %s", listOut)
+	}
+	if strings.Contains(listOut, key.Secret) {
+		t.Fatal("key list prints the key secret")
+	}
+	if _, ok := keys[0]["secret"]; ok {
+		t.Fatal("key list has a secret field")
+	}
+	credOut := g.ok(t, "credential", "list", "-o", "json") + g.ok(t, "credential", "list") + g.ok(t, "credential", "show", credA.ID)
+	for _, s := range []string{secretA, secretB} {
+		if strings.Contains(credOut, s) {
+			t.Fatalf("credential list/show prints a secret: %s", credOut)
+		}
+	}
+	if !strings.Contains(credOut, "sk-…AAAA1111"[:len("sk-…")]) {
+		t.Errorf("credential list shows no preview: %s", credOut)
+	}
+
+	// The database holds neither secret in plaintext, nor the key's.
+	g.stop(t)
+	raw, err := os.ReadFile(filepath.Join(dir, gateway.DBFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{secretA, secretB, key.Secret, key.Secret[len("aigw_"):]} {
+		if bytes.Contains(raw, []byte(s)) {
+			t.Fatalf("aigw.db contains a secret in plaintext (%q…)", s[:8])
+		}
+	}
+	hash := store.HashKey([]byte(key.Secret))
+	if !bytes.Contains(raw, []byte(hex.EncodeToString(hash[:]))) {
+		t.Error("aigw.db does not hold the key's SHA-256 (is it stored some other way?)")
+	}
+
+	// Restart on the same directory: everything is still there.
+	g2 := startGateway(t, dir)
+	var after []map[string]any
+	g2.okJSON(t, &after, "key", "list")
+	if len(after) != 1 || after[0]["id"] != key.ID {
+		t.Fatalf("after restart, key list = %v", after)
+	}
+	var creds []map[string]any
+	g2.okJSON(t, &creds, "credential", "list", "--provider", "openai")
+	if len(creds) != 2 {
+		t.Fatalf("after restart, %d credentials", len(creds))
+	}
+	var p map[string]any
+	g2.okJSON(t, &p, "provider", "show", "openai")
+	if p["base_url"] != "https://api.openai.com" || p["type"] != "openai" {
+		t.Fatalf("after restart, provider = %v", p)
+	}
+}
+
+func mustJSON(t *testing.T, s string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		t.Fatalf("bad JSON output: %v\n%s", err, s)
+	}
+}
+
+func TestEmptyListsAreEmptyJSONArrays(t *testing.T) {
+	g := startGateway(t, t.TempDir())
+	for _, cmd := range [][]string{{"provider", "list"}, {"credential", "list"}, {"key", "list"}} {
+		out := strings.TrimSpace(g.ok(t, append(cmd, "-o", "json")...))
+		if out != "[]" {
+			t.Errorf("aigw %s -o json on an empty gateway = %q, want []", strings.Join(cmd, " "), out)
+		}
+	}
+}
+
+// Every bad input fails with a one-line message naming the flag or field,
+// a non-zero exit code, and changes nothing.
+func TestBadInputChangesNothing(t *testing.T) {
+	g := startGateway(t, t.TempDir())
+	g.ok(t, "provider", "add", "openai", "--type", "openai", "--base-url", "https://api.openai.com")
+	g.ok(t, "provider", "add", "claude", "--type", "anthropic", "--base-url", "https://api.anthropic.com")
+	var cred, other idOnly
+	g.okJSON(t, &cred, "credential", "add", "--provider", "openai", "--secret", "sk-test-000000000001")
+	g.okJSON(t, &other, "credential", "add", "--provider", "claude", "--secret", "sk-ant-00000000000002")
+	var key idOnly
+	g.okJSON(t, &key, "key", "create", "--provider", "openai", "--credentials", cred.ID)
+
+	state := func() string {
+		return g.ok(t, "provider", "list", "-o", "json") + g.ok(t, "credential", "list", "-o", "json") +
+			g.ok(t, "key", "list", "-o", "json") + g.ok(t, "token", "list", "-o", "json")
+	}
+	before := state()
+
+	cases := []struct {
+		name string
+		args []string
+		want string // in the message
+		code int
+	}{
+		{"unknown provider type", []string{"provider", "add", "x", "--type", "azure", "--base-url", "https://x.example"}, "--type", exitError},
+		{"base URL not http", []string{"provider", "add", "x", "--type", "openai", "--base-url", "ftp://x.example"}, "--base-url", exitError},
+		{"base URL without scheme", []string{"provider", "add", "x", "--type", "openai", "--base-url", "api.openai.com"}, "--base-url", exitError},
+		{"duplicate provider", []string{"provider", "add", "openai", "--type", "openai", "--base-url", "https://a.example"}, "already exists", exitError},
+		{"auth header without {key}", []string{"provider", "add", "x", "--type", "openai", "--base-url", "https://x.example", "--auth-header", "Authorization: Bearer"}, "--auth-header", exitError},
+		{"malformed provider timeout", []string{"provider", "add", "x", "--type", "openai", "--base-url", "https://x.example", "--timeout", "soon"}, "--timeout", exitUsage},
+		{"missing --type", []string{"provider", "add", "x", "--base-url", "https://x.example"}, "type", exitUsage},
+		{"credential of unknown provider", []string{"credential", "add", "--provider", "nope", "--secret", "sk-1234567890"}, `"nope"`, exitError},
+		{"weight zero", []string{"credential", "add", "--provider", "openai", "--secret", "sk-1234567890", "--weight", "0"}, "--weight", exitError},
+		{"weight negative", []string{"credential", "add", "--provider", "openai", "--secret", "sk-1234567890", "--weight", "-2"}, "--weight", exitError},
+		{"no secret", []string{"credential", "add", "--provider", "openai"}, "--secret", exitUsage},
+		{"key over another provider's credential", []string{"key", "create", "--provider", "openai", "--credentials", other.ID}, "--credentials", exitError},
+		{"key over unknown credential", []string{"key", "create", "--provider", "openai", "--credentials", "cred_nope"}, "cred_nope", exitError},
+		{"key of unknown provider", []string{"key", "create", "--provider", "nope", "--credentials", cred.ID}, `"nope"`, exitError},
+		{"key with unknown strategy", []string{"key", "create", "--provider", "openai", "--credentials", cred.ID, "--strategy", "random"}, "--strategy", exitError},
+		{"key with negative rpm", []string{"key", "create", "--provider", "openai", "--credentials", cred.ID, "--rpm", "-1"}, "--rpm", exitError},
+		{"key with negative daily cost", []string{"key", "create", "--provider", "openai", "--credentials", cred.ID, "--daily-cost", "-5"}, "--daily-cost", exitError},
+		{"key with malformed timeout", []string{"key", "create", "--provider", "openai", "--credentials", cred.ID, "--timeout", "10 minutes"}, "--timeout", exitUsage},
+		{"key already expired", []string{"key", "create", "--provider", "openai", "--credentials", cred.ID, "--expires-at", "2020-01-01T00:00:00Z"}, "--expires-at", exitError},
+		{"key with malformed expiry", []string{"key", "create", "--provider", "openai", "--credentials", cred.ID, "--expires-at", "tomorrow"}, "--expires-at", exitUsage},
+		{"key with too many retries", []string{"key", "create", "--provider", "openai", "--credentials", cred.ID, "--max-retries", "50"}, "--max-retries", exitError},
+		{"remove provider in use", []string{"provider", "remove", "openai"}, key.ID, exitError},
+		{"remove credential in use", []string{"credential", "remove", cred.ID}, key.ID, exitError},
+		{"show unknown key", []string{"key", "show", "key_nope"}, "not found", exitError},
+		{"update with nothing to change", []string{"key", "update", key.ID}, "nothing to change", exitUsage},
+		{"token with unknown scope", []string{"token", "create", "--scope", "everything"}, "--scope", exitError},
+		{"token with malformed ttl", []string{"token", "create", "--scope", "keys:read", "--ttl", "forever"}, "--ttl", exitUsage},
+		{"extra argument", []string{"provider", "list", "extra"}, "provider list", exitUsage},
+		{"unknown output format", []string{"key", "list", "-o", "yaml"}, "--output", exitUsage},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := g.cli(t, "", nil, c.args...)
+			if r.code != c.code {
+				t.Errorf("exit code %d, want %d (stderr %q)", r.code, c.code, r.stderr)
+			}
+			msg := strings.TrimRight(r.stderr, "\n")
+			if strings.Count(msg, "\n") != 0 || !strings.HasPrefix(msg, "aigw: ") {
+				t.Errorf("stderr is not one 'aigw: …' line: %q", r.stderr)
+			}
+			if !strings.Contains(msg, c.want) {
+				t.Errorf("message %q does not name %q", msg, c.want)
+			}
+			if r.stdout != "" {
+				t.Errorf("a failed command printed data: %q", r.stdout)
+			}
+		})
+	}
+	if after := state(); after != before {
+		t.Fatalf("refused commands changed the configuration:\nbefore %s\nafter  %s", before, after)
+	}
+}
+
+func TestTokenDiscoveryAndScopes(t *testing.T) {
+	g := startGateway(t, t.TempDir())
+	var tok struct {
+		ID    string `json:"id"`
+		Token string `json:"token"`
+	}
+	g.okJSON(t, &tok, "token", "create", "--scope", "keys:read", "--ttl", "1h", "--name", "reader")
+
+	// A read-only token from the environment may list keys but not add providers.
+	env := map[string]string{"AIGW_ADMIN_TOKEN": tok.Token, "AIGW_DATA_DIR": t.TempDir()}
+	if r := g.cli(t, "", env, "key", "list", "-o", "json"); r.code != 0 {
+		t.Fatalf("reader token cannot list keys: %s", r.stderr)
+	}
+	r := g.cli(t, "", env, "provider", "add", "x", "--type", "openai", "--base-url", "https://x.example")
+	if r.code != exitAuth || !strings.Contains(r.stderr, "providers:write") {
+		t.Fatalf("reader token adding a provider: exit %d, %q; want exit %d naming providers:write", r.code, r.stderr, exitAuth)
+	}
+	// --token wins over the environment.
+	r = g.cli(t, "", env, "--token", "not-a-token", "key", "list")
+	if r.code != exitAuth {
+		t.Fatalf("--token garbage: exit %d (%s), want %d", r.code, r.stderr, exitAuth)
+	}
+	// No token anywhere: a clear message.
+	r = g.cli(t, "", map[string]string{"AIGW_DATA_DIR": t.TempDir()}, "key", "list")
+	if r.code == 0 || !strings.Contains(r.stderr, "admin token") {
+		t.Fatalf("without a token: exit %d, %q", r.code, r.stderr)
+	}
+	// Revoked tokens stop working at once.
+	g.ok(t, "token", "revoke", tok.ID)
+	if r := g.cli(t, "", env, "key", "list"); r.code != exitAuth || !strings.Contains(r.stderr, "revoked") {
+		t.Fatalf("revoked token: exit %d, %q", r.code, r.stderr)
+	}
+	// Nothing listening: exit code 3.
+	if r := g.cli(t, "", nil, "--admin", "http://127.0.0.1:1", "key", "list"); r.code != exitUnreachable {
+		t.Fatalf("unreachable admin: exit %d, %q", r.code, r.stderr)
+	}
+}
+
+func TestSecondServeOnSameDataDirExits(t *testing.T) {
+	dir := t.TempDir()
+	startGateway(t, dir)
+	start := time.Now()
+	_, err := tryStartGateway(t, dir, false)
+	if err == nil {
+		t.Fatal("a second aigw serve on the same data directory started")
+	}
+	if !strings.Contains(err.Error(), "in use") {
+		t.Errorf("error %q does not say the directory is in use", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("second serve took %v to give up", d)
+	}
+}
+
+func TestForeignDatabaseIsRefusedAndUntouched(t *testing.T) {
+	dir := t.TempDir()
+	junk := bytes.Repeat([]byte("SQLite format 3\x00 not ours "), 500)
+	path := filepath.Join(dir, gateway.DBFile)
+	if err := os.WriteFile(path, junk, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := tryStartGateway(t, dir, false)
+	if err == nil || !strings.Contains(err.Error(), "not an aigw database") {
+		t.Fatalf("foreign database: err = %v", err)
+	}
+	got, _ := os.ReadFile(path)
+	if !bytes.Equal(got, junk) {
+		t.Fatal("the foreign file was modified")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "master.key")); err == nil {
+		t.Error("a master.key was created beside a foreign database")
+	}
+}
+
+func TestBackupWritesUsableCopy(t *testing.T) {
+	g := startGateway(t, t.TempDir())
+	g.ok(t, "provider", "add", "gemini", "--type", "gemini", "--base-url", "https://generativelanguage.googleapis.com")
+	var cred idOnly
+	g.okJSON(t, &cred, "credential", "add", "--provider", "gemini", "--secret", "AIzaSyBACKUPTEST0000000")
+	dest := filepath.Join(t.TempDir(), "copy.db")
+	var res struct {
+		File  string `json:"file"`
+		Bytes int64  `json:"bytes"`
+	}
+	g.okJSON(t, &res, "backup", dest)
+	fi, err := os.Stat(dest)
+	if err != nil || fi.Size() != res.Bytes || res.Bytes == 0 {
+		t.Fatalf("backup file: %v, size %v, reported %d", err, fi, res.Bytes)
+	}
+	master := readMasterKey(t, g.dir)
+	st, err := store.Open(dest, master, store.Options{})
+	if err != nil {
+		t.Fatalf("backup does not open: %v", err)
+	}
+	defer st.Close()
+	d, err := st.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Providers) != 1 || d.Providers[0].Name != "gemini" || len(d.Credentials) != 1 || d.Credentials[0].Secret != "AIzaSyBACKUPTEST0000000" {
+		t.Fatalf("backup content: %+v", d)
+	}
+	if r := g.cli(t, "", nil, "backup", t.TempDir()); r.code != exitUsage {
+		t.Errorf("backup to a directory: exit %d %q", r.code, r.stderr)
+	}
+}
+
+func readMasterKey(t *testing.T, dir string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := hex.DecodeString(strings.TrimSpace(string(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+func TestTableFitsTerminalWidth(t *testing.T) {
+	g := startGateway(t, t.TempDir())
+	g.ok(t, "provider", "add", "local", "--type", "openai-compatible",
+		"--base-url", "http://127.0.0.1:11434/v1/a/very/long/path/that/would/not/fit/in/a/narrow/terminal")
+	var out, errb bytes.Buffer
+	streams := &ioStreams{In: strings.NewReader(""), Out: &out, Err: &errb, outWidth: 60,
+		getenv: func(k string) string {
+			return map[string]string{"AIGW_DATA_DIR": g.dir, "AIGW_ADMIN_URL": g.adminURL}[k]
+		}}
+	if code := run([]string{"provider", "list"}, streams); code != 0 {
+		t.Fatalf("provider list: %s", errb.String())
+	}
+	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("want header + 1 row, got %q", out.String())
+	}
+	for _, l := range lines {
+		if n := len([]rune(l)); n > 60 {
+			t.Errorf("line of %d columns on a 60-column terminal: %q", n, l)
+		}
+	}
+	if !strings.Contains(lines[1], "…") || !strings.HasPrefix(lines[1], "local") {
+		t.Errorf("long cell not shortened with an ellipsis: %q", lines[1])
+	}
+}
+
+func TestUpdateCommandsChangeOnlyWhatIsGiven(t *testing.T) {
+	g := startGateway(t, t.TempDir())
+	g.ok(t, "provider", "add", "openai", "--type", "openai", "--base-url", "https://api.openai.com", "--timeout", "45s")
+	var c1, c2 idOnly
+	g.okJSON(t, &c1, "credential", "add", "--provider", "openai", "--secret", "sk-update-000000001")
+	g.okJSON(t, &c2, "credential", "add", "--provider", "openai", "--secret", "sk-update-000000002")
+	var k idOnly
+	g.okJSON(t, &k, "key", "create", "--provider", "openai", "--credentials", c1.ID, "--rpm", "10", "--tpm", "1000")
+
+	var p map[string]any
+	g.okJSON(t, &p, "provider", "update", "openai", "--base-url", "https://eu.api.openai.com")
+	if p["base_url"] != "https://eu.api.openai.com" || p["timeout"] != "45s" {
+		t.Fatalf("provider update: %v", p)
+	}
+	var key map[string]any
+	g.okJSON(t, &key, "key", "update", k.ID, "--rpm", "20", "--credentials", c1.ID+","+c2.ID, "--strategy", "health_best")
+	if key["rpm"] != 20.0 || key["tpm"] != 1000.0 || key["strategy"] != "health_best" || len(key["credentials"].([]any)) != 2 {
+		t.Fatalf("key update: %v", key)
+	}
+	var cred map[string]any
+	g.okJSON(t, &cred, "credential", "disable", c2.ID)
+	if cred["enabled"] != false {
+		t.Fatalf("credential disable: %v", cred)
+	}
+	g.okJSON(t, &cred, "credential", "update", c2.ID, "--weight", "7")
+	if cred["weight"] != 7.0 || cred["enabled"] != false {
+		t.Fatalf("credential update: %v", cred)
+	}
+	g.okJSON(t, &key, "key", "revoke", k.ID)
+	if key["status"] != "revoked" {
+		t.Fatalf("key revoke: %v", key)
+	}
+	// A revoked key no longer blocks removing its credentials and provider.
+	g.ok(t, "credential", "remove", c1.ID)
+	g.ok(t, "credential", "remove", c2.ID)
+	g.ok(t, "provider", "remove", "openai")
+	if out := strings.TrimSpace(g.ok(t, "provider", "list", "-o", "json")); out != "[]" {
+		t.Fatalf("provider list after removal: %s", out)
+	}
+}
+
+func TestVersionJSON(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"version", "-o", "json"}, &ioStreams{In: strings.NewReader(""), Out: &out, Err: &errb, getenv: func(string) string { return "" }})
+	var v versionInfo
+	if code != 0 || json.Unmarshal(out.Bytes(), &v) != nil || v.Version == "" || !strings.HasPrefix(v.GoVersion, "go") {
+		t.Fatalf("version -o json: exit %d, %q", code, out.String())
+	}
+}

@@ -1,0 +1,300 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/aigw/aigw/store"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+func newCredentialCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "credential",
+		Aliases: []string{"credentials", "cred"},
+		Short:   "Manage the real upstream credentials (API keys, OAuth tokens)",
+	}
+	cmd.AddCommand(newCredentialAddCmd(a), newCredentialListCmd(a), newCredentialShowCmd(a),
+		newCredentialToggleCmd(a, true), newCredentialToggleCmd(a, false),
+		newCredentialUpdateCmd(a), newCredentialRemoveCmd(a))
+	return cmd
+}
+
+func errNothingToChange(cmd *cobra.Command) error {
+	return fmt.Errorf("%s: nothing to change; give at least one flag (see --help)", cmd.CommandPath())
+}
+
+type credentialAddOptions struct {
+	in          store.CredentialInput
+	weight      int
+	secretStdin bool
+	expiresAt   timeFlag
+}
+
+func newCredentialAddCmd(a *app) *cobra.Command {
+	var o credentialAddOptions
+	cmd := &cobra.Command{
+		Use:   "add --provider NAME (--secret S | --secret-stdin)",
+		Short: "Add a credential to a provider; its secret is sealed at rest and never shown again",
+		Example: `  aigw credential add --provider openai --secret-stdin --name work < key.txt
+  aigw credential add --provider claude --secret "$ANTHROPIC_API_KEY" --weight 3 --rpm 500
+  aigw credential add --provider gemini --secret-stdin --oauth-token-url https://oauth2.googleapis.com/token \
+      --oauth-refresh-token "$REFRESH" --oauth-client-id ID --expires-at 2026-12-01T10:00:00Z < access.txt`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.secretStdin {
+				s, err := readSecret(a.io)
+				if err != nil {
+					return err
+				}
+				o.in.Secret = s
+			} else if !changed(cmd, "secret") {
+				return &usageError{errors.New("give the secret with --secret S or --secret-stdin")}
+			}
+			if changed(cmd, "weight") {
+				o.in.Weight = &o.weight
+			}
+			o.in.ExpiresAt = o.expiresAt.t
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			cred, err := c.CreateCredential(cmd.Context(), o.in)
+			if err != nil {
+				return apiErr(cmd, err)
+			}
+			return a.printCredential(cred)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.in.Provider, "provider", "", "provider the credential belongs to")
+	fl.StringVar(&o.in.Secret, "secret", "", "the API key or OAuth access token (prefer --secret-stdin: flags end up in shell history)")
+	fl.BoolVar(&o.secretStdin, "secret-stdin", false, "read the secret from standard input")
+	fl.StringVar(&o.in.Name, "name", "", "a label for the credential")
+	fl.IntVar(&o.weight, "weight", 1, "share of traffic under the weighted strategy (1-1000)")
+	fl.Int64Var(&o.in.RPM, "rpm", 0, "requests per minute this credential may take (0: no limit)")
+	fl.StringVar(&o.in.OAuthTokenURL, "oauth-token-url", "", "OAuth token endpoint for refreshing the access token")
+	fl.StringVar(&o.in.OAuthRefreshToken, "oauth-refresh-token", "", "OAuth refresh token")
+	fl.StringVar(&o.in.OAuthClientID, "oauth-client-id", "", "OAuth client id")
+	fl.Var(&o.expiresAt, "expires-at", "when the OAuth access token expires (RFC 3339)")
+	exclusiveFlags(cmd, "secret", "secret-stdin")
+	requireFlags(cmd, "provider")
+	_ = cmd.RegisterFlagCompletionFunc("provider", a.completeProviders)
+	return cmd
+}
+
+// readSecret reads one secret from stdin: from a terminal without echo,
+// otherwise the whole input with surrounding whitespace removed.
+func readSecret(s *ioStreams) (string, error) {
+	if f, ok := s.In.(*os.File); ok && s.inTTY {
+		fmt.Fprint(s.Err, "Secret: ")
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(s.Err)
+		if err != nil {
+			return "", err
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	b, err := io.ReadAll(io.LimitReader(bufio.NewReader(s.In), 64<<10))
+	if err != nil {
+		return "", fmt.Errorf("read --secret-stdin: %w", err)
+	}
+	secret := strings.TrimSpace(string(b))
+	if secret == "" {
+		return "", &usageError{errors.New("--secret-stdin: standard input is empty")}
+	}
+	return secret, nil
+}
+
+func newCredentialListCmd(a *app) *cobra.Command {
+	var provider string
+	cmd := &cobra.Command{
+		Use:     "list [--provider NAME]",
+		Aliases: []string{"ls"},
+		Short:   "List credentials (secrets are never shown, only a short preview)",
+		Args:    args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			cs, err := c.Credentials(cmd.Context(), provider)
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				return printJSON(a.io.Out, cs)
+			}
+			t := newTable("ID", "PROVIDER", "NAME", "KIND", "SECRET", "WEIGHT", "RPM", "ENABLED")
+			for _, c := range cs {
+				t.add(c.ID, c.Provider, orDash(c.Name), c.Kind, c.Preview, fmt.Sprint(c.Weight), fmtInt(c.RPM), yesNo(c.Enabled))
+			}
+			return t.print(a.io.Out, a.io.outWidth)
+		},
+	}
+	cmd.Flags().StringVar(&provider, "provider", "", "only this provider's credentials")
+	_ = cmd.RegisterFlagCompletionFunc("provider", a.completeProviders)
+	return cmd
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func newCredentialShowCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:               "show ID",
+		Short:             "Show one credential",
+		Args:              args(cobra.ExactArgs(1)),
+		ValidArgsFunction: a.completeCredentials,
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			cred, err := c.Credential(cmd.Context(), argv[0])
+			if err != nil {
+				return err
+			}
+			return a.printCredential(cred)
+		},
+	}
+}
+
+func newCredentialToggleCmd(a *app, enable bool) *cobra.Command {
+	use, short := "disable ID", "Take a credential out of rotation"
+	if enable {
+		use, short = "enable ID", "Put a credential back into rotation"
+	}
+	return &cobra.Command{
+		Use:               use,
+		Short:             short,
+		Args:              args(cobra.ExactArgs(1)),
+		ValidArgsFunction: a.completeCredentials,
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			cred, err := c.UpdateCredential(cmd.Context(), argv[0], store.CredentialPatch{Enabled: &enable})
+			if err != nil {
+				return err
+			}
+			return a.printCredential(cred)
+		},
+	}
+}
+
+func newCredentialUpdateCmd(a *app) *cobra.Command {
+	var (
+		name        string
+		weight      int
+		rpm         int64
+		secretStdin bool
+	)
+	cmd := &cobra.Command{
+		Use:               "update ID [--name L] [--weight N] [--rpm N] [--secret-stdin]",
+		Short:             "Change a credential's label, weight, rpm limit or secret",
+		Example:           "  aigw credential update cred_4fQ… --weight 5\n  aigw credential update cred_4fQ… --secret-stdin < new-key.txt",
+		Args:              args(cobra.ExactArgs(1)),
+		ValidArgsFunction: a.completeCredentials,
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			var patch store.CredentialPatch
+			if changed(cmd, "name") {
+				patch.Name = &name
+			}
+			if changed(cmd, "weight") {
+				patch.Weight = &weight
+			}
+			if changed(cmd, "rpm") {
+				patch.RPM = &rpm
+			}
+			if secretStdin {
+				s, err := readSecret(a.io)
+				if err != nil {
+					return err
+				}
+				patch.Secret = &s
+			}
+			if patch == (store.CredentialPatch{}) {
+				return &usageError{errNothingToChange(cmd)}
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			cred, err := c.UpdateCredential(cmd.Context(), argv[0], patch)
+			if err != nil {
+				return apiErr(cmd, err)
+			}
+			return a.printCredential(cred)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&name, "name", "", "new label")
+	fl.IntVar(&weight, "weight", 1, "new weight (1-1000)")
+	fl.Int64Var(&rpm, "rpm", 0, "new requests-per-minute limit (0: none)")
+	fl.BoolVar(&secretStdin, "secret-stdin", false, "replace the secret with one read from standard input")
+	return cmd
+}
+
+func newCredentialRemoveCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:               "remove ID",
+		Aliases:           []string{"rm"},
+		Short:             "Remove a credential (refused while an active key uses it)",
+		Args:              args(cobra.ExactArgs(1)),
+		ValidArgsFunction: a.completeCredentials,
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			if err := c.DeleteCredential(cmd.Context(), argv[0]); err != nil {
+				return err
+			}
+			return a.printRemoved("credential", argv[0])
+		},
+	}
+}
+
+func (a *app) printCredential(c store.Credential) error {
+	if a.output == "json" {
+		return printJSON(a.io.Out, c)
+	}
+	pairs := []string{"id", c.ID, "provider", c.Provider, "name", orDash(c.Name), "kind", c.Kind,
+		"secret", c.Preview, "weight", fmt.Sprint(c.Weight), "rpm", fmtInt(c.RPM), "enabled", yesNo(c.Enabled)}
+	if c.OAuth != nil {
+		pairs = append(pairs, "oauth_token_url", c.OAuth.TokenURL, "oauth_client_id", orDash(c.OAuth.ClientID),
+			"token_expires", fmtTimePtr(c.OAuth.ExpiresAt))
+	}
+	pairs = append(pairs, "created", fmtTime(c.CreatedAt), "updated", fmtTime(c.UpdatedAt))
+	return printFields(a.io.Out, pairs...)
+}
+
+func (a *app) completeCredentials(cmd *cobra.Command, argv []string, _ string) ([]string, cobra.ShellCompDirective) {
+	if len(argv) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	c, err := a.client()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	cs, err := c.Credentials(cmd.Context(), "")
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	out := make([]string, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, c.ID+"\t"+c.Provider+" "+c.Name)
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
+}

@@ -1,0 +1,285 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/aigw/aigw/internal/units"
+	"github.com/aigw/aigw/store"
+	"github.com/spf13/cobra"
+)
+
+func newKeyCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "key",
+		Aliases: []string{"keys"},
+		Short:   "Manage gateway keys (what applications present instead of a provider key)",
+	}
+	cmd.AddCommand(newKeyCreateCmd(a), newKeyListCmd(a), newKeyShowCmd(a), newKeyUpdateCmd(a), newKeyRevokeCmd(a))
+	return cmd
+}
+
+// keyFlags are shared by key create and key update.
+type keyFlags struct {
+	provider       string
+	credentials    []string
+	name           string
+	strategy       string
+	rpm, tpm       int64
+	dailyTokens    int64
+	dailyCost      float64
+	maxConcurrency int64
+	timeout        units.Duration
+	maxRetries     int
+	expiresAt      timeFlag
+}
+
+func (f *keyFlags) register(a *app, cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringSliceVar(&f.credentials, "credentials", nil, "credential ids of the key's pool, comma separated")
+	fl.StringVar(&f.name, "name", "", "a label for the key")
+	fl.StringVar(&f.strategy, "strategy", store.StrategyRoundRobin, "how a credential is chosen: "+strings.Join(store.Strategies, ", "))
+	fl.Int64Var(&f.rpm, "rpm", 0, "requests per minute (0: no limit)")
+	fl.Int64Var(&f.tpm, "tpm", 0, "tokens per minute (0: no limit)")
+	fl.Int64Var(&f.dailyTokens, "daily-tokens", 0, "tokens per UTC day (0: no limit)")
+	fl.Float64Var(&f.dailyCost, "daily-cost", 0, "USD per UTC day (0: no limit)")
+	fl.Int64Var(&f.maxConcurrency, "max-concurrency", 0, "requests in flight at once (0: no limit)")
+	fl.Var(&f.timeout, "timeout", "upstream timeout for this key's requests, e.g. 90s (default: provider's, then config)")
+	fl.IntVar(&f.maxRetries, "max-retries", 2, "retries on another credential when the upstream fails (0-10)")
+	fl.Var(&f.expiresAt, "expires-at", "when the key stops working (RFC 3339 or YYYY-MM-DD)")
+	_ = cmd.RegisterFlagCompletionFunc("strategy", cobra.FixedCompletions(store.Strategies, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("credentials", a.completeCredentials)
+}
+
+func newKeyCreateCmd(a *app) *cobra.Command {
+	var f keyFlags
+	cmd := &cobra.Command{
+		Use:   "create --provider NAME --credentials ID[,ID…]",
+		Short: "Create a gateway key; its secret is printed once and cannot be shown again",
+		Example: `  aigw key create --provider openai --credentials cred_a,cred_b --strategy weighted --rpm 60
+  aigw key create --provider claude --credentials cred_c --name ci --daily-cost 5 --expires-at 2026-12-31 -o json`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			in := store.KeyInput{
+				Provider: f.provider, Credentials: f.credentials, Name: f.name, Strategy: f.strategy,
+				Limits: store.Limits{RPM: f.rpm, TPM: f.tpm, DailyTokens: f.dailyTokens, DailyCost: f.dailyCost,
+					MaxConcurrency: f.maxConcurrency},
+				Timeout: f.timeout, ExpiresAt: f.expiresAt.t,
+			}
+			if changed(cmd, "max-retries") {
+				in.MaxRetries = &f.maxRetries
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			k, err := c.CreateKey(cmd.Context(), in)
+			if err != nil {
+				return apiErr(cmd, err)
+			}
+			if a.output == "json" {
+				return printJSON(a.io.Out, k)
+			}
+			if err := a.printKeyFields(k.Key, "secret", k.Secret); err != nil {
+				return err
+			}
+			fmt.Fprintln(a.io.Err, "Save the secret now: aigw keeps only its hash and cannot show it again.")
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&f.provider, "provider", "", "provider the key is bound to")
+	f.register(a, cmd)
+	requireFlags(cmd, "provider")
+	requireFlags(cmd, "credentials")
+	_ = cmd.RegisterFlagCompletionFunc("provider", a.completeProviders)
+	return cmd
+}
+
+func newKeyListCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List gateway keys (never their secrets)",
+		Args:    args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			ks, err := c.Keys(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				return printJSON(a.io.Out, ks)
+			}
+			t := newTable("ID", "NAME", "PROVIDER", "STRATEGY", "CREDENTIALS", "LIMITS", "STATUS", "EXPIRES")
+			for _, k := range ks {
+				t.add(k.ID, orDash(k.Name), k.Provider, k.Strategy, strings.Join(k.Credentials, ","),
+					limitsText(k.Limits), k.Status, fmtTimePtr(k.ExpiresAt))
+			}
+			return t.print(a.io.Out, a.io.outWidth)
+		},
+	}
+}
+
+// limitsText summarises a key's limits: "rpm 60, tpm 10000".
+func limitsText(l store.Limits) string {
+	var parts []string
+	add := func(name string, v int64) {
+		if v > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", name, v))
+		}
+	}
+	add("rpm", l.RPM)
+	add("tpm", l.TPM)
+	add("tokens/day", l.DailyTokens)
+	if l.DailyCost > 0 {
+		parts = append(parts, fmt.Sprintf("$%g/day", l.DailyCost))
+	}
+	add("concurrency", l.MaxConcurrency)
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func newKeyShowCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:               "show ID",
+		Short:             "Show one gateway key",
+		Args:              args(cobra.ExactArgs(1)),
+		ValidArgsFunction: a.completeKeys,
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			k, err := c.Key(cmd.Context(), argv[0])
+			if err != nil {
+				return err
+			}
+			return a.printKey(k)
+		},
+	}
+}
+
+func newKeyUpdateCmd(a *app) *cobra.Command {
+	var (
+		f        keyFlags
+		noExpiry bool
+	)
+	cmd := &cobra.Command{
+		Use:               "update ID [flags]",
+		Short:             "Change a key's pool, strategy, limits, timeout or expiry (only the flags given change)",
+		Example:           "  aigw key update key_9Xe… --rpm 120 --strategy health_best\n  aigw key update key_9Xe… --credentials cred_a,cred_c --no-expiry",
+		Args:              args(cobra.ExactArgs(1)),
+		ValidArgsFunction: a.completeKeys,
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			var p store.KeyPatch
+			if changed(cmd, "name") {
+				p.Name = &f.name
+			}
+			if changed(cmd, "credentials") {
+				p.Credentials = &f.credentials
+			}
+			if changed(cmd, "strategy") {
+				p.Strategy = &f.strategy
+			}
+			for flag, dst := range map[string]**int64{"rpm": &p.RPM, "tpm": &p.TPM, "daily-tokens": &p.DailyTokens, "max-concurrency": &p.MaxConcurrency} {
+				if changed(cmd, flag) {
+					v, _ := cmd.Flags().GetInt64(flag)
+					*dst = &v
+				}
+			}
+			if changed(cmd, "daily-cost") {
+				p.DailyCost = &f.dailyCost
+			}
+			if changed(cmd, "timeout") {
+				p.Timeout = &f.timeout
+			}
+			if changed(cmd, "max-retries") {
+				p.MaxRetries = &f.maxRetries
+			}
+			p.ExpiresAt = f.expiresAt.t
+			p.NoExpiry = noExpiry
+			if p == (store.KeyPatch{}) {
+				return &usageError{errNothingToChange(cmd)}
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			k, err := c.UpdateKey(cmd.Context(), argv[0], p)
+			if err != nil {
+				return apiErr(cmd, err)
+			}
+			return a.printKey(k)
+		},
+	}
+	f.register(a, cmd)
+	cmd.Flags().BoolVar(&noExpiry, "no-expiry", false, "remove the key's expiry")
+	exclusiveFlags(cmd, "expires-at", "no-expiry")
+	return cmd
+}
+
+func newKeyRevokeCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:               "revoke ID",
+		Short:             "Revoke a gateway key for good",
+		Args:              args(cobra.ExactArgs(1)),
+		ValidArgsFunction: a.completeKeys,
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			k, err := c.RevokeKey(cmd.Context(), argv[0])
+			if err != nil {
+				return err
+			}
+			return a.printKey(k)
+		},
+	}
+}
+
+func (a *app) printKey(k store.Key) error {
+	if a.output == "json" {
+		return printJSON(a.io.Out, k)
+	}
+	return a.printKeyFields(k)
+}
+
+func (a *app) printKeyFields(k store.Key, extra ...string) error {
+	retries := "default"
+	if k.MaxRetries != nil {
+		retries = fmt.Sprint(*k.MaxRetries)
+	}
+	pairs := []string{"id", k.ID, "name", orDash(k.Name), "provider", k.Provider, "preview", k.Preview,
+		"credentials", strings.Join(k.Credentials, ", "), "strategy", k.Strategy, "limits", limitsText(k.Limits),
+		"timeout", timeoutText(k.Timeout), "max_retries", retries, "status", k.Status,
+		"expires", fmtTimePtr(k.ExpiresAt), "created", fmtTime(k.CreatedAt)}
+	if k.RevokedAt != nil {
+		pairs = append(pairs, "revoked", fmtTimePtr(k.RevokedAt))
+	}
+	return printFields(a.io.Out, append(pairs, extra...)...)
+}
+
+func (a *app) completeKeys(cmd *cobra.Command, argv []string, _ string) ([]string, cobra.ShellCompDirective) {
+	if len(argv) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	c, err := a.client()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	ks, err := c.Keys(cmd.Context())
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	out := make([]string, 0, len(ks))
+	for _, k := range ks {
+		out = append(out, k.ID+"\t"+k.Provider+" "+k.Name+" ("+k.Status+")")
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
+}

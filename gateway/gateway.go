@@ -1,0 +1,205 @@
+// Package gateway assembles `aigw serve`: the data directory, the store, the
+// proxy and the admin API in one process, started and stopped together.
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aigw/aigw/admin"
+	"github.com/aigw/aigw/config"
+	"github.com/aigw/aigw/proxy"
+	"github.com/aigw/aigw/store"
+	"golang.org/x/sync/errgroup"
+)
+
+// File names inside the data directory.
+const (
+	DBFile        = "aigw.db"
+	MasterKeyFile = "master.key"
+)
+
+// Options are the parts of `aigw serve` that are not configuration.
+type Options struct {
+	Config config.Config
+	// Demo registers a loopback fake provider, a credential and a demo key.
+	Demo bool
+	// Out receives the start-up banner (demo key, curl example).
+	Out io.Writer
+	// Ready, if set, is called once both listeners accept connections.
+	Ready  func(proxyAddr, adminAddr net.Addr)
+	Logger *slog.Logger
+}
+
+// Run serves until ctx is cancelled, then drains and closes everything.
+func Run(ctx context.Context, o Options) error {
+	cfg := o.Config
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	dir := cfg.DataDir
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	dbPath := filepath.Join(dir, DBFile)
+	if err := store.CheckFile(dbPath); err != nil {
+		return err // before anything is created beside a file that is not ours
+	}
+	master, err := loadOrCreateMasterKey(filepath.Join(dir, MasterKeyFile), dbPath)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(dbPath, master, store.Options{LockTimeout: 2 * time.Second})
+	if err != nil {
+		if errors.Is(err, store.ErrLocked) {
+			return fmt.Errorf("data directory %s is in use by another aigw serve (its database is locked)", dir)
+		}
+		return err
+	}
+	defer st.Close()
+
+	tokens := admin.NewTokens(st, master)
+	if err := admin.EnsureLocalToken(tokens, dir); err != nil {
+		return fmt.Errorf("admin token: %w", err)
+	}
+
+	px := proxy.New(proxy.Config{
+		MaxBodySize: int(cfg.Proxy.MaxBodySize),
+		ReadTimeout: cfg.Proxy.ReadTimeout.D(),
+		IdleTimeout: cfg.Proxy.IdleTimeout.D(),
+		Logger:      log,
+	})
+	var reloadMu sync.Mutex
+	reload := func() error {
+		reloadMu.Lock() // the last writer's view wins
+		defer reloadMu.Unlock()
+		d, err := st.Load()
+		if err != nil {
+			return err
+		}
+		return px.Load(d)
+	}
+	if err := reload(); err != nil {
+		return fmt.Errorf("load configuration: %w", err)
+	}
+
+	proxyLn, err := net.Listen("tcp", cfg.Proxy.Addr)
+	if err != nil {
+		return fmt.Errorf("proxy listener: %w", err)
+	}
+	defer proxyLn.Close()
+	adminLn, err := net.Listen("tcp", cfg.Admin.Addr)
+	if err != nil {
+		return fmt.Errorf("admin listener: %w", err)
+	}
+	defer adminLn.Close()
+	if !isLoopback(adminLn.Addr()) {
+		log.Warn("the admin API listens beyond loopback; anyone who can reach it still needs an admin token", "addr", adminLn.Addr().String())
+	}
+
+	adminSrv := &http.Server{
+		Handler:           admin.New(admin.Options{Store: st, Tokens: tokens, Reload: reload, Logger: log}).Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+
+	if o.Demo {
+		stop, err := startDemo(ctx, st, reload, proxyLn.Addr(), o.Out)
+		if err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		defer stop()
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := px.Serve(proxyLn); err != nil {
+			return fmt.Errorf("proxy: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		if err := adminSrv.Serve(adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("admin: %w", err)
+		}
+		return nil
+	})
+	log.Info("aigw serving", "proxy", proxyLn.Addr().String(), "admin", adminLn.Addr().String(), "data_dir", dir)
+	if o.Ready != nil {
+		o.Ready(proxyLn.Addr(), adminLn.Addr())
+	}
+	g.Go(func() error {
+		<-gctx.Done()
+		log.Info("shutting down: draining requests in flight", "deadline", cfg.Proxy.DrainTimeout.String())
+		drainCtx, cancel := context.WithTimeout(context.Background(), cfg.Proxy.DrainTimeout.D())
+		defer cancel()
+		errProxy := px.Shutdown(drainCtx)
+		errAdmin := adminSrv.Shutdown(drainCtx)
+		return errors.Join(errProxy, errAdmin)
+	})
+	return g.Wait()
+}
+
+func isLoopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
+}
+
+// loadOrCreateMasterKey reads the hex master key, creating it (0600) on
+// first start.
+func loadOrCreateMasterKey(path, dbPath string) ([]byte, error) {
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		if fi, err := os.Stat(dbPath); err == nil && fi.Size() > 0 {
+			return nil, fmt.Errorf("%s is missing but %s exists: without its master key the sealed credentials cannot be read; restore master.key beside the database", path, dbPath)
+		}
+		key := make([]byte, store.MasterKeySize)
+		if _, err := rand.Read(key); err != nil {
+			return nil, err
+		}
+		if err := writeNewFile(path, []byte(hex.EncodeToString(key)+"\n")); err != nil {
+			return nil, fmt.Errorf("create %s: %w", path, err)
+		}
+		return key, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	key, err := hex.DecodeString(strings.TrimSpace(string(raw)))
+	if err != nil || len(key) != store.MasterKeySize {
+		return nil, fmt.Errorf("%s is not a master key (64 hex characters expected)", path)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%s is readable by other users (mode %v); run: chmod 600 %s", path, fi.Mode().Perm(), path)
+	}
+	return key, nil
+}
+
+// writeNewFile creates path with mode 0600, failing if it exists.
+func writeNewFile(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,358 @@
+package store
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Credential kinds.
+const (
+	KindAPIKey = "api_key"
+	KindOAuth  = "oauth"
+)
+
+// Credential is one real upstream secret of the operator. Secret and
+// RefreshToken are never encoded to JSON; at rest they are sealed.
+type Credential struct {
+	ID        string     `json:"id"`
+	Provider  string     `json:"provider"`
+	Name      string     `json:"name"`
+	Kind      string     `json:"kind"`
+	Preview   string     `json:"preview"`
+	Weight    int        `json:"weight"`
+	RPM       int64      `json:"rpm"` // 0: no own limit
+	Enabled   bool       `json:"enabled"`
+	OAuth     *OAuthInfo `json:"oauth,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
+
+	Secret       string `json:"-"` // the API key or OAuth access token
+	RefreshToken string `json:"-"`
+}
+
+// OAuthInfo is the non-secret part of an OAuth credential.
+type OAuthInfo struct {
+	TokenURL  string     `json:"token_url"`
+	ClientID  string     `json:"client_id,omitempty"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"` // of the access token
+}
+
+// CredentialInput creates a credential.
+type CredentialInput struct {
+	Provider string `json:"provider"`
+	Name     string `json:"name"`
+	Secret   string `json:"secret"`
+	Weight   *int   `json:"weight,omitempty"` // default 1
+	RPM      int64  `json:"rpm"`
+	// OAuth credentials: Secret is the access token.
+	OAuthTokenURL     string     `json:"oauth_token_url,omitempty"`
+	OAuthRefreshToken string     `json:"oauth_refresh_token,omitempty"`
+	OAuthClientID     string     `json:"oauth_client_id,omitempty"`
+	ExpiresAt         *time.Time `json:"expires_at,omitempty"`
+}
+
+// CredentialPatch changes the fields that are not nil.
+type CredentialPatch struct {
+	Name    *string `json:"name,omitempty"`
+	Weight  *int    `json:"weight,omitempty"`
+	RPM     *int64  `json:"rpm,omitempty"`
+	Enabled *bool   `json:"enabled,omitempty"`
+	Secret  *string `json:"secret,omitempty"` // rotate the secret
+}
+
+// credentialRecord is the stored form: the public fields plus the sealed secrets.
+type credentialRecord struct {
+	Credential
+	SealedSecret  []byte `json:"sealed_secret"`
+	SealedRefresh []byte `json:"sealed_refresh_token,omitempty"`
+}
+
+const maxWeight = 1000
+
+func validSecret(field, s string) error {
+	if s == "" {
+		return invalid(field, "must not be empty")
+	}
+	if len(s) > 16<<10 {
+		return invalid(field, "is longer than 16 KiB")
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c == 0x7f {
+			return invalid(field, "contains whitespace or control characters (a trailing newline?)")
+		}
+	}
+	return nil
+}
+
+func validWeight(w int) error {
+	if w < 1 || w > maxWeight {
+		return invalid("weight", "%d must be between 1 and %d", w, maxWeight)
+	}
+	return nil
+}
+
+func (in *CredentialInput) validate() error {
+	if in.Provider == "" {
+		return invalid("provider", "must not be empty")
+	}
+	if err := validName("name", in.Name, false); err != nil {
+		return err
+	}
+	if err := validSecret("secret", in.Secret); err != nil {
+		return err
+	}
+	if in.Weight != nil {
+		if err := validWeight(*in.Weight); err != nil {
+			return err
+		}
+	}
+	if err := validLimit("rpm", in.RPM); err != nil {
+		return err
+	}
+	oauth := in.OAuthTokenURL != "" || in.OAuthRefreshToken != "" || in.OAuthClientID != ""
+	if !oauth {
+		if in.ExpiresAt != nil {
+			return invalid("expires_at", "only applies to OAuth credentials (give --oauth-token-url and --oauth-refresh-token)")
+		}
+		return nil
+	}
+	if in.OAuthTokenURL == "" {
+		return invalid("oauth_token_url", "is required for an OAuth credential")
+	}
+	if u, err := url.Parse(in.OAuthTokenURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return invalid("oauth_token_url", "%q must be an http(s) URL", in.OAuthTokenURL)
+	}
+	return validSecret("oauth_refresh_token", in.OAuthRefreshToken)
+}
+
+// CreateCredential stores a new credential of an existing provider.
+func (s *Store) CreateCredential(in CredentialInput) (Credential, error) {
+	if err := in.validate(); err != nil {
+		return Credential{}, err
+	}
+	now := s.now().UTC()
+	c := Credential{
+		ID: newID("cred_"), Provider: in.Provider, Name: in.Name, Kind: KindAPIKey,
+		Preview: preview(in.Secret), Weight: 1, RPM: in.RPM, Enabled: true,
+		CreatedAt: now, UpdatedAt: now, Secret: in.Secret,
+	}
+	if in.Weight != nil {
+		c.Weight = *in.Weight
+	}
+	if in.OAuthTokenURL != "" {
+		c.Kind = KindOAuth
+		c.RefreshToken = in.OAuthRefreshToken
+		c.OAuth = &OAuthInfo{TokenURL: in.OAuthTokenURL, ClientID: in.OAuthClientID, ExpiresAt: utcPtr(in.ExpiresAt)}
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketProviders).Get([]byte(c.Provider)) == nil {
+			return fmt.Errorf("provider %q: %w", c.Provider, ErrNotFound)
+		}
+		return s.putCredential(tx, &c)
+	})
+	if err != nil {
+		return Credential{}, err
+	}
+	return c, nil
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func (s *Store) putCredential(tx *bolt.Tx, c *Credential) error {
+	rec := credentialRecord{Credential: *c, SealedSecret: s.sealer.seal(c.Secret, c.ID)}
+	if c.RefreshToken != "" {
+		rec.SealedRefresh = s.sealer.seal(c.RefreshToken, c.ID+"/refresh")
+	}
+	return putJSON(tx.Bucket(bucketCredentials), []byte(c.ID), &rec)
+}
+
+func (s *Store) getCredential(tx *bolt.Tx, id string, unseal bool) (Credential, error) {
+	var rec credentialRecord
+	if err := getJSON(tx.Bucket(bucketCredentials), []byte(id), &rec); err != nil {
+		return Credential{}, fmt.Errorf("credential %q: %w", id, err)
+	}
+	c := rec.Credential
+	if unseal {
+		var err error
+		if c.Secret, err = s.sealer.open(rec.SealedSecret, c.ID); err != nil {
+			return Credential{}, fmt.Errorf("credential %s: %w", id, err)
+		}
+		if c.RefreshToken, err = s.sealer.open(rec.SealedRefresh, c.ID+"/refresh"); err != nil {
+			return Credential{}, fmt.Errorf("credential %s: %w", id, err)
+		}
+	}
+	return c, nil
+}
+
+// Credential returns one credential without its secrets.
+func (s *Store) Credential(id string) (Credential, error) {
+	var c Credential
+	err := s.db.View(func(tx *bolt.Tx) (err error) {
+		c, err = s.getCredential(tx, id, false)
+		return err
+	})
+	return c, err
+}
+
+// Credentials lists credentials (all, or those of one provider) without their secrets.
+func (s *Store) Credentials(provider string) ([]Credential, error) {
+	var out []Credential
+	err := s.db.View(func(tx *bolt.Tx) error {
+		all, err := listCredentials(tx)
+		out = make([]Credential, 0, len(all))
+		for _, c := range all {
+			if provider == "" || c.Provider == provider {
+				out = append(out, c)
+			}
+		}
+		return err
+	})
+	return out, err
+}
+
+// listCredentials decodes the public part of every credential, sorted by provider, then creation.
+func listCredentials(tx *bolt.Tx) ([]Credential, error) {
+	out := []Credential{}
+	err := tx.Bucket(bucketCredentials).ForEach(func(_, v []byte) error {
+		var rec credentialRecord
+		if err := jsonDecode(v, &rec); err != nil {
+			return err
+		}
+		out = append(out, rec.Credential)
+		return nil
+	})
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Provider != out[j].Provider {
+			return out[i].Provider < out[j].Provider
+		}
+		return out[i].CreatedAt.Before(out[j].CreatedAt)
+	})
+	return out, err
+}
+
+// UpdateCredential applies patch; a new secret is sealed like the first.
+func (s *Store) UpdateCredential(id string, patch CredentialPatch) (Credential, error) {
+	if patch.Name != nil {
+		if err := validName("name", *patch.Name, false); err != nil {
+			return Credential{}, err
+		}
+	}
+	if patch.Weight != nil {
+		if err := validWeight(*patch.Weight); err != nil {
+			return Credential{}, err
+		}
+	}
+	if patch.RPM != nil {
+		if err := validLimit("rpm", *patch.RPM); err != nil {
+			return Credential{}, err
+		}
+	}
+	if patch.Secret != nil {
+		if err := validSecret("secret", *patch.Secret); err != nil {
+			return Credential{}, err
+		}
+	}
+	var c Credential
+	err := s.db.Update(func(tx *bolt.Tx) (err error) {
+		if c, err = s.getCredential(tx, id, true); err != nil {
+			return err
+		}
+		if patch.Name != nil {
+			c.Name = *patch.Name
+		}
+		if patch.Weight != nil {
+			c.Weight = *patch.Weight
+		}
+		if patch.RPM != nil {
+			c.RPM = *patch.RPM
+		}
+		if patch.Enabled != nil {
+			c.Enabled = *patch.Enabled
+		}
+		if patch.Secret != nil {
+			c.Secret = *patch.Secret
+			c.Preview = preview(c.Secret)
+		}
+		c.UpdatedAt = s.now().UTC()
+		return s.putCredential(tx, &c)
+	})
+	if err != nil {
+		return Credential{}, err
+	}
+	c.Secret, c.RefreshToken = "", ""
+	return c, nil
+}
+
+// SetOAuthTokens stores the tokens of a refreshed OAuth credential.
+// An empty refreshToken keeps the current one.
+func (s *Store) SetOAuthTokens(id, accessToken, refreshToken string, expiresAt *time.Time) error {
+	if err := validSecret("access_token", accessToken); err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		c, err := s.getCredential(tx, id, true)
+		if err != nil {
+			return err
+		}
+		if c.Kind != KindOAuth || c.OAuth == nil {
+			return invalid("kind", "credential %s is not an OAuth credential", id)
+		}
+		c.Secret = accessToken
+		c.Preview = preview(accessToken)
+		if refreshToken != "" {
+			c.RefreshToken = refreshToken
+		}
+		c.OAuth.ExpiresAt = utcPtr(expiresAt)
+		c.UpdatedAt = s.now().UTC()
+		return s.putCredential(tx, &c)
+	})
+}
+
+// DeleteCredential removes a credential that no active key uses; revoked
+// keys drop it from their pools.
+func (s *Store) DeleteCredential(id string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketCredentials)
+		if b.Get([]byte(id)) == nil {
+			return fmt.Errorf("credential %q: %w", id, ErrNotFound)
+		}
+		keys, err := listKeys(tx, s.now())
+		if err != nil {
+			return err
+		}
+		var users []string
+		for _, k := range keys {
+			if k.RevokedAt == nil && slices.Contains(k.Credentials, id) {
+				users = append(users, k.ID)
+			}
+		}
+		if len(users) > 0 {
+			return fmt.Errorf("credential %s is %w by keys %s (take it out of their pools or revoke them first)", id, ErrInUse, strings.Join(users, ", "))
+		}
+		for _, k := range keys {
+			if slices.Contains(k.Credentials, id) {
+				rec, err := getKeyRecord(tx, k.ID)
+				if err != nil {
+					return err
+				}
+				rec.Credentials = slices.DeleteFunc(rec.Credentials, func(c string) bool { return c == id })
+				if err := putJSON(tx.Bucket(bucketKeys), []byte(k.ID), rec); err != nil {
+					return err
+				}
+			}
+		}
+		return b.Delete([]byte(id))
+	})
+}

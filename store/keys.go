@@ -1,0 +1,360 @@
+package store
+
+import (
+	"encoding/hex"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aigw/aigw/internal/units"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Key statuses, derived when a key is read.
+const (
+	KeyActive  = "active"
+	KeyRevoked = "revoked"
+	KeyExpired = "expired"
+)
+
+// Limits bound what one gateway key may use; 0 means no limit.
+type Limits struct {
+	RPM            int64   `json:"rpm"`             // requests per minute
+	TPM            int64   `json:"tpm"`             // tokens per minute
+	DailyTokens    int64   `json:"daily_tokens"`    // tokens per UTC day
+	DailyCost      float64 `json:"daily_cost"`      // USD per UTC day
+	MaxConcurrency int64   `json:"max_concurrency"` // requests in flight
+}
+
+// Key is a gateway key: what a client application presents. Only the
+// SHA-256 of its secret is stored; the secret is shown once, at creation.
+type Key struct {
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Provider    string   `json:"provider"`
+	Preview     string   `json:"preview"`
+	Credentials []string `json:"credentials"`
+	Strategy    string   `json:"strategy"`
+	Limits
+	Timeout    units.Duration `json:"timeout"`     // 0: inherit from provider / config
+	MaxRetries *int           `json:"max_retries"` // nil: the configured default
+	ExpiresAt  *time.Time     `json:"expires_at"`
+	RevokedAt  *time.Time     `json:"revoked_at"`
+	Status     string         `json:"status"` // derived: active, revoked, expired
+	CreatedAt  time.Time      `json:"created_at"`
+	UpdatedAt  time.Time      `json:"updated_at"`
+
+	Hash [32]byte `json:"-"` // SHA-256 of the secret
+}
+
+// KeyInput creates a key.
+type KeyInput struct {
+	Provider    string   `json:"provider"`
+	Credentials []string `json:"credentials"`
+	Name        string   `json:"name"`
+	Strategy    string   `json:"strategy"` // default round_robin
+	Limits
+	Timeout    units.Duration `json:"timeout"`
+	MaxRetries *int           `json:"max_retries,omitempty"`
+	ExpiresAt  *time.Time     `json:"expires_at,omitempty"`
+}
+
+// KeyPatch changes the fields that are not nil.
+type KeyPatch struct {
+	Name           *string         `json:"name,omitempty"`
+	Credentials    *[]string       `json:"credentials,omitempty"`
+	Strategy       *string         `json:"strategy,omitempty"`
+	RPM            *int64          `json:"rpm,omitempty"`
+	TPM            *int64          `json:"tpm,omitempty"`
+	DailyTokens    *int64          `json:"daily_tokens,omitempty"`
+	DailyCost      *float64        `json:"daily_cost,omitempty"`
+	MaxConcurrency *int64          `json:"max_concurrency,omitempty"`
+	Timeout        *units.Duration `json:"timeout,omitempty"`
+	MaxRetries     *int            `json:"max_retries,omitempty"`
+	ExpiresAt      *time.Time      `json:"expires_at,omitempty"`
+	NoExpiry       bool            `json:"no_expiry,omitempty"` // clear expires_at
+}
+
+type keyRecord struct {
+	Key
+	HashHex string `json:"hash"`
+}
+
+// MaxRetriesLimit caps a key's retry budget.
+const MaxRetriesLimit = 10
+
+func (l *Limits) validate() error {
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{{"rpm", l.RPM}, {"tpm", l.TPM}, {"daily_tokens", l.DailyTokens}, {"max_concurrency", l.MaxConcurrency}} {
+		if err := validLimit(f.name, f.v); err != nil {
+			return err
+		}
+	}
+	if l.DailyCost < 0 || math.IsNaN(l.DailyCost) || math.IsInf(l.DailyCost, 0) || l.DailyCost > 1e9 {
+		return invalid("daily_cost", "%v must be between 0 (no limit) and 1e9 USD", l.DailyCost)
+	}
+	return nil
+}
+
+func (k *Key) validate(now time.Time) error {
+	if k.Provider == "" {
+		return invalid("provider", "must not be empty")
+	}
+	if err := validName("name", k.Name, false); err != nil {
+		return err
+	}
+	if len(k.Credentials) == 0 {
+		return invalid("credentials", "give at least one credential id")
+	}
+	seen := map[string]bool{}
+	for _, id := range k.Credentials {
+		if seen[id] {
+			return invalid("credentials", "%s is listed twice", id)
+		}
+		seen[id] = true
+	}
+	if !oneOf(k.Strategy, Strategies) {
+		return invalid("strategy", "%q is not one of %s", k.Strategy, strings.Join(Strategies, ", "))
+	}
+	if err := k.Limits.validate(); err != nil {
+		return err
+	}
+	if err := validTimeout("timeout", k.Timeout); err != nil {
+		return err
+	}
+	if k.MaxRetries != nil && (*k.MaxRetries < 0 || *k.MaxRetries > MaxRetriesLimit) {
+		return invalid("max_retries", "%d must be between 0 and %d", *k.MaxRetries, MaxRetriesLimit)
+	}
+	return nil
+}
+
+// checkPool verifies inside tx that the provider exists and every
+// credential exists and belongs to it.
+func checkPool(tx *bolt.Tx, provider string, ids []string) error {
+	if tx.Bucket(bucketProviders).Get([]byte(provider)) == nil {
+		return fmt.Errorf("provider %q: %w", provider, ErrNotFound)
+	}
+	b := tx.Bucket(bucketCredentials)
+	for _, id := range ids {
+		var rec credentialRecord
+		if err := getJSON(b, []byte(id), &rec); err != nil {
+			return invalid("credentials", "credential %s does not exist", id)
+		}
+		if rec.Provider != provider {
+			return invalid("credentials", "credential %s belongs to provider %q, not %q", id, rec.Provider, provider)
+		}
+	}
+	return nil
+}
+
+// CreateKey stores a new key and returns it with its secret, which is not
+// kept anywhere and cannot be shown again.
+func (s *Store) CreateKey(in KeyInput) (Key, string, error) {
+	now := s.now().UTC()
+	k := Key{
+		ID: newID("key_"), Name: in.Name, Provider: in.Provider, Credentials: in.Credentials,
+		Strategy: in.Strategy, Limits: in.Limits, Timeout: in.Timeout, MaxRetries: in.MaxRetries,
+		ExpiresAt: utcPtr(in.ExpiresAt), CreatedAt: now, UpdatedAt: now,
+	}
+	if k.Strategy == "" {
+		k.Strategy = StrategyRoundRobin
+	}
+	if err := k.validate(now); err != nil {
+		return Key{}, "", err
+	}
+	if err := validFuture("expires_at", k.ExpiresAt, now); err != nil {
+		return Key{}, "", err
+	}
+	secret := NewKeySecret()
+	k.Hash = HashKey([]byte(secret))
+	k.Preview = keyPreview(secret)
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if err := checkPool(tx, k.Provider, k.Credentials); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketKeyHashes).Put(k.Hash[:], []byte(k.ID)); err != nil {
+			return err
+		}
+		return putJSON(tx.Bucket(bucketKeys), []byte(k.ID), &keyRecord{Key: k, HashHex: hex.EncodeToString(k.Hash[:])})
+	})
+	if err != nil {
+		return Key{}, "", err
+	}
+	k.Status = KeyActive
+	return k, secret, nil
+}
+
+func getKeyRecord(tx *bolt.Tx, id string) (*keyRecord, error) {
+	var rec keyRecord
+	if err := getJSON(tx.Bucket(bucketKeys), []byte(id), &rec); err != nil {
+		return nil, fmt.Errorf("key %q: %w", id, err)
+	}
+	if err := rec.decodeHash(); err != nil {
+		return nil, err
+	}
+	return &rec, nil
+}
+
+func (rec *keyRecord) decodeHash() error {
+	h, err := hex.DecodeString(rec.HashHex)
+	if err != nil || len(h) != len(rec.Hash) {
+		return fmt.Errorf("key %s: damaged hash", rec.ID)
+	}
+	copy(rec.Hash[:], h)
+	return nil
+}
+
+func (k *Key) setStatus(now time.Time) {
+	switch {
+	case k.RevokedAt != nil:
+		k.Status = KeyRevoked
+	case k.ExpiresAt != nil && !k.ExpiresAt.After(now):
+		k.Status = KeyExpired
+	default:
+		k.Status = KeyActive
+	}
+}
+
+// Key returns one key (never its secret).
+func (s *Store) Key(id string) (Key, error) {
+	var k Key
+	err := s.db.View(func(tx *bolt.Tx) error {
+		rec, err := getKeyRecord(tx, id)
+		if err != nil {
+			return err
+		}
+		k = rec.Key
+		return nil
+	})
+	k.setStatus(s.now())
+	return k, err
+}
+
+// Keys lists every key, oldest first.
+func (s *Store) Keys() ([]Key, error) {
+	var out []Key
+	err := s.db.View(func(tx *bolt.Tx) (err error) {
+		out, err = listKeys(tx, s.now())
+		return err
+	})
+	return out, err
+}
+
+func listKeys(tx *bolt.Tx, now time.Time) ([]Key, error) {
+	out := []Key{}
+	err := tx.Bucket(bucketKeys).ForEach(func(_, v []byte) error {
+		var rec keyRecord
+		if err := jsonDecode(v, &rec); err != nil {
+			return err
+		}
+		if err := rec.decodeHash(); err != nil {
+			return err
+		}
+		rec.Key.setStatus(now)
+		out = append(out, rec.Key)
+		return nil
+	})
+	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
+	return out, err
+}
+
+// UpdateKey applies patch to an active or expired key; revoked keys stay as they are.
+func (s *Store) UpdateKey(id string, p KeyPatch) (Key, error) {
+	var k Key
+	now := s.now().UTC()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		rec, err := getKeyRecord(tx, id)
+		if err != nil {
+			return err
+		}
+		if rec.RevokedAt != nil {
+			return invalid("id", "key %s is revoked and cannot be changed", id)
+		}
+		k = rec.Key
+		setIf(&k.Name, p.Name)
+		if p.Credentials != nil {
+			k.Credentials = slices.Clone(*p.Credentials)
+		}
+		setIf(&k.Strategy, p.Strategy)
+		setIf(&k.RPM, p.RPM)
+		setIf(&k.TPM, p.TPM)
+		setIf(&k.DailyTokens, p.DailyTokens)
+		setIf(&k.DailyCost, p.DailyCost)
+		setIf(&k.MaxConcurrency, p.MaxConcurrency)
+		setIf(&k.Timeout, p.Timeout)
+		if p.MaxRetries != nil {
+			v := *p.MaxRetries
+			k.MaxRetries = &v
+		}
+		if p.ExpiresAt != nil {
+			if err := validFuture("expires_at", p.ExpiresAt, now); err != nil {
+				return err
+			}
+			k.ExpiresAt = utcPtr(p.ExpiresAt)
+		}
+		if p.NoExpiry {
+			k.ExpiresAt = nil
+		}
+		if err := k.validate(now); err != nil {
+			return err
+		}
+		if p.Credentials != nil {
+			if err := checkPool(tx, k.Provider, k.Credentials); err != nil {
+				return err
+			}
+		}
+		k.UpdatedAt = now
+		rec.Key = k
+		return putJSON(tx.Bucket(bucketKeys), []byte(id), rec)
+	})
+	if err != nil {
+		return Key{}, err
+	}
+	k.setStatus(now)
+	return k, nil
+}
+
+func setIf[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+// RevokeKey revokes a key for good; revoking twice is harmless.
+func (s *Store) RevokeKey(id string) (Key, error) {
+	var k Key
+	now := s.now().UTC()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		rec, err := getKeyRecord(tx, id)
+		if err != nil {
+			return err
+		}
+		if rec.RevokedAt == nil {
+			rec.RevokedAt = &now
+			rec.UpdatedAt = now
+			if err := putJSON(tx.Bucket(bucketKeys), []byte(id), rec); err != nil {
+				return err
+			}
+		}
+		k = rec.Key
+		return nil
+	})
+	k.setStatus(now)
+	return k, err
+}
+
+func deleteKey(tx *bolt.Tx, id string) error {
+	rec, err := getKeyRecord(tx, id)
+	if err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketKeyHashes).Delete(rec.Hash[:]); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketKeys).Delete([]byte(id))
+}

@@ -1,0 +1,266 @@
+package store
+
+import (
+	"crypto/x509"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aigw/aigw/internal/units"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Provider is an upstream API instance; its name is the first URL segment
+// of the requests the proxy forwards to it.
+type Provider struct {
+	Name    string `json:"name"`
+	Type    string `json:"type"`
+	BaseURL string `json:"base_url"`
+	// AuthHeaders are templates ("Authorization: Bearer {key}") filled with the credential.
+	AuthHeaders []string `json:"auth_headers"`
+	// Headers are added to upstream requests that do not already carry them.
+	Headers   []string       `json:"headers"`
+	Timeout   units.Duration `json:"timeout"`           // 0: inherit from config
+	CAFile    string         `json:"ca_file,omitempty"` // extra trusted CA (PEM) for private TLS upstreams
+	CreatedAt time.Time      `json:"created_at"`
+	UpdatedAt time.Time      `json:"updated_at"`
+}
+
+// ProviderPatch changes the fields that are not nil.
+type ProviderPatch struct {
+	Type        *string         `json:"type,omitempty"`
+	BaseURL     *string         `json:"base_url,omitempty"`
+	AuthHeaders *[]string       `json:"auth_headers,omitempty"`
+	Headers     *[]string       `json:"headers,omitempty"`
+	Timeout     *units.Duration `json:"timeout,omitempty"`
+	CAFile      *string         `json:"ca_file,omitempty"`
+}
+
+// DefaultAuthHeaders is how each provider type expects its credential.
+func DefaultAuthHeaders(typ string) []string {
+	switch typ {
+	case TypeAnthropic:
+		return []string{"x-api-key: {key}"}
+	case TypeGemini:
+		return []string{"x-goog-api-key: {key}"}
+	default:
+		return []string{"Authorization: Bearer {key}"}
+	}
+}
+
+// DefaultHeaders are added upstream when the client did not send them.
+func DefaultHeaders(typ string) []string {
+	if typ == TypeAnthropic {
+		return []string{"anthropic-version: 2023-06-01"}
+	}
+	return nil
+}
+
+func sameLines(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *Provider) validate() error {
+	if err := validProviderName(p.Name); err != nil {
+		return err
+	}
+	if !oneOf(p.Type, ProviderTypes) {
+		return invalid("type", "%q is not one of %s", p.Type, strings.Join(ProviderTypes, ", "))
+	}
+	if err := validBaseURL(p.BaseURL); err != nil {
+		return err
+	}
+	if err := validAuthHeaders(p.AuthHeaders); err != nil {
+		return err
+	}
+	if err := validHeaders(p.Headers); err != nil {
+		return err
+	}
+	if err := validTimeout("timeout", p.Timeout); err != nil {
+		return err
+	}
+	return validCAFile(p.CAFile)
+}
+
+func validCAFile(path string) error {
+	if path == "" {
+		return nil
+	}
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return invalid("ca_file", "cannot read %s: %v", path, err)
+	}
+	if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+		return invalid("ca_file", "%s holds no PEM certificate", path)
+	}
+	return nil
+}
+
+// CreateProvider stores a new provider. Missing auth headers and extra
+// headers get the defaults of its type.
+func (s *Store) CreateProvider(p Provider) (Provider, error) {
+	p.BaseURL = strings.TrimRight(p.BaseURL, "/")
+	if len(p.AuthHeaders) == 0 {
+		p.AuthHeaders = DefaultAuthHeaders(p.Type)
+	}
+	if p.Headers == nil {
+		p.Headers = DefaultHeaders(p.Type)
+	}
+	if err := p.validate(); err != nil {
+		return Provider{}, err
+	}
+	p.CreatedAt = s.now().UTC()
+	p.UpdatedAt = p.CreatedAt
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketProviders)
+		if b.Get([]byte(p.Name)) != nil {
+			return fmt.Errorf("provider %q: %w", p.Name, ErrExists)
+		}
+		return putJSON(b, []byte(p.Name), &p)
+	})
+	if err != nil {
+		return Provider{}, err
+	}
+	return p, nil
+}
+
+// Provider returns one provider by name.
+func (s *Store) Provider(name string) (Provider, error) {
+	var p Provider
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if err := getJSON(tx.Bucket(bucketProviders), []byte(name), &p); err != nil {
+			return fmt.Errorf("provider %q: %w", name, err)
+		}
+		return nil
+	})
+	return p, err
+}
+
+// Providers lists all providers by name.
+func (s *Store) Providers() ([]Provider, error) {
+	out := []Provider{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		out, err = listProviders(tx)
+		return err
+	})
+	return out, err
+}
+
+func listProviders(tx *bolt.Tx) ([]Provider, error) {
+	out := []Provider{}
+	err := tx.Bucket(bucketProviders).ForEach(func(_, v []byte) error {
+		var p Provider
+		if err := jsonDecode(v, &p); err != nil {
+			return err
+		}
+		out = append(out, p)
+		return nil
+	})
+	return out, err
+}
+
+// UpdateProvider applies patch to the named provider. When the type changes
+// and the auth or extra headers are still the old type's defaults, they
+// follow the new type.
+func (s *Store) UpdateProvider(name string, patch ProviderPatch) (Provider, error) {
+	var p Provider
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketProviders)
+		if err := getJSON(b, []byte(name), &p); err != nil {
+			return fmt.Errorf("provider %q: %w", name, err)
+		}
+		if patch.Type != nil && *patch.Type != p.Type {
+			if sameLines(p.AuthHeaders, DefaultAuthHeaders(p.Type)) {
+				p.AuthHeaders = DefaultAuthHeaders(*patch.Type)
+			}
+			if sameLines(p.Headers, DefaultHeaders(p.Type)) {
+				p.Headers = DefaultHeaders(*patch.Type)
+			}
+			p.Type = *patch.Type
+		}
+		if patch.BaseURL != nil {
+			p.BaseURL = strings.TrimRight(*patch.BaseURL, "/")
+		}
+		if patch.AuthHeaders != nil {
+			p.AuthHeaders = *patch.AuthHeaders
+			if len(p.AuthHeaders) == 0 {
+				p.AuthHeaders = DefaultAuthHeaders(p.Type)
+			}
+		}
+		if patch.Headers != nil {
+			p.Headers = *patch.Headers
+		}
+		if patch.Timeout != nil {
+			p.Timeout = *patch.Timeout
+		}
+		if patch.CAFile != nil {
+			p.CAFile = *patch.CAFile
+		}
+		if err := p.validate(); err != nil {
+			return err
+		}
+		p.UpdatedAt = s.now().UTC()
+		return putJSON(b, []byte(name), &p)
+	})
+	if err != nil {
+		return Provider{}, err
+	}
+	return p, nil
+}
+
+// DeleteProvider removes a provider that no active key and no credential uses.
+func (s *Store) DeleteProvider(name string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketProviders)
+		if b.Get([]byte(name)) == nil {
+			return fmt.Errorf("provider %q: %w", name, ErrNotFound)
+		}
+		keys, err := listKeys(tx, s.now())
+		if err != nil {
+			return err
+		}
+		var users []string
+		for _, k := range keys {
+			if k.Provider == name && k.RevokedAt == nil {
+				users = append(users, k.ID)
+			}
+		}
+		if len(users) > 0 {
+			return fmt.Errorf("provider %q is %w by keys %s (revoke them first)", name, ErrInUse, strings.Join(users, ", "))
+		}
+		creds, err := listCredentials(tx)
+		if err != nil {
+			return err
+		}
+		var ids []string
+		for _, c := range creds {
+			if c.Provider == name {
+				ids = append(ids, c.ID)
+			}
+		}
+		if len(ids) > 0 {
+			sort.Strings(ids)
+			return fmt.Errorf("provider %q is %w: it still has credentials %s (remove them first)", name, ErrInUse, strings.Join(ids, ", "))
+		}
+		// Revoked keys of this provider go with it.
+		for _, k := range keys {
+			if k.Provider == name {
+				if err := deleteKey(tx, k.ID); err != nil {
+					return err
+				}
+			}
+		}
+		return b.Delete([]byte(name))
+	})
+}

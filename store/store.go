@@ -1,0 +1,242 @@
+// Package store keeps aigw's durable state in one bbolt file: providers,
+// credentials (secrets sealed with AES-256-GCM), gateway keys (only the
+// SHA-256 of their secret), admin tokens, traces and usage roll-ups.
+//
+// Only `aigw serve` opens the database; everything else reaches it through
+// the admin API. Values returned by bbolt are valid only inside their
+// transaction, so every method decodes (copies) what it reads before the
+// transaction ends. Methods report missing records with ErrNotFound, name
+// clashes with ErrExists, records still referenced with ErrInUse and bad
+// field values with *ValidationError; callers check them with errors.Is /
+// errors.As.
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// Sentinel errors. Wrapped errors carry the details (which record, which keys).
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
+	ErrInUse    = errors.New("in use")
+	// ErrLocked means another process holds the database file.
+	ErrLocked = errors.New("database is in use by another process")
+	// ErrForeign means the file is not an aigw database (or is corrupt); it is left untouched.
+	ErrForeign = errors.New("not an aigw database")
+	// ErrNewerSchema means the file was written by a newer aigw.
+	ErrNewerSchema = errors.New("database schema is newer than this aigw")
+)
+
+// Bucket names, all created by the first migration.
+var (
+	bucketMeta        = []byte("meta")
+	bucketProviders   = []byte("providers")
+	bucketCredentials = []byte("credentials")
+	bucketKeys        = []byte("keys")
+	bucketKeyHashes   = []byte("key_hashes") // sha256(secret) → key id
+	bucketTokens      = []byte("admin_tokens")
+	bucketTraces      = []byte("traces")
+	bucketUsage       = []byte("usage")
+)
+
+var (
+	metaApp     = []byte("app")
+	metaAppName = []byte("aigw")
+	metaVersion = []byte("schema_version")
+)
+
+// Store is the typed access to the database. It is safe for concurrent use.
+type Store struct {
+	db     *bolt.DB
+	sealer *sealer
+	now    func() time.Time
+}
+
+// Options tune Open. The zero value is usable.
+type Options struct {
+	// LockTimeout bounds the wait for the file lock held by another process (default 2s).
+	LockTimeout time.Duration
+	// Now replaces the clock (tests).
+	Now func() time.Time
+}
+
+// Open opens (creating if needed) the database at path. masterKey (32 bytes)
+// seals credential secrets. A file that is not an aigw database is refused
+// with ErrForeign and not modified; a file locked by another process gives
+// ErrLocked after opts.LockTimeout.
+func Open(path string, masterKey []byte, opts Options) (*Store, error) {
+	sl, err := newSealer(masterKey)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckFile(path); err != nil {
+		return nil, err
+	}
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = 2 * time.Second
+	}
+	// bbolt may write to an existing file as soon as it opens it read-write
+	// (it rewrites a freelist that was not synced), so an existing file is
+	// first checked through a read-only handle.
+	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
+		ro, err := openBolt(path, &bolt.Options{Timeout: opts.LockTimeout, ReadOnly: true})
+		if err != nil {
+			return nil, err
+		}
+		err = checkOwner(ro)
+		ro.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	db, err := openBolt(path, &bolt.Options{Timeout: opts.LockTimeout})
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{db: db, sealer: sl, now: opts.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if err := checkOwner(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := migrate(db, migrations); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Close closes the database file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Path is the database file's path.
+func (s *Store) Path() string { return s.db.Path() }
+
+// CheckFile refuses an existing non-empty file whose first meta page does
+// not carry bbolt's magic number, before bbolt gets a chance to touch it.
+// A missing or empty file is fine (Open creates it).
+func CheckFile(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer f.Close()
+	// A bbolt page header is 16 bytes (id, flags, count, overflow); the meta
+	// that follows starts with the magic number, in native (little) endian.
+	var hdr [20]byte
+	n, err := io.ReadFull(f, hdr[:])
+	if n == 0 && errors.Is(err, io.EOF) {
+		return nil // empty file: bbolt initialises it
+	}
+	const boltMagic = 0xED0CDAED
+	if err != nil || binary.LittleEndian.Uint32(hdr[16:20]) != boltMagic {
+		return fmt.Errorf("%s: %w (no bbolt header)", path, ErrForeign)
+	}
+	return nil
+}
+
+func openBolt(path string, opts *bolt.Options) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, opts)
+	if err != nil {
+		switch {
+		case errors.Is(err, berrors.ErrTimeout):
+			return nil, fmt.Errorf("%s: %w", path, ErrLocked)
+		case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrChecksum):
+			return nil, fmt.Errorf("%s: %w (%v)", path, ErrForeign, err)
+		}
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// checkOwner accepts a fresh file or one marked as aigw's, and refuses a
+// bbolt file that belongs to another program.
+func checkOwner(db *bolt.DB) error {
+	return db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			foreign := false
+			_ = tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+				foreign = true
+				return nil
+			})
+			if foreign {
+				return fmt.Errorf("%w (a bbolt file of another program)", ErrForeign)
+			}
+			return nil
+		}
+		// Every aigw file marks its meta bucket (the first migration does it
+		// in the same transaction that creates the bucket), so a "meta"
+		// bucket without the mark belongs to another program.
+		if app := meta.Get(metaApp); !bytes.Equal(app, metaAppName) {
+			return fmt.Errorf("%w (written by %q)", ErrForeign, app)
+		}
+		return nil
+	})
+}
+
+// SchemaVersion reports the database's schema version.
+func (s *Store) SchemaVersion() (int, error) {
+	var v int
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v = readVersion(tx)
+		return nil
+	})
+	return v, err
+}
+
+// Backup writes a consistent snapshot of the whole database to w while the
+// store keeps serving. size is called first with the snapshot's byte length.
+func (s *Store) Backup(w io.Writer, size func(int64)) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		if size != nil {
+			size(tx.Size())
+		}
+		_, err := tx.WriteTo(w)
+		return err
+	})
+}
+
+// --- helpers shared by the typed methods --------------------------------
+
+func getJSON(b *bolt.Bucket, key []byte, v any) error {
+	raw := b.Get(key)
+	if raw == nil {
+		return ErrNotFound
+	}
+	return json.Unmarshal(raw, v) // copies out of the mmap before the tx ends
+}
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, raw)
+}
+
+func u64(v uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], v)
+	return b[:]
+}
+
+// jsonDecode decodes a value read inside a transaction; json.Unmarshal
+// copies what it keeps, so nothing refers to the mmap afterwards.
+func jsonDecode(raw []byte, v any) error { return json.Unmarshal(raw, v) }
