@@ -243,7 +243,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 	if ttl == 0 {
 		ttl = DefaultTokenTTL
 	}
-	if ttl < 0 || ttl > maxTokenTTL {
+	if ttl < time.Second || ttl > maxTokenTTL {
 		return &httpError{status: http.StatusBadRequest, field: "ttl", msg: "invalid ttl: " + in.TTL.String() + " must be between 1s and 10 years"}
 	}
 	if err := validScopes(in.Scopes); err != nil {
@@ -275,7 +275,19 @@ func (s *Server) getToken(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
-	t, err := s.store.RevokeToken(r.PathValue("id"))
+	target, err := s.store.Token(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	// Like creation: a token cannot take down one that holds more than it does.
+	caller := tokenFrom(r.Context())
+	for _, sc := range target.Scopes {
+		if !hasScope(caller.Scopes, sc) {
+			return &httpError{status: http.StatusForbidden,
+				msg: "cannot revoke token " + target.ID + ": it holds scope " + strconv.Quote(sc) + ", which the calling token does not"}
+		}
+	}
+	t, err := s.store.RevokeToken(target.ID)
 	if err != nil {
 		return err
 	}

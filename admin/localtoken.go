@@ -24,7 +24,7 @@ func EnsureLocalToken(t *Tokens, dir string) error {
 	raw, err := os.ReadFile(path)
 	if err == nil {
 		if rec, err := t.Verify(strings.TrimSpace(string(raw))); err == nil && slices.Contains(rec.Scopes, ScopeAdmin) {
-			return nil
+			return os.Chmod(path, 0o600) // whatever happened to it, only the owner reads it
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("read %s: %w", path, err)

@@ -108,8 +108,9 @@ func (s *Server) handle(pattern, scope string, h handlerFunc) {
 }
 
 func (s *Server) authenticate(r *http.Request) (store.AdminToken, error) {
-	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || raw == "" {
+	auth := r.Header.Get("Authorization")
+	scheme, raw, ok := strings.Cut(auth, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(raw) == "" {
 		return store.AdminToken{}, &httpError{status: http.StatusUnauthorized, msg: "missing admin token (Authorization: Bearer …)"}
 	}
 	tok, err := s.tokens.Verify(strings.TrimSpace(raw))
@@ -181,15 +182,19 @@ const maxRequestBody = 1 << 20
 // decode reads a JSON request body strictly: unknown fields and wrong types
 // are 400 errors naming the field.
 func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxRequestBody))
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxRequestBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var te *json.UnmarshalTypeError
 		var se *json.SyntaxError
+		var me *http.MaxBytesError
 		switch {
+		case errors.As(err, &me):
+			return &httpError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body larger than %d bytes", maxRequestBody)}
 		case errors.As(err, &te):
-			return &httpError{status: http.StatusBadRequest, field: te.Field,
-				msg: fmt.Sprintf("invalid %s: expected %s, got %s", te.Field, te.Type, te.Value)}
+			f := jsonField(te.Field)
+			return &httpError{status: http.StatusBadRequest, field: f,
+				msg: fmt.Sprintf("invalid %s: expected %s, got %s", f, te.Type, te.Value)}
 		case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 			return &httpError{status: http.StatusBadRequest, msg: "request body is not valid JSON"}
 		// encoding/json has no typed error for an unknown field; its text is
@@ -200,5 +205,22 @@ func decode(r *http.Request, v any) error {
 		}
 		return &httpError{status: http.StatusBadRequest, msg: "invalid request body: " + err.Error()}
 	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return &httpError{status: http.StatusBadRequest, msg: "request body is not valid JSON: data after the object"}
+	}
 	return nil
+}
+
+// jsonField turns encoding/json's path of a refused field into the name the
+// client sent: json puts the Go names of embedded structs in the path
+// ("Limits.rpm" for a key's "rpm"), and JSON names here are lower case.
+func jsonField(path string) string {
+	parts := strings.Split(path, ".")
+	kept := parts[:0]
+	for _, p := range parts {
+		if p != "" && (p[0] < 'A' || p[0] > 'Z') {
+			kept = append(kept, p)
+		}
+	}
+	return strings.Join(kept, ".")
 }

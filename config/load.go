@@ -76,7 +76,8 @@ func lineOf(raw []byte, key toml.Key) int {
 			if i := strings.Index(name, "#"); i >= 0 {
 				name = strings.TrimSpace(strings.Trim(name[:i], "[] \t"))
 			}
-			current = strings.ReplaceAll(name, " ", "")
+			// Quotes around a part ([pricing."gpt-4.1"]) are not in the key's parts.
+			current = strings.NewReplacer(" ", "", `"`, "", "'", "").Replace(name)
 			if current == strings.Join(key, ".") {
 				return n // an unknown table
 			}

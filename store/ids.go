@@ -41,7 +41,10 @@ func HashKey(secret []byte) [sha256.Size]byte { return sha256.Sum256(secret) }
 // secrets apart without revealing them: "sk-…abcd".
 func preview(secret string) string {
 	const head, tail = 3, 4
-	if len(secret) < 12 {
+	if len(secret) < 20 { // too short to show 7 characters of it
+		if len(secret) >= 12 {
+			return "…" + secret[len(secret)-2:]
+		}
 		return "…"
 	}
 	return secret[:head] + "…" + secret[len(secret)-tail:]

@@ -83,6 +83,9 @@ type keyRecord struct {
 	HashHex string `json:"hash"`
 }
 
+// MaxPoolSize caps the credentials of one key (the scheduler tracks tried ones in a bitmask).
+const MaxPoolSize = 64
+
 // MaxRetriesLimit caps a key's retry budget.
 const MaxRetriesLimit = 10
 
@@ -110,6 +113,9 @@ func (k *Key) validate(now time.Time) error {
 	}
 	if len(k.Credentials) == 0 {
 		return invalid("credentials", "give at least one credential id")
+	}
+	if len(k.Credentials) > MaxPoolSize {
+		return invalid("credentials", "a key's pool holds at most %d credentials, not %d", MaxPoolSize, len(k.Credentials))
 	}
 	seen := map[string]bool{}
 	for _, id := range k.Credentials {
@@ -357,4 +363,10 @@ func deleteKey(tx *bolt.Tx, id string) error {
 		return err
 	}
 	return tx.Bucket(bucketKeys).Delete([]byte(id))
+}
+
+// DeleteKey removes a key record for good (used for the demo key, which is
+// replaced at every `aigw serve --demo`; operators revoke keys instead).
+func (s *Store) DeleteKey(id string) error {
+	return s.db.Update(func(tx *bolt.Tx) error { return deleteKey(tx, id) })
 }

@@ -41,10 +41,11 @@ func (s *Store) CreateToken(name string, scopes []string, expiresAt time.Time) (
 	if len(scopes) == 0 {
 		return AdminToken{}, invalid("scopes", "give at least one scope")
 	}
+	expiresAt = expiresAt.UTC().Truncate(time.Second) // a JWT's exp has whole seconds
 	if !expiresAt.After(now) {
 		return AdminToken{}, invalid("ttl", "the token would already be expired")
 	}
-	t := AdminToken{ID: newID("tok_"), Name: name, Scopes: scopes, ExpiresAt: expiresAt.UTC().Truncate(time.Second), CreatedAt: now}
+	t := AdminToken{ID: newID("tok_"), Name: name, Scopes: scopes, ExpiresAt: expiresAt, CreatedAt: now}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		return putJSON(tx.Bucket(bucketTokens), []byte(t.ID), &t)
 	})

@@ -63,6 +63,11 @@ func validName(field, name string, required bool) error {
 	if len(name) > 64 {
 		return invalid(field, "%q is longer than 64 characters", name)
 	}
+	for _, r := range name {
+		if r < ' ' || r == 0x7f {
+			return invalid(field, "%q contains control characters", name)
+		}
+	}
 	return nil
 }
 

@@ -5,6 +5,7 @@ package units
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -14,12 +15,15 @@ import (
 // Besides Go's units it accepts a whole number of days ("30d").
 type Duration time.Duration
 
+// maxDays is the most days a time.Duration holds (about 292 years).
+const maxDays = uint64(math.MaxInt64 / int64(24*time.Hour))
+
 // ParseDuration parses Go durations plus a "d" (24h) suffix.
 func ParseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.ParseUint(days, 10, 32)
-		if err != nil {
+		if err != nil || n > maxDays {
 			return 0, fmt.Errorf("invalid duration %q (use e.g. 90s, 15m, 12h or 30d)", s)
 		}
 		return time.Duration(n) * 24 * time.Hour, nil
