@@ -21,7 +21,9 @@ import (
 	"github.com/aigw/aigw/admin"
 	"github.com/aigw/aigw/config"
 	"github.com/aigw/aigw/proxy"
+	"github.com/aigw/aigw/scheduler"
 	"github.com/aigw/aigw/store"
+	"github.com/aigw/aigw/tracing"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -38,6 +40,8 @@ type Options struct {
 	Demo bool
 	// Out receives the start-up banner (demo key, curl example).
 	Out io.Writer
+	// DemoReady, if set, receives what --demo set up.
+	DemoReady func(DemoInfo)
 	// Ready, if set, is called once both listeners accept connections.
 	Ready  func(proxyAddr, adminAddr net.Addr)
 	Logger *slog.Logger
@@ -79,11 +83,36 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("admin token: %w", err)
 	}
 
+	traces := tracing.New(tracing.Config{QueueSize: cfg.Traces.QueueSize, Logger: log})
+	go traces.Run()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := traces.Close(ctx); err != nil {
+			log.Error("trace pipeline did not flush", "err", err)
+		}
+	}()
+
 	px := proxy.New(proxy.Config{
-		MaxBodySize: int(cfg.Proxy.MaxBodySize),
-		ReadTimeout: cfg.Proxy.ReadTimeout.D(),
-		IdleTimeout: cfg.Proxy.IdleTimeout.D(),
-		Logger:      log,
+		MaxBodySize:      int(cfg.Proxy.MaxBodySize),
+		ReadTimeout:      cfg.Proxy.ReadTimeout.D(),
+		IdleTimeout:      cfg.Proxy.IdleTimeout.D(),
+		CORSOrigins:      cfg.Proxy.CORSOrigins,
+		ConnectTimeout:   cfg.Timeout.Connect.D(),
+		FirstByteTimeout: cfg.Timeout.FirstByte.D(),
+		StreamIdle:       cfg.Timeout.Idle.D(),
+		MaxRetries:       cfg.Retry.MaxRetries,
+		BackoffBase:      cfg.Retry.BackoffBase.D(),
+		BackoffMax:       cfg.Retry.BackoffMax.D(),
+		Health: scheduler.HealthConfig{
+			FailureThreshold: cfg.Health.FailureThreshold,
+			FailureWindow:    cfg.Health.FailureWindow.D(),
+			Cooldown:         cfg.Health.Cooldown.D(),
+			MaxCooldown:      cfg.Health.MaxCooldown.D(),
+		},
+		MaxTrackedKeys: cfg.Limits.MaxTrackedKeys,
+		Recorder:       traces,
+		Logger:         log,
 	})
 	var reloadMu sync.Mutex
 	reload := func() error {
@@ -119,11 +148,14 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	if o.Demo {
-		stop, err := startDemo(ctx, st, reload, proxyLn.Addr(), o.Out)
+		info, stop, err := startDemo(ctx, st, reload, proxyLn.Addr(), o.Out)
 		if err != nil {
 			return fmt.Errorf("demo: %w", err)
 		}
 		defer stop()
+		if o.DemoReady != nil {
+			o.DemoReady(*info)
+		}
 	}
 
 	g, gctx := errgroup.WithContext(ctx)

@@ -1,10 +1,14 @@
 // Package proxy is aigw's data plane: a fasthttp server that forwards
-// {provider}/{path} to the provider's base URL.
+// http://HOST/{provider}/{path} to the provider's base URL, authenticating
+// the client's gateway key, applying its limits, choosing one of the
+// operator's credentials, streaming the answer back and retrying on another
+// credential when the upstream fails.
 //
 // Ownership (fasthttp): a *fasthttp.RequestCtx, its request and response,
 // and every []byte taken from their headers or bodies are valid only until
-// the handler returns (or, for a streamed response, until the body stream is
-// closed). Anything a goroutine or a later step keeps is copied first.
+// the handler returns — or, for a response whose body is streamed, until
+// fasthttp closes the body stream. Whatever outlives that (the trace, log
+// fields) is copied first.
 //
 // The request path never touches the database: providers, credentials and
 // keys live in an immutable snapshot that Load swaps in atomically.
@@ -12,11 +16,15 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/aigw/aigw/scheduler"
 	"github.com/aigw/aigw/store"
 	"github.com/valyala/fasthttp"
 )
@@ -24,34 +32,79 @@ import (
 // Config is what the proxy needs from aigw's configuration.
 type Config struct {
 	MaxBodySize int
-	ReadTimeout time.Duration
-	IdleTimeout time.Duration
-	Logger      *slog.Logger
+	ReadTimeout time.Duration // reading a client's request
+	IdleTimeout time.Duration // client keep-alive
+	CORSOrigins []string
+
+	ConnectTimeout   time.Duration
+	FirstByteTimeout time.Duration // default; a provider's or key's timeout wins
+	StreamIdle       time.Duration // longest silence between two chunks
+	MaxRetries       int           // default retry budget of a key
+	BackoffBase      time.Duration
+	BackoffMax       time.Duration
+
+	Health         scheduler.HealthConfig
+	MaxTrackedKeys int
+
+	// Recorder receives every authenticated request's trace; nil drops them.
+	Recorder Recorder
+	Logger   *slog.Logger
+}
+
+// Recorder takes finished traces off the request path. Record may block
+// when the pipeline is full (push-back): traces are never dropped.
+type Recorder interface {
+	Record(t *store.Trace)
 }
 
 // Proxy is the data-plane server.
 type Proxy struct {
-	cfg    Config
-	log    *slog.Logger
-	snap   atomic.Pointer[snapshot]
-	server *fasthttp.Server
+	cfg     Config
+	log     *slog.Logger
+	rec     Recorder
+	snap    atomic.Pointer[snapshot]
+	server  *fasthttp.Server
+	clients clientCache
+	health  *scheduler.Health
+	keys    *scheduler.KeyStates
+	cors    cors
+	ids     idGen
+	pool    sync.Pool // *exchange
+	reload  sync.Mutex
+	now     func() time.Time
 }
 
 // New builds a proxy with an empty snapshot.
 func New(cfg Config) *Proxy {
-	p := &Proxy{cfg: cfg, log: cfg.Logger}
+	p := &Proxy{cfg: cfg, log: cfg.Logger, rec: cfg.Recorder, now: time.Now}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
+	if p.cfg.FirstByteTimeout <= 0 {
+		p.cfg.FirstByteTimeout = 120 * time.Second
+	}
+	if p.cfg.MaxTrackedKeys <= 0 {
+		p.cfg.MaxTrackedKeys = 100_000
+	}
+	if p.cfg.Health.FailureThreshold == 0 {
+		p.cfg.Health = scheduler.DefaultHealth
+	}
+	p.health = scheduler.NewHealth(p.cfg.Health, p.logHealthChange)
+	p.keys = scheduler.NewKeyStates(p.cfg.MaxTrackedKeys)
+	p.cors = newCORS(cfg.CORSOrigins)
+	p.ids.init()
 	p.snap.Store(&snapshot{providers: map[string]*provider{}})
+	p.pool.New = func() any { return &exchange{p: p} }
 	p.server = &fasthttp.Server{
 		Name:                         "aigw",
 		Handler:                      p.handle,
+		ErrorHandler:                 p.handleServerError,
 		MaxRequestBodySize:           cfg.MaxBodySize,
 		ReadTimeout:                  cfg.ReadTimeout,
 		IdleTimeout:                  cfg.IdleTimeout,
 		NoDefaultServerHeader:        true,
 		NoDefaultDate:                true,
+		NoDefaultContentType:         true,
 		DisablePreParseMultipartForm: true,
 		CloseOnShutdown:              true,
 	}
@@ -61,7 +114,15 @@ func New(cfg Config) *Proxy {
 // Load builds a snapshot from d and swaps it in; requests in flight keep
 // the snapshot they started with.
 func (p *Proxy) Load(d *store.Data) error {
-	s, err := buildSnapshot(d)
+	p.reload.Lock()
+	defer p.reload.Unlock()
+	s, err := buildSnapshot(d, reloadContext{
+		clients:    &p.clients,
+		health:     p.health,
+		timeouts:   upstreamTimeouts{Connect: p.cfg.ConnectTimeout, Idle: p.cfg.StreamIdle},
+		maxRetries: p.cfg.MaxRetries,
+		previous:   p.snap.Load(),
+	})
 	if err != nil {
 		return err
 	}
@@ -69,9 +130,50 @@ func (p *Proxy) Load(d *store.Data) error {
 	return nil
 }
 
+// Health exposes the credentials' live state (for the admin API).
+func (p *Proxy) Health() *scheduler.Health { return p.health }
+
+// KeyStates exposes the keys' limiter state (for the admin API and quotas).
+func (p *Proxy) KeyStates() *scheduler.KeyStates { return p.keys }
+
 // Serve answers requests on ln until Shutdown.
 func (p *Proxy) Serve(ln net.Listener) error { return p.server.Serve(ln) }
 
 // Shutdown stops accepting connections and waits for requests in flight
-// until ctx ends.
+// (streams included) until ctx ends.
 func (p *Proxy) Shutdown(ctx context.Context) error { return p.server.ShutdownWithContext(ctx) }
+
+func (p *Proxy) logHealthChange(c scheduler.Change) {
+	attrs := []any{"credential", c.Credential, "from", c.From.String(), "to", c.To.String(), "reason", c.Reason}
+	if !c.Until.IsZero() {
+		attrs = append(attrs, "until", c.Until.UTC().Format(time.RFC3339))
+	}
+	level := slog.LevelWarn
+	if c.To == scheduler.Healthy {
+		level = slog.LevelInfo
+	}
+	p.log.Log(context.Background(), level, "credential state changed", attrs...)
+}
+
+// handleServerError answers requests fasthttp could not read: a body over
+// the limit (413, refused from its Content-Length without reading it),
+// a read timeout (408) or malformed HTTP (400).
+func (p *Proxy) handleServerError(ctx *fasthttp.RequestCtx, err error) {
+	sh := shapeOpenAI
+	if name, _ := splitProvider(ctx.Path()); name != nil {
+		if pr := p.snap.Load().providers[string(name)]; pr != nil {
+			sh = pr.shape
+		}
+	}
+	ctx.SetConnectionClose()
+	var to interface{ Timeout() bool }
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		writeError(ctx, sh, fasthttp.StatusRequestEntityTooLarge,
+			"aigw: request body larger than "+strconv.Itoa(p.cfg.MaxBodySize)+" bytes (proxy.max_body_size)")
+	case errors.As(err, &to) && to.Timeout():
+		writeError(ctx, sh, fasthttp.StatusRequestTimeout, "aigw: timed out reading the request")
+	default:
+		writeError(ctx, sh, fasthttp.StatusBadRequest, "aigw: malformed HTTP request")
+	}
+}
