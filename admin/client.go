@@ -143,8 +143,8 @@ func (c *Client) DeleteProvider(ctx context.Context, name string) error {
 }
 
 // Credentials lists credentials, all or of one provider.
-func (c *Client) Credentials(ctx context.Context, provider string) ([]store.Credential, error) {
-	var out []store.Credential
+func (c *Client) Credentials(ctx context.Context, provider string) ([]Credential, error) {
+	var out []Credential
 	path := "/api/v1/credentials"
 	if provider != "" {
 		path += "?provider=" + url.QueryEscape(provider)
@@ -153,20 +153,20 @@ func (c *Client) Credentials(ctx context.Context, provider string) ([]store.Cred
 }
 
 // Credential returns one credential (never its secret).
-func (c *Client) Credential(ctx context.Context, id string) (store.Credential, error) {
-	var out store.Credential
+func (c *Client) Credential(ctx context.Context, id string) (Credential, error) {
+	var out Credential
 	return out, c.do(ctx, http.MethodGet, "/api/v1/credentials/"+esc(id), nil, &out)
 }
 
 // CreateCredential adds a credential.
-func (c *Client) CreateCredential(ctx context.Context, in store.CredentialInput) (store.Credential, error) {
-	var out store.Credential
+func (c *Client) CreateCredential(ctx context.Context, in store.CredentialInput) (Credential, error) {
+	var out Credential
 	return out, c.do(ctx, http.MethodPost, "/api/v1/credentials", in, &out)
 }
 
 // UpdateCredential changes a credential.
-func (c *Client) UpdateCredential(ctx context.Context, id string, p store.CredentialPatch) (store.Credential, error) {
-	var out store.Credential
+func (c *Client) UpdateCredential(ctx context.Context, id string, p store.CredentialPatch) (Credential, error) {
+	var out Credential
 	return out, c.do(ctx, http.MethodPatch, "/api/v1/credentials/"+esc(id), p, &out)
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aigw/aigw/internal/units"
+	"github.com/aigw/aigw/scheduler"
 	"github.com/aigw/aigw/store"
 )
 
@@ -79,6 +80,21 @@ func (s *Server) deleteProvider(w http.ResponseWriter, r *http.Request) error {
 
 // --- credentials ------------------------------------------------------------
 
+// Credential is a credential with its live health, as the admin API shows it.
+type Credential struct {
+	store.Credential
+	Health *scheduler.Status `json:"health,omitempty"`
+}
+
+func (s *Server) credentialView(c store.Credential) Credential {
+	v := Credential{Credential: c}
+	if s.health != nil {
+		st := s.health.Status(c.ID)
+		v.Health = &st
+	}
+	return v
+}
+
 func (s *Server) listCredentials(w http.ResponseWriter, r *http.Request) error {
 	provider := r.URL.Query().Get("provider")
 	if provider != "" {
@@ -90,7 +106,11 @@ func (s *Server) listCredentials(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, cs)
+	out := make([]Credential, len(cs))
+	for i, c := range cs {
+		out[i] = s.credentialView(c)
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -105,7 +125,7 @@ func (s *Server) createCredential(w http.ResponseWriter, r *http.Request) error 
 	}
 	s.changed()
 	c.Secret, c.RefreshToken = "", ""
-	writeJSON(w, http.StatusCreated, c)
+	writeJSON(w, http.StatusCreated, s.credentialView(c))
 	return nil
 }
 
@@ -114,7 +134,7 @@ func (s *Server) getCredential(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, c)
+	writeJSON(w, http.StatusOK, s.credentialView(c))
 	return nil
 }
 
@@ -128,7 +148,7 @@ func (s *Server) updateCredential(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	s.changed()
-	writeJSON(w, http.StatusOK, c)
+	writeJSON(w, http.StatusOK, s.credentialView(c))
 	return nil
 }
 

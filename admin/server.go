@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/aigw/aigw/scheduler"
 	"github.com/aigw/aigw/store"
 )
 
@@ -23,6 +24,8 @@ type Options struct {
 	Tokens *Tokens
 	// Reload rebuilds the proxy's snapshot after a write; nil does nothing.
 	Reload func() error
+	// Health gives the credentials' live state (nil: not shown).
+	Health *scheduler.Health
 	Logger *slog.Logger
 }
 
@@ -31,13 +34,14 @@ type Server struct {
 	store  *store.Store
 	tokens *Tokens
 	reload func() error
+	health *scheduler.Health
 	log    *slog.Logger
 	mux    *http.ServeMux
 }
 
 // New builds the server and its routes.
 func New(o Options) *Server {
-	s := &Server{store: o.Store, tokens: o.Tokens, reload: o.Reload, log: o.Logger, mux: http.NewServeMux()}
+	s := &Server{store: o.Store, tokens: o.Tokens, reload: o.Reload, health: o.Health, log: o.Logger, mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -143,7 +143,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	adminSrv := &http.Server{
-		Handler:           admin.New(admin.Options{Store: st, Tokens: tokens, Reload: reload, Logger: log}).Handler(),
+		Handler:           admin.New(admin.Options{Store: st, Tokens: tokens, Reload: reload, Health: px.Health(), Logger: log}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 

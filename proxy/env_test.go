@@ -21,7 +21,8 @@ import (
 // env is a real proxy on a loopback port, configured through a real store
 // in t.TempDir(), in front of a real fake provider.
 type env struct {
-	t    *testing.T
+	t    testing.TB
+	addr string // 127.0.0.1:PORT
 	st   *store.Store
 	px   *proxy.Proxy
 	url  string // http://127.0.0.1:PORT
@@ -48,7 +49,7 @@ func (r *recorder) Record(t *store.Trace) {
 
 // wait returns the first n traces, waiting up to 5 s for them (a streamed
 // response is accounted when its body has been written).
-func (r *recorder) wait(t *testing.T, n int) []*store.Trace {
+func (r *recorder) wait(t testing.TB, n int) []*store.Trace {
 	t.Helper()
 	deadline := time.After(5 * time.Second)
 	for {
@@ -84,7 +85,7 @@ func testConfig() proxy.Config {
 	}
 }
 
-func newEnv(t *testing.T, mod ...func(*proxy.Config)) *env {
+func newEnv(t testing.TB, mod ...func(*proxy.Config)) *env {
 	t.Helper()
 	master := make([]byte, store.MasterKeySize)
 	_, _ = rand.Read(master)
@@ -94,11 +95,11 @@ func newEnv(t *testing.T, mod ...func(*proxy.Config)) *env {
 	}
 	t.Cleanup(func() { st.Close() })
 	cfg := testConfig()
+	rec := &recorder{added: make(chan struct{}, 1)}
+	cfg.Recorder = rec
 	for _, m := range mod {
 		m(&cfg)
 	}
-	rec := &recorder{added: make(chan struct{}, 1)}
-	cfg.Recorder = rec
 	px := proxy.New(cfg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -108,7 +109,7 @@ func newEnv(t *testing.T, mod ...func(*proxy.Config)) *env {
 	t.Cleanup(func() { _ = px.Shutdown(t.Context()) })
 	fake := proxytest.NewServer()
 	t.Cleanup(fake.Close)
-	return &env{t: t, st: st, px: px, url: "http://" + ln.Addr().String(), fake: fake, rec: rec}
+	return &env{t: t, st: st, px: px, addr: ln.Addr().String(), url: "http://" + ln.Addr().String(), fake: fake, rec: rec}
 }
 
 // provider registers a provider pointing at the fake.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/aigw/aigw/admin"
 	"github.com/aigw/aigw/store"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -130,9 +131,10 @@ func newCredentialListCmd(a *app) *cobra.Command {
 			if a.output == "json" {
 				return printJSON(a.io.Out, cs)
 			}
-			t := newTable("ID", "PROVIDER", "NAME", "KIND", "SECRET", "WEIGHT", "RPM", "ENABLED")
+			t := newTable("ID", "PROVIDER", "NAME", "KIND", "SECRET", "WEIGHT", "RPM", "STATE", "REQUESTS", "FAILURES")
 			for _, c := range cs {
-				t.add(c.ID, c.Provider, orDash(c.Name), c.Kind, c.Preview, fmt.Sprint(c.Weight), fmtInt(c.RPM), yesNo(c.Enabled))
+				state, reqs, fails := healthCells(c)
+				t.add(c.ID, c.Provider, orDash(c.Name), c.Kind, c.Preview, fmt.Sprint(c.Weight), fmtInt(c.RPM), state, reqs, fails)
 			}
 			return t.print(a.io.Out, a.io.outWidth)
 		},
@@ -266,12 +268,30 @@ func newCredentialRemoveCmd(a *app) *cobra.Command {
 	}
 }
 
-func (a *app) printCredential(c store.Credential) error {
+// healthCells is the live state of a credential for a table: "healthy",
+// "cooling_down until 14:03:10", …
+func healthCells(c admin.Credential) (state, requests, failures string) {
+	if c.Health == nil {
+		return "-", "-", "-"
+	}
+	state = c.Health.State
+	if !c.Health.Until.IsZero() {
+		state += " until " + c.Health.Until.Local().Format("15:04:05")
+	}
+	return state, fmt.Sprint(c.Health.Requests), fmt.Sprint(c.Health.Failures)
+}
+
+func (a *app) printCredential(c admin.Credential) error {
 	if a.output == "json" {
 		return printJSON(a.io.Out, c)
 	}
+	state, reqs, fails := healthCells(c)
 	pairs := []string{"id", c.ID, "provider", c.Provider, "name", orDash(c.Name), "kind", c.Kind,
-		"secret", c.Preview, "weight", fmt.Sprint(c.Weight), "rpm", fmtInt(c.RPM), "enabled", yesNo(c.Enabled)}
+		"secret", c.Preview, "weight", fmt.Sprint(c.Weight), "rpm", fmtInt(c.RPM), "enabled", yesNo(c.Enabled),
+		"state", state, "requests", reqs, "failures", fails}
+	if c.Health != nil && c.Health.LastError != "" {
+		pairs = append(pairs, "last_error", c.Health.LastError)
+	}
 	if c.OAuth != nil {
 		pairs = append(pairs, "oauth_token_url", c.OAuth.TokenURL, "oauth_client_id", orDash(c.OAuth.ClientID),
 			"token_expires", fmtTimePtr(c.OAuth.ExpiresAt))

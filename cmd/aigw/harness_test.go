@@ -17,6 +17,8 @@ import (
 // gw is a real `aigw serve` running in-process over a data directory in
 // t.TempDir(), listening on loopback ephemeral ports.
 type gw struct {
+	demo      gateway.DemoInfo
+	out       *bytes.Buffer // what serve printed (the demo banner)
 	dir       string
 	adminURL  string
 	proxyAddr string
@@ -40,11 +42,11 @@ func tryStartGateway(t *testing.T, dir string, demo bool) (*gw, error) {
 	cfg.Proxy.Addr = "127.0.0.1:0"
 	cfg.Admin.Addr = "127.0.0.1:0"
 	ctx, cancel := context.WithCancel(context.Background())
-	g := &gw{dir: dir, cancel: cancel, done: make(chan error, 1)}
+	g := &gw{dir: dir, cancel: cancel, done: make(chan error, 1), out: &bytes.Buffer{}}
 	ready := make(chan struct{})
-	var out bytes.Buffer
 	go func() {
-		g.done <- gateway.Run(ctx, gateway.Options{Config: cfg, Demo: demo, Out: &out,
+		g.done <- gateway.Run(ctx, gateway.Options{Config: cfg, Demo: demo, Out: g.out,
+			DemoReady: func(d gateway.DemoInfo) { g.demo = d },
 			Ready: func(p, a net.Addr) {
 				g.proxyAddr, g.adminURL = p.String(), "http://"+a.String()
 				close(ready)

@@ -1,0 +1,131 @@
+package proxy_test
+
+import (
+	"bufio"
+	"net"
+	"strconv"
+	"testing"
+
+	"github.com/aigw/aigw/proxy"
+	"github.com/aigw/aigw/store"
+	"github.com/valyala/fasthttp"
+)
+
+// A minimal upstream for benchmarks: canned OpenAI chat answers, JSON or
+// 20-chunk SSE, from fasthttp, so that the upstream costs little next to
+// what is measured. (proxytest is the faithful fake; it is too heavy to
+// measure a proxy's overhead against.)
+var (
+	benchJSON   = []byte(`{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Sure! Here is a concise overview. An API gateway sits between clients and model providers: it authenticates callers, picks a provider, forwards the request and streams the answer back."},"finish_reason":"stop"}],"usage":{"prompt_tokens":42,"completion_tokens":128,"total_tokens":170,"prompt_tokens_details":{"cached_tokens":16}}}`)
+	benchChunk  = []byte("data: {\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"word \"},\"finish_reason\":null}]}\n\n")
+	benchFinish = []byte("data: {\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n")
+	benchChat   = []byte(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Give me a concise overview of what an API gateway does."}]}`)
+	benchStream = []byte(`{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Give me a concise overview of what an API gateway does."}]}`)
+)
+
+func startBenchUpstream(b *testing.B) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		if len(ctx.Request.Header.Peek("Authorization")) == 0 {
+			ctx.SetStatusCode(401)
+			return
+		}
+		if len(ctx.Request.Body()) > 0 && ctx.Request.Body()[len(`{"model":"gpt-4o-mini","`)] == 's' {
+			ctx.SetContentType("text/event-stream")
+			ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+				for range 20 {
+					_, _ = w.Write(benchChunk)
+					_ = w.Flush()
+				}
+				_, _ = w.Write(benchFinish)
+				_ = w.Flush()
+			})
+			return
+		}
+		ctx.SetContentType("application/json")
+		ctx.SetBody(benchJSON)
+	}}
+	go func() { _ = s.Serve(ln) }()
+	b.Cleanup(func() { _ = s.Shutdown() })
+	return ln.Addr().String()
+}
+
+// BenchmarkProxy measures requests through aigw next to the same requests
+// sent straight to the upstream, in the same run: compare ns/op of
+// aigw/… with direct/… (the difference is what aigw adds, CPU included,
+// since client, proxy and upstream share the machine).
+func BenchmarkProxy(b *testing.B) {
+	up := startBenchUpstream(b)
+	via, keys := benchGateway(b, up, store.Limits{}, store.Limits{RPM: 1 << 38, MaxConcurrency: 1 << 20, TPM: 1 << 38})
+	key, limitedKey := keys[0], keys[1]
+	for _, sc := range []struct {
+		name string
+		body []byte
+	}{{"chat", benchChat}, {"chat_stream", benchStream}} {
+		b.Run("direct/"+sc.name, func(b *testing.B) { benchLoad(b, up, "/v1/chat/completions", "sk-bench", sc.body) })
+		b.Run("aigw/"+sc.name, func(b *testing.B) { benchLoad(b, via, "/bench/v1/chat/completions", key, sc.body) })
+		b.Run("aigw_limited_key/"+sc.name, func(b *testing.B) { benchLoad(b, via, "/bench/v1/chat/completions", limitedKey, sc.body) })
+	}
+}
+
+// benchGateway starts a proxy over a real store with one provider, one
+// credential and a key per given set of limits.
+func benchGateway(b *testing.B, upstream string, limits ...store.Limits) (addr string, keys []string) {
+	e := newEnv(b, func(c *proxy.Config) { c.Recorder = discard{} })
+	if _, err := e.st.CreateProvider(store.Provider{Name: "bench", Type: "openai", BaseURL: "http://" + upstream}); err != nil {
+		b.Fatal(err)
+	}
+	c, err := e.st.CreateCredential(store.CredentialInput{Provider: "bench", Secret: "sk-bench-credential"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, l := range limits {
+		_, secret, err := e.st.CreateKey(store.KeyInput{Provider: "bench", Credentials: []string{c.ID}, Limits: l})
+		if err != nil {
+			b.Fatal(err)
+		}
+		keys = append(keys, secret)
+	}
+	d, err := e.st.Load()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := e.px.Load(d); err != nil {
+		b.Fatal(err)
+	}
+	return e.addr, keys
+}
+
+// benchLoad sends requests from 8 parallel clients over keep-alive connections.
+func benchLoad(b *testing.B, addr, path, key string, body []byte) {
+	c := &fasthttp.HostClient{Addr: addr, MaxConns: 64}
+	auth := []byte("Bearer " + key)
+	b.ReportAllocs()
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseRequest(req)
+		defer fasthttp.ReleaseResponse(resp)
+		req.SetRequestURI("http://" + addr + path)
+		req.Header.SetMethod("POST")
+		req.Header.SetContentType("application/json")
+		req.Header.SetBytesV("Authorization", auth)
+		req.SetBodyRaw(body)
+		for pb.Next() {
+			if err := c.Do(req, resp); err != nil {
+				b.Fatal(err)
+			}
+			if resp.StatusCode() != 200 || len(resp.Body()) < 100 {
+				b.Fatalf("status %d, %d bytes: %s", resp.StatusCode(), len(resp.Body()), strconv.Quote(string(resp.Body())))
+			}
+		}
+	})
+}
+
+type discard struct{}
+
+func (discard) Record(*store.Trace) {}
