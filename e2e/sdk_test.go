@@ -1,0 +1,129 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/aigw/aigw/proxytest"
+	"github.com/anthropics/anthropic-sdk-go/v2"
+	anthropicoption "github.com/anthropics/anthropic-sdk-go/v2/option"
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+	"google.golang.org/genai"
+)
+
+// The official SDKs work against aigw with only the base URL and the API
+// key changed: plain and streamed calls, for all three providers.
+func TestOfficialSDKs(t *testing.T) {
+	fake := proxytest.NewServer()
+	defer fake.Close()
+	s := serve(t, t.TempDir())
+	openaiKey := s.provision(t, "openai", "openai", fake.URL, "sk-openai-operator-credential")
+	claudeKey := s.provision(t, "claude", "anthropic", fake.URL, "sk-ant-operator-credential")
+	geminiKey := s.provision(t, "gemini", "gemini", fake.URL, "AIza-operator-credential-0000")
+	want := proxytest.Text(proxytest.DefaultChunks)
+
+	t.Run("openai-go", func(t *testing.T) {
+		c := openai.NewClient(option.WithBaseURL(s.proxyURL+"/openai/v1"), option.WithAPIKey(openaiKey), option.WithMaxRetries(0))
+		params := openai.ChatCompletionNewParams{Model: "gpt-4o-mini", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}}
+		resp, err := c.Chat.Completions.New(t.Context(), params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := resp.Choices[0].Message.Content; got != want || resp.Usage.PromptTokens != int64(proxytest.DefaultUsage.Prompt) {
+			t.Fatalf("chat: %q, usage %+v", got, resp.Usage)
+		}
+		stream := c.Chat.Completions.NewStreaming(t.Context(), params)
+		var text strings.Builder
+		for stream.Next() {
+			if ch := stream.Current(); len(ch.Choices) > 0 {
+				text.WriteString(ch.Choices[0].Delta.Content)
+			}
+		}
+		if err := stream.Err(); err != nil || text.String() != want {
+			t.Fatalf("stream: %q, %v", text.String(), err)
+		}
+		emb, err := c.Embeddings.New(t.Context(), openai.EmbeddingNewParams{Model: "text-embedding-3-small", Input: openai.EmbeddingNewParamsInputUnion{OfString: openai.String("hi")}})
+		if err != nil || len(emb.Data) == 0 {
+			t.Fatalf("embeddings: %v", err)
+		}
+		models, err := c.Models.List(t.Context())
+		if err != nil || len(models.Data) == 0 {
+			t.Fatalf("models: %v", err)
+		}
+		// aigw's own errors come out as the SDK's typed errors.
+		bad := openai.NewClient(option.WithBaseURL(s.proxyURL+"/openai/v1"), option.WithAPIKey("aigw_wrong"), option.WithMaxRetries(0))
+		_, err = bad.Chat.Completions.New(t.Context(), params)
+		var apiErr *openai.Error
+		if !asError(err, &apiErr) || apiErr.StatusCode != 401 || !strings.Contains(apiErr.Message, "invalid gateway key") {
+			t.Fatalf("bad key through openai-go: %v", err)
+		}
+	})
+
+	t.Run("anthropic-sdk-go", func(t *testing.T) {
+		c := anthropic.NewClient(anthropicoption.WithBaseURL(s.proxyURL+"/claude"), anthropicoption.WithAPIKey(claudeKey), anthropicoption.WithMaxRetries(0))
+		params := anthropic.MessageNewParams{Model: anthropic.ModelClaudeSonnet4_5, MaxTokens: 64,
+			Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("hi"))}}
+		msg, err := c.Messages.New(t.Context(), params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(msg.Content) == 0 || msg.Content[0].Text != want || msg.Usage.CacheReadInputTokens != int64(proxytest.DefaultUsage.CacheRead) {
+			t.Fatalf("message: %+v", msg)
+		}
+		stream := c.Messages.NewStreaming(t.Context(), params)
+		acc := anthropic.Message{}
+		for stream.Next() {
+			if err := acc.Accumulate(stream.Current()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := stream.Err(); err != nil || len(acc.Content) == 0 || acc.Content[0].Text != want ||
+			acc.Usage.OutputTokens != int64(proxytest.DefaultUsage.Completion) {
+			t.Fatalf("stream: %+v, %v", acc, err)
+		}
+		n, err := c.Messages.CountTokens(t.Context(), anthropic.MessageCountTokensParams{Model: anthropic.ModelClaudeSonnet4_5,
+			Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("hi"))}})
+		if err != nil || n.InputTokens == 0 {
+			t.Fatalf("count_tokens: %v", err)
+		}
+		bad := anthropic.NewClient(anthropicoption.WithBaseURL(s.proxyURL+"/claude"), anthropicoption.WithAPIKey("aigw_wrong"), anthropicoption.WithMaxRetries(0))
+		_, err = bad.Messages.New(t.Context(), params)
+		var apiErr *anthropic.Error
+		if !asError(err, &apiErr) || apiErr.StatusCode != 401 {
+			t.Fatalf("bad key through anthropic-sdk-go: %v", err)
+		}
+	})
+
+	t.Run("google genai", func(t *testing.T) {
+		c, err := genai.NewClient(t.Context(), &genai.ClientConfig{APIKey: geminiKey, Backend: genai.BackendGeminiAPI,
+			HTTPOptions: genai.HTTPOptions{BaseURL: s.proxyURL + "/gemini/"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := c.Models.GenerateContent(t.Context(), "gemini-2.5-flash", genai.Text("hi"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Text() != want || res.UsageMetadata == nil || res.UsageMetadata.PromptTokenCount != int32(proxytest.DefaultUsage.Prompt) {
+			t.Fatalf("generate: %q %+v", res.Text(), res.UsageMetadata)
+		}
+		var text strings.Builder
+		for chunk, err := range c.Models.GenerateContentStream(t.Context(), "gemini-2.5-flash", genai.Text("hi"), nil) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			text.WriteString(chunk.Text())
+		}
+		if text.String() != want {
+			t.Fatalf("stream: %q", text.String())
+		}
+	})
+
+	// Every request used the operator's credentials, never the gateway keys.
+	for _, r := range fake.Requests() {
+		if strings.HasPrefix(r.Credential, "aigw_") {
+			t.Fatalf("a gateway key reached the upstream: %s %s", r.Method, r.Path)
+		}
+	}
+}
