@@ -41,13 +41,13 @@ func TestMain(m *testing.M) {
 
 // server is a running `aigw serve` process.
 type server struct {
-	dir       string
-	proxyURL  string
-	adminURL  string
-	cmd       *exec.Cmd
-	stderr    *bytes.Buffer
-	stdout    *bytes.Buffer
-	exited    chan error
+	dir      string
+	proxyURL string
+	adminURL string
+	cmd      *exec.Cmd
+	stderr   *bytes.Buffer
+	stdout   *bytes.Buffer
+	exited   chan error
 }
 
 func freePort(t *testing.T) string {
