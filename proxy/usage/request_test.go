@@ -1,0 +1,95 @@
+package usage
+
+import "testing"
+
+func TestPrepareOpenAIStream(t *testing.T) {
+	cases := []struct {
+		name, in, want string
+		injected       bool
+	}{
+		{"stream_options absent",
+			`{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":true}`,
+			`{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true}}`, true},
+		{"stream_options absent, pretty-printed with a trailing newline",
+			"{\n  \"stream\": true,\n  \"model\": \"gpt-4o\"\n}\n",
+			"{\n  \"stream\": true,\n  \"model\": \"gpt-4o\"\n,\"stream_options\":{\"include_usage\":true}}\n", true},
+		{"stream_options without include_usage",
+			`{"model":"gpt-4o","stream":true,"stream_options":{"include_obfuscation":false},"n":1}`,
+			`{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true,"include_obfuscation":false},"n":1}`, true},
+		{"empty stream_options",
+			`{"stream":true,"stream_options":{ }}`,
+			`{"stream":true,"stream_options":{"include_usage":true }}`, true},
+		{"include_usage false",
+			`{"stream":true,"stream_options":{"include_usage": false},"model":"gpt-4o"}`,
+			`{"stream":true,"stream_options":{"include_usage": true},"model":"gpt-4o"}`, true},
+		{"stream_options null",
+			`{"stream":true,"stream_options":null}`,
+			`{"stream":true,"stream_options":{"include_usage":true}}`, true},
+		{"include_usage already true",
+			`{"stream":true,"stream_options":{"include_usage":true}}`,
+			`{"stream":true,"stream_options":{"include_usage":true}}`, false},
+		{"stream false", `{"model":"gpt-4o","stream":false}`, `{"model":"gpt-4o","stream":false}`, false},
+		{"stream absent", `{"model":"gpt-4o"}`, `{"model":"gpt-4o"}`, false},
+		{"stream as a string", `{"stream":"true"}`, `{"stream":"true"}`, false},
+		{"the last stream key wins", `{"stream":true,"stream":false}`, `{"stream":true,"stream":false}`, false},
+		{"stream only inside a message",
+			`{"messages":[{"content":"{\"stream\":true}"}],"metadata":{"stream":true}}`,
+			`{"messages":[{"content":"{\"stream\":true}"}],"metadata":{"stream":true}}`, false},
+		{"not JSON", `stream=true`, `stream=true`, false},
+		{"truncated JSON", `{"stream":true,"messages":[`, `{"stream":true,"messages":[`, false},
+		{"a JSON array", `[{"stream":true}]`, `[{"stream":true}]`, false},
+		{"stream_options of the wrong type", `{"stream":true,"stream_options":[]}`, `{"stream":true,"stream_options":[]}`, false},
+		{"empty body", ``, ``, false},
+	}
+	for _, c := range cases {
+		dst := []byte("prefix:")
+		out, injected := PrepareOpenAIStream(dst, []byte(c.in))
+		if injected != c.injected {
+			t.Errorf("%s: injected=%v, want %v", c.name, injected, c.injected)
+		}
+		want := c.want
+		if injected {
+			want = "prefix:" + want // appended to dst
+		}
+		if string(out) != want {
+			t.Errorf("%s:\n got %s\nwant %s", c.name, out, want)
+		}
+	}
+}
+
+func TestRequestModel(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{`{"model":"gpt-4o","messages":[]}`, "gpt-4o"},
+		{`{"messages":[{"role":"user","content":"use \"model\":\"x\""}], "model" : "claude-sonnet-4-5" }`, "claude-sonnet-4-5"},
+		{`{"metadata":{"model":"not-me"},"input":"hi"}`, ""},
+		{`{"model":"a","model":"b"}`, "b"},
+		{`{"model":"gpt\u002d4o"}`, "gpt-4o"},
+		{`{"model":null}`, ""},
+		{`{"model":42}`, ""},
+		{`{"model":"gpt-4o","messages":[`, "gpt-4o"}, // best effort on a cut body
+		{`not json`, ""},
+		{``, ""},
+	}
+	for _, c := range cases {
+		if got := RequestModel([]byte(c.in)); got != c.want {
+			t.Errorf("RequestModel(%s) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+func TestModelFromPath(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"/v1beta/models/gemini-2.5-flash:generateContent", "gemini-2.5-flash"},
+		{"/v1beta/models/gemini-2.5-flash:streamGenerateContent", "gemini-2.5-flash"},
+		{"/v1/projects/p/locations/global/publishers/google/models/gemini-2.5-pro:streamGenerateContent", "gemini-2.5-pro"},
+		{"models/gemini-embedding-001:embedContent", "gemini-embedding-001"},
+		{"/v1beta/models/gemini-2.5-flash", "gemini-2.5-flash"},
+		{"/v1beta/tunedModels/my-model:generateContent", ""},
+		{"/v1/chat/completions", ""},
+	}
+	for _, c := range cases {
+		if got := ModelFromPath([]byte(c.in)); got != c.want {
+			t.Errorf("ModelFromPath(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
