@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 
 	"github.com/aigw/aigw/scheduler"
@@ -83,6 +84,21 @@ func (s *Server) routes() {
 	s.handle("DELETE /api/v1/tokens/{id}", ScopeTokensWrite, s.revokeToken)
 
 	s.handle("GET /api/v1/backup", ScopeBackup, s.backup)
+
+	// Go's profiler, for the operator chasing a performance problem.
+	s.handle("GET /debug/pprof/{name...}", ScopeAdmin, func(w http.ResponseWriter, r *http.Request) error {
+		switch r.PathValue("name") {
+		case "profile":
+			pprof.Profile(w, r)
+		case "trace":
+			pprof.Trace(w, r)
+		case "":
+			pprof.Index(w, r)
+		default:
+			pprof.Handler(r.PathValue("name")).ServeHTTP(w, r)
+		}
+		return nil
+	})
 
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, &httpError{status: http.StatusNotFound, msg: fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)})

@@ -42,6 +42,9 @@ type Options struct {
 	Out io.Writer
 	// DemoReady, if set, receives what --demo set up.
 	DemoReady func(DemoInfo)
+	// LogOut receives the one-line-per-request log (at info level), like the
+	// Logger's output; nil: none.
+	LogOut io.Writer
 	// Ready, if set, is called once both listeners accept connections.
 	Ready  func(proxyAddr, adminAddr net.Addr)
 	Logger *slog.Logger
@@ -83,7 +86,13 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("admin token: %w", err)
 	}
 
-	traces := tracing.New(tracing.Config{QueueSize: cfg.Traces.QueueSize, Logger: log})
+	traces := tracing.New(tracing.Config{
+		QueueSize:     cfg.Traces.QueueSize,
+		BatchSize:     cfg.Traces.BatchSize,
+		FlushInterval: cfg.Traces.FlushInterval.D(),
+		RequestLog:    o.requestLog(),
+		LogJSON:       cfg.Log.Format == "json",
+	})
 	go traces.Run()
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -234,4 +243,12 @@ func writeNewFile(path string, data []byte) error {
 		return err
 	}
 	return f.Close()
+}
+
+// requestLog is where request lines go: LogOut, when the level shows info.
+func (o Options) requestLog() io.Writer {
+	if o.LogOut == nil || o.Logger == nil || !o.Logger.Enabled(context.Background(), slog.LevelInfo) {
+		return nil
+	}
+	return o.LogOut
 }

@@ -31,9 +31,10 @@ type exchange struct {
 	kstate *scheduler.KeyState // holds a concurrency slot when set
 	trace  *store.Trace
 
-	upReq  *fasthttp.Request
-	upResp *fasthttp.Response
-	path   []byte // reused buffer for the upstream path
+	upReq    *fasthttp.Request
+	upHeader *fasthttp.ResponseHeader // of the latest attempt's response
+	up       upstreamBody             // its body, read straight off the connection
+	path     []byte                   // reused buffer for the upstream path
 
 	cred         *credential // the credential whose response is passed on
 	trial        bool        // that attempt was a half-open probe
@@ -43,7 +44,6 @@ type exchange struct {
 	ttfb         time.Duration
 
 	streaming bool
-	body      io.Reader // the upstream's body stream
 	bytesOut  int64
 	readErr   error // the upstream stream broke (not EOF)
 }
@@ -54,8 +54,7 @@ type exchange struct {
 func (x *exchange) prepareUpstream() {
 	ctx, up := x.ctx, x.prov.up
 	req := fasthttp.AcquireRequest()
-	resp := fasthttp.AcquireResponse()
-	x.upReq, x.upResp = req, resp
+	x.upReq = req
 	req.Header.SetMethodBytes(ctx.Method())
 	uri := req.URI()
 	uri.SetSchemeBytes(up.scheme)
@@ -87,7 +86,7 @@ func (x *exchange) prepareUpstream() {
 
 // Read passes the upstream body on to fasthttp's writer.
 func (x *exchange) Read(p []byte) (int, error) {
-	n, err := x.body.Read(p)
+	n, err := x.up.Read(p)
 	x.bytesOut += int64(n)
 	if err != nil && !errors.Is(err, io.EOF) {
 		x.readErr = err
@@ -119,10 +118,10 @@ func (x *exchange) finish(werr error) {
 			x.trace.Error = msg
 		}
 	}
-	if x.upResp != nil {
-		// Releasing closes the upstream body stream; one not read to the
-		// end interrupts its connection, which cancels the upstream request.
-		fasthttp.ReleaseResponse(x.upResp)
+	// A body not read to its end closes its connection, which cancels the
+	// upstream request.
+	x.up.Close()
+	if x.upReq != nil {
 		fasthttp.ReleaseRequest(x.upReq)
 	}
 	if x.kstate != nil {
@@ -149,6 +148,7 @@ func (x *exchange) finish(werr error) {
 }
 
 func (x *exchange) reset() {
-	p, path := x.p, x.path[:0]
-	*x = exchange{p: p, path: path}
+	x.upHeader.Reset()
+	p, path, h := x.p, x.path[:0], x.upHeader
+	*x = exchange{p: p, path: path, upHeader: h}
 }

@@ -220,19 +220,20 @@ func (x *exchange) backoff(attempt int, reuse bool, last scheduler.Outcome) {
 // attempt sends the prepared request with cred's auth and classifies the
 // answer: nil means a response to pass on (x.up.resp holds it).
 func (x *exchange) attempt(cred *credential) error {
-	req, resp := x.upReq, x.upResp
+	req, h := x.upReq, x.upHeader
 	for i, a := range x.prov.auth {
 		req.Header.SetBytesKV(a.name, cred.authValues[i])
 	}
+	x.up.Close() // a previous attempt's answer is not wanted any more
 	timeout := x.firstByteTimeout()
-	if err := x.prov.up.client.DoTimeout(req, resp, timeout); err != nil {
+	if err := roundTrip(x.prov.up.client, req, h, &x.up, timeout, x.p.cfg.StreamIdle); err != nil {
 		return classifyDo(err, timeout)
 	}
-	switch status := resp.StatusCode(); {
+	switch status := h.StatusCode(); {
 	case status == 401, status == 403, status == 408, status >= 500:
 		return &upstreamStatusError{status: status}
 	case status == 429:
-		return &upstreamStatusError{status: status, retryAfter: retryAfter(resp.Header.Peek(fasthttp.HeaderRetryAfter), x.p.now())}
+		return &upstreamStatusError{status: status, retryAfter: retryAfter(h.Peek(fasthttp.HeaderRetryAfter), x.p.now())}
 	}
 	return nil
 }
@@ -270,10 +271,10 @@ func (x *exchange) failed(err error) {
 // respond passes the upstream's response on: status, headers (minus
 // hop-by-hop ones), and the body as a stream read chunk by chunk.
 func (x *exchange) respond() {
-	ctx, resp := x.ctx, x.upResp
-	ctx.SetStatusCode(resp.StatusCode())
+	ctx, up := x.ctx, x.upHeader
+	ctx.SetStatusCode(up.StatusCode())
 	h := &ctx.Response.Header
-	for k, v := range resp.Header.All() {
+	for k, v := range up.All() {
 		if !dropResponseHeaders[string(k)] {
 			h.AddBytesKV(k, v)
 		}
@@ -283,20 +284,13 @@ func (x *exchange) respond() {
 	x.overhead = overhead
 	h.SetBytesV(hdrOverhead, strconv.AppendFloat(x.numBuf[:0], float64(overhead)/1e6, 'f', 3, 64))
 	if x.trace != nil {
-		x.trace.Status = resp.StatusCode()
+		x.trace.Status = up.StatusCode()
 	}
-	body := resp.BodyStream()
-	if body == nil {
-		ctx.SetBody(resp.Body())
-		return
-	}
-	x.body = body
-	size := resp.Header.ContentLength()
-	if size < 0 {
-		size = -1
+	if x.up.Done() {
+		return // no body
 	}
 	x.streaming = true
-	ctx.Response.SetBodyStream(x, size)
+	ctx.Response.SetBodyStream(x, x.up.Size())
 }
 
 var (
@@ -329,7 +323,7 @@ func (x *exchange) addAttempt(cred *credential, err error, took time.Duration) {
 			a.Status = se.status
 		}
 	} else {
-		a.Status = x.upResp.StatusCode()
+		a.Status = x.upHeader.StatusCode()
 	}
 	x.trace.Attempts = append(x.trace.Attempts, a)
 }

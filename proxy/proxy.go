@@ -94,7 +94,7 @@ func New(cfg Config) *Proxy {
 	p.cors = newCORS(cfg.CORSOrigins)
 	p.ids.init()
 	p.snap.Store(&snapshot{providers: map[string]*provider{}})
-	p.pool.New = func() any { return &exchange{p: p} }
+	p.pool.New = func() any { return &exchange{p: p, upHeader: new(fasthttp.ResponseHeader)} }
 	p.server = &fasthttp.Server{
 		Name:                         "aigw",
 		Handler:                      p.handle,
@@ -119,7 +119,7 @@ func (p *Proxy) Load(d *store.Data) error {
 	s, err := buildSnapshot(d, reloadContext{
 		clients:    &p.clients,
 		health:     p.health,
-		timeouts:   upstreamTimeouts{Connect: p.cfg.ConnectTimeout, Idle: p.cfg.StreamIdle},
+		timeouts:   upstreamTimeouts{Connect: p.cfg.ConnectTimeout},
 		maxRetries: p.cfg.MaxRetries,
 		previous:   p.snap.Load(),
 	})

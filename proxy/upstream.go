@@ -33,7 +33,6 @@ type clientCache struct {
 // provider's own timeout only replaces the first-byte one).
 type upstreamTimeouts struct {
 	Connect time.Duration
-	Idle    time.Duration
 }
 
 func (cc *clientCache) get(baseURL, caFile string, t upstreamTimeouts) (*upstream, error) {
@@ -78,26 +77,23 @@ func (cc *clientCache) get(baseURL, caFile string, t upstreamTimeouts) (*upstrea
 	}
 	dialer := &net.Dialer{Timeout: t.Connect, KeepAlive: 30 * time.Second}
 	c := &fasthttp.HostClient{
-		Addr:                          addr,
-		Name:                          "aigw",
-		IsTLS:                         isTLS,
-		TLSConfig:                     tlsConfig,
-		MaxConns:                      4096,
-		MaxIdleConnDuration:           60 * time.Second,
-		MaxIdemponentCallAttempts:     2,
-		RetryIfErr:                    retryStaleConn,
-		StreamResponseBody:            true,
-		DisablePathNormalizing:        true,
-		NoDefaultUserAgentHeader:      true,
-		DisableHeaderNamesNormalizing: false,
-		ReadBufferSize:                16 << 10,
-		WriteBufferSize:               16 << 10,
+		Addr:                     addr,
+		Name:                     "aigw",
+		IsTLS:                    isTLS,
+		TLSConfig:                tlsConfig,
+		MaxConns:                 4096,
+		MaxIdleConnDuration:      60 * time.Second,
+		ConnPoolStrategy:         fasthttp.LIFO, // the most recently used connection is the warmest
+		DisablePathNormalizing:   true,
+		NoDefaultUserAgentHeader: true,
+		ReadBufferSize:           16 << 10,
+		WriteBufferSize:          8 << 10,
 		Dial: func(addr string) (net.Conn, error) {
 			conn, err := dialer.Dial("tcp", addr)
 			if err != nil {
 				return nil, &dialError{err: err}
 			}
-			return &idleConn{Conn: conn, idle: t.Idle}, nil
+			return conn, nil
 		},
 	}
 	if cc.clients == nil {
@@ -113,49 +109,4 @@ func trimSlash(p string) string {
 		p = p[:len(p)-1]
 	}
 	return p
-}
-
-// retryStaleConn lets fasthttp resend a request once when a pooled
-// keep-alive connection turned out to be closed by the upstream before any
-// response byte: that is the connection's fault, not the credential's.
-func retryStaleConn(_ *fasthttp.Request, attempts int, err error) (resetTimeout, retry bool) {
-	return false, attempts < 2 && (err == fasthttp.ErrConnectionClosed || isEOF(err))
-}
-
-// idleConn bounds the wait for a response: fasthttp arms a read deadline
-// (the first-byte timeout) before reading the response; once the first byte
-// has arrived every further read (headers, body, stream chunks) may wait up
-// to idle since the previous one. The deadline is refreshed at most every
-// idle/16, which keeps the cost per read to a clock read.
-//
-// fasthttp uses a connection from one goroutine at a time; Close (from an
-// interrupted stream) may come from another and touches no field.
-type idleConn struct {
-	net.Conn
-	idle    time.Duration
-	armed   bool  // waiting for the first byte under fasthttp's deadline
-	lastSet int64 // unix ns of the last idle deadline set
-}
-
-func (c *idleConn) SetReadDeadline(t time.Time) error {
-	c.armed = true
-	return c.Conn.SetReadDeadline(t)
-}
-
-func (c *idleConn) Read(p []byte) (int, error) {
-	if !c.armed && c.idle > 0 {
-		now := time.Now()
-		if ns := now.UnixNano(); ns-c.lastSet > int64(c.idle/16) {
-			if err := c.Conn.SetReadDeadline(now.Add(c.idle)); err != nil {
-				return 0, err
-			}
-			c.lastSet = ns
-		}
-	}
-	n, err := c.Conn.Read(p)
-	if n > 0 && c.armed {
-		c.armed = false
-		c.lastSet = 0
-	}
-	return n, err
 }

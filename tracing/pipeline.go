@@ -6,8 +6,9 @@ package tracing
 
 import (
 	"context"
-	"log/slog"
+	"io"
 	"sync"
+	"time"
 
 	"github.com/aigw/aigw/store"
 )
@@ -15,16 +16,28 @@ import (
 // Config sizes the pipeline.
 type Config struct {
 	QueueSize int
-	Logger    *slog.Logger // one line per request; nil: none
+	// RequestLog receives one line per request (nil: none), as text or, with
+	// LogJSON, as JSON — the shape of aigw's other log lines.
+	RequestLog io.Writer
+	LogJSON    bool
+	// BatchSize bounds the traces handled per batch.
+	BatchSize int
+	// FlushInterval is the longest a trace waits in the queue: the writer
+	// wakes up this often, or sooner when the queue fills past half.
+	FlushInterval time.Duration
 }
 
 // Pipeline is the queue and its writer.
 type Pipeline struct {
+	cfg     Config
 	queue   chan *store.Trace
 	stopped chan struct{}
+	wake    chan struct{} // the queue is past half full
+	high    int
 	done    chan struct{}
-	log     *slog.Logger
 	once    sync.Once
+	logBuf  []byte
+	batch   []*store.Trace
 }
 
 // New creates the pipeline; Run must be started to drain it.
@@ -32,11 +45,19 @@ func New(cfg Config) *Pipeline {
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = 8192
 	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 512
+	}
+	if cfg.FlushInterval <= 0 {
+		cfg.FlushInterval = 200 * time.Millisecond
+	}
 	return &Pipeline{
+		cfg:     cfg,
 		queue:   make(chan *store.Trace, cfg.QueueSize),
 		stopped: make(chan struct{}),
+		wake:    make(chan struct{}, 1),
+		high:    max(cfg.QueueSize/2, 1),
 		done:    make(chan struct{}),
-		log:     cfg.Logger,
 	}
 }
 
@@ -46,25 +67,67 @@ func (p *Pipeline) Record(t *store.Trace) {
 	select {
 	case p.queue <- t:
 	case <-p.stopped:
+		return
+	}
+	if len(p.queue) >= p.high {
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
-// Run writes traces until Close, then drains what is queued.
+// Run handles traces until Close, then drains what is queued. It wakes up
+// every FlushInterval (or when the queue is half full) and handles what is
+// queued in batches, so a busy gateway pays one write per batch and no
+// goroutine switch per request.
 func (p *Pipeline) Run() {
 	defer close(p.done)
+	tick := time.NewTicker(p.cfg.FlushInterval)
+	defer tick.Stop()
 	for {
 		select {
-		case t := <-p.queue:
-			p.write(t)
+		case <-tick.C:
+		case <-p.wake:
 		case <-p.stopped:
-			for {
-				select {
-				case t := <-p.queue:
-					p.write(t)
-				default:
-					return
-				}
+			p.drain()
+			return
+		}
+		p.drain()
+	}
+}
+
+// drain handles everything queued, BatchSize traces at a time.
+func (p *Pipeline) drain() {
+	for {
+		p.batch = p.batch[:0]
+		for len(p.batch) < p.cfg.BatchSize {
+			select {
+			case t := <-p.queue:
+				p.batch = append(p.batch, t)
+				continue
+			default:
 			}
+			break
+		}
+		if len(p.batch) == 0 {
+			return
+		}
+		p.handle(p.batch)
+		clear(p.batch)
+	}
+}
+
+func (p *Pipeline) handle(batch []*store.Trace) {
+	if p.cfg.RequestLog != nil {
+		now := time.Now()
+		b := p.logBuf[:0]
+		for _, t := range batch {
+			b = appendLogLine(b, t, now, p.cfg.LogJSON)
+		}
+		_, _ = p.cfg.RequestLog.Write(b)
+		if cap(b) <= 1<<20 {
+			p.logBuf = b
 		}
 	}
 }
@@ -79,23 +142,4 @@ func (p *Pipeline) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-func (p *Pipeline) write(t *store.Trace) {
-	if p.log == nil {
-		return
-	}
-	p.log.LogAttrs(context.Background(), slog.LevelInfo, "request",
-		slog.String("id", t.RequestID),
-		slog.String("key", t.KeyID),
-		slog.String("key_preview", t.KeyPreview),
-		slog.String("provider", t.Provider),
-		slog.String("credential", t.CredentialID),
-		slog.String("strategy", t.Strategy),
-		slog.Int("attempts", len(t.Attempts)),
-		slog.Int("status", t.Status),
-		slog.Float64("latency_ms", t.LatencyMS),
-		slog.Float64("overhead_ms", t.OverheadMS),
-		slog.String("error", t.Error),
-	)
 }
