@@ -44,6 +44,7 @@ type exchange struct {
 	ttfb         time.Duration
 
 	streaming bool
+	body      []byte // a small answer read whole (reused)
 	bytesOut  int64
 	readErr   error // the upstream stream broke (not EOF)
 }
@@ -149,6 +150,9 @@ func (x *exchange) finish(werr error) {
 
 func (x *exchange) reset() {
 	x.upHeader.Reset()
-	p, path, h := x.p, x.path[:0], x.upHeader
-	*x = exchange{p: p, path: path, upHeader: h}
+	p, path, h, body := x.p, x.path[:0], x.upHeader, x.body[:0]
+	if cap(body) > smallBody {
+		body = nil
+	}
+	*x = exchange{p: p, path: path, upHeader: h, body: body}
 }

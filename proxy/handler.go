@@ -3,7 +3,9 @@ package proxy
 import (
 	"crypto/sha256"
 	"errors"
+	"io"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"time"
 
@@ -289,9 +291,28 @@ func (x *exchange) respond() {
 	if x.up.Done() {
 		return // no body
 	}
+	if size := x.up.Size(); size >= 0 && size <= smallBody {
+		// A small answer of known length is read whole and sent at once:
+		// cheaper than a body stream, and nothing waits on it.
+		x.body = slices.Grow(x.body[:0], size)[:size]
+		n, err := io.ReadFull(&x.up, x.body)
+		x.bytesOut = int64(n)
+		if err != nil {
+			x.readErr = err
+			x.reject(fasthttp.StatusBadGateway, "aigw: the upstream's answer broke off: "+err.Error())
+			return
+		}
+		ctx.SetBody(x.body)
+		return
+	}
 	x.streaming = true
 	ctx.Response.SetBodyStream(x, x.up.Size())
 }
+
+// smallBody is the largest answer of known length read whole before it is
+// sent; larger ones, and every answer of unknown length (streams), go out
+// as they arrive.
+const smallBody = 64 << 10
 
 var (
 	hdrRequestID = "x-aigw-request-id"
