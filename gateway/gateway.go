@@ -20,6 +20,7 @@ import (
 
 	"github.com/aigw/aigw/admin"
 	"github.com/aigw/aigw/config"
+	"github.com/aigw/aigw/oauth"
 	"github.com/aigw/aigw/proxy"
 	"github.com/aigw/aigw/scheduler"
 	"github.com/aigw/aigw/store"
@@ -86,6 +87,7 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("admin token: %w", err)
 	}
 
+	var refresher *oauth.Refresher // set below; the proxy reports rejected credentials to it
 	traces := tracing.New(tracing.Config{
 		QueueSize:     cfg.Traces.QueueSize,
 		BatchSize:     cfg.Traces.BatchSize,
@@ -121,6 +123,7 @@ func Run(ctx context.Context, o Options) error {
 		},
 		MaxTrackedKeys: cfg.Limits.MaxTrackedKeys,
 		Recorder:       traces,
+		OnRejected:     func(id string) { refresher.Kick(id) },
 		Logger:         log,
 	})
 	var reloadMu sync.Mutex
@@ -136,6 +139,7 @@ func Run(ctx context.Context, o Options) error {
 	if err := reload(); err != nil {
 		return fmt.Errorf("load configuration: %w", err)
 	}
+	refresher = oauth.New(st, reload, log)
 
 	proxyLn, err := net.Listen("tcp", cfg.Proxy.Addr)
 	if err != nil {
@@ -168,6 +172,10 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		refresher.Run(gctx)
+		return nil
+	})
 	g.Go(func() error {
 		if err := px.Serve(proxyLn); err != nil {
 			return fmt.Errorf("proxy: %w", err)

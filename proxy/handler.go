@@ -148,7 +148,8 @@ func (x *exchange) forward() bool {
 	var last error
 	var lastOutcome scheduler.Outcome
 	for attempt := 0; attempt <= k.maxRetries; attempt++ {
-		pos, trial, ok := k.pool.Pick(x.p.now(), tried, never)
+		began := x.p.now()
+		pos, trial, ok := k.pool.Pick(began, tried, never)
 		if !ok {
 			if last == nil {
 				x.reject(fasthttp.StatusServiceUnavailable, "aigw: no enabled credential in the key's pool")
@@ -161,12 +162,12 @@ func (x *exchange) forward() bool {
 		}
 		tried.Add(pos)
 		cred := k.creds[pos]
-		began := x.p.now()
-		err := x.attempt(cred)
-		took := x.p.now().Sub(began)
+		err := x.attempt(cred, began)
+		ended := x.p.now()
+		took := ended.Sub(began)
 		x.upstreamTime += took
 		if err == nil {
-			x.cred, x.trial, x.ttfb = cred, trial, x.p.now().Sub(x.start)
+			x.cred, x.trial, x.ttfb = cred, trial, ended.Sub(x.start)
 			x.addAttempt(cred, nil, took)
 			x.respond()
 			return x.streaming
@@ -181,6 +182,9 @@ func (x *exchange) forward() bool {
 		x.addAttempt(cred, err, took)
 		if lastOutcome == scheduler.Rejected {
 			never.Add(pos)
+			if x.p.cfg.OnRejected != nil {
+				x.p.cfg.OnRejected(cred.id)
+			}
 		}
 		last = err
 		x.cred, x.reported = cred, true // for the trace; its outcome is counted
@@ -221,21 +225,21 @@ func (x *exchange) backoff(attempt int, reuse bool, last scheduler.Outcome) {
 
 // attempt sends the prepared request with cred's auth and classifies the
 // answer: nil means a response to pass on (x.up.resp holds it).
-func (x *exchange) attempt(cred *credential) error {
+func (x *exchange) attempt(cred *credential, now time.Time) error {
 	req, h := x.upReq, x.upHeader
 	for i, a := range x.prov.auth {
 		req.Header.SetBytesKV(a.name, cred.authValues[i])
 	}
 	x.up.Close() // a previous attempt's answer is not wanted any more
 	timeout := x.firstByteTimeout()
-	if err := roundTrip(x.prov.up.client, req, h, &x.up, timeout, x.p.cfg.StreamIdle); err != nil {
+	if err := roundTrip(x.prov.up.client, req, h, &x.up, now.Add(timeout), x.p.cfg.StreamIdle); err != nil {
 		return classifyDo(err, timeout)
 	}
 	switch status := h.StatusCode(); {
 	case status == 401, status == 403, status == 408, status >= 500:
 		return &upstreamStatusError{status: status}
 	case status == 429:
-		return &upstreamStatusError{status: status, retryAfter: retryAfter(h.Peek(fasthttp.HeaderRetryAfter), x.p.now())}
+		return &upstreamStatusError{status: status, retryAfter: retryAfter(h.Peek(fasthttp.HeaderRetryAfter), now)}
 	}
 	return nil
 }

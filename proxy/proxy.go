@@ -48,7 +48,10 @@ type Config struct {
 
 	// Recorder receives every authenticated request's trace; nil drops them.
 	Recorder Recorder
-	Logger   *slog.Logger
+	// OnRejected hears of every credential the upstream refused (401/403),
+	// e.g. to refresh an OAuth token; it must not block.
+	OnRejected func(credentialID string)
+	Logger     *slog.Logger
 }
 
 // Recorder takes finished traces off the request path. Record may block

@@ -19,10 +19,9 @@ import (
 // separately, and pass a streamed body on in as few writes as the bytes
 // already received allow (fasthttp's own body stream returns one chunk per
 // read, so a 20-event stream would cost 20 writes to the client).
-func roundTrip(hc *fasthttp.HostClient, req *fasthttp.Request, h *fasthttp.ResponseHeader, body *upstreamBody, firstByte, idle time.Duration) error {
-	deadline := time.Now().Add(firstByte)
+func roundTrip(hc *fasthttp.HostClient, req *fasthttp.Request, h *fasthttp.ResponseHeader, body *upstreamBody, deadline time.Time, idle time.Duration) error {
 	for try := 0; ; try++ {
-		cc, err := hc.AcquireConn(firstByte, false)
+		cc, err := hc.AcquireConn(time.Until(deadline), false)
 		if err != nil {
 			return err
 		}
@@ -150,9 +149,13 @@ func (b *upstreamBody) Read(p []byte) (int, error) {
 	if b.err != nil {
 		return 0, b.err
 	}
-	if err := b.armIdle(); err != nil {
-		b.err = err
-		return 0, err
+	// Bound the wait for more bytes by the idle timeout, unless the rest of
+	// the body is already buffered (a small answer: no timer to move).
+	if b.framing != framingLength || int64(b.br.Buffered()) < b.left {
+		if err := b.armIdle(); err != nil {
+			b.err = err
+			return 0, err
+		}
 	}
 	var n int
 	var err error

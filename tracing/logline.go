@@ -11,10 +11,18 @@ import (
 // appendLogLine formats the one log line of a request, in the same shape
 // log/slog's text or JSON handler would give it, without its reflection
 // and allocations: this runs once per request.
-func appendLogLine(b []byte, t *store.Trace, now time.Time, json bool) []byte {
+func appendLogLine(b []byte, t *store.Trace, json bool) []byte {
 	l := lineWriter{b: b, json: json}
 	l.begin()
-	l.str("time", now.UTC().Format(time.RFC3339Nano))
+	end := t.Time.Add(time.Duration(t.LatencyMS * float64(time.Millisecond)))
+	l.key("time")
+	if l.json {
+		l.b = append(l.b, '"')
+	}
+	l.b = end.UTC().AppendFormat(l.b, time.RFC3339Nano)
+	if l.json {
+		l.b = append(l.b, '"')
+	}
 	l.str("level", "INFO")
 	l.str("msg", "request")
 	l.str("id", t.RequestID)

@@ -120,10 +120,9 @@ func (p *Pipeline) drain() {
 
 func (p *Pipeline) handle(batch []*store.Trace) {
 	if p.cfg.RequestLog != nil {
-		now := time.Now()
 		b := p.logBuf[:0]
 		for _, t := range batch {
-			b = appendLogLine(b, t, now, p.cfg.LogJSON)
+			b = appendLogLine(b, t, p.cfg.LogJSON)
 		}
 		_, _ = p.cfg.RequestLog.Write(b)
 		if cap(b) <= 1<<20 {

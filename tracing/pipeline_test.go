@@ -1,0 +1,119 @@
+package tracing
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aigw/aigw/store"
+)
+
+type syncBuf struct {
+	mu     sync.Mutex
+	b      bytes.Buffer
+	writes int
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writes++
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func sample(i int) *store.Trace {
+	return &store.Trace{
+		RequestID: "req" + string(rune('a'+i%26)), Time: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC),
+		KeyID: "key_1", KeyPreview: "aigw_AbCd…", Provider: "openai", CredentialID: "cred_1", Strategy: "round_robin",
+		Model: "gpt-4o-mini", Status: 200, LatencyMS: 12.5, OverheadMS: 0.04, Attempts: []store.Attempt{{CredentialID: "cred_1", Status: 200}},
+	}
+}
+
+func TestRequestLogLineText(t *testing.T) {
+	tr := sample(0)
+	tr.Error = `upstream said "no"`
+	line := string(appendLogLine(nil, tr, false))
+	want := `time=2026-11-25T12:00:00.0125Z level=INFO msg=request id=reqa key=key_1 key_preview=aigw_AbCd… provider=openai credential=cred_1 strategy=round_robin model=gpt-4o-mini attempts=1 status=200 latency_ms=12.5 overhead_ms=0.04 error="upstream said \"no\""` + "\n"
+	if line != want {
+		t.Fatalf("text line:\n got %q\nwant %q", line, want)
+	}
+}
+
+func TestRequestLogLineJSON(t *testing.T) {
+	line := appendLogLine(nil, sample(1), true)
+	var m map[string]any
+	if err := json.Unmarshal(line, &m); err != nil {
+		t.Fatalf("JSON line does not parse: %v\n%s", err, line)
+	}
+	if m["msg"] != "request" || m["level"] != "INFO" || m["status"] != 200.0 || m["credential"] != "cred_1" || m["error"] != "" {
+		t.Fatalf("JSON line fields: %v", m)
+	}
+	if _, err := time.Parse(time.RFC3339Nano, m["time"].(string)); err != nil {
+		t.Fatalf("time %v", m["time"])
+	}
+}
+
+// Requests are logged in batches (few writes) and Close flushes every
+// queued trace before returning.
+func TestPipelineBatchesAndFlushesOnClose(t *testing.T) {
+	var out syncBuf
+	p := New(Config{QueueSize: 1024, RequestLog: &out, FlushInterval: time.Hour})
+	go p.Run()
+	for i := range 300 {
+		p.Record(sample(i))
+	}
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out.String(), "msg=request"); n != 300 {
+		t.Fatalf("%d lines logged, want 300", n)
+	}
+	if out.writes > 3 {
+		t.Errorf("300 queued traces took %d writes", out.writes)
+	}
+	p.Record(sample(0)) // after Close: dropped, never blocks
+}
+
+// A full queue makes Record wait (push-back) instead of losing the trace,
+// and the writer wakes up before its interval when the queue fills.
+func TestPipelinePushesBackWhenFull(t *testing.T) {
+	var out syncBuf
+	p := New(Config{QueueSize: 16, RequestLog: &out, FlushInterval: time.Hour})
+	for range 16 {
+		p.Record(sample(0))
+	}
+	blocked := make(chan struct{})
+	go func() {
+		p.Record(sample(1)) // the 17th: waits for room
+		close(blocked)
+	}()
+	select {
+	case <-blocked:
+		t.Fatal("Record on a full queue returned without room")
+	case <-time.After(100 * time.Millisecond):
+	}
+	go p.Run()
+	select {
+	case <-blocked:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the writer did not make room")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Count(out.String(), "msg=request") < 17 {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of 17 traces logged long before the flush interval", strings.Count(out.String(), "msg=request"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	_ = p.Close(context.Background())
+}
