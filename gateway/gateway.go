@@ -22,6 +22,7 @@ import (
 	"github.com/aigw/aigw/config"
 	"github.com/aigw/aigw/oauth"
 	"github.com/aigw/aigw/proxy"
+	"github.com/aigw/aigw/proxy/usage"
 	"github.com/aigw/aigw/scheduler"
 	"github.com/aigw/aigw/store"
 	"github.com/aigw/aigw/tracing"
@@ -121,10 +122,12 @@ func Run(ctx context.Context, o Options) error {
 			Cooldown:         cfg.Health.Cooldown.D(),
 			MaxCooldown:      cfg.Health.MaxCooldown.D(),
 		},
-		MaxTrackedKeys: cfg.Limits.MaxTrackedKeys,
-		Recorder:       traces,
-		OnRejected:     func(id string) { refresher.Kick(id) },
-		Logger:         log,
+		MaxTrackedKeys:    cfg.Limits.MaxTrackedKeys,
+		InjectStreamUsage: cfg.Usage.InjectStreamUsage,
+		Prices:            prices(cfg.Pricing),
+		Recorder:          traces,
+		OnRejected:        func(id string) { refresher.Kick(id) },
+		Logger:            log,
 	})
 	var reloadMu sync.Mutex
 	reload := func() error {
@@ -259,4 +262,17 @@ func (o Options) requestLog() io.Writer {
 		return nil
 	}
 	return o.LogOut
+}
+
+// prices is the built-in price table with the config's overrides.
+func prices(overrides map[string]config.Price) *usage.Prices {
+	p := usage.DefaultPrices()
+	if len(overrides) == 0 {
+		return p
+	}
+	m := make(map[string]usage.Price, len(overrides))
+	for model, o := range overrides {
+		m[model] = usage.Price{Input: o.Input, Output: o.Output, CacheWrite: o.CacheWrite, CacheRead: o.CacheRead}
+	}
+	return p.With(m)
 }

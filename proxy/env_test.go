@@ -70,18 +70,19 @@ func (r *recorder) wait(t testing.TB, n int) []*store.Trace {
 
 func testConfig() proxy.Config {
 	return proxy.Config{
-		MaxBodySize:      1 << 20,
-		ReadTimeout:      10 * time.Second,
-		IdleTimeout:      10 * time.Second,
-		CORSOrigins:      []string{"*"},
-		ConnectTimeout:   2 * time.Second,
-		FirstByteTimeout: 5 * time.Second,
-		StreamIdle:       5 * time.Second,
-		MaxRetries:       2,
-		BackoffBase:      time.Millisecond,
-		BackoffMax:       5 * time.Millisecond,
-		Health:           scheduler.HealthConfig{FailureThreshold: 3, FailureWindow: time.Minute, Cooldown: time.Minute, MaxCooldown: 10 * time.Minute},
-		MaxTrackedKeys:   1000,
+		MaxBodySize:       1 << 20,
+		ReadTimeout:       10 * time.Second,
+		IdleTimeout:       10 * time.Second,
+		CORSOrigins:       []string{"*"},
+		ConnectTimeout:    2 * time.Second,
+		FirstByteTimeout:  5 * time.Second,
+		StreamIdle:        5 * time.Second,
+		MaxRetries:        2,
+		BackoffBase:       time.Millisecond,
+		BackoffMax:        5 * time.Millisecond,
+		Health:            scheduler.HealthConfig{FailureThreshold: 3, FailureWindow: time.Minute, Cooldown: time.Minute, MaxCooldown: 10 * time.Minute},
+		MaxTrackedKeys:    1000,
+		InjectStreamUsage: true,
 	}
 }
 

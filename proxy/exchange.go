@@ -1,10 +1,12 @@
 package proxy
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"time"
 
+	"github.com/aigw/aigw/proxy/usage"
 	"github.com/aigw/aigw/scheduler"
 	"github.com/aigw/aigw/store"
 	"github.com/valyala/fasthttp"
@@ -47,6 +49,19 @@ type exchange struct {
 	body      []byte // a small answer read whole (reused)
 	bytesOut  int64
 	readErr   error // the upstream stream broke (not EOF)
+
+	// Usage accounting: the scanner reads every byte of the answer on its
+	// way through; with an injected include_usage it also filters the
+	// stream (the extra usage chunk never reaches the client).
+	api       usage.API
+	injected  bool   // include_usage was added to the request
+	reqBody   []byte // the rewritten request body (reused)
+	scanner   usage.Scanner
+	format    usage.Format
+	readBuf   []byte // upstream bytes waiting for the filter (reused)
+	filterBuf []byte // filtered bytes (reused)
+	pending   []byte // filtered bytes not yet handed to fasthttp
+	upDone    bool   // the upstream body ended (filtered path)
 }
 
 // prepareUpstream builds the upstream request once; attempts only change
@@ -82,17 +97,59 @@ func (x *exchange) prepareUpstream() {
 			req.Header.SetBytesKV(h.name, h.value)
 		}
 	}
-	req.SetBodyRaw(ctx.Request.Body())
+	body := ctx.Request.Body()
+	x.api = usage.Detect(x.prov.typ, x.rest)
+	if x.p.cfg.InjectStreamUsage && (x.api == usage.OpenAIChat || x.api == usage.OpenAICompletions) {
+		x.reqBody, x.injected = usage.PrepareOpenAIStream(x.reqBody[:0], body)
+		if x.injected {
+			body = x.reqBody
+		}
+	}
+	req.SetBodyRaw(body)
 }
 
-// Read passes the upstream body on to fasthttp's writer.
+// Read passes the upstream body on to fasthttp's writer, through the
+// usage scanner.
 func (x *exchange) Read(p []byte) (int, error) {
+	if x.injected {
+		return x.readFiltered(p)
+	}
 	n, err := x.up.Read(p)
+	x.scanner.Write(p[:n])
 	x.bytesOut += int64(n)
 	if err != nil && !errors.Is(err, io.EOF) {
 		x.readErr = err
 	}
 	return n, err
+}
+
+// readFiltered hands out the stream minus the usage chunk aigw asked for.
+// The filter holds an event until its end, so a read may need several
+// upstream reads before it has anything to give.
+func (x *exchange) readFiltered(p []byte) (int, error) {
+	for len(x.pending) == 0 {
+		if x.upDone {
+			return 0, io.EOF
+		}
+		if cap(x.readBuf) == 0 {
+			x.readBuf = make([]byte, 16<<10)
+		}
+		n, err := x.up.Read(x.readBuf[:cap(x.readBuf)])
+		out := x.scanner.Filter(x.filterBuf[:0], x.readBuf[:n])
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				x.readErr = err
+				return 0, err
+			}
+			x.upDone = true
+			out = x.scanner.Flush(out)
+		}
+		x.filterBuf, x.pending = out[:0], out
+	}
+	m := copy(p, x.pending)
+	x.pending = x.pending[m:]
+	x.bytesOut += int64(m)
+	return m, nil
 }
 
 // CloseWithError ends a streamed response; werr is why writing stopped
@@ -125,6 +182,9 @@ func (x *exchange) finish(werr error) {
 	if x.upReq != nil {
 		fasthttp.ReleaseRequest(x.upReq)
 	}
+	if t := x.trace; t != nil {
+		x.account(t, now)
+	}
 	if x.kstate != nil {
 		x.kstate.Release()
 	}
@@ -148,11 +208,64 @@ func (x *exchange) finish(werr error) {
 	x.p.pool.Put(x)
 }
 
+// account reads the answer's usage into the trace, prices it, and charges
+// the key's token and cost quotas.
+func (x *exchange) account(t *store.Trace, now time.Time) {
+	billed := x.api.Billed() || (x.api == usage.APIUnknown && string(t.Method) != "GET")
+	t.Stream = x.format == usage.FormatSSE || (x.format == usage.FormatJSONArray && bytes.Contains(x.rest, streamMethod))
+	if x.cred == nil || t.Status >= 400 || t.Status == 0 || !billed {
+		// Nothing the provider bills: refused, failed, or not a billed endpoint.
+		t.UsageSource, t.CostKnown = usage.SourceNone.String(), true
+		t.Model = x.requestModel()
+		return
+	}
+	u := x.scanner.Usage()
+	if u.Model == "" {
+		u.Model = x.requestModel()
+	}
+	t.Model = u.Model
+	t.PromptTokens, t.CompletionTokens = u.PromptTokens, u.CompletionTokens
+	t.CacheCreationTokens, t.CacheReadTokens, t.ReasoningTokens = u.CacheCreationTokens, u.CacheReadTokens, u.ReasoningTokens
+	t.UsageSource = u.Source.String()
+	t.CostUSD, t.CostKnown = x.p.prices.Cost(u)
+	if x.kstate != nil {
+		x.kstate.Charge(now, u.PromptTokens+u.CompletionTokens, t.CostUSD)
+	}
+}
+
+var streamMethod = []byte(":streamGenerateContent")
+
+// requestModel is the model the client asked for: from the request body,
+// or from the path for Gemini. (The request is still alive: fasthttp keeps
+// it until the response, streamed or not, has been written.)
+func (x *exchange) requestModel() string {
+	if x.prov == nil {
+		return ""
+	}
+	if x.prov.typ == store.TypeGemini {
+		return usage.ModelFromPath(x.rest)
+	}
+	if x.ctx == nil || !x.ctx.IsPost() {
+		return ""
+	}
+	return usage.RequestModel(x.ctx.Request.Body())
+}
+
 func (x *exchange) reset() {
 	x.upHeader.Reset()
 	p, path, h, body := x.p, x.path[:0], x.upHeader, x.body[:0]
 	if cap(body) > smallBody {
 		body = nil
 	}
-	*x = exchange{p: p, path: path, upHeader: h, body: body}
+	reqBody, readBuf, filterBuf := shrink(x.reqBody), x.readBuf, shrink(x.filterBuf)
+	*x = exchange{p: p, path: path, upHeader: h, body: body, reqBody: reqBody, readBuf: readBuf, filterBuf: filterBuf,
+		scanner: x.scanner}
+}
+
+// shrink keeps a reused buffer unless one request made it large.
+func shrink(b []byte) []byte {
+	if cap(b) > 256<<10 {
+		return nil
+	}
+	return b[:0]
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/aigw/aigw/proxy/usage"
 	"github.com/aigw/aigw/scheduler"
 	"github.com/aigw/aigw/store"
 	"github.com/valyala/fasthttp"
@@ -292,6 +293,10 @@ func (x *exchange) respond() {
 	if x.trace != nil {
 		x.trace.Status = up.StatusCode()
 	}
+	x.format = usage.FormatOf(up.ContentType(), x.api)
+	x.scanner.Reset(x.api, x.format)
+	x.scanner.StripInjectedUsage(x.injected)
+	x.injected = x.injected && x.format == usage.FormatSSE
 	if x.up.Done() {
 		return // no body
 	}
@@ -306,6 +311,7 @@ func (x *exchange) respond() {
 			x.reject(fasthttp.StatusBadGateway, "aigw: the upstream's answer broke off: "+err.Error())
 			return
 		}
+		x.scanner.Write(x.body)
 		ctx.SetBody(x.body)
 		return
 	}

@@ -24,6 +24,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aigw/aigw/proxy/usage"
 	"github.com/aigw/aigw/scheduler"
 	"github.com/aigw/aigw/store"
 	"github.com/valyala/fasthttp"
@@ -45,6 +46,12 @@ type Config struct {
 
 	Health         scheduler.HealthConfig
 	MaxTrackedKeys int
+
+	// InjectStreamUsage asks OpenAI chat streams for usage when the client
+	// did not, and removes that chunk from what the client receives.
+	InjectStreamUsage bool
+	// Prices turns usage into cost; nil: the built-in table.
+	Prices *usage.Prices
 
 	// Recorder receives every authenticated request's trace; nil drops them.
 	Recorder Recorder
@@ -72,6 +79,7 @@ type Proxy struct {
 	keys    *scheduler.KeyStates
 	cors    cors
 	ids     idGen
+	prices  *usage.Prices
 	pool    sync.Pool // *exchange
 	reload  sync.Mutex
 	now     func() time.Time
@@ -94,6 +102,10 @@ func New(cfg Config) *Proxy {
 	}
 	p.health = scheduler.NewHealth(p.cfg.Health, p.logHealthChange)
 	p.keys = scheduler.NewKeyStates(p.cfg.MaxTrackedKeys)
+	p.prices = cfg.Prices
+	if p.prices == nil {
+		p.prices = usage.DefaultPrices()
+	}
 	p.cors = newCORS(cfg.CORSOrigins)
 	p.ids.init()
 	p.snap.Store(&snapshot{providers: map[string]*provider{}})
