@@ -1,0 +1,318 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The traces bucket maps a request id (13 characters of base32hex whose
+// lexicographic order is their time order) to the trace as compact JSON, so
+// walking the bucket backwards lists traces newest first and pruning walks it
+// from the front. The meta bucket keeps the number of stored traces, so that
+// retention by count never walks the bucket.
+
+var metaTraceCount = []byte("trace_count")
+
+const (
+	// maxRequestIDLen bounds a trace's key; the proxy's ids have 13 characters.
+	maxRequestIDLen = 64
+	// traceFillPercent: ids grow with time, so the bucket is (almost) append
+	// only and its pages can be split fuller than bbolt's default of half.
+	traceFillPercent = 0.9
+
+	defaultTraceLimit = 100
+	maxTraceLimit     = 10000
+)
+
+// WriteTraces stores a batch of finished traces and adds them to the usage
+// roll-ups in one transaction: the whole batch is written or none of it.
+// Every trace is checked and encoded before the transaction starts (a trace
+// without a request id, or one that cannot be encoded, fails the batch and
+// writes nothing), so the write lock is held only for the B-tree work.
+// A request id that is already stored — earlier in the same batch or in an
+// earlier one — is skipped: the first write wins and is counted once.
+func (s *Store) WriteTraces(batch []*Trace) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	vals, err := encodeTraces(batch)
+	if err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketTraces)
+		b.FillPercent = traceFillPercent
+		count := traceCount(tx)
+		roll := newRollups(len(batch))
+		for i, t := range batch {
+			key := []byte(t.RequestID)
+			if b.Get(key) != nil {
+				continue
+			}
+			// bbolt keeps a reference to the value until the commit: vals
+			// are fresh slices that nothing else writes to.
+			if err := b.Put(key, vals[i]); err != nil {
+				return fmt.Errorf("store trace %s: %w", t.RequestID, err)
+			}
+			count++
+			roll.add(t)
+		}
+		if err := roll.flush(tx.Bucket(bucketUsage)); err != nil {
+			return err
+		}
+		return putTraceCount(tx, count)
+	})
+}
+
+// encodeTraces checks every trace of a batch and returns their JSON, each a
+// sub-slice of one buffer (one allocation for the batch, not one per trace).
+func encodeTraces(batch []*Trace) ([][]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(len(batch) * 768) // a typical trace is 600–900 bytes of JSON
+	enc := json.NewEncoder(&buf)
+	ends := make([]int, len(batch))
+	for i, t := range batch {
+		if t == nil {
+			return nil, invalid("traces", "trace %d of %d is nil", i+1, len(batch))
+		}
+		switch {
+		case t.RequestID == "":
+			return nil, invalid("request_id", "trace %d of %d has none", i+1, len(batch))
+		case len(t.RequestID) > maxRequestIDLen:
+			return nil, invalid("request_id", "%.20q… is longer than %d bytes", t.RequestID, maxRequestIDLen)
+		}
+		// Encode writes the same bytes as json.Marshal, plus a newline.
+		if err := enc.Encode(t); err != nil {
+			return nil, fmt.Errorf("encode trace %s: %w", t.RequestID, err)
+		}
+		buf.Truncate(buf.Len() - 1)
+		ends[i] = buf.Len()
+	}
+	all := buf.Bytes()
+	vals := make([][]byte, len(batch))
+	start := 0
+	for i, end := range ends {
+		vals[i] = all[start:end:end]
+		start = end
+	}
+	return vals, nil
+}
+
+// traceCount reads the stored trace count inside tx.
+func traceCount(tx *bolt.Tx) uint64 {
+	if v := tx.Bucket(bucketMeta).Get(metaTraceCount); len(v) == 8 {
+		return binary.BigEndian.Uint64(v)
+	}
+	// No counter yet: a fresh file (the bucket is empty, this is cheap). The
+	// next write stores the counter.
+	return uint64(tx.Bucket(bucketTraces).Stats().KeyN)
+}
+
+func putTraceCount(tx *bolt.Tx, n uint64) error {
+	return tx.Bucket(bucketMeta).Put(metaTraceCount, u64(n))
+}
+
+// TraceCount is the number of stored traces (from the meta counter).
+func (s *Store) TraceCount() (uint64, error) {
+	var n uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		n = traceCount(tx)
+		return nil
+	})
+	return n, err
+}
+
+// Trace returns one trace by request id (ErrNotFound).
+func (s *Store) Trace(id string) (Trace, error) {
+	var t Trace
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if id == "" {
+			return ErrNotFound
+		}
+		return getJSON(tx.Bucket(bucketTraces), []byte(id), &t)
+	})
+	if err != nil {
+		return Trace{}, fmt.Errorf("trace %q: %w", id, err)
+	}
+	return t, nil
+}
+
+// TraceFilter selects traces, newest first. The zero value selects the
+// newest 100 traces.
+type TraceFilter struct {
+	KeyID, Provider, Model string    // exact match when set
+	Status                 int       // exact HTTP status when > 0
+	StatusClass            int       // 1…5: any status in that hundred (5 → 500..599) when > 0
+	Since, Until           time.Time // Trace.Time within [Since, Until) when set
+	Before                 string    // cursor: only traces with RequestID < Before (the previous page's NextCursor)
+	Limit                  int       // default 100, at most 10000 (larger values are capped)
+}
+
+// Traces returns matching traces newest first and a cursor for the next
+// (older) page, "" when there is no more. It walks the bucket backwards from
+// Before (or the newest trace) and stops at Limit matches or at the first
+// trace older than Since. To tell whether an older page exists it looks for
+// one more match past Limit. Never returns nil.
+func (s *Store) Traces(f TraceFilter) ([]Trace, string, error) {
+	m, err := newTraceMatcher(f)
+	if err != nil {
+		return []Trace{}, "", err
+	}
+	out := make([]Trace, 0, min(m.limit, 256))
+	next := ""
+	err = s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketTraces).Cursor()
+		var k, v []byte
+		if f.Before != "" {
+			if k, _ = c.Seek([]byte(f.Before)); k != nil {
+				k, v = c.Prev()
+			} else {
+				k, v = c.Last()
+			}
+		} else {
+			k, v = c.Last()
+		}
+		for ; k != nil; k, v = c.Prev() {
+			var t Trace
+			ok, stop, err := m.match(v, &t)
+			if err != nil {
+				return fmt.Errorf("trace %q: %w", k, err)
+			}
+			if stop {
+				return nil
+			}
+			if !ok {
+				continue
+			}
+			if len(out) == m.limit { // one match past the page: there is an older page
+				next = out[len(out)-1].RequestID
+				return nil
+			}
+			out = append(out, t)
+		}
+		return nil
+	})
+	if err != nil {
+		return []Trace{}, "", err
+	}
+	return out, next, nil
+}
+
+// traceMatcher applies a TraceFilter to stored trace JSON. Before decoding
+// a trace it rules out most non-matching ones cheaply: it reads the time
+// from the head of the JSON, and looks for the exact encoding of the wanted
+// key id, provider, model and status. Both only skip traces that cannot
+// match (encoding/json writes the fields in struct order, without spaces);
+// every candidate is decoded and checked field by field.
+type traceMatcher struct {
+	f       TraceFilter
+	limit   int
+	needles [][]byte
+}
+
+func newTraceMatcher(f TraceFilter) (*traceMatcher, error) {
+	if f.StatusClass < 0 || f.StatusClass > 5 {
+		return nil, invalid("status_class", "%d is not 1 to 5 (e.g. 5 for 5xx)", f.StatusClass)
+	}
+	if f.Status < 0 {
+		return nil, invalid("status", "%d is negative", f.Status)
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && f.Until.Before(f.Since) {
+		return nil, invalid("since", "%s is after until (%s)", f.Since.Format(time.RFC3339), f.Until.Format(time.RFC3339))
+	}
+	m := &traceMatcher{f: f, limit: f.Limit}
+	switch {
+	case m.limit <= 0:
+		m.limit = defaultTraceLimit
+	case m.limit > maxTraceLimit:
+		m.limit = maxTraceLimit
+	}
+	for _, sf := range []struct{ name, v string }{{"key_id", f.KeyID}, {"provider", f.Provider}, {"model", f.Model}} {
+		if sf.v != "" {
+			q, _ := json.Marshal(sf.v) // a string always encodes
+			m.needles = append(m.needles, append([]byte(`"`+sf.name+`":`), q...))
+		}
+	}
+	if f.Status > 0 { // the top-level status is never the last field, so a comma follows it
+		m.needles = append(m.needles, []byte(`"status":`+strconv.Itoa(f.Status)+`,`))
+	}
+	return m, nil
+}
+
+// match decodes raw into t when it matches. stop reports a trace older
+// than Since: every trace further back is older still.
+func (m *traceMatcher) match(raw []byte, t *Trace) (ok, stop bool, err error) {
+	f := &m.f
+	if !f.Since.IsZero() || !f.Until.IsZero() {
+		if tm, peeked := peekTraceTime(raw); peeked {
+			if !f.Since.IsZero() && tm.Before(f.Since) {
+				return false, true, nil
+			}
+			if !f.Until.IsZero() && !tm.Before(f.Until) {
+				return false, false, nil
+			}
+		}
+	}
+	for _, n := range m.needles {
+		if !bytes.Contains(raw, n) {
+			return false, false, nil
+		}
+	}
+	if err := jsonDecode(raw, t); err != nil {
+		return false, false, err
+	}
+	switch {
+	case !f.Since.IsZero() && t.Time.Before(f.Since):
+		return false, true, nil
+	case !f.Until.IsZero() && !t.Time.Before(f.Until),
+		f.KeyID != "" && t.KeyID != f.KeyID,
+		f.Provider != "" && t.Provider != f.Provider,
+		f.Model != "" && t.Model != f.Model,
+		f.Status > 0 && t.Status != f.Status,
+		f.StatusClass > 0 && t.Status/100 != f.StatusClass:
+		return false, false, nil
+	}
+	return true, false, nil
+}
+
+var traceTimeField = []byte(`"time":"`)
+
+// peekTraceTime reads Trace.Time from the head of a stored trace without
+// decoding the rest. The JSON starts with {"request_id":"…","time":"…"; a
+// quote inside the request id would be escaped, so the first `"time":"` is
+// the field. ok is false for anything else (the caller decodes instead).
+func peekTraceTime(raw []byte) (time.Time, bool) {
+	head := raw[:min(len(raw), 32+maxRequestIDLen+len(traceTimeField)+64)]
+	i := bytes.Index(head, traceTimeField)
+	if i < 0 {
+		return time.Time{}, false
+	}
+	rest := head[i+len(traceTimeField):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return time.Time{}, false
+	}
+	tm, err := time.Parse(time.RFC3339Nano, string(rest[:j]))
+	if err != nil {
+		return time.Time{}, false
+	}
+	return tm, true
+}
+
+// storedTraceTime is the time of a stored trace, peeked or decoded.
+func storedTraceTime(raw []byte) (time.Time, error) {
+	if tm, ok := peekTraceTime(raw); ok {
+		return tm, nil
+	}
+	var t struct {
+		Time time.Time `json:"time"`
+	}
+	err := jsonDecode(raw, &t)
+	return t.Time, err
+}

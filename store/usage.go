@@ -1,0 +1,360 @@
+package store
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Usage roll-ups: one record per UTC day × key × model × provider, kept up
+// to date by WriteTraces in the same transaction as the traces, and never
+// pruned with them (usage history outlives traces).
+//
+// Key:   YYYY-MM-DD \x00 keyID \x00 model \x00 provider   (model may be "")
+// Value: usageRecSize bytes, eight big-endian 64-bit fields in the order of
+//        usageRec (the cost as float64 bits). Longer values are accepted so
+//        that a later version can append fields.
+
+const (
+	dayLayout    = "2006-01-02"
+	usageRecSize = 8 * 8
+	// maxRollupPart bounds each part of a roll-up key; the model comes from
+	// the client's request or the upstream's answer.
+	maxRollupPart = 256
+)
+
+// Usage groupings.
+const (
+	GroupByKey      = "key"
+	GroupByModel    = "model"
+	GroupByProvider = "provider"
+	GroupByDay      = "day"
+)
+
+// UsageGroupings lists the accepted UsageQuery.GroupBy values.
+var UsageGroupings = []string{GroupByKey, GroupByModel, GroupByProvider, GroupByDay}
+
+// UsageSourceNone is a trace's usage_source when no usage could be read.
+const UsageSourceNone = "none"
+
+// UsageRow is one group of the usage roll-ups; JSON names are a public contract.
+type UsageRow struct {
+	Group               string  `json:"group"` // the key id, model, provider or day (YYYY-MM-DD), per GroupBy
+	Requests            int64   `json:"requests"`
+	Errors              int64   `json:"errors"` // requests with status >= 400 or no status at all (0)
+	PromptTokens        int64   `json:"prompt_tokens"`
+	CompletionTokens    int64   `json:"completion_tokens"`
+	CacheCreationTokens int64   `json:"cache_creation_tokens"`
+	CacheReadTokens     int64   `json:"cache_read_tokens"`
+	CostUSD             float64 `json:"cost_usd"`
+	// CostUnknown counts successful requests whose usage was read but not
+	// priced (no price for the model): CostUSD leaves them out.
+	CostUnknown int64 `json:"cost_unknown"`
+}
+
+// UsageQuery selects and groups the usage roll-ups.
+type UsageQuery struct {
+	GroupBy                string // key, model, provider or day (default day)
+	Since, Until           string // YYYY-MM-DD, inclusive, UTC; "" = open
+	KeyID, Provider, Model string // exact match when set
+}
+
+// DayTotals are one key's tokens (prompt + completion, which already
+// include the cache tokens) and cost on one UTC day.
+type DayTotals struct {
+	Tokens  int64
+	CostUSD float64
+}
+
+// usageRec is one roll-up record.
+type usageRec struct {
+	requests, errors         int64
+	prompt, completion       int64
+	cacheCreation, cacheRead int64
+	cost                     float64
+	costUnknown              int64
+}
+
+func (r *usageRec) addTrace(t *Trace) {
+	failed := t.Status >= 400 || t.Status == 0
+	r.requests++
+	if failed {
+		r.errors++
+	}
+	r.prompt += t.PromptTokens
+	r.completion += t.CompletionTokens
+	r.cacheCreation += t.CacheCreationTokens
+	r.cacheRead += t.CacheReadTokens
+	r.cost += t.CostUSD
+	if !t.CostKnown && t.UsageSource != UsageSourceNone && !failed {
+		r.costUnknown++
+	}
+}
+
+func (r *usageRec) merge(o *usageRec) {
+	r.requests += o.requests
+	r.errors += o.errors
+	r.prompt += o.prompt
+	r.completion += o.completion
+	r.cacheCreation += o.cacheCreation
+	r.cacheRead += o.cacheRead
+	r.cost += o.cost
+	r.costUnknown += o.costUnknown
+}
+
+func (r *usageRec) appendTo(dst []byte) []byte {
+	for _, v := range [...]uint64{uint64(r.requests), uint64(r.errors), uint64(r.prompt), uint64(r.completion),
+		uint64(r.cacheCreation), uint64(r.cacheRead), math.Float64bits(r.cost), uint64(r.costUnknown)} {
+		dst = binary.BigEndian.AppendUint64(dst, v)
+	}
+	return dst
+}
+
+func decodeUsageRec(v []byte) (usageRec, error) {
+	if len(v) < usageRecSize {
+		return usageRec{}, fmt.Errorf("damaged usage record (%d bytes)", len(v))
+	}
+	f := func(i int) uint64 { return binary.BigEndian.Uint64(v[8*i:]) }
+	return usageRec{
+		requests: int64(f(0)), errors: int64(f(1)), prompt: int64(f(2)), completion: int64(f(3)),
+		cacheCreation: int64(f(4)), cacheRead: int64(f(5)), cost: math.Float64frombits(f(6)), costUnknown: int64(f(7)),
+	}, nil
+}
+
+func (r *usageRec) addTo(row *UsageRow) {
+	row.Requests += r.requests
+	row.Errors += r.errors
+	row.PromptTokens += r.prompt
+	row.CompletionTokens += r.completion
+	row.CacheCreationTokens += r.cacheCreation
+	row.CacheReadTokens += r.cacheRead
+	row.CostUSD += r.cost
+	row.CostUnknown += r.costUnknown
+}
+
+// rollupPart makes s safe as a part of a roll-up key: a NUL (the separator)
+// becomes U+FFFD and the length is bounded. Filters go through it too, so
+// they still find what was stored.
+func rollupPart(s string) string {
+	if strings.IndexByte(s, 0) >= 0 {
+		s = strings.ReplaceAll(s, "\x00", "\uFFFD")
+	}
+	if len(s) > maxRollupPart {
+		n := maxRollupPart
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		s = s[:n]
+	}
+	return s
+}
+
+func appendRollupKey(dst []byte, t *Trace) []byte {
+	dst = t.Time.UTC().AppendFormat(dst, dayLayout)
+	dst = append(dst, 0)
+	dst = append(dst, rollupPart(t.KeyID)...)
+	dst = append(dst, 0)
+	dst = append(dst, rollupPart(t.Model)...)
+	dst = append(dst, 0)
+	return append(dst, rollupPart(t.Provider)...)
+}
+
+// rollupKey is a parsed roll-up key; its slices point into the key.
+type rollupKey struct{ day, keyID, model, provider []byte }
+
+func parseRollupKey(k []byte) (rollupKey, bool) {
+	var r rollupKey
+	var ok1, ok2, ok3 bool
+	r.day, k, ok1 = bytes.Cut(k, []byte{0})
+	r.keyID, k, ok2 = bytes.Cut(k, []byte{0})
+	r.model, r.provider, ok3 = bytes.Cut(k, []byte{0})
+	return r, ok1 && ok2 && ok3 && len(r.day) == len(dayLayout)
+}
+
+// rollups sums one batch per roll-up key before touching the bucket, so a
+// batch costs one read-modify-write per distinct key, not per trace.
+type rollups struct {
+	recs    map[string]*usageRec
+	scratch []byte
+}
+
+func newRollups(n int) *rollups {
+	return &rollups{recs: make(map[string]*usageRec, min(n, 64))}
+}
+
+// add counts t; traces without a key id are not rolled up.
+func (r *rollups) add(t *Trace) {
+	if t.KeyID == "" {
+		return
+	}
+	r.scratch = appendRollupKey(r.scratch[:0], t)
+	rec := r.recs[string(r.scratch)]
+	if rec == nil {
+		rec = new(usageRec)
+		r.recs[string(r.scratch)] = rec
+	}
+	rec.addTrace(t)
+}
+
+// flush adds the sums to the stored records.
+func (r *rollups) flush(b *bolt.Bucket) error {
+	// One buffer for every new value; its capacity is exact, so appending
+	// never moves the values already handed to Put (bbolt keeps them until
+	// the commit).
+	vals := make([]byte, 0, len(r.recs)*usageRecSize)
+	for k, rec := range r.recs {
+		key := []byte(k)
+		if old := b.Get(key); old != nil {
+			prev, err := decodeUsageRec(old) // copies out of the page
+			if err != nil {
+				return fmt.Errorf("usage %q: %w", k, err)
+			}
+			prev.merge(rec)
+			rec = &prev
+		}
+		start := len(vals)
+		vals = rec.appendTo(vals)
+		if err := b.Put(key, vals[start:len(vals):len(vals)]); err != nil {
+			return fmt.Errorf("usage %q: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// parseDay checks a YYYY-MM-DD date.
+func parseDay(field, s string) error {
+	if _, err := time.Parse(dayLayout, s); err != nil || len(s) != len(dayLayout) {
+		return invalid(field, "%q is not a date like 2025-01-31", s)
+	}
+	return nil
+}
+
+func (q *UsageQuery) validate() error {
+	if q.GroupBy == "" {
+		q.GroupBy = GroupByDay
+	}
+	if !oneOf(q.GroupBy, UsageGroupings) {
+		return invalid("by", "%q is not one of %s", q.GroupBy, strings.Join(UsageGroupings, ", "))
+	}
+	if q.Since != "" {
+		if err := parseDay("since", q.Since); err != nil {
+			return err
+		}
+	}
+	if q.Until != "" {
+		if err := parseDay("until", q.Until); err != nil {
+			return err
+		}
+	}
+	if q.Since != "" && q.Until != "" && q.Since > q.Until {
+		return invalid("since", "%s is after until (%s)", q.Since, q.Until)
+	}
+	return nil
+}
+
+// Usage sums the roll-ups of the days in [Since, Until], grouped by
+// GroupBy. Rows are sorted by cost (highest first), then group; by day they
+// are in date order. Never returns nil.
+func (s *Store) Usage(q UsageQuery) ([]UsageRow, error) {
+	if err := q.validate(); err != nil {
+		return []UsageRow{}, err
+	}
+	keyID, provider, model := rollupPart(q.KeyID), rollupPart(q.Provider), rollupPart(q.Model)
+	groups := map[string]*UsageRow{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return scanRollups(tx, q.Since, q.Until, func(rk rollupKey, rec usageRec) {
+			if keyID != "" && string(rk.keyID) != keyID ||
+				provider != "" && string(rk.provider) != provider ||
+				model != "" && string(rk.model) != model {
+				return
+			}
+			var g []byte
+			switch q.GroupBy {
+			case GroupByKey:
+				g = rk.keyID
+			case GroupByModel:
+				g = rk.model
+			case GroupByProvider:
+				g = rk.provider
+			default:
+				g = rk.day
+			}
+			row := groups[string(g)]
+			if row == nil {
+				row = &UsageRow{Group: string(g)}
+				groups[row.Group] = row
+			}
+			rec.addTo(row)
+		})
+	})
+	if err != nil {
+		return []UsageRow{}, err
+	}
+	rows := make([]UsageRow, 0, len(groups))
+	for _, r := range groups {
+		rows = append(rows, *r)
+	}
+	slices.SortFunc(rows, func(a, b UsageRow) int {
+		if q.GroupBy == GroupByDay {
+			return strings.Compare(a.Group, b.Group)
+		}
+		if c := cmp.Compare(b.CostUSD, a.CostUSD); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Group, b.Group)
+	})
+	return rows, nil
+}
+
+// KeyTotalsForDay sums the roll-ups of one UTC day (YYYY-MM-DD) per key id,
+// to seed the daily token and cost limits at start-up. Never returns nil.
+func (s *Store) KeyTotalsForDay(day string) (map[string]DayTotals, error) {
+	out := map[string]DayTotals{}
+	if err := parseDay("day", day); err != nil {
+		return out, err
+	}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return scanRollups(tx, day, day, func(rk rollupKey, rec usageRec) {
+			d := out[string(rk.keyID)]
+			d.Tokens += rec.prompt + rec.completion
+			d.CostUSD += rec.cost
+			out[string(rk.keyID)] = d
+		})
+	})
+	return out, err
+}
+
+// scanRollups calls fn for every record of the days in [since, until]
+// ("" = open), in key order. rk's slices are valid only during the call.
+func scanRollups(tx *bolt.Tx, since, until string, fn func(rk rollupKey, rec usageRec)) error {
+	c := tx.Bucket(bucketUsage).Cursor()
+	var k, v []byte
+	if since != "" {
+		k, v = c.Seek([]byte(since))
+	} else {
+		k, v = c.First()
+	}
+	for ; k != nil; k, v = c.Next() {
+		rk, ok := parseRollupKey(k)
+		if !ok {
+			return fmt.Errorf("usage %q: damaged key", k)
+		}
+		if until != "" && string(rk.day) > until {
+			return nil
+		}
+		rec, err := decodeUsageRec(v)
+		if err != nil {
+			return fmt.Errorf("usage %q: %w", k, err)
+		}
+		fn(rk, rec)
+	}
+	return nil
+}
