@@ -9,6 +9,8 @@ package scheduler
 
 import (
 	"math"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -84,6 +86,9 @@ type Cred struct {
 	// Passive statistics (health_best, the live view).
 	requests  atomic.Uint64
 	failures  atomic.Uint64
+	day       atomic.Int64 // UTC day of the *Today counters
+	reqToday  atomic.Uint64
+	failToday atomic.Uint64
 	okEWMA    atomic.Uint64 // float64 bits: recent success rate, 0..1
 	latEWMA   atomic.Uint64 // float64 bits: recent latency in ms
 	lastError atomic.Pointer[string]
@@ -160,14 +165,17 @@ func (h *Health) Forget(keep map[string]bool) {
 
 // Status is a credential's state for display.
 type Status struct {
-	ID          string    `json:"id"`
-	State       string    `json:"state"`
-	Until       time.Time `json:"until,omitzero"`
-	Requests    uint64    `json:"requests"`
-	Failures    uint64    `json:"failures"`
-	SuccessRate float64   `json:"success_rate"`
-	LatencyMS   float64   `json:"latency_ms"`
-	LastError   string    `json:"last_error,omitempty"`
+	ID       string    `json:"id"`
+	State    string    `json:"state"`
+	Until    time.Time `json:"until,omitzero"`
+	Requests uint64    `json:"requests"` // since aigw started
+	Failures uint64    `json:"failures"`
+	// RequestsToday and FailuresToday count the current UTC day.
+	RequestsToday uint64  `json:"requests_today"`
+	FailuresToday uint64  `json:"failures_today"`
+	SuccessRate   float64 `json:"success_rate"`
+	LatencyMS     float64 `json:"latency_ms"`
+	LastError     string  `json:"last_error,omitempty"`
 }
 
 // Status reports one credential's live state (zero Status if unknown).
@@ -194,7 +202,23 @@ func (c *Cred) Status() Status {
 	if e := c.lastError.Load(); e != nil {
 		s.LastError = *e
 	}
+	if c.day.Load() == c.h.now().UTC().Unix()/86400 {
+		s.RequestsToday, s.FailuresToday = c.reqToday.Load(), c.failToday.Load()
+	}
 	return s
+}
+
+// countToday adds an attempt (and a failure) to the current UTC day.
+func (c *Cred) countToday(now int64, failed bool) {
+	d := now / int64(24*time.Hour)
+	if old := c.day.Load(); old != d && c.day.CompareAndSwap(old, d) {
+		c.reqToday.Store(0)
+		c.failToday.Store(0)
+	}
+	c.reqToday.Add(1)
+	if failed {
+		c.failToday.Add(1)
+	}
 }
 
 // State is the credential's current state.
@@ -234,6 +258,7 @@ func (c *Cred) Report(o Outcome, trial bool, latency time.Duration, retryAfter t
 		return
 	}
 	c.requests.Add(1)
+	c.countToday(now, o != Success)
 	ms := float64(latency) / 1e6
 	switch o {
 	case Success:
@@ -329,4 +354,20 @@ func (c *Cred) reset(from State, reason string) {
 func ewma(a *atomic.Uint64, v float64) {
 	old := math.Float64frombits(a.Load())
 	a.Store(math.Float64bits(old + 0.1*(v-old)))
+}
+
+// All reports every known credential's live state, by id.
+func (h *Health) All() []Status {
+	h.mu.Lock()
+	creds := make([]*Cred, 0, len(h.creds))
+	for _, c := range h.creds {
+		creds = append(creds, c)
+	}
+	h.mu.Unlock()
+	out := make([]Status, len(creds))
+	for i, c := range creds {
+		out[i] = c.Status()
+	}
+	slices.SortFunc(out, func(a, b Status) int { return strings.Compare(a.ID, b.ID) })
+	return out
 }

@@ -3,7 +3,6 @@ package scheduler
 import (
 	"container/list"
 	"hash/maphash"
-	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,9 +15,12 @@ type KeyState struct {
 	TPM      Window // tokens, charged when a response's usage is known
 	inflight atomic.Int64
 
-	day       atomic.Int64  // UTC day index the daily counters belong to
-	dayTokens atomic.Int64  //
-	dayCost   atomic.Uint64 // float64 bits, USD
+	// Daily counters change once per response (not per request check) and
+	// must roll over at midnight together: a small lock of this key's own.
+	dayMu     sync.Mutex
+	day       int64 // UTC day index the daily counters belong to
+	dayTokens int64
+	dayCost   float64 // USD
 }
 
 // Acquire takes one of max concurrent slots (max ≤ 0: unlimited).
@@ -46,48 +48,39 @@ func (s *KeyState) InFlight() int64 { return s.inflight.Load() }
 
 func dayIndex(now time.Time) int64 { return now.UTC().Unix() / 86400 }
 
-// rollDay resets the daily counters when a new UTC day began.
+// rollDay resets the daily counters when a new UTC day began; dayMu held.
 func (s *KeyState) rollDay(now time.Time) {
-	d := dayIndex(now)
-	for {
-		old := s.day.Load()
-		if old >= d {
-			return
-		}
-		if s.day.CompareAndSwap(old, d) {
-			s.dayTokens.Store(0)
-			s.dayCost.Store(0)
-			return
-		}
+	if d := dayIndex(now); d > s.day {
+		s.day, s.dayTokens, s.dayCost = d, 0, 0
 	}
 }
 
 // Daily returns today's (UTC) tokens and cost so far.
 func (s *KeyState) Daily(now time.Time) (tokens int64, cost float64) {
+	s.dayMu.Lock()
+	defer s.dayMu.Unlock()
 	s.rollDay(now)
-	return s.dayTokens.Load(), math.Float64frombits(s.dayCost.Load())
+	return s.dayTokens, s.dayCost
 }
 
 // Charge adds a response's tokens and cost to the minute and the day.
 func (s *KeyState) Charge(now time.Time, tokens int64, cost float64) {
 	s.TPM.Add(now.UnixNano(), tokens)
+	s.dayMu.Lock()
 	s.rollDay(now)
-	s.dayTokens.Add(tokens)
-	for {
-		old := s.dayCost.Load()
-		if s.dayCost.CompareAndSwap(old, math.Float64bits(math.Float64frombits(old)+cost)) {
-			return
-		}
-	}
+	s.dayTokens += tokens
+	s.dayCost += cost
+	s.dayMu.Unlock()
 }
 
 // Seed sets today's counters from persisted roll-ups (at start-up), unless
 // the key already has figures of its own for today.
 func (s *KeyState) Seed(now time.Time, tokens int64, cost float64) {
+	s.dayMu.Lock()
+	defer s.dayMu.Unlock()
 	s.rollDay(now)
-	if s.dayTokens.Load() == 0 && s.dayCost.Load() == 0 {
-		s.dayTokens.Store(tokens)
-		s.dayCost.Store(math.Float64bits(cost))
+	if s.dayTokens == 0 && s.dayCost == 0 {
+		s.dayTokens, s.dayCost = tokens, cost
 	}
 }
 
