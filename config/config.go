@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -219,8 +220,11 @@ func (c *Config) Validate() error {
 		if model == "" {
 			bad("pricing", "a model name is empty")
 		}
-		if p.Input < 0 || p.Output < 0 || p.CacheWrite < 0 || p.CacheRead < 0 {
-			bad("pricing."+model, "prices must not be negative")
+		for _, v := range []float64{p.Input, p.Output, p.CacheWrite, p.CacheRead} {
+			if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+				bad("pricing."+model, "prices must be finite and not negative, got %v", v)
+				break
+			}
 		}
 	}
 	return errors.Join(errs...)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/aigw/aigw/admin"
 	"github.com/aigw/aigw/config"
+	"github.com/aigw/aigw/metrics"
 	"github.com/aigw/aigw/oauth"
 	"github.com/aigw/aigw/proxy"
 	"github.com/aigw/aigw/proxy/usage"
@@ -40,6 +41,8 @@ type Options struct {
 	Config config.Config
 	// Demo registers a loopback fake provider, a credential and a demo key.
 	Demo bool
+	// Version is reported by /api/v1/status.
+	Version string
 	// Out receives the start-up banner (demo key, curl example).
 	Out io.Writer
 	// DemoReady, if set, receives what --demo set up.
@@ -89,12 +92,27 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	var refresher *oauth.Refresher // set below; the proxy reports rejected credentials to it
-	traces := tracing.New(tracing.Config{
+	today, err := st.KeyTotalsForDay(tracing.Day(time.Now()))
+	if err != nil {
+		return fmt.Errorf("reading today's usage: %w", err)
+	}
+	keyDays := tracing.NewKeyDays(today, time.Now())
+	var px *proxy.Proxy
+	var traces *tracing.Pipeline
+	mets := metrics.New(metrics.Sources{
+		InFlight:    func() int64 { return px.InFlight() },
+		Credentials: func() []scheduler.Status { return px.Health().All() },
+		Pipeline:    func() tracing.Stats { return traces.Stats() },
+	})
+	traces = tracing.New(tracing.Config{
 		QueueSize:     cfg.Traces.QueueSize,
 		BatchSize:     cfg.Traces.BatchSize,
 		FlushInterval: cfg.Traces.FlushInterval.D(),
+		Store:         st,
+		Observers:     []tracing.Observer{mets, keyDays},
 		RequestLog:    o.requestLog(),
 		LogJSON:       cfg.Log.Format == "json",
+		Logger:        log,
 	})
 	go traces.Run()
 	defer func() {
@@ -105,7 +123,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}()
 
-	px := proxy.New(proxy.Config{
+	px = proxy.New(proxy.Config{
 		MaxBodySize:      int(cfg.Proxy.MaxBodySize),
 		ReadTimeout:      cfg.Proxy.ReadTimeout.D(),
 		IdleTimeout:      cfg.Proxy.IdleTimeout.D(),
@@ -129,6 +147,7 @@ func Run(ctx context.Context, o Options) error {
 		OnRejected:        func(id string) { refresher.Kick(id) },
 		Logger:            log,
 	})
+	px.KeyStates().SeedFunc = keyDays.Lookup
 	var reloadMu sync.Mutex
 	reload := func() error {
 		reloadMu.Lock() // the last writer's view wins
@@ -159,7 +178,9 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	adminSrv := &http.Server{
-		Handler:           admin.New(admin.Options{Store: st, Tokens: tokens, Reload: reload, Health: px.Health(), Logger: log}).Handler(),
+		Handler: admin.New(admin.Options{Store: st, Tokens: tokens, Reload: reload, Health: px.Health(),
+			Live: traces, Metrics: mets.Handler(), Logger: log,
+			Status: statusFunc(o.Version, time.Now(), proxyLn.Addr().String(), px, traces)}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 
@@ -177,6 +198,10 @@ func Run(ctx context.Context, o Options) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		refresher.Run(gctx)
+		return nil
+	})
+	g.Go(func() error {
+		tracing.RunRetention(gctx, st, cfg.Traces.Retention.D(), uint64(cfg.Traces.MaxCount), time.Minute, log)
 		return nil
 	})
 	g.Go(func() error {
@@ -275,4 +300,23 @@ func prices(overrides map[string]config.Price) *usage.Prices {
 		m[model] = usage.Price{Input: o.Input, Output: o.Output, CacheWrite: o.CacheWrite, CacheRead: o.CacheRead}
 	}
 	return p.With(m)
+}
+
+// statusFunc reports the live figures of /api/v1/status.
+func statusFunc(version string, started time.Time, proxyAddr string, px *proxy.Proxy, traces *tracing.Pipeline) func() admin.Status {
+	return func() admin.Status {
+		ps := traces.Stats()
+		st := admin.Status{
+			Version: version, StartedAt: started.UTC(), ProxyAddr: proxyAddr, InFlight: px.InFlight(),
+			TraceQueue: ps.Queued, WriterLagMS: float64(ps.Lag.Microseconds()) / 1000,
+			Credentials: map[string]int{}, Out: []admin.OutCredential{},
+		}
+		for _, c := range px.Health().All() {
+			st.Credentials[c.State]++
+			if c.State == scheduler.Cooling.String() || c.State == scheduler.Invalid.String() {
+				st.Out = append(st.Out, admin.OutCredential{ID: c.ID, State: c.State, Until: c.Until, LastError: c.LastError})
+			}
+		}
+		return st
+	}
 }

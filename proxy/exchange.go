@@ -100,9 +100,10 @@ func (x *exchange) prepareUpstream() {
 	body := ctx.Request.Body()
 	x.api = usage.Detect(x.prov.typ, x.rest)
 	if x.p.cfg.InjectStreamUsage && (x.api == usage.OpenAIChat || x.api == usage.OpenAICompletions) {
-		x.reqBody, x.injected = usage.PrepareOpenAIStream(x.reqBody[:0], body)
-		if x.injected {
-			body = x.reqBody
+		// Without injection the body comes back as it went in (the client's
+		// buffer, owned by fasthttp): only an injected copy is kept.
+		if out, injected := usage.PrepareOpenAIStream(x.reqBody[:0], body); injected {
+			x.reqBody, x.injected, body = out, true, out
 		}
 	}
 	req.SetBodyRaw(body)
@@ -204,6 +205,7 @@ func (x *exchange) finish(werr error) {
 			x.p.rec.Record(t)
 		}
 	}
+	x.p.inflight.Add(-1)
 	x.reset()
 	x.p.pool.Put(x)
 }

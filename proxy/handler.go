@@ -33,6 +33,7 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx) {
 
 // begin stamps the request with its id and the current snapshot.
 func (x *exchange) begin(ctx *fasthttp.RequestCtx) {
+	x.p.inflight.Add(1)
 	x.ctx = ctx
 	x.start = x.p.now()
 	x.snap = x.p.snap.Load()

@@ -69,20 +69,21 @@ type Recorder interface {
 
 // Proxy is the data-plane server.
 type Proxy struct {
-	cfg     Config
-	log     *slog.Logger
-	rec     Recorder
-	snap    atomic.Pointer[snapshot]
-	server  *fasthttp.Server
-	clients clientCache
-	health  *scheduler.Health
-	keys    *scheduler.KeyStates
-	cors    cors
-	ids     idGen
-	prices  *usage.Prices
-	pool    sync.Pool // *exchange
-	reload  sync.Mutex
-	now     func() time.Time
+	cfg      Config
+	log      *slog.Logger
+	rec      Recorder
+	snap     atomic.Pointer[snapshot]
+	server   *fasthttp.Server
+	clients  clientCache
+	health   *scheduler.Health
+	keys     *scheduler.KeyStates
+	cors     cors
+	ids      idGen
+	prices   *usage.Prices
+	inflight atomic.Int64
+	pool     sync.Pool // *exchange
+	reload   sync.Mutex
+	now      func() time.Time
 }
 
 // New builds a proxy with an empty snapshot.
@@ -147,6 +148,9 @@ func (p *Proxy) Load(d *store.Data) error {
 
 // Health exposes the credentials' live state (for the admin API).
 func (p *Proxy) Health() *scheduler.Health { return p.health }
+
+// InFlight is the number of requests being served.
+func (p *Proxy) InFlight() int64 { return p.inflight.Load() }
 
 // KeyStates exposes the keys' limiter state (for the admin API and quotas).
 func (p *Proxy) KeyStates() *scheduler.KeyStates { return p.keys }

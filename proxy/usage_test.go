@@ -176,3 +176,23 @@ func TestTokenAndCostQuotas(t *testing.T) {
 		})
 	}
 }
+
+// Plain and streamed requests alternating on one keep-alive connection:
+// buffers reused from one request to the next never leak into the other.
+func TestAlternatingRequestsOnOneConnection(t *testing.T) {
+	e := newEnv(t)
+	key, _ := e.setup("openai", 1, "round_robin")
+	for i := range 6 {
+		body := chatBody
+		if i%2 == 1 {
+			body = chatStreamBody
+		}
+		if r := e.do("POST", "/p/v1/chat/completions", bearer(key), body); r.status != 200 {
+			t.Fatalf("request %d: %d %s", i, r.status, r.body)
+		}
+		seen, _ := e.fake.Last()
+		if !json.Valid(seen.Body) {
+			t.Fatalf("request %d reached the upstream corrupted: %s", i, seen.Body)
+		}
+	}
+}

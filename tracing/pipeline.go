@@ -1,30 +1,53 @@
 // Package tracing takes finished requests' traces off the request path: a
-// bounded queue feeding one writer goroutine that logs them (and persists
-// them, in batches). When the queue is full, Record waits — push-back
-// rather than loss.
+// bounded queue feeding one writer goroutine that persists them in batches
+// (one database transaction per batch, usage roll-ups included), feeds the
+// live view (a ring of recent traces and subscribers), and logs one line
+// per request. When the queue is full, Record waits — push-back rather
+// than loss.
 package tracing
 
 import (
 	"context"
+	"errors"
 	"io"
+	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aigw/aigw/store"
 )
 
+// Store persists batches of traces (store.Store does).
+type Store interface {
+	WriteTraces(batch []*store.Trace) error
+}
+
+// Observer hears of every persisted trace (metrics, quota seeds).
+type Observer interface {
+	Observe(t *store.Trace)
+}
+
 // Config sizes the pipeline.
 type Config struct {
 	QueueSize int
-	// RequestLog receives one line per request (nil: none), as text or, with
-	// LogJSON, as JSON — the shape of aigw's other log lines.
-	RequestLog io.Writer
-	LogJSON    bool
-	// BatchSize bounds the traces handled per batch.
+	// BatchSize bounds the traces written per transaction.
 	BatchSize int
 	// FlushInterval is the longest a trace waits in the queue: the writer
 	// wakes up this often, or sooner when the queue fills past half.
 	FlushInterval time.Duration
+	// Store persists traces (nil: not persisted).
+	Store Store
+	// Observers hear of every trace after it was written.
+	Observers []Observer
+	// Recent is how many traces the live view keeps (default 1000).
+	Recent int
+	// RequestLog receives one line per request (nil: none), as text or, with
+	// LogJSON, as JSON — the shape of aigw's other log lines.
+	RequestLog io.Writer
+	LogJSON    bool
+	// Logger reports the pipeline's own failures.
+	Logger *slog.Logger
 }
 
 // Pipeline is the queue and its writer.
@@ -38,6 +61,20 @@ type Pipeline struct {
 	once    sync.Once
 	logBuf  []byte
 	batch   []*store.Trace
+	lagNS   atomic.Int64 // age of the oldest trace of the last batch when written
+	written atomic.Uint64
+	lost    atomic.Uint64
+
+	mu     sync.Mutex // guards the live view; taken by the writer once per batch
+	ring   []*store.Trace
+	next   int
+	filled bool
+	subs   map[*subscriber]struct{}
+}
+
+type subscriber struct {
+	ch      chan *store.Trace
+	dropped atomic.Uint64
 }
 
 // New creates the pipeline; Run must be started to drain it.
@@ -51,6 +88,12 @@ func New(cfg Config) *Pipeline {
 	if cfg.FlushInterval <= 0 {
 		cfg.FlushInterval = 200 * time.Millisecond
 	}
+	if cfg.Recent <= 0 {
+		cfg.Recent = 1000
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	return &Pipeline{
 		cfg:     cfg,
 		queue:   make(chan *store.Trace, cfg.QueueSize),
@@ -58,15 +101,19 @@ func New(cfg Config) *Pipeline {
 		wake:    make(chan struct{}, 1),
 		high:    max(cfg.QueueSize/2, 1),
 		done:    make(chan struct{}),
+		ring:    make([]*store.Trace, cfg.Recent),
+		subs:    map[*subscriber]struct{}{},
 	}
 }
 
 // Record queues t; it blocks while the queue is full. After Close it
 // drops t (only requests that outlived the shutdown deadline get there).
+// t must not be changed afterwards.
 func (p *Pipeline) Record(t *store.Trace) {
 	select {
 	case p.queue <- t:
 	case <-p.stopped:
+		p.lost.Add(1)
 		return
 	}
 	if len(p.queue) >= p.high {
@@ -79,8 +126,8 @@ func (p *Pipeline) Record(t *store.Trace) {
 
 // Run handles traces until Close, then drains what is queued. It wakes up
 // every FlushInterval (or when the queue is half full) and handles what is
-// queued in batches, so a busy gateway pays one write per batch and no
-// goroutine switch per request.
+// queued in batches, so a busy gateway pays one transaction and one log
+// write per batch and no goroutine switch per request.
 func (p *Pipeline) Run() {
 	defer close(p.done)
 	tick := time.NewTicker(p.cfg.FlushInterval)
@@ -119,6 +166,21 @@ func (p *Pipeline) drain() {
 }
 
 func (p *Pipeline) handle(batch []*store.Trace) {
+	if p.cfg.Store != nil {
+		p.persist(batch)
+	}
+	now := time.Now()
+	oldest := batch[0].Time
+	for _, t := range batch {
+		if t.Time.Before(oldest) {
+			oldest = t.Time
+		}
+		for _, o := range p.cfg.Observers {
+			o.Observe(t)
+		}
+	}
+	p.lagNS.Store(int64(now.Sub(oldest)))
+	p.publish(batch)
 	if p.cfg.RequestLog != nil {
 		b := p.logBuf[:0]
 		for _, t := range batch {
@@ -129,6 +191,105 @@ func (p *Pipeline) handle(batch []*store.Trace) {
 			p.logBuf = b
 		}
 	}
+}
+
+// persist writes the batch, retrying a failed transaction a few times
+// (a full disk, say) before giving the batch up with an error in the log.
+func (p *Pipeline) persist(batch []*store.Trace) {
+	var err error
+	for attempt := range 3 {
+		if err = p.cfg.Store.WriteTraces(batch); err == nil {
+			p.written.Add(uint64(len(batch)))
+			return
+		}
+		var ve *store.ValidationError
+		if errors.As(err, &ve) && len(batch) > 1 {
+			// One bad trace refuses the whole batch: write them one by one
+			// so that only the bad one is lost.
+			for _, t := range batch {
+				p.persist([]*store.Trace{t})
+			}
+			return
+		}
+		if errors.As(err, &ve) {
+			break // retrying cannot help
+		}
+		time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
+	}
+	p.lost.Add(uint64(len(batch)))
+	p.cfg.Logger.Error("traces could not be written; they are lost", "traces", len(batch), "err", err)
+}
+
+// publish adds the batch to the ring of recent traces and hands it to
+// every subscriber. A subscriber too slow to keep up misses traces (the
+// live view only; the database has them all).
+func (p *Pipeline) publish(batch []*store.Trace) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, t := range batch {
+		p.ring[p.next] = t
+		p.next++
+		if p.next == len(p.ring) {
+			p.next, p.filled = 0, true
+		}
+		for s := range p.subs {
+			select {
+			case s.ch <- t:
+			default:
+				s.dropped.Add(1)
+			}
+		}
+	}
+}
+
+// Subscribe returns a channel of new traces (buffered) and a function to
+// stop. Traces are shared: read them, never change them.
+func (p *Pipeline) Subscribe(buffer int) (<-chan *store.Trace, func()) {
+	s := &subscriber{ch: make(chan *store.Trace, max(buffer, 1))}
+	p.mu.Lock()
+	p.subs[s] = struct{}{}
+	p.mu.Unlock()
+	var once sync.Once
+	return s.ch, func() {
+		once.Do(func() {
+			p.mu.Lock()
+			delete(p.subs, s)
+			p.mu.Unlock()
+		})
+	}
+}
+
+// Recent returns up to n of the latest traces, oldest first.
+func (p *Pipeline) Recent(n int) []*store.Trace {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	size := p.next
+	if p.filled {
+		size = len(p.ring)
+	}
+	n = min(n, size)
+	out := make([]*store.Trace, 0, n)
+	for i := size - n; i < size; i++ {
+		idx := i
+		if p.filled {
+			idx = (p.next + i) % len(p.ring)
+		}
+		out = append(out, p.ring[idx])
+	}
+	return out
+}
+
+// Stats are the pipeline's figures for /metrics.
+type Stats struct {
+	Queued  int           // traces waiting
+	Lag     time.Duration // how old the oldest trace of the last batch was when written
+	Written uint64        // traces persisted
+	Lost    uint64        // traces given up (write failures, or recorded after Close)
+}
+
+// Stats reports the pipeline's figures.
+func (p *Pipeline) Stats() Stats {
+	return Stats{Queued: len(p.queue), Lag: time.Duration(p.lagNS.Load()), Written: p.written.Load(), Lost: p.lost.Load()}
 }
 
 // Close stops accepting traces, lets Run flush the queue and waits for it

@@ -1,0 +1,179 @@
+// Package metrics exposes aigw's figures in the Prometheus text format.
+// Per-request figures are taken from traces by the trace pipeline's writer,
+// off the request path; gauges (requests in flight, credential states, the
+// trace queue) are read when Prometheus scrapes.
+package metrics
+
+import (
+	"net/http"
+
+	"github.com/aigw/aigw/scheduler"
+	"github.com/aigw/aigw/store"
+	"github.com/aigw/aigw/tracing"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Sources are read at scrape time.
+type Sources struct {
+	InFlight    func() int64
+	Credentials func() []scheduler.Status
+	Pipeline    func() tracing.Stats
+}
+
+// Metrics holds aigw's collectors.
+type Metrics struct {
+	reg         *prometheus.Registry
+	requests    *prometheus.CounterVec
+	latency     *prometheus.HistogramVec
+	ttfb        *prometheus.HistogramVec
+	overhead    prometheus.Histogram
+	tokens      *prometheus.CounterVec
+	cost        *prometheus.CounterVec
+	costUnknown *prometheus.CounterVec
+	retries     *prometheus.CounterVec
+}
+
+var latencyBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300}
+
+// New registers every collector.
+func New(src Sources) *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "aigw_requests_total", Help: "Requests with a valid gateway key, by provider, key and status.",
+	}, []string{"provider", "key", "status"})
+	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "aigw_request_duration_seconds", Help: "Time from request to the end of the response.", Buckets: latencyBuckets,
+	}, []string{"provider"})
+	m.ttfb = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "aigw_time_to_first_byte_seconds", Help: "Time from request to the upstream's response header.", Buckets: latencyBuckets,
+	}, []string{"provider"})
+	m.overhead = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "aigw_overhead_seconds", Help: "Time spent inside aigw per request, upstream excluded.",
+		Buckets: []float64{0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05},
+	})
+	m.tokens = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "aigw_tokens_total", Help: "Tokens by provider, model and kind (prompt, completion, cache_creation, cache_read).",
+	}, []string{"provider", "model", "kind"})
+	m.cost = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "aigw_cost_usd_total", Help: "Cost in USD of requests whose price is known.",
+	}, []string{"provider", "model"})
+	m.costUnknown = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "aigw_cost_unknown_requests_total", Help: "Billed requests whose cost is unknown (no usage read, or no price).",
+	}, []string{"provider", "model"})
+	m.retries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "aigw_retries_total", Help: "Attempts beyond the first, by provider.",
+	}, []string{"provider"})
+	m.reg.MustRegister(m.requests, m.latency, m.ttfb, m.overhead, m.tokens, m.cost, m.costUnknown, m.retries,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if src.InFlight != nil {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "aigw_requests_in_flight", Help: "Requests being served.",
+		}, func() float64 { return float64(src.InFlight()) }))
+	}
+	if src.Pipeline != nil {
+		m.reg.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "aigw_trace_queue_depth", Help: "Traces waiting to be written."},
+				func() float64 { return float64(src.Pipeline().Queued) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "aigw_trace_writer_lag_seconds", Help: "Age of the oldest trace of the last batch when it was written."},
+				func() float64 { return src.Pipeline().Lag.Seconds() }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "aigw_traces_written_total", Help: "Traces persisted."},
+				func() float64 { return float64(src.Pipeline().Written) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "aigw_traces_lost_total", Help: "Traces that could not be written."},
+				func() float64 { return float64(src.Pipeline().Lost) }),
+		)
+	}
+	if src.Credentials != nil {
+		m.reg.MustRegister(&credentialCollector{list: src.Credentials})
+	}
+	return m
+}
+
+// Observe counts one finished request (called by the trace pipeline).
+func (m *Metrics) Observe(t *store.Trace) {
+	m.requests.WithLabelValues(t.Provider, t.KeyID, statusLabel(t.Status)).Inc()
+	m.latency.WithLabelValues(t.Provider).Observe(t.LatencyMS / 1000)
+	if len(t.Attempts) > 0 {
+		m.ttfb.WithLabelValues(t.Provider).Observe(t.TTFBMS / 1000)
+		m.overhead.Observe(t.OverheadMS / 1000)
+	}
+	if t.Retries > 0 {
+		m.retries.WithLabelValues(t.Provider).Add(float64(t.Retries))
+	}
+	if t.PromptTokens+t.CompletionTokens > 0 {
+		m.tokens.WithLabelValues(t.Provider, t.Model, "prompt").Add(float64(t.PromptTokens))
+		m.tokens.WithLabelValues(t.Provider, t.Model, "completion").Add(float64(t.CompletionTokens))
+		if t.CacheCreationTokens > 0 {
+			m.tokens.WithLabelValues(t.Provider, t.Model, "cache_creation").Add(float64(t.CacheCreationTokens))
+		}
+		if t.CacheReadTokens > 0 {
+			m.tokens.WithLabelValues(t.Provider, t.Model, "cache_read").Add(float64(t.CacheReadTokens))
+		}
+	}
+	switch {
+	case t.CostKnown && t.CostUSD > 0:
+		m.cost.WithLabelValues(t.Provider, t.Model).Add(t.CostUSD)
+	case !t.CostKnown:
+		m.costUnknown.WithLabelValues(t.Provider, t.Model).Inc()
+	}
+}
+
+var statusLabels = func() map[int]string {
+	m := map[int]string{}
+	for s := 100; s < 600; s++ {
+		m[s] = itoa(s)
+	}
+	return m
+}()
+
+func itoa(n int) string {
+	return string([]byte{byte('0' + n/100), byte('0' + n/10%10), byte('0' + n%10)})
+}
+
+func statusLabel(s int) string {
+	if l, ok := statusLabels[s]; ok {
+		return l
+	}
+	return "0"
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// credentialCollector reports each credential's state as a labelled gauge
+// (1 for its current state) and its request and failure counts.
+type credentialCollector struct {
+	list func() []scheduler.Status
+}
+
+var (
+	credStateDesc = prometheus.NewDesc("aigw_credential_state", "Credential state: 1 for the current one (healthy, cooling_down, invalid, disabled).",
+		[]string{"credential", "state"}, nil)
+	credRequestsDesc = prometheus.NewDesc("aigw_credential_requests_total", "Attempts sent with the credential.", []string{"credential"}, nil)
+	credFailuresDesc = prometheus.NewDesc("aigw_credential_failures_total", "Attempts with the credential that failed.", []string{"credential"}, nil)
+)
+
+var credStates = []string{"healthy", "cooling_down", "invalid", "disabled"}
+
+func (c *credentialCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- credStateDesc
+	ch <- credRequestsDesc
+	ch <- credFailuresDesc
+}
+
+func (c *credentialCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.list() {
+		for _, st := range credStates {
+			v := 0.0
+			if st == s.State {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(credStateDesc, prometheus.GaugeValue, v, s.ID, st)
+		}
+		ch <- prometheus.MustNewConstMetric(credRequestsDesc, prometheus.CounterValue, float64(s.Requests), s.ID)
+		ch <- prometheus.MustNewConstMetric(credFailuresDesc, prometheus.CounterValue, float64(s.Failures), s.ID)
+	}
+}

@@ -1,0 +1,55 @@
+package metrics
+
+import (
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aigw/aigw/scheduler"
+	"github.com/aigw/aigw/store"
+	"github.com/aigw/aigw/tracing"
+)
+
+func scrape(t *testing.T, m *Metrics) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	b, _ := io.ReadAll(rec.Body)
+	return string(b)
+}
+
+func TestMetricsFromTracesAndGauges(t *testing.T) {
+	m := New(Sources{
+		InFlight: func() int64 { return 3 },
+		Credentials: func() []scheduler.Status {
+			return []scheduler.Status{{ID: "cred_a", State: "cooling_down", Requests: 9, Failures: 4}}
+		},
+		Pipeline: func() tracing.Stats { return tracing.Stats{Queued: 7, Lag: 250 * time.Millisecond, Written: 100} },
+	})
+	m.Observe(&store.Trace{Provider: "openai", KeyID: "key_1", Status: 200, Model: "gpt-4o", LatencyMS: 120, TTFBMS: 80, OverheadMS: 0.05,
+		PromptTokens: 10, CompletionTokens: 5, CacheReadTokens: 2, CostUSD: 0.25, CostKnown: true, Attempts: make([]store.Attempt, 2), Retries: 1})
+	m.Observe(&store.Trace{Provider: "openai", KeyID: "key_1", Status: 200, Model: "mystery", PromptTokens: 1, CompletionTokens: 1, UsageSource: "response"})
+	out := scrape(t, m)
+	for _, want := range []string{
+		`aigw_requests_total{key="key_1",provider="openai",status="200"} 2`,
+		`aigw_tokens_total{kind="prompt",model="gpt-4o",provider="openai"} 10`,
+		`aigw_tokens_total{kind="cache_read",model="gpt-4o",provider="openai"} 2`,
+		`aigw_cost_usd_total{model="gpt-4o",provider="openai"} 0.25`,
+		`aigw_cost_unknown_requests_total{model="mystery",provider="openai"} 1`,
+		`aigw_retries_total{provider="openai"} 1`,
+		`aigw_requests_in_flight 3`,
+		`aigw_trace_queue_depth 7`,
+		`aigw_trace_writer_lag_seconds 0.25`,
+		`aigw_credential_state{credential="cred_a",state="cooling_down"} 1`,
+		`aigw_credential_state{credential="cred_a",state="healthy"} 0`,
+		`aigw_credential_failures_total{credential="cred_a"} 4`,
+		`aigw_request_duration_seconds_count{provider="openai"} 2`,
+		`aigw_overhead_seconds_count 1`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
