@@ -89,6 +89,12 @@ func newMasterKey(t testing.TB) []byte {
 // checks that the file re-opens as a sound aigw database.
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, admin.Options{})
+}
+
+// newEnvWith is newEnv with extra server options (Live, Metrics, Health).
+func newEnvWith(t *testing.T, extra admin.Options) *env {
+	t.Helper()
 	e := &env{t: t, dir: t.TempDir(), master: newMasterKey(t), clock: &clock{}, logs: &syncBuffer{}}
 	path := filepath.Join(e.dir, "aigw.db")
 	st, err := store.Open(path, e.master, store.Options{LockTimeout: time.Second})
@@ -113,7 +119,10 @@ func newEnv(t *testing.T) *env {
 			}
 			return nil
 		},
-		Logger: slog.New(slog.NewTextHandler(e.logs, nil)),
+		Logger:  slog.New(slog.NewTextHandler(e.logs, nil)),
+		Live:    extra.Live,
+		Metrics: extra.Metrics,
+		Health:  extra.Health,
 	})
 	e.srv = httptest.NewServer(srv.Handler())
 	if !strings.HasPrefix(e.srv.URL, "http://127.0.0.1:") {

@@ -81,6 +81,12 @@ var routes = []route{
 	{http.MethodDelete, func(f scopeFixture) string { return "/api/v1/tokens/" + f.victim }, nil, admin.ScopeTokensWrite, http.StatusOK},
 
 	{http.MethodGet, fixed("/api/v1/backup"), nil, admin.ScopeBackup, http.StatusOK},
+
+	{http.MethodGet, fixed("/api/v1/traces?limit=5"), nil, admin.ScopeTracesRead, http.StatusOK},
+	{http.MethodGet, fixed("/api/v1/traces/nope"), nil, admin.ScopeTracesRead, http.StatusNotFound},
+	{http.MethodGet, fixed("/api/v1/usage?by=model"), nil, admin.ScopeUsageRead, http.StatusOK},
+	{http.MethodGet, fixed("/metrics"), nil, admin.ScopeMetricsRead, http.StatusNotFound}, // no metrics wired in this test
+	{http.MethodGet, fixed("/debug/pprof/"), nil, admin.ScopeAdmin, http.StatusOK},
 }
 
 func (rt route) send(e *env, f scopeFixture, tok string) response {

@@ -27,22 +27,31 @@ type Options struct {
 	Reload func() error
 	// Health gives the credentials' live state (nil: not shown).
 	Health *scheduler.Health
+	// Live is the trace pipeline's live view (nil: no live stream).
+	Live LiveTraces
+	// Metrics serves /metrics (nil: not served).
+	Metrics http.Handler
+	// Status reports the live figures of /api/v1/status (nil: not served).
+	Status func() Status
 	Logger *slog.Logger
 }
 
 // Server serves the admin API.
 type Server struct {
-	store  *store.Store
-	tokens *Tokens
-	reload func() error
-	health *scheduler.Health
-	log    *slog.Logger
-	mux    *http.ServeMux
+	store    *store.Store
+	tokens   *Tokens
+	reload   func() error
+	health   *scheduler.Health
+	live     LiveTraces
+	metrics  http.Handler
+	statusFn func() Status
+	log      *slog.Logger
+	mux      *http.ServeMux
 }
 
 // New builds the server and its routes.
 func New(o Options) *Server {
-	s := &Server{store: o.Store, tokens: o.Tokens, reload: o.Reload, health: o.Health, log: o.Logger, mux: http.NewServeMux()}
+	s := &Server{store: o.Store, tokens: o.Tokens, reload: o.Reload, health: o.Health, live: o.Live, metrics: o.Metrics, statusFn: o.Status, log: o.Logger, mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -84,6 +93,19 @@ func (s *Server) routes() {
 	s.handle("DELETE /api/v1/tokens/{id}", ScopeTokensWrite, s.revokeToken)
 
 	s.handle("GET /api/v1/backup", ScopeBackup, s.backup)
+
+	s.handle("GET /api/v1/traces", ScopeTracesRead, s.listTraces)
+	s.handle("GET /api/v1/traces/stream", ScopeTracesRead, s.streamTraces)
+	s.handle("GET /api/v1/traces/{id}", ScopeTracesRead, s.getTrace)
+	s.handle("GET /api/v1/usage", ScopeUsageRead, s.usage)
+	s.handle("GET /api/v1/status", ScopeMetricsRead, s.status)
+	s.handle("GET /metrics", ScopeMetricsRead, func(w http.ResponseWriter, r *http.Request) error {
+		if s.metrics == nil {
+			return &httpError{status: http.StatusNotFound, msg: "metrics are not enabled"}
+		}
+		s.metrics.ServeHTTP(w, r)
+		return nil
+	})
 
 	// Go's profiler, for the operator chasing a performance problem.
 	s.handle("GET /debug/pprof/{name...}", ScopeAdmin, func(w http.ResponseWriter, r *http.Request) error {

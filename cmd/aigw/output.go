@@ -21,6 +21,7 @@ func printJSON(w io.Writer, v any) error {
 type table struct {
 	header []string
 	rows   [][]string
+	min    []int // minimum column widths (live output, where rows come one by one)
 }
 
 func newTable(header ...string) *table { return &table{header: header} }
@@ -30,9 +31,29 @@ func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
 const colGap = 2
 
 func (t *table) print(w io.Writer, width int) error {
+	widths := t.widths(width)
+	var b strings.Builder
+	b.WriteString(t.line(t.header, widths))
+	for _, r := range t.rows {
+		b.WriteString(t.line(r, widths))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// rowText formats one row on its own (live output) with the column widths
+// of its content and the header.
+func (t *table) rowText(cells []string, width int) string {
+	return t.line(cells, t.widths(width))
+}
+
+func (t *table) widths(width int) []int {
 	widths := make([]int, len(t.header))
 	for i, h := range t.header {
 		widths[i] = utf8.RuneCountInString(h)
+		if i < len(t.min) {
+			widths[i] = max(widths[i], t.min[i])
+		}
 	}
 	for _, r := range t.rows {
 		for i, c := range r {
@@ -42,23 +63,20 @@ func (t *table) print(w io.Writer, width int) error {
 	if width > 0 {
 		fit(widths, width-colGap*(len(widths)-1))
 	}
+	return widths
+}
+
+func (t *table) line(cells []string, widths []int) string {
 	var b strings.Builder
-	line := func(cells []string) {
-		for i, c := range cells {
-			c = clip(c, widths[i])
-			b.WriteString(c)
-			if i < len(cells)-1 {
-				b.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c)+colGap))
-			}
+	for i, c := range cells {
+		c = clip(c, widths[i])
+		b.WriteString(c)
+		if i < len(cells)-1 {
+			b.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c)+colGap))
 		}
-		b.WriteByte('\n')
 	}
-	line(t.header)
-	for _, r := range t.rows {
-		line(r)
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	b.WriteByte('\n')
+	return b.String()
 }
 
 // fit shrinks the widest columns until their sum fits total (never below 4).

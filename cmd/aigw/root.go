@@ -69,6 +69,11 @@ func (e *usageError) Unwrap() error { return e.err }
 func run(args []string, streams *ioStreams) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	return runContext(ctx, args, streams)
+}
+
+// runContext is run with the context the commands get (tests cancel it).
+func runContext(ctx context.Context, args []string, streams *ioStreams) int {
 	root := newRootCmd(streams)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
@@ -128,7 +133,7 @@ Start it with 'aigw serve'; every other command manages it through the admin API
 		c.GroupID = "run"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{newProviderCmd(a), newCredentialCmd(a), newKeyCmd(a), newTokenCmd(a), newBackupCmd(a)} {
+	for _, c := range []*cobra.Command{newProviderCmd(a), newCredentialCmd(a), newKeyCmd(a), newTracesCmd(a), newUsageCmd(a), newTokenCmd(a), newBackupCmd(a)} {
 		c.GroupID = "manage"
 		root.AddCommand(c)
 	}

@@ -45,7 +45,7 @@ that work without internet access.`,
 			if err != nil {
 				return err
 			}
-			return gateway.Run(cmd.Context(), gateway.Options{Config: cfg, Demo: o.demo, Out: a.io.Out, Logger: logger, LogOut: a.io.Err})
+			return gateway.Run(cmd.Context(), gateway.Options{Config: cfg, Demo: o.demo, Out: a.io.Out, Logger: logger, LogOut: a.io.Err, Version: currentVersion().Version})
 		},
 	}
 	fl := cmd.Flags()

@@ -1,0 +1,64 @@
+package admin
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// Status is the gateway's state at a glance (the TUI's overview).
+type Status struct {
+	Version     string          `json:"version"`
+	StartedAt   time.Time       `json:"started_at"`
+	ProxyAddr   string          `json:"proxy_addr"`
+	InFlight    int64           `json:"in_flight"`
+	TraceQueue  int             `json:"trace_queue"`
+	WriterLagMS float64         `json:"writer_lag_ms"`
+	Credentials map[string]int  `json:"credentials"` // count per state: healthy, cooling_down, invalid, disabled
+	Today       StatusToday     `json:"today"`
+	Out         []OutCredential `json:"out_of_rotation"` // credentials not healthy (disabled excluded)
+}
+
+// StatusToday sums the current UTC day's roll-ups.
+type StatusToday struct {
+	Day      string  `json:"day"`
+	Requests int64   `json:"requests"`
+	Errors   int64   `json:"errors"`
+	Tokens   int64   `json:"tokens"`
+	CostUSD  float64 `json:"cost_usd"`
+}
+
+// OutCredential is a credential out of rotation.
+type OutCredential struct {
+	ID        string    `json:"id"`
+	State     string    `json:"state"`
+	Until     time.Time `json:"until,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
+	if s.statusFn == nil {
+		return &httpError{status: http.StatusNotFound, msg: "status is not available"}
+	}
+	st := s.statusFn()
+	day := time.Now().UTC().Format("2006-01-02")
+	rows, err := s.store.Usage(storeUsageDay(day))
+	if err != nil {
+		return err
+	}
+	st.Today.Day = day
+	for _, row := range rows {
+		st.Today.Requests += row.Requests
+		st.Today.Errors += row.Errors
+		st.Today.Tokens += row.PromptTokens + row.CompletionTokens
+		st.Today.CostUSD += row.CostUSD
+	}
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+// Status returns the gateway's state at a glance.
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	var out Status
+	return out, c.do(ctx, http.MethodGet, "/api/v1/status", nil, &out)
+}

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/aigw/aigw/admin"
+	"github.com/aigw/aigw/store"
+	"github.com/spf13/cobra"
+)
+
+func newTracesCmd(a *app) *cobra.Command {
+	var (
+		q      admin.TraceQuery
+		follow bool
+		status string
+	)
+	cmd := &cobra.Command{
+		Use:   "traces [--follow] [--key ID] [--provider NAME] [--status CODE] [--limit N]",
+		Short: "Show recent requests (newest first), or follow new ones live",
+		Long: `Show recent requests with their key, provider, credential, model, status,
+latency, tokens and cost, newest first; --follow streams new ones as they
+happen (Ctrl-C to stop). With -o json: an array, or with --follow one JSON
+object per line.`,
+		Example: `  aigw traces --limit 20
+  aigw traces --provider openai --status 5xx -o json
+  aigw traces --follow --key key_9Xe…`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			q.Status = status
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			if follow {
+				return a.followTraces(cmd.Context(), c, q)
+			}
+			page, err := c.Traces(cmd.Context(), q)
+			if err != nil {
+				return apiErr(cmd, err)
+			}
+			if a.output == "json" {
+				return printJSON(a.io.Out, page.Traces)
+			}
+			t := traceTable()
+			for _, tr := range page.Traces {
+				addTraceRow(t, tr)
+			}
+			return t.print(a.io.Out, a.io.outWidth)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVarP(&follow, "follow", "f", false, "stream new traces as they happen")
+	fl.StringVar(&q.Key, "key", "", "only this gateway key's requests (key id)")
+	fl.StringVar(&q.Provider, "provider", "", "only this provider's requests")
+	fl.StringVar(&q.Model, "model", "", "only this model's requests")
+	fl.StringVar(&status, "status", "", "only this status (e.g. 429) or class (2xx, 4xx, 5xx)")
+	fl.StringVar(&q.Since, "since", "", "only requests since this time (RFC 3339 or YYYY-MM-DD)")
+	fl.IntVar(&q.Limit, "limit", 50, "how many traces (1-10000)")
+	_ = cmd.RegisterFlagCompletionFunc("provider", a.completeProviders)
+	_ = cmd.RegisterFlagCompletionFunc("key", a.completeKeys)
+	return cmd
+}
+
+func (a *app) followTraces(ctx context.Context, c *admin.Client, q admin.TraceQuery) error {
+	q.Limit = 0
+	t := traceTable()
+	// Rows arrive one at a time: columns get fixed widths up front.
+	t.min = []int{8, 13, 16, 10, 18, 6, 8, 11, 10, 7, 20}
+	if a.output != "json" {
+		fmt.Fprint(a.io.Out, t.rowText(t.header, a.io.outWidth))
+	}
+	enc := json.NewEncoder(a.io.Out)
+	err := c.StreamTraces(ctx, q, func(tr store.Trace) error {
+		if a.output == "json" {
+			return enc.Encode(tr)
+		}
+		t.rows = t.rows[:0]
+		addTraceRow(t, tr)
+		_, err := fmt.Fprint(a.io.Out, t.rowText(t.rows[0], a.io.outWidth))
+		return err
+	})
+	if ctx.Err() != nil {
+		return nil // Ctrl-C
+	}
+	return err
+}
+
+func traceTable() *table {
+	return newTable("TIME", "REQUEST", "KEY", "PROVIDER", "MODEL", "STATUS", "LATENCY", "TOKENS", "COST", "RETRIES", "ERROR")
+}
+
+func addTraceRow(t *table, tr store.Trace) {
+	t.add(tr.Time.Local().Format("15:04:05"), tr.RequestID, orDash(firstNonEmpty(tr.KeyName, tr.KeyID)), tr.Provider, orDash(tr.Model),
+		strconv.Itoa(tr.Status), fmtMS(tr.LatencyMS), tokensText(tr), costText(tr.CostUSD, tr.CostKnown), strconv.Itoa(tr.Retries),
+		orDash(oneLine(tr.Error)))
+}
+
+func fmtMS(ms float64) string {
+	if ms >= 1000 {
+		return strconv.FormatFloat(ms/1000, 'f', 2, 64) + "s"
+	}
+	return strconv.FormatFloat(ms, 'f', 1, 64) + "ms"
+}
+
+func tokensText(tr store.Trace) string {
+	if tr.UsageSource == "none" && tr.PromptTokens == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%d/%d", tr.PromptTokens, tr.CompletionTokens)
+}
+
+// costText shows an unknown cost as "?" — never as $0.
+func costText(usd float64, known bool) string {
+	if !known {
+		return "?"
+	}
+	return "$" + strconv.FormatFloat(usd, 'f', 6, 64)
+}
+
+func newUsageCmd(a *app) *cobra.Command {
+	var q admin.UsageQuery
+	cmd := &cobra.Command{
+		Use:   "usage [--by key|model|provider|day] [--since YYYY-MM-DD] [--until YYYY-MM-DD]",
+		Short: "Sum requests, tokens and cost per key, model, provider or day",
+		Long: `Sum requests, errors, tokens and cost from the usage roll-ups (UTC days),
+grouped by key, model, provider or day. A cost column ending in "+?" means
+some requests of the group have no known price.`,
+		Example: `  aigw usage --by model --since 2026-11-01
+  aigw usage --by key -o json`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			rows, err := c.Usage(cmd.Context(), q)
+			if err != nil {
+				var ae *admin.APIError
+				if errors.As(err, &ae) && ae.Field == "by" {
+					return &usageError{fmt.Errorf("invalid --by %q: use key, model, provider or day", q.By)}
+				}
+				return apiErr(cmd, err)
+			}
+			if a.output == "json" {
+				return printJSON(a.io.Out, rows)
+			}
+			t := newTable(strings.ToUpper(firstNonEmpty(q.By, "day")), "REQUESTS", "ERRORS", "PROMPT", "COMPLETION", "CACHE WRITE", "CACHE READ", "COST")
+			for _, r := range rows {
+				cost := "$" + strconv.FormatFloat(r.CostUSD, 'f', 4, 64)
+				if r.CostUnknown > 0 {
+					cost += "+?"
+				}
+				t.add(orDash(r.Group), fmt.Sprint(r.Requests), fmt.Sprint(r.Errors), fmt.Sprint(r.PromptTokens),
+					fmt.Sprint(r.CompletionTokens), fmt.Sprint(r.CacheCreationTokens), fmt.Sprint(r.CacheReadTokens), cost)
+			}
+			return t.print(a.io.Out, a.io.outWidth)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&q.By, "by", "day", "group by key, model, provider or day")
+	fl.StringVar(&q.Since, "since", "", "first UTC day (YYYY-MM-DD)")
+	fl.StringVar(&q.Until, "until", "", "last UTC day (YYYY-MM-DD)")
+	fl.StringVar(&q.Key, "key", "", "only this key id")
+	fl.StringVar(&q.Provider, "provider", "", "only this provider")
+	fl.StringVar(&q.Model, "model", "", "only this model")
+	_ = cmd.RegisterFlagCompletionFunc("by", cobra.FixedCompletions([]string{"key", "model", "provider", "day"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
