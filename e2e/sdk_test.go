@@ -3,6 +3,7 @@ package e2e
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aigw/aigw/proxytest"
 	"github.com/anthropics/anthropic-sdk-go/v2"
@@ -119,6 +120,81 @@ func TestOfficialSDKs(t *testing.T) {
 			t.Fatalf("stream: %q", text.String())
 		}
 	})
+
+	// What a new user checks next: every call is in `aigw traces` with the
+	// exact usage the provider reported, and `aigw usage` sums it.
+	u := proxytest.DefaultUsage
+	type tokens struct{ prompt, completion, cacheW, cacheR int64 }
+	wantTok := map[string]tokens{ // per plain or streamed generation call, normalised
+		"openai": {int64(u.Prompt), int64(u.Completion), 0, int64(u.CacheRead)},
+		"claude": {int64(u.Prompt + u.CacheCreation + u.CacheRead), int64(u.Completion), int64(u.CacheCreation), int64(u.CacheRead)},
+		"gemini": {int64(u.Prompt), int64(u.Completion + u.Reasoning), 0, int64(u.CacheRead)},
+	}
+	var traces []struct {
+		Provider, Model, Path string
+		Status                int
+		Stream                bool
+		P                     int64 `json:"prompt_tokens"`
+		C                     int64 `json:"completion_tokens"`
+		CW                    int64 `json:"cache_creation_tokens"`
+		CR                    int64 `json:"cache_read_tokens"`
+		CostKnown             bool  `json:"cost_known"`
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		traces = traces[:0]
+		s.cliJSON(t, &traces, "traces", "--limit", "100")
+		// 9 traced calls: openai 4 (chat, stream, embeddings, models), claude 3,
+		// gemini 2; bad-key calls never get past authentication.
+		if len(traces) >= 9 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	generations := map[string]int{}
+	for _, tr := range traces {
+		if tr.Status == 401 {
+			continue // the bad-key calls
+		}
+		isGeneration := strings.HasSuffix(tr.Path, "/chat/completions") || strings.HasSuffix(tr.Path, "/v1/messages") ||
+			strings.Contains(tr.Path, "enerateContent")
+		if !isGeneration {
+			continue
+		}
+		generations[tr.Provider]++
+		got := tokens{tr.P, tr.C, tr.CW, tr.CR}
+		if got != wantTok[tr.Provider] || !tr.CostKnown {
+			t.Errorf("%s %s (stream %v): tokens %+v cost_known %v, want %+v", tr.Provider, tr.Path, tr.Stream, got, tr.CostKnown, wantTok[tr.Provider])
+		}
+	}
+	for _, p := range []string{"openai", "claude", "gemini"} {
+		if generations[p] != 2 {
+			t.Errorf("%s: %d plain+streamed generation traces, want 2", p, generations[p])
+		}
+	}
+	var rows []struct {
+		Group        string  `json:"group"`
+		Requests     int64   `json:"requests"`
+		PromptTokens int64   `json:"prompt_tokens"`
+		CostUSD      float64 `json:"cost_usd"`
+	}
+	s.cliJSON(t, &rows, "usage", "--by", "provider")
+	sums := map[string]int64{}
+	for _, r := range rows {
+		sums[r.Group] = r.PromptTokens
+		if r.Requests == 0 || r.CostUSD <= 0 {
+			t.Errorf("usage row %+v", r)
+		}
+	}
+	for p, w := range wantTok {
+		want := 2 * w.prompt // count_tokens and model lists are not billed
+		if p == "openai" {
+			want += int64(u.Prompt) // the embeddings call
+		}
+		if sums[p] != want {
+			t.Errorf("usage --by provider: %s prompt tokens %d, want %d", p, sums[p], want)
+		}
+	}
 
 	// Every request used the operator's credentials, never the gateway keys.
 	for _, r := range fake.Requests() {

@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"encoding/json"
+	"io"
 	"math"
 	"strings"
 	"testing"
@@ -194,5 +195,37 @@ func TestAlternatingRequestsOnOneConnection(t *testing.T) {
 		if !json.Valid(seen.Body) {
 			t.Fatalf("request %d reached the upstream corrupted: %s", i, seen.Body)
 		}
+	}
+}
+
+// A stream that breaks midway leaves a trace with the error and the usage
+// read before the break (Anthropic reports the prompt in message_start).
+func TestBrokenStreamKeepsPartialUsage(t *testing.T) {
+	e := newEnv(t)
+	key, _ := e.setup("anthropic", 1, "round_robin")
+	e.fake.Program(proxytest.Rule{ResetAfterChunks: 3})
+	body := `{"model":"claude-sonnet-4-5","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"hi"}]}`
+	resp := e.stream(t, "/p/v1/messages", xAPIKey(key), body)
+	_, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	tr := e.rec.wait(t, 1)[0]
+	u := proxytest.DefaultUsage
+	if tr.Error == "" || tr.PromptTokens != int64(u.Prompt+u.CacheCreation+u.CacheRead) || tr.UsageSource != "response" {
+		t.Fatalf("broken stream trace: error %q prompt %d source %q", tr.Error, tr.PromptTokens, tr.UsageSource)
+	}
+	if tr.CompletionTokens >= int64(u.Completion) {
+		t.Errorf("completion tokens %d: the final count never arrived", tr.CompletionTokens)
+	}
+}
+
+// Garbage instead of JSON: passed on as it is, usage unknown, never $0.
+func TestGarbageBodyMarksUsageUnknown(t *testing.T) {
+	e := newEnv(t)
+	key, _ := e.setup("openai", 1, "round_robin")
+	e.fake.Program(proxytest.Rule{Garbage: true})
+	e.do("POST", "/p/v1/chat/completions", bearer(key), chatBody)
+	tr := e.rec.wait(t, 1)[0]
+	if tr.UsageSource != "none" || tr.CostKnown || tr.CostUSD != 0 {
+		t.Fatalf("garbage body trace: %+v", tr)
 	}
 }
