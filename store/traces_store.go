@@ -1,11 +1,9 @@
 package store
 
 import (
-	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
-	"strconv"
+	"math"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -70,12 +68,10 @@ func (s *Store) WriteTraces(batch []*Trace) error {
 	})
 }
 
-// encodeTraces checks every trace of a batch and returns their JSON, each a
-// sub-slice of one buffer (one allocation for the batch, not one per trace).
+// encodeTraces checks every trace of a batch and returns their encodings,
+// each a sub-slice of one buffer (one allocation for the batch).
 func encodeTraces(batch []*Trace) ([][]byte, error) {
-	var buf bytes.Buffer
-	buf.Grow(len(batch) * 768) // a typical trace is 600–900 bytes of JSON
-	enc := json.NewEncoder(&buf)
+	buf := make([]byte, 0, len(batch)*192) // a typical trace is 150–250 bytes
 	ends := make([]int, len(batch))
 	for i, t := range batch {
 		if t == nil {
@@ -87,18 +83,18 @@ func encodeTraces(batch []*Trace) ([][]byte, error) {
 		case len(t.RequestID) > maxRequestIDLen:
 			return nil, invalid("request_id", "%.20q… is longer than %d bytes", t.RequestID, maxRequestIDLen)
 		}
-		// Encode writes the same bytes as json.Marshal, plus a newline.
-		if err := enc.Encode(t); err != nil {
-			return nil, fmt.Errorf("encode trace %s: %w", t.RequestID, err)
+		for _, f := range [...]float64{t.LatencyMS, t.TTFBMS, t.OverheadMS, t.CostUSD} {
+			if math.IsNaN(f) || math.IsInf(f, 0) {
+				return nil, fmt.Errorf("encode trace %s: a number is not finite (%v)", t.RequestID, f)
+			}
 		}
-		buf.Truncate(buf.Len() - 1)
-		ends[i] = buf.Len()
+		buf = appendTrace(buf, t)
+		ends[i] = len(buf)
 	}
-	all := buf.Bytes()
 	vals := make([][]byte, len(batch))
 	start := 0
 	for i, end := range ends {
-		vals[i] = all[start:end:end]
+		vals[i] = buf[start:end:end]
 		start = end
 	}
 	return vals, nil
@@ -135,7 +131,11 @@ func (s *Store) Trace(id string) (Trace, error) {
 		if id == "" {
 			return ErrNotFound
 		}
-		return getJSON(tx.Bucket(bucketTraces), []byte(id), &t)
+		raw := tx.Bucket(bucketTraces).Get([]byte(id))
+		if raw == nil {
+			return ErrNotFound
+		}
+		return decodeTrace(raw, &t)
 	})
 	if err != nil {
 		return Trace{}, fmt.Errorf("trace %q: %w", id, err)
@@ -204,16 +204,12 @@ func (s *Store) Traces(f TraceFilter) ([]Trace, string, error) {
 	return out, next, nil
 }
 
-// traceMatcher applies a TraceFilter to stored trace JSON. Before decoding
-// a trace it rules out most non-matching ones cheaply: it reads the time
-// from the head of the JSON, and looks for the exact encoding of the wanted
-// key id, provider, model and status. Both only skip traces that cannot
-// match (encoding/json writes the fields in struct order, without spaces);
-// every candidate is decoded and checked field by field.
+// traceMatcher applies a TraceFilter to stored traces. It reads the time
+// alone first (a trace older than Since ends the walk), then decodes the
+// trace and checks it field by field.
 type traceMatcher struct {
-	f       TraceFilter
-	limit   int
-	needles [][]byte
+	f     TraceFilter
+	limit int
 }
 
 func newTraceMatcher(f TraceFilter) (*traceMatcher, error) {
@@ -233,15 +229,6 @@ func newTraceMatcher(f TraceFilter) (*traceMatcher, error) {
 	case m.limit > maxTraceLimit:
 		m.limit = maxTraceLimit
 	}
-	for _, sf := range []struct{ name, v string }{{"key_id", f.KeyID}, {"provider", f.Provider}, {"model", f.Model}} {
-		if sf.v != "" {
-			q, _ := json.Marshal(sf.v) // a string always encodes
-			m.needles = append(m.needles, append([]byte(`"`+sf.name+`":`), q...))
-		}
-	}
-	if f.Status > 0 { // the top-level status is never the last field, so a comma follows it
-		m.needles = append(m.needles, []byte(`"status":`+strconv.Itoa(f.Status)+`,`))
-	}
 	return m, nil
 }
 
@@ -250,28 +237,22 @@ func newTraceMatcher(f TraceFilter) (*traceMatcher, error) {
 func (m *traceMatcher) match(raw []byte, t *Trace) (ok, stop bool, err error) {
 	f := &m.f
 	if !f.Since.IsZero() || !f.Until.IsZero() {
-		if tm, peeked := peekTraceTime(raw); peeked {
-			if !f.Since.IsZero() && tm.Before(f.Since) {
-				return false, true, nil
-			}
-			if !f.Until.IsZero() && !tm.Before(f.Until) {
-				return false, false, nil
-			}
+		tm, err := traceTime(raw)
+		if err != nil {
+			return false, false, err
 		}
-	}
-	for _, n := range m.needles {
-		if !bytes.Contains(raw, n) {
+		if !f.Since.IsZero() && tm.Before(f.Since) {
+			return false, true, nil
+		}
+		if !f.Until.IsZero() && !tm.Before(f.Until) {
 			return false, false, nil
 		}
 	}
-	if err := jsonDecode(raw, t); err != nil {
+	if err := decodeTrace(raw, t); err != nil {
 		return false, false, err
 	}
 	switch {
-	case !f.Since.IsZero() && t.Time.Before(f.Since):
-		return false, true, nil
-	case !f.Until.IsZero() && !t.Time.Before(f.Until),
-		f.KeyID != "" && t.KeyID != f.KeyID,
+	case f.KeyID != "" && t.KeyID != f.KeyID,
 		f.Provider != "" && t.Provider != f.Provider,
 		f.Model != "" && t.Model != f.Model,
 		f.Status > 0 && t.Status != f.Status,
@@ -281,38 +262,5 @@ func (m *traceMatcher) match(raw []byte, t *Trace) (ok, stop bool, err error) {
 	return true, false, nil
 }
 
-var traceTimeField = []byte(`"time":"`)
-
-// peekTraceTime reads Trace.Time from the head of a stored trace without
-// decoding the rest. The JSON starts with {"request_id":"…","time":"…"; a
-// quote inside the request id would be escaped, so the first `"time":"` is
-// the field. ok is false for anything else (the caller decodes instead).
-func peekTraceTime(raw []byte) (time.Time, bool) {
-	head := raw[:min(len(raw), 32+maxRequestIDLen+len(traceTimeField)+64)]
-	i := bytes.Index(head, traceTimeField)
-	if i < 0 {
-		return time.Time{}, false
-	}
-	rest := head[i+len(traceTimeField):]
-	j := bytes.IndexByte(rest, '"')
-	if j < 0 {
-		return time.Time{}, false
-	}
-	tm, err := time.Parse(time.RFC3339Nano, string(rest[:j]))
-	if err != nil {
-		return time.Time{}, false
-	}
-	return tm, true
-}
-
-// storedTraceTime is the time of a stored trace, peeked or decoded.
-func storedTraceTime(raw []byte) (time.Time, error) {
-	if tm, ok := peekTraceTime(raw); ok {
-		return tm, nil
-	}
-	var t struct {
-		Time time.Time `json:"time"`
-	}
-	err := jsonDecode(raw, &t)
-	return t.Time, err
-}
+// storedTraceTime is the time of a stored trace.
+func storedTraceTime(raw []byte) (time.Time, error) { return traceTime(raw) }

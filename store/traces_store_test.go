@@ -98,15 +98,16 @@ func TestTraceRoundTripsEveryField(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Trace round trip:\n got %+v\nwant %+v", got, want)
 	}
-	// The stored value is the compact encoding/json form, under the request id.
-	wantRaw, _ := json.Marshal(&want)
+	// The stored value is the compact binary form, under the request id,
+	// well under half the size of its JSON.
+	asJSON, _ := json.Marshal(&want)
 	var raw []byte
 	_ = s.db.View(func(tx *bolt.Tx) error {
 		raw = slices.Clone(tx.Bucket(bucketTraces).Get([]byte(want.RequestID)))
 		return nil
 	})
-	if string(raw) != string(wantRaw) {
-		t.Errorf("stored value:\n%s\nwant\n%s", raw, wantRaw)
+	if len(raw) == 0 || raw[0] != traceCodecV1 || 2*len(raw) > len(asJSON) {
+		t.Errorf("stored value: %d bytes (JSON %d), first byte %v", len(raw), len(asJSON), raw[:min(1, len(raw))])
 	}
 	// Traces lists the same thing.
 	list, _, err := s.Traces(TraceFilter{})
@@ -440,17 +441,45 @@ func TestTraceCountFollowsWritesAndPersists(t *testing.T) {
 	checkIntegrity(t, s.db)
 }
 
-func TestPeekTraceTime(t *testing.T) {
-	for _, tm := range []time.Time{t0, t0.Add(123456789), t0.In(time.FixedZone("x", -5*3600)), {}} {
-		raw, _ := json.Marshal(&Trace{RequestID: `we"ird"time":"id`, Time: tm})
-		got, ok := peekTraceTime(raw)
-		if !ok || !got.Equal(tm) {
-			t.Errorf("peekTraceTime(%s) = %v, %v; want %v", raw, got, ok, tm)
+func TestTraceCodec(t *testing.T) {
+	full := Trace{
+		RequestID: "038gl0c9q6skp", Time: t0.Add(123456789), KeyID: "key_1", KeyName: "ci ünïcode", KeyPreview: "aigw_AbCd…",
+		Provider: "openai", CredentialID: "cred_2", Strategy: "weighted", Method: "POST", Path: "/v1/chat/completions",
+		Model: "gpt-4o", Stream: true, Status: 429, LatencyMS: 12.5, TTFBMS: 3.25, OverheadMS: 0.042, Retries: 2,
+		Attempts:     []Attempt{{CredentialID: "cred_1", Status: 503, Error: "upstream answered 503", LatencyMS: 1.5}, {CredentialID: "cred_2", Status: 200, LatencyMS: 2}},
+		PromptTokens: 1 << 40, CompletionTokens: 7, CacheCreationTokens: 3, CacheReadTokens: 2, ReasoningTokens: 1,
+		CostUSD: 0.000123, CostKnown: true, UsageSource: "response", BytesOut: -1, Error: "x",
+	}
+	for _, want := range []Trace{full, {RequestID: "a", Time: t0, Attempts: []Attempt{}}} {
+		raw := appendTrace(nil, &want)
+		var got Trace
+		if err := decodeTrace(raw, &got); err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("round trip: %v\n got %+v\nwant %+v", err, got, want)
+		}
+		if tm, err := traceTime(raw); err != nil || !tm.Equal(want.Time) {
+			t.Errorf("traceTime = %v, %v", tm, err)
+		}
+		// Every truncation is an error, never a panic or a half trace.
+		for n := range len(raw) {
+			if err := decodeTrace(raw[:n], &got); err == nil {
+				t.Fatalf("decoding the first %d of %d bytes succeeded", n, len(raw))
+			}
 		}
 	}
-	for _, raw := range []string{``, `{}`, `{"request_id":"x","time":"yesterday"}`, `{"time":"2030-06-01T00:00:00Z`} {
-		if _, ok := peekTraceTime([]byte(raw)); ok {
-			t.Errorf("peekTraceTime(%s) ok; want not", raw)
-		}
+	// Traces written as JSON by earlier builds are still read.
+	legacy, _ := json.Marshal(&full)
+	var got Trace
+	if err := decodeTrace(legacy, &got); err != nil || !reflect.DeepEqual(got, full) {
+		t.Errorf("legacy JSON: %v %+v", err, got)
 	}
+}
+
+func FuzzDecodeTrace(f *testing.F) {
+	f.Add(appendTrace(nil, &Trace{RequestID: "x", Attempts: []Attempt{{CredentialID: "c"}}}))
+	f.Add([]byte{1, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var tr Trace
+		_ = decodeTrace(raw, &tr) // no panic, no huge allocation
+		_, _ = traceTime(raw)
+	})
 }
