@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"strings"
+	"sync"
 
 	"github.com/aigw/aigw/scheduler"
 	"github.com/aigw/aigw/store"
@@ -38,6 +39,8 @@ type Options struct {
 
 // Server serves the admin API.
 type Server struct {
+	closing  chan struct{} // closed by CloseStreams
+	closeOne sync.Once
 	store    *store.Store
 	tokens   *Tokens
 	reload   func() error
@@ -51,13 +54,17 @@ type Server struct {
 
 // New builds the server and its routes.
 func New(o Options) *Server {
-	s := &Server{store: o.Store, tokens: o.Tokens, reload: o.Reload, health: o.Health, live: o.Live, metrics: o.Metrics, statusFn: o.Status, log: o.Logger, mux: http.NewServeMux()}
+	s := &Server{closing: make(chan struct{}), store: o.Store, tokens: o.Tokens, reload: o.Reload, health: o.Health, live: o.Live, metrics: o.Metrics, statusFn: o.Status, log: o.Logger, mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.routes()
 	return s
 }
+
+// CloseStreams ends every live stream (they would otherwise hold a
+// graceful shutdown until its deadline); call it before http.Server.Shutdown.
+func (s *Server) CloseStreams() { s.closeOne.Do(func() { close(s.closing) }) }
 
 // Handler is the server's http.Handler.
 func (s *Server) Handler() http.Handler { return s.mux }

@@ -162,6 +162,8 @@ func (s *Server) streamTraces(w http.ResponseWriter, r *http.Request) error {
 		select {
 		case <-r.Context().Done():
 			return nil
+		case <-s.closing:
+			return nil // aigw is shutting down
 		case t := <-ch:
 			if err := send(t); err != nil {
 				return nil // the client went away

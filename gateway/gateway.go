@@ -177,12 +177,10 @@ func Run(ctx context.Context, o Options) error {
 		log.Warn("the admin API listens beyond loopback; anyone who can reach it still needs an admin token", "addr", adminLn.Addr().String())
 	}
 
-	adminSrv := &http.Server{
-		Handler: admin.New(admin.Options{Store: st, Tokens: tokens, Reload: reload, Health: px.Health(),
-			Live: traces, Metrics: mets.Handler(), Logger: log,
-			Status: statusFunc(o.Version, time.Now(), proxyLn.Addr().String(), px, traces)}).Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
+	adminAPI := admin.New(admin.Options{Store: st, Tokens: tokens, Reload: reload, Health: px.Health(),
+		Live: traces, Metrics: mets.Handler(), Logger: log,
+		Status: statusFunc(o.Version, time.Now(), proxyLn.Addr().String(), px, traces)})
+	adminSrv := &http.Server{Handler: adminAPI.Handler(), ReadHeaderTimeout: 10 * time.Second}
 
 	if o.Demo {
 		info, stop, err := startDemo(ctx, st, reload, proxyLn.Addr(), o.Out)
@@ -205,10 +203,10 @@ func Run(ctx context.Context, o Options) error {
 		return nil
 	})
 	g.Go(func() error {
-		if err := px.Serve(proxyLn); err != nil {
+		if err := px.Serve(proxyLn); err != nil && gctx.Err() == nil {
 			return fmt.Errorf("proxy: %w", err)
 		}
-		return nil
+		return nil // closed by the shutdown below
 	})
 	g.Go(func() error {
 		if err := adminSrv.Serve(adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -226,6 +224,10 @@ func Run(ctx context.Context, o Options) error {
 		drainCtx, cancel := context.WithTimeout(context.Background(), cfg.Proxy.DrainTimeout.D())
 		defer cancel()
 		errProxy := px.Shutdown(drainCtx)
+		// A shutdown right after start may come before Serve took the
+		// listener: closing it makes a late Serve return at once.
+		proxyLn.Close()
+		adminAPI.CloseStreams()
 		errAdmin := adminSrv.Shutdown(drainCtx)
 		return errors.Join(errProxy, errAdmin)
 	})

@@ -179,3 +179,32 @@ func itoa(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+// A live stream (aigw tui, traces --follow) does not hold aigw serve's
+// shutdown until its drain deadline; the follower is told the stream ended.
+func TestShutdownEndsLiveStreams(t *testing.T) {
+	g := startGateway(t, t.TempDir())
+	var out syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		streams := &ioStreams{In: strings.NewReader(""), Out: &out, Err: &out,
+			getenv: func(k string) string {
+				return map[string]string{"AIGW_DATA_DIR": g.dir, "AIGW_ADMIN_URL": g.adminURL}[k]
+			}}
+		done <- runContext(context.Background(), []string{"traces", "--follow"}, streams)
+	}()
+	time.Sleep(300 * time.Millisecond) // connected
+	start := time.Now()
+	g.stop(t)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("shutdown with a live stream open took %v", d)
+	}
+	select {
+	case code := <-done:
+		if code == 0 || !strings.Contains(out.String(), "stream ended") {
+			t.Errorf("follow after shutdown: exit %d, %q", code, out.String())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("traces --follow did not notice the gateway went away")
+	}
+}
