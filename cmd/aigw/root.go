@@ -129,7 +129,7 @@ Start it with 'aigw serve'; every other command manages it through the admin API
 	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json"}, cobra.ShellCompDirectiveNoFileComp))
 
 	root.AddGroup(&cobra.Group{ID: "run", Title: "Run:"}, &cobra.Group{ID: "manage", Title: "Manage (through the admin API):"})
-	for _, c := range []*cobra.Command{newServeCmd(a)} {
+	for _, c := range []*cobra.Command{newServeCmd(a), newTUICmd(a)} {
 		c.GroupID = "run"
 		root.AddCommand(c)
 	}

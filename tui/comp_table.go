@@ -1,0 +1,212 @@
+package tui
+
+import (
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+)
+
+// column is one column of a table: at least min cells wide, growing by
+// flex (a weight; 0 keeps it at min) when there is room.
+type column struct {
+	title string
+	min   int
+	flex  int
+	right bool
+}
+
+// tone colours a whole row; the row's words still say what it means.
+type tone int
+
+const (
+	toneNormal tone = iota
+	toneGood
+	toneWarn
+	toneBad
+	toneMuted
+)
+
+// table is a scrolling list with a cursor. It only draws rows and moves the
+// cursor; what a row means is its page's business.
+//
+// Rows come from a function so that a long list (the traces) is only
+// formatted where it is on screen.
+type table struct {
+	cols   []column
+	n      int                          // rows
+	row    func(i int) ([]string, tone) // the cells of row i
+	cursor int
+	offset int
+	empty  string // shown when there are no rows
+}
+
+// setRows shows rows (tones may be nil or shorter: toneNormal).
+func (t *table) setRows(rows [][]string, tones []tone) {
+	t.setSource(len(rows), func(i int) ([]string, tone) {
+		if i < len(tones) {
+			return rows[i], tones[i]
+		}
+		return rows[i], toneNormal
+	})
+}
+
+// setSource shows n rows drawn by row.
+func (t *table) setSource(n int, row func(i int) ([]string, tone)) {
+	t.n, t.row = n, row
+	t.clamp()
+}
+
+func (t *table) clamp() {
+	if t.cursor >= t.n {
+		t.cursor = t.n - 1
+	}
+	if t.cursor < 0 {
+		t.cursor = 0
+	}
+}
+
+// update moves the cursor on a navigation key and reports whether it did;
+// height is the table's height on screen, header included (as for view).
+func (t *table) update(msg tea.KeyMsg, k *KeyMap, height int) bool {
+	rowsH := max(height-1, 1)
+	switch {
+	case key.Matches(msg, k.Up):
+		t.cursor--
+	case key.Matches(msg, k.Down):
+		t.cursor++
+	case key.Matches(msg, k.PageUp):
+		t.cursor -= rowsH
+	case key.Matches(msg, k.PageDown):
+		t.cursor += rowsH
+	case key.Matches(msg, k.Top):
+		t.cursor = 0
+	case key.Matches(msg, k.Bottom):
+		t.cursor = t.n - 1
+	default:
+		return false
+	}
+	t.clamp()
+	t.offset = t.first(rowsH)
+	return true
+}
+
+// first is the first row to draw so that the cursor is in sight among
+// rowsH rows.
+func (t table) first(rowsH int) int {
+	off := t.offset
+	if t.cursor < off {
+		off = t.cursor
+	}
+	if rowsH > 0 && t.cursor >= off+rowsH {
+		off = t.cursor - rowsH + 1
+	}
+	if off > t.n-rowsH {
+		off = t.n - rowsH
+	}
+	return max(off, 0)
+}
+
+// widths shares width among the columns (2 cells go to the cursor mark,
+// 1 between columns).
+func (t table) widths(width int) []int {
+	w := make([]int, len(t.cols))
+	avail := width - 2 - (len(t.cols) - 1)
+	flex := 0
+	for i, c := range t.cols {
+		w[i] = c.min
+		avail -= c.min
+		flex += c.flex
+	}
+	if avail > 0 && flex > 0 {
+		left := avail
+		for i, c := range t.cols {
+			if c.flex == 0 {
+				continue
+			}
+			add := avail * c.flex / flex
+			w[i] += add
+			left -= add
+		}
+		for i := len(t.cols) - 1; i >= 0 && left > 0; i-- { // rounding
+			if t.cols[i].flex > 0 {
+				w[i] += left
+				left = 0
+			}
+		}
+	}
+	// Too narrow: shrink the flexible columns, then any, down to 3 cells.
+	for avail < 0 {
+		shrunk := false
+		for pass := 0; pass < 2 && avail < 0; pass++ {
+			for i, c := range t.cols {
+				if avail < 0 && w[i] > 3 && (pass == 1 || c.flex > 0) {
+					w[i]--
+					avail++
+					shrunk = true
+				}
+			}
+		}
+		if !shrunk {
+			break
+		}
+	}
+	return w
+}
+
+// view draws the header and the rows that fit in height lines (header
+// included), keeping the cursor in sight.
+func (t table) view(s *Styles, width, height int) string {
+	w := t.widths(width)
+	var b strings.Builder
+	head := make([]string, len(t.cols))
+	for i, c := range t.cols {
+		head[i] = cell(c.title, w[i], c.right)
+	}
+	b.WriteString(s.TableHeader.Render("  " + strings.Join(head, " ")))
+	rowsH := height - 1
+	if t.n == 0 {
+		if rowsH > 0 {
+			b.WriteString("\n" + s.Muted.Render("  "+t.empty))
+		}
+		return b.String()
+	}
+	if rowsH < 1 {
+		return b.String()
+	}
+	off := t.first(rowsH)
+	for r := off; r < t.n && r < off+rowsH; r++ {
+		vals, tn := t.row(r)
+		cells := make([]string, len(t.cols))
+		for i, c := range t.cols {
+			v := ""
+			if i < len(vals) {
+				v = vals[i]
+			}
+			cells[i] = cell(v, w[i], c.right)
+		}
+		line := strings.Join(cells, " ")
+		b.WriteString("\n")
+		if r == t.cursor {
+			b.WriteString(s.TableSelected.Render("› " + line))
+			continue
+		}
+		b.WriteString("  " + toneStyle(s, tn).Render(line))
+	}
+	return b.String()
+}
+
+func toneStyle(s *Styles, tn tone) lipgloss.Style {
+	switch tn {
+	case toneGood:
+		return s.Good
+	case toneWarn:
+		return s.Warn
+	case toneBad:
+		return s.Bad
+	case toneMuted:
+		return s.Muted
+	}
+	return s.Plain
+}

@@ -1,0 +1,360 @@
+package tui
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/aigw/aigw/admin"
+	"github.com/aigw/aigw/store"
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+)
+
+type (
+	// credentialsLoadedMsg is the Credentials page's data.
+	credentialsLoadedMsg struct {
+		Credentials []admin.Credential
+		Providers   []store.Provider
+		Err         error
+	}
+	// credentialSavedMsg answers an add, an edit, or an enable/disable.
+	credentialSavedMsg struct {
+		Credential admin.Credential
+		Verb       string // "added", "updated", "enabled", "disabled"
+		Err        error
+	}
+	// credentialRemovedMsg answers a removal.
+	credentialRemovedMsg struct {
+		ID  string
+		Err error
+	}
+)
+
+// credentialsPage lists the upstream credentials with their live health;
+// adds (the secret typed into a masked field), edits, enables/disables and
+// removes them. While shown it reloads after every status poll, so states
+// change on screen as they change in the gateway.
+type credentialsPage struct {
+	c         *common
+	creds     []admin.Credential
+	providers []store.Provider
+	loaded    bool
+	loading   bool
+	table     table
+	form      *form
+	editing   string // the id of the credential being edited; "" while adding
+	confirm   confirm
+	flash     banner
+}
+
+func newCredentialsPage(c *common) *credentialsPage {
+	return &credentialsPage{c: c, table: table{
+		cols: []column{
+			{title: "ID", min: 17},
+			{title: "PROVIDER", min: 6, flex: 1},
+			{title: "NAME", min: 4, flex: 1},
+			{title: "STATE", min: 24, flex: 1},
+			{title: "W", min: 3, right: true},
+			{title: "REQ", min: 5, right: true},
+			{title: "ERR", min: 4, right: true},
+		},
+		empty: "No credentials yet. Press a to add one (a provider comes first, on page 5).",
+	}}
+}
+
+func (p *credentialsPage) title() string   { return "Credentials" }
+func (p *credentialsPage) capturing() bool { return p.form != nil || p.confirm.open }
+
+func (p *credentialsPage) shortHelp() []key.Binding {
+	k := p.c.keys
+	switch {
+	case p.form != nil:
+		return p.form.shortHelp()
+	case p.confirm.open:
+		return []key.Binding{k.Yes, k.No}
+	}
+	return []key.Binding{k.Up, k.Down, k.Add, k.Edit, k.Toggle, key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "remove"))}
+}
+
+func (p *credentialsPage) selected() *admin.Credential {
+	if p.table.cursor < len(p.creds) {
+		return &p.creds[p.table.cursor]
+	}
+	return nil
+}
+
+func (p *credentialsPage) load() tea.Cmd {
+	if p.loading {
+		return nil
+	}
+	p.loading = true
+	c := p.c
+	return func() tea.Msg {
+		ctx, cancel := c.call()
+		defer cancel()
+		var msg credentialsLoadedMsg
+		if msg.Credentials, msg.Err = c.client.Credentials(ctx, ""); msg.Err != nil {
+			return msg
+		}
+		msg.Providers, msg.Err = c.client.Providers(ctx)
+		return msg
+	}
+}
+
+func (p *credentialsPage) update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case pageShownMsg, reconnectedMsg, activeTickMsg:
+		return p.load()
+	case tea.WindowSizeMsg:
+		if p.form != nil {
+			p.form.update(msg)
+		}
+	case credentialsLoadedMsg:
+		p.loading = false
+		if msg.Err != nil {
+			p.flash = failBanner("cannot load the credentials", msg.Err)
+			return nil
+		}
+		p.creds, p.providers, p.loaded = msg.Credentials, msg.Providers, true
+		p.setRows()
+	case credentialSavedMsg:
+		if msg.Err != nil {
+			if p.form != nil {
+				p.form.failed(msg.Err)
+				return nil
+			}
+			p.flash = errBanner(msg.Err)
+			return nil
+		}
+		p.form = nil
+		p.flash = okBanner(fmt.Sprintf("Credential %s %s.", credLabel(&msg.Credential), msg.Verb))
+		return p.load()
+	case credentialRemovedMsg:
+		if msg.Err != nil {
+			p.flash = failBanner("cannot remove credential "+msg.ID, msg.Err)
+			return nil
+		}
+		p.flash = okBanner("Credential " + msg.ID + " removed.")
+		return p.load()
+	case tea.KeyMsg:
+		return p.updateKey(msg)
+	}
+	return nil
+}
+
+func (p *credentialsPage) updateKey(msg tea.KeyMsg) tea.Cmd {
+	k := p.c.keys
+	switch {
+	case p.confirm.open:
+		return p.confirm.update(msg, k)
+	case p.form != nil:
+		res, cmd := p.form.update(msg)
+		switch res {
+		case formCancelled:
+			p.form = nil
+		case formSubmitted:
+			return p.submit()
+		}
+		return cmd
+	}
+	sel := p.selected()
+	switch {
+	case key.Matches(msg, k.Refresh):
+		return p.load()
+	case key.Matches(msg, k.Add):
+		if len(p.providers) == 0 {
+			p.flash = infoBanner("A credential belongs to a provider: add one on page 5 first.")
+			return nil
+		}
+		p.editing = ""
+		p.form = p.credentialForm(nil)
+	case sel == nil:
+	case key.Matches(msg, k.Edit):
+		p.editing = sel.ID
+		p.form = p.credentialForm(sel)
+	case key.Matches(msg, k.Toggle):
+		return setCredentialEnabled(p.c, sel.ID, !sel.Enabled)
+	case key.Matches(msg, k.Delete):
+		p.confirm.ask(fmt.Sprintf("Remove credential %s?", credLabel(sel)),
+			"Its secret is deleted from aigw. Keys whose pool holds it must drop it first.", removeCredential(p.c, sel.ID))
+	default:
+		p.table.update(msg, k, listTableHeight(p.c, p.detail(), p.flash))
+	}
+	return nil
+}
+
+func credLabel(c *admin.Credential) string {
+	if c.Name == "" {
+		return c.ID
+	}
+	return fmt.Sprintf("%s (%s)", c.Name, c.ID)
+}
+
+// stateText says where a credential stands: "healthy", "cooling down until
+// 15:04:05", "invalid until 15:04:05", "disabled".
+func stateText(state string, until time.Time, c *common) string {
+	label := state
+	if state == "cooling_down" {
+		label = "cooling down"
+	}
+	if !until.IsZero() && (state == "cooling_down" || state == "invalid") {
+		label += " until " + c.clock(until)
+	}
+	return label
+}
+
+func credState(c *admin.Credential, cm *common) (string, tone) {
+	if !c.Enabled {
+		return "disabled", toneMuted
+	}
+	if c.Health == nil {
+		return "-", toneNormal
+	}
+	switch c.Health.State {
+	case "cooling_down":
+		return stateText(c.Health.State, c.Health.Until, cm), toneWarn
+	case "invalid":
+		return stateText(c.Health.State, c.Health.Until, cm), toneBad
+	case "disabled":
+		return "disabled", toneMuted
+	}
+	return c.Health.State, toneNormal
+}
+
+func (p *credentialsPage) setRows() {
+	rows := make([][]string, len(p.creds))
+	tones := make([]tone, len(p.creds))
+	for i := range p.creds {
+		c := &p.creds[i]
+		state, tn := credState(c, p.c)
+		req, errs := "-", "-"
+		if c.Health != nil {
+			req, errs = fmtInt(int64(c.Health.RequestsToday)), fmtInt(int64(c.Health.FailuresToday))
+		}
+		rows[i] = []string{c.ID, c.Provider, orDash(c.Name), state, fmt.Sprint(c.Weight), req, errs}
+		tones[i] = tn
+	}
+	p.table.setRows(rows, tones)
+}
+
+func (p *credentialsPage) detail() string {
+	c := p.selected()
+	if c == nil {
+		return ""
+	}
+	s := p.c.styles
+	rpm := "none"
+	if c.RPM > 0 {
+		rpm = fmtInt(c.RPM)
+	}
+	enabled := "enabled"
+	if !c.Enabled {
+		enabled = "disabled"
+	}
+	pairs := [][2]string{
+		{"credential", fmt.Sprintf("%s · %s · %s", s.Value.Render(credLabel(c)), c.Provider, enabled)},
+		{"secret", fmt.Sprintf("%s %s · weight %d · rpm %s", c.Kind, c.Preview, c.Weight, rpm)},
+	}
+	if h := c.Health; h != nil {
+		state, _ := credState(c, p.c)
+		pairs = append(pairs,
+			[2]string{"health", fmt.Sprintf("%s · success %s · latency %s", state, fmtPercent(h.SuccessRate), fmtMS(h.LatencyMS))},
+			[2]string{"requests", fmt.Sprintf("today %s (%s failed) · since start %s (%s failed)",
+				fmtInt(int64(h.RequestsToday)), fmtInt(int64(h.FailuresToday)), fmtInt(int64(h.Requests)), fmtInt(int64(h.Failures)))},
+			[2]string{"last error", orDash(oneLine(h.LastError))},
+		)
+	}
+	return details(s, pairs...)
+}
+
+func (p *credentialsPage) view() string {
+	s := p.c.styles
+	switch {
+	case p.form != nil:
+		return p.form.view()
+	case p.confirm.open:
+		return p.confirm.view(s, p.c.keys, p.c.width, p.c.bodyHeight)
+	case !p.loaded:
+		if p.flash.kind == bannerErr {
+			return p.flash.view(s, p.c.width, 3)
+		}
+		return s.Muted.Render("Loading credentials…")
+	}
+	return listLayout(p.c, p.table, p.detail(), p.flash)
+}
+
+// credentialForm is the add form (c == nil) or the edit form of c.
+func (p *credentialsPage) credentialForm(c *admin.Credential) *form {
+	weight := wholeNumber(1, 1000)
+	rpm := wholeNumber(0, 1e12)
+	if c == nil {
+		var names []string
+		for _, pr := range p.providers {
+			names = append(names, pr.Name)
+		}
+		return newForm(p.c, "New credential", "The secret is sealed in aigw's database and never shown again.",
+			choiceInput("provider", "Provider", names, "", "The provider this secret is for (←/→ to choose)."),
+			textInput("name", "Name", "", "optional", "A label, e.g. the account it belongs to.", nil),
+			secretInput("secret", "Secret", "The upstream API key; what you type is masked.", required),
+			textInput("weight", "Weight", "1", "", "Share of requests under the weighted strategy, 1 to 1000.", weight),
+			textInput("rpm", "Requests/min", "", "no limit", "This credential's own requests-per-minute limit; empty or 0: none.", rpm),
+		)
+	}
+	r := ""
+	if c.RPM > 0 {
+		r = fmt.Sprint(c.RPM)
+	}
+	return newForm(p.c, "Edit credential "+credLabel(c), "Leave the secret empty to keep the current one.",
+		textInput("weight", "Weight", fmt.Sprint(c.Weight), "", "Share of requests under the weighted strategy, 1 to 1000.", weight),
+		textInput("name", "Name", c.Name, "optional", "A label, e.g. the account it belongs to.", nil),
+		textInput("rpm", "Requests/min", r, "no limit", "This credential's own requests-per-minute limit; empty or 0: none.", rpm),
+		secretInput("secret", "New secret", "Rotate the secret: type the new one (masked); empty keeps the current one.", nil),
+	)
+}
+
+func (p *credentialsPage) submit() tea.Cmd {
+	f := p.form
+	weight := int(parseInt(f.value("weight")))
+	rpm := parseInt(f.value("rpm"))
+	name := f.value("name")
+	if p.editing == "" {
+		in := store.CredentialInput{Provider: f.value("provider"), Name: name, Secret: f.value("secret"), Weight: &weight, RPM: rpm}
+		c := p.c
+		return func() tea.Msg {
+			ctx, cancel := c.call()
+			defer cancel()
+			cr, err := c.client.CreateCredential(ctx, in)
+			return credentialSavedMsg{Credential: cr, Verb: "added", Err: err}
+		}
+	}
+	patch := store.CredentialPatch{Name: &name, Weight: &weight, RPM: &rpm}
+	if s := f.value("secret"); s != "" {
+		patch.Secret = &s
+	}
+	return saveCredential(p.c, p.editing, patch, "updated")
+}
+
+func setCredentialEnabled(c *common, id string, enabled bool) tea.Cmd {
+	verb := "disabled"
+	if enabled {
+		verb = "enabled"
+	}
+	return saveCredential(c, id, store.CredentialPatch{Enabled: &enabled}, verb)
+}
+
+func saveCredential(c *common, id string, patch store.CredentialPatch, verb string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := c.call()
+		defer cancel()
+		cr, err := c.client.UpdateCredential(ctx, id, patch)
+		return credentialSavedMsg{Credential: cr, Verb: verb, Err: err}
+	}
+}
+
+func removeCredential(c *common, id string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := c.call()
+		defer cancel()
+		return credentialRemovedMsg{ID: id, Err: c.client.DeleteCredential(ctx, id)}
+	}
+}

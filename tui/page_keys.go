@@ -1,0 +1,556 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aigw/aigw/admin"
+	"github.com/aigw/aigw/internal/units"
+	"github.com/aigw/aigw/store"
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
+)
+
+type (
+	// keysLoadedMsg is the Keys page's data: the keys, today's usage per
+	// key, and the providers and credentials the forms offer.
+	keysLoadedMsg struct {
+		Keys        []store.Key
+		Today       map[string]store.UsageRow
+		Credentials []admin.Credential
+		Providers   []store.Provider
+		Err         error
+	}
+	// keyCreatedMsg carries a new key with its secret (shown once).
+	keyCreatedMsg struct {
+		Key admin.CreatedKey
+		Err error
+	}
+	// keySavedMsg is the answer to an edit or a revocation.
+	keySavedMsg struct {
+		Key  store.Key
+		Verb string // "updated", "revoked"
+		Err  error
+	}
+)
+
+// keysPage lists the gateway keys with their limits and today's usage;
+// creates (the secret is shown once), edits and revokes them.
+type keysPage struct {
+	c           *common
+	keys        []store.Key
+	today       map[string]store.UsageRow
+	creds       []admin.Credential
+	providers   []store.Provider
+	proxyAddr   string // from the status, for the "how to use it" note
+	loaded      bool
+	loading     bool
+	table       table
+	form        *form
+	editing     string // the id of the key being edited; "" while creating
+	editExpires string // the edited key's expiry as the form showed it
+	confirm     confirm
+	created     *admin.CreatedKey // the key whose secret is on screen
+	flash       banner
+}
+
+func newKeysPage(c *common) *keysPage {
+	return &keysPage{c: c, table: table{
+		cols: []column{
+			{title: "NAME", min: 6, flex: 2},
+			{title: "ID", min: 16},
+			{title: "PROVIDER", min: 6, flex: 1},
+			{title: "STATUS", min: 7},
+			{title: "REQ", min: 5, right: true},
+			{title: "TOKENS", min: 6, right: true},
+			{title: "COST", min: 8, right: true},
+		},
+		empty: "No gateway keys yet. Press a to create one.",
+	}}
+}
+
+func (p *keysPage) title() string { return "Keys" }
+
+func (p *keysPage) capturing() bool {
+	return p.form != nil || p.confirm.open || p.created != nil
+}
+
+func (p *keysPage) shortHelp() []key.Binding {
+	k := p.c.keys
+	switch {
+	case p.created != nil:
+		return []key.Binding{key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "I have copied the secret"))}
+	case p.form != nil:
+		return p.form.shortHelp()
+	case p.confirm.open:
+		return []key.Binding{k.Yes, k.No}
+	}
+	return []key.Binding{k.Up, k.Down, k.Add, k.Edit, key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "revoke")), k.Refresh}
+}
+
+func (p *keysPage) selected() *store.Key {
+	if p.table.cursor < len(p.keys) {
+		return &p.keys[p.table.cursor]
+	}
+	return nil
+}
+
+func (p *keysPage) load() tea.Cmd {
+	if p.loading {
+		return nil
+	}
+	p.loading = true
+	c := p.c
+	return func() tea.Msg {
+		ctx, cancel := c.call()
+		defer cancel()
+		var msg keysLoadedMsg
+		if msg.Keys, msg.Err = c.client.Keys(ctx); msg.Err != nil {
+			return msg
+		}
+		today := c.today()
+		rows, err := c.client.Usage(ctx, admin.UsageQuery{By: store.GroupByKey, Since: today, Until: today})
+		if err != nil {
+			msg.Err = err
+			return msg
+		}
+		msg.Today = make(map[string]store.UsageRow, len(rows))
+		for _, r := range rows {
+			msg.Today[r.Group] = r
+		}
+		if msg.Credentials, msg.Err = c.client.Credentials(ctx, ""); msg.Err != nil {
+			return msg
+		}
+		msg.Providers, msg.Err = c.client.Providers(ctx)
+		return msg
+	}
+}
+
+func (p *keysPage) update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case pageShownMsg, reconnectedMsg:
+		return p.load()
+	case statusMsg:
+		if msg.Err == nil {
+			p.proxyAddr = msg.Status.ProxyAddr
+		}
+	case tea.WindowSizeMsg:
+		if p.form != nil {
+			p.form.update(msg)
+		}
+	case keysLoadedMsg:
+		p.loading = false
+		if msg.Err != nil {
+			p.flash = failBanner("cannot load the keys", msg.Err)
+			return nil
+		}
+		p.keys, p.today, p.creds, p.providers, p.loaded = msg.Keys, msg.Today, msg.Credentials, msg.Providers, true
+		p.setRows()
+	case keyCreatedMsg:
+		if msg.Err != nil {
+			if p.form != nil {
+				p.form.failed(msg.Err)
+				return nil
+			}
+			p.flash = errBanner(msg.Err)
+			return nil
+		}
+		p.form = nil
+		k := msg.Key
+		p.created = &k
+		p.flash = okBanner(fmt.Sprintf("Key %s created.", keyLabel(&k.Key)))
+		return p.load()
+	case keySavedMsg:
+		if msg.Err != nil {
+			if p.form != nil {
+				p.form.failed(msg.Err)
+				return nil
+			}
+			p.flash = errBanner(msg.Err)
+			return p.load()
+		}
+		p.form = nil
+		p.flash = okBanner(fmt.Sprintf("Key %s %s.", keyLabel(&msg.Key), msg.Verb))
+		return p.load()
+	case tea.KeyMsg:
+		return p.updateKey(msg)
+	}
+	return nil
+}
+
+func (p *keysPage) updateKey(msg tea.KeyMsg) tea.Cmd {
+	k := p.c.keys
+	switch {
+	case p.created != nil:
+		if key.Matches(msg, k.Submit) || key.Matches(msg, k.Back) {
+			p.created = nil
+		}
+		return nil
+	case p.confirm.open:
+		return p.confirm.update(msg, k)
+	case p.form != nil:
+		res, cmd := p.form.update(msg)
+		switch res {
+		case formCancelled:
+			p.form = nil
+		case formSubmitted:
+			return p.submit()
+		}
+		return cmd
+	}
+	switch {
+	case key.Matches(msg, k.Refresh):
+		return p.load()
+	case key.Matches(msg, k.Add):
+		if len(p.providers) == 0 {
+			p.flash = infoBanner("A key needs a provider and a credential: add them on pages 5 and 4 first.")
+			return nil
+		}
+		p.editing = ""
+		p.form = p.keyForm(nil)
+	case key.Matches(msg, k.Edit):
+		if sel := p.selected(); sel != nil {
+			if sel.Status == store.KeyRevoked {
+				p.flash = infoBanner("Key " + keyLabel(sel) + " is revoked; it cannot be changed.")
+				return nil
+			}
+			p.editing = sel.ID
+			p.form = p.keyForm(sel)
+			p.editExpires = p.form.value("expires_at")
+		}
+	case key.Matches(msg, k.Delete):
+		sel := p.selected()
+		if sel == nil {
+			return nil
+		}
+		if sel.Status == store.KeyRevoked {
+			p.flash = infoBanner("Key " + keyLabel(sel) + " is already revoked.")
+			return nil
+		}
+		p.confirm.ask(fmt.Sprintf("Revoke key %s?", keyLabel(sel)),
+			"Applications that use it get 401 from now on. This cannot be undone.", revokeKey(p.c, sel.ID))
+	default:
+		p.table.update(msg, k, listTableHeight(p.c, p.detail(), p.flash))
+	}
+	return nil
+}
+
+func keyLabel(k *store.Key) string {
+	if k.Name == "" {
+		return k.ID
+	}
+	return fmt.Sprintf("%s (%s)", k.Name, k.ID)
+}
+
+func (p *keysPage) setRows() {
+	rows := make([][]string, len(p.keys))
+	tones := make([]tone, len(p.keys))
+	for i, k := range p.keys {
+		u := p.today[k.ID]
+		tokens, cost := "-", "-"
+		if u.Requests > 0 {
+			tokens, cost = fmtCount(float64(u.PromptTokens+u.CompletionTokens)), usageCost(u)
+		}
+		rows[i] = []string{orDash(k.Name), k.ID, k.Provider, k.Status, fmtInt(u.Requests), tokens, cost}
+		if k.Status != store.KeyActive {
+			tones[i] = toneMuted
+		}
+	}
+	p.table.setRows(rows, tones)
+}
+
+// usageCost is a roll-up's cost, "+?" when some requests had no price.
+func usageCost(u store.UsageRow) string {
+	switch {
+	case u.CostUnknown > 0 && u.CostUSD == 0:
+		return "?"
+	case u.CostUnknown > 0:
+		return fmtUSD(u.CostUSD) + "+?"
+	}
+	return fmtUSD(u.CostUSD)
+}
+
+// detail is the selected key in full: limits next to today's use.
+func (p *keysPage) detail() string {
+	k := p.selected()
+	if k == nil {
+		return ""
+	}
+	s := p.c.styles
+	u := p.today[k.ID]
+	tokens := u.PromptTokens + u.CompletionTokens
+	ofLimit := func(used string, limit string, set bool) string {
+		if !set {
+			return used
+		}
+		return used + " of " + limit
+	}
+	retries := "default"
+	if k.MaxRetries != nil {
+		retries = fmt.Sprint(*k.MaxRetries)
+	}
+	expires := "never"
+	if k.ExpiresAt != nil {
+		expires = k.ExpiresAt.In(p.c.loc).Format("2006-01-02 15:04")
+	}
+	timeout := "default"
+	if k.Timeout != 0 {
+		timeout = k.Timeout.String()
+	}
+	return details(s,
+		[2]string{"key", fmt.Sprintf("%s · %s · %s · %s", s.Value.Render(keyLabel(k)), k.Provider, k.Status, k.Preview)},
+		[2]string{"pool", fmt.Sprintf("%s · %s", k.Strategy, strings.Join(k.Credentials, ", "))},
+		[2]string{"limits", fmt.Sprintf("rpm %s · tpm %s · in flight %s · per day %s",
+			fmtLimit(k.RPM), fmtLimit(k.TPM), fmtLimit(k.MaxConcurrency), dayLimits(k))},
+		[2]string{"today", fmt.Sprintf("%s req · %s errors · %s tokens · %s",
+			fmtInt(u.Requests), fmtInt(u.Errors),
+			ofLimit(fmtCount(float64(tokens)), fmtCount(float64(k.DailyTokens)), k.DailyTokens > 0),
+			ofLimit(usageCost(u), fmtUSD(k.DailyCost), k.DailyCost > 0))},
+		[2]string{"other", fmt.Sprintf("timeout %s · max retries %s · expires %s", timeout, retries, expires)},
+	)
+}
+
+// dayLimits is "5.0M tokens, $25.00", or "none".
+func dayLimits(k *store.Key) string {
+	var parts []string
+	if k.DailyTokens > 0 {
+		parts = append(parts, fmtCount(float64(k.DailyTokens))+" tokens")
+	}
+	if k.DailyCost > 0 {
+		parts = append(parts, fmtUSD(k.DailyCost))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (p *keysPage) view() string {
+	s := p.c.styles
+	switch {
+	case p.created != nil:
+		return p.secretView()
+	case p.form != nil:
+		return p.form.view()
+	case p.confirm.open:
+		return p.confirm.view(s, p.c.keys, p.c.width, p.c.bodyHeight)
+	case !p.loaded:
+		msg := s.Muted.Render("Loading keys…")
+		if p.flash.kind == bannerErr {
+			msg = p.flash.view(s, p.c.width, 3)
+		}
+		return msg
+	}
+	return listLayout(p.c, p.table, p.detail(), p.flash)
+}
+
+// secretView shows a new key's secret, the only time it can be seen.
+func (p *keysPage) secretView() string {
+	s, k := p.c.styles, p.created
+	base := "http://HOST:8080/" + k.Provider
+	if p.proxyAddr != "" {
+		base = "http://" + proxyHost(p.proxyAddr) + "/" + k.Provider
+	}
+	w := max(p.c.width-2, 20)
+	note := ansi.Wordwrap("This is the only time the secret is shown: aigw keeps only its hash and cannot show it again. "+
+		"Copy it now into the application's configuration as its API key, with the base URL "+base+" (plus the API's own path, e.g. /v1).", w, " ")
+	return s.Title.Render("New key "+keyLabel(&k.Key)) + s.Muted.Render(" for provider "+k.Provider) + "\n\n" +
+		"  " + s.Secret.Render(k.Secret) + "\n\n" +
+		s.Warn.Render(note) + "\n\n" +
+		s.Muted.Render("Press enter when you have copied it.")
+}
+
+// proxyHost makes a listen address something to connect to (":8080" →
+// "127.0.0.1:8080").
+func proxyHost(addr string) string {
+	if strings.HasPrefix(addr, ":") || strings.HasPrefix(addr, "0.0.0.0:") || strings.HasPrefix(addr, "[::]:") {
+		return "127.0.0.1" + addr[strings.LastIndex(addr, ":"):]
+	}
+	return addr
+}
+
+// keyForm is the create form (k == nil) or the edit form of k.
+func (p *keysPage) keyForm(k *store.Key) *form {
+	var names []string
+	for _, pr := range p.providers {
+		names = append(names, pr.Name)
+	}
+	num := func(n int64) string {
+		if n == 0 {
+			return ""
+		}
+		return fmt.Sprint(n)
+	}
+	v := store.Key{Strategy: store.StrategyRoundRobin}
+	if k != nil {
+		v = *k
+	}
+	retries, timeout, expires, cost := "", "", "", ""
+	if v.MaxRetries != nil {
+		retries = fmt.Sprint(*v.MaxRetries)
+	}
+	if v.Timeout != 0 {
+		timeout = v.Timeout.String()
+	}
+	if v.ExpiresAt != nil {
+		expires = v.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	if v.DailyCost != 0 {
+		cost = fmt.Sprint(v.DailyCost)
+	}
+	limit := wholeNumber(0, 1e15)
+	fields := []*field{textInput("name", "Name", v.Name, "optional", "A label for the application that uses the key.", nil)}
+	if k == nil {
+		fields = append(fields, choiceInput("provider", "Provider", names, "", "The provider the key's requests go to (←/→ to choose)."))
+	}
+	fields = append(fields,
+		textInput("credentials", "Credentials", strings.Join(v.Credentials, ", "), "every credential of the provider",
+			"The key's pool: credential ids, comma-separated (see page 4). Empty: all of the provider's.", nil),
+		choiceInput("strategy", "Strategy", store.Strategies, v.Strategy, "How a credential is chosen from the pool (←/→)."),
+		textInput("rpm", "Requests/min", num(v.RPM), "no limit", "Requests per minute; empty or 0: no limit.", limit),
+		textInput("tpm", "Tokens/min", num(v.TPM), "no limit", "Tokens per minute; empty or 0: no limit.", limit),
+		textInput("daily_tokens", "Tokens/day", num(v.DailyTokens), "no limit", "Tokens per UTC day; empty or 0: no limit.", limit),
+		textInput("daily_cost", "Cost/day (USD)", cost, "no limit", "US dollars per UTC day, e.g. 5 or 2.50; empty or 0: no limit.", dollars),
+		textInput("max_concurrency", "Concurrency", num(v.MaxConcurrency), "no limit", "Requests in flight at once; empty or 0: no limit.", limit),
+		textInput("timeout", "Timeout", timeout, "provider's", "Upstream timeout, e.g. 60s or 5m; empty: the provider's or the default.", duration),
+		textInput("max_retries", "Max retries", retries, "default", retriesHint(k != nil), wholeNumber(0, store.MaxRetriesLimit)),
+		textInput("expires_at", "Expires", expires, "never", "When the key stops working: a duration from now (30d), a date (2026-01-31) or an RFC 3339 time; empty: never.",
+			func(s string) error { _, err := parseExpiry(s, p.c.now()); return err }),
+	)
+	if k == nil {
+		return newForm(p.c, "New gateway key", "Its secret is shown once, when it is created.", fields...)
+	}
+	return newForm(p.c, "Edit key "+keyLabel(k), "Changes apply to the next request.", fields...)
+}
+
+func retriesHint(editing bool) string {
+	h := fmt.Sprintf("Retries on another credential, 0 to %d; empty: ", store.MaxRetriesLimit)
+	if editing {
+		return h + "unchanged."
+	}
+	return h + "the configured default."
+}
+
+// parseExpiry reads "" (none), a duration from now, a date or an RFC 3339 time.
+func parseExpiry(v string, now time.Time) (*time.Time, error) {
+	if v == "" {
+		return nil, nil
+	}
+	if d, err := units.ParseDuration(v); err == nil {
+		t := now.Add(d)
+		return &t, nil
+	}
+	for _, layout := range []string{time.RFC3339, "2006-01-02"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return &t, nil
+		}
+	}
+	return nil, fmt.Errorf("%q is not a duration (30d), a date (2026-01-31) or an RFC 3339 time", v)
+}
+
+// submit turns the form into a create or an update request.
+func (p *keysPage) submit() tea.Cmd {
+	if p.editing == "" {
+		in, ok := p.createInput()
+		if !ok {
+			return nil
+		}
+		return createKey(p.c, in)
+	}
+	patch, ok := p.patch()
+	if !ok {
+		return nil
+	}
+	return updateKey(p.c, p.editing, patch)
+}
+
+func (p *keysPage) retries() *int {
+	if v := p.form.value("max_retries"); v != "" {
+		n := int(parseInt(v))
+		return &n
+	}
+	return nil
+}
+
+// createInput is the create form as a request; an empty pool is every
+// credential of the chosen provider.
+func (p *keysPage) createInput() (store.KeyInput, bool) {
+	f := p.form
+	provider := f.value("provider")
+	pool := list(f.value("credentials"), ", ")
+	if len(pool) == 0 {
+		for _, c := range p.creds {
+			if c.Provider == provider {
+				pool = append(pool, c.ID)
+			}
+		}
+		if len(pool) == 0 {
+			f.fail("credentials", fmt.Sprintf("provider %q has no credentials yet: add one on page 4 first", provider))
+			return store.KeyInput{}, false
+		}
+	}
+	expires, _ := parseExpiry(f.value("expires_at"), p.c.now())
+	return store.KeyInput{
+		Provider: provider, Credentials: pool, Name: f.value("name"), Strategy: f.value("strategy"),
+		Limits: store.Limits{
+			RPM: parseInt(f.value("rpm")), TPM: parseInt(f.value("tpm")), DailyTokens: parseInt(f.value("daily_tokens")),
+			DailyCost: parseUSD(f.value("daily_cost")), MaxConcurrency: parseInt(f.value("max_concurrency")),
+		},
+		Timeout: parseDuration(f.value("timeout")), MaxRetries: p.retries(), ExpiresAt: expires,
+	}, true
+}
+
+// patch is the edit form as a request.
+func (p *keysPage) patch() (store.KeyPatch, bool) {
+	f := p.form
+	pool := list(f.value("credentials"), ", ")
+	if len(pool) == 0 {
+		f.fail("credentials", "a key needs at least one credential")
+		return store.KeyPatch{}, false
+	}
+	name, strategy := f.value("name"), f.value("strategy")
+	rpm, tpm, daily := parseInt(f.value("rpm")), parseInt(f.value("tpm")), parseInt(f.value("daily_tokens"))
+	cost, conc := parseUSD(f.value("daily_cost")), parseInt(f.value("max_concurrency"))
+	timeout := parseDuration(f.value("timeout"))
+	patch := store.KeyPatch{
+		Name: &name, Credentials: &pool, Strategy: &strategy, RPM: &rpm, TPM: &tpm, DailyTokens: &daily,
+		DailyCost: &cost, MaxConcurrency: &conc, Timeout: &timeout, MaxRetries: p.retries(),
+	}
+	if v := f.value("expires_at"); v != p.editExpires { // resending an expiry now past would be refused
+		expires, _ := parseExpiry(v, p.c.now())
+		patch.ExpiresAt, patch.NoExpiry = expires, expires == nil
+	}
+	return patch, true
+}
+
+func createKey(c *common, in store.KeyInput) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := c.call()
+		defer cancel()
+		k, err := c.client.CreateKey(ctx, in)
+		return keyCreatedMsg{Key: k, Err: err}
+	}
+}
+
+func updateKey(c *common, id string, patch store.KeyPatch) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := c.call()
+		defer cancel()
+		k, err := c.client.UpdateKey(ctx, id, patch)
+		return keySavedMsg{Key: k, Verb: "updated", Err: err}
+	}
+}
+
+func revokeKey(c *common, id string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := c.call()
+		defer cancel()
+		k, err := c.client.RevokeKey(ctx, id)
+		if err != nil {
+			err = fmt.Errorf("revoking key %s: %w", id, err)
+		}
+		return keySavedMsg{Key: k, Verb: "revoked", Err: err}
+	}
+}

@@ -1,0 +1,166 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/aigw/aigw/admin"
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+)
+
+// overviewPage shows the gateway at a glance: live figures over the last
+// minute (from the trace stream), today's totals and the requests in
+// flight (from the status poll), charts of the last ten minutes, and the
+// credentials out of rotation.
+type overviewPage struct {
+	c      *common
+	stats  liveStats
+	status *admin.Status // the last good answer; nil until the first
+}
+
+func newOverviewPage(c *common) *overviewPage { return &overviewPage{c: c} }
+
+func (p *overviewPage) title() string   { return "Overview" }
+func (p *overviewPage) capturing() bool { return false }
+func (p *overviewPage) shortHelp() []key.Binding {
+	return []key.Binding{p.c.keys.Pages, p.c.keys.NextPage}
+}
+
+func (p *overviewPage) update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case traceMsg:
+		now := p.c.now()
+		for i := range msg.Traces {
+			p.stats.add(&msg.Traces[i], now)
+		}
+	case statusMsg:
+		if msg.Err == nil {
+			st := msg.Status
+			p.status = &st
+		}
+	}
+	return nil
+}
+
+// overviewLabel is the width of the figures' and charts' labels.
+const overviewLabel = 13
+
+func (p *overviewPage) view() string {
+	s, w := p.c.styles, p.c.width
+	now := p.c.now()
+	f := p.stats.figures(now)
+	st := p.status
+	if st == nil {
+		st = &admin.Status{}
+	}
+
+	none := s.Muted.Render("-")
+	lat := func(ms float64) string {
+		if f.Samples == 0 {
+			return none
+		}
+		return s.Value.Render(fmtMS(ms))
+	}
+	errRate := s.Value.Render(fmtPercent(f.ErrorRate))
+	switch {
+	case f.Requests == 0:
+		errRate = none
+	case f.ErrorRate >= 0.05:
+		errRate = s.Bad.Render(fmtPercent(f.ErrorRate))
+	case f.Errors > 0:
+		errRate = s.Warn.Render(fmtPercent(f.ErrorRate))
+	}
+	fromStatus := func(v string) string {
+		if p.status == nil {
+			return none
+		}
+		return s.Value.Render(v)
+	}
+	rows := [][]string{
+		{"Requests/s", s.Value.Render(fmt.Sprintf("%.2f", f.RPS)), "Error rate", errRate, "In flight", fromStatus(fmt.Sprint(st.InFlight))},
+		{"Latency p50", lat(f.P50), "Latency p99", lat(f.P99), "Tokens/min", s.Value.Render(fmtCount(f.TokensPerMin))},
+		{"Overhead p50", lat(f.OverheadP50), "Overhead p99", lat(f.OverheadP99), "Cost today", fromStatus(fmtUSD(st.Today.CostUSD))},
+	}
+	colW := max(w/3, overviewLabel+6)
+	var b strings.Builder
+	b.WriteString(s.Title.Render("Last minute") + s.Muted.Render(fmt.Sprintf("  %s, %s", plural(int(f.Requests), "request", "requests"), plural(int(f.Errors), "error", "errors"))))
+	for _, r := range rows {
+		b.WriteString("\n")
+		for i := 0; i < len(r); i += 2 {
+			b.WriteString(cell(" "+s.Label.Render(cell(r[i], overviewLabel-1, false))+" "+r[i+1], colW, false))
+		}
+	}
+	if p.status != nil {
+		b.WriteString("\n " + s.Label.Render(cell("Today (UTC)", overviewLabel-1, false)) + " " +
+			fmt.Sprintf("%s requests · %s errors · %s tokens · %s",
+				fmtInt(st.Today.Requests), fmtInt(st.Today.Errors), fmtCount(float64(st.Today.Tokens)), fmtUSD(st.Today.CostUSD)))
+	}
+
+	// Charts: one column per chartStep, as many as fit (at most 10 min).
+	chartW := max(w-overviewLabel-14, 10)
+	ser := p.stats.series(now, chartW)
+	b.WriteString("\n\n" + s.Title.Render("Last 10 minutes") + s.Muted.Render(fmt.Sprintf("  one column per %s", chartStep)))
+	for _, ch := range []struct {
+		label string
+		vals  []float64
+		top   func(float64) string
+	}{
+		{"Requests/s", ser.RPS, func(v float64) string { return fmt.Sprintf("%.2f", v) }},
+		{"Errors", ser.Errors, func(v float64) string { return fmtCount(v) }},
+		{"Tokens/min", ser.TokensPerMin, fmtCount},
+		{"Latency avg", ser.Latency, fmtMS},
+	} {
+		peak := 0.0
+		for _, v := range ch.vals {
+			peak = max(peak, v)
+		}
+		b.WriteString("\n " + s.Label.Render(cell(ch.label, overviewLabel-1, false)) + " " +
+			s.Spark.Render(sparkline(ch.vals, chartW)) + s.Muted.Render(" max "+ch.top(peak)))
+	}
+
+	head := b.String()
+	return head + "\n\n" + p.credentialsView(p.c.bodyHeight-lipgloss.Height(head)-2)
+}
+
+// credentialsView counts credentials per state and lists those out of
+// rotation in room lines.
+func (p *overviewPage) credentialsView(room int) string {
+	s := p.c.styles
+	if p.status == nil {
+		return s.Title.Render("Credentials") + s.Muted.Render("  waiting for the gateway's status…")
+	}
+	st := p.status
+	var counts []string
+	for _, state := range []struct {
+		key, label string
+		style      lipgloss.Style
+	}{
+		{"healthy", "healthy", s.Good}, {"cooling_down", "cooling down", s.Warn},
+		{"invalid", "invalid", s.Bad}, {"disabled", "disabled", s.Muted},
+	} {
+		if n := st.Credentials[state.key]; n > 0 || state.key == "healthy" {
+			counts = append(counts, state.style.Render(fmt.Sprintf("%d %s", n, state.label)))
+		}
+	}
+	out := s.Title.Render("Credentials") + "  " + strings.Join(counts, s.Muted.Render(" · "))
+	if len(st.Out) == 0 {
+		return out + "\n " + s.Good.Render("✓ every enabled credential is in rotation")
+	}
+	room = max(room, 1)
+	for i, o := range st.Out {
+		if i == room-1 && len(st.Out) > room {
+			out += "\n " + s.Muted.Render(fmt.Sprintf("… and %d more (see 4 Credentials)", len(st.Out)-i))
+			break
+		}
+		state := stateText(o.State, o.Until, p.c)
+		line := fmt.Sprintf("! %-17s %-28s %s", o.ID, state, oneLine(o.LastError))
+		tn := s.Warn
+		if o.State == "invalid" {
+			tn = s.Bad
+		}
+		out += "\n " + tn.Render(line)
+	}
+	return out
+}

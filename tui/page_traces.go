@@ -1,0 +1,416 @@
+package tui
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/aigw/aigw/store"
+	"github.com/charmbracelet/bubbles/cursor"
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	"github.com/charmbracelet/bubbles/viewport"
+	tea "github.com/charmbracelet/bubbletea"
+)
+
+// tracesPage is the live table of requests, newest first. It keeps the
+// last traces in a ring; paused, it shows what it had and counts what
+// arrives meanwhile; "/" filters; enter opens a trace with every attempt.
+type tracesPage struct {
+	c     *common
+	ring  *traceRing
+	table table
+
+	paused bool
+	frozen []store.Trace // what the table shows while paused, newest first
+	held   int           // traces that arrived while paused
+
+	filtering bool // the filter field has the keys
+	input     textinput.Model
+	filter    traceFilter
+	matches   []*store.Trace // the filtered list (when a filter is set and not paused)
+
+	detail *store.Trace // the open trace, or nil
+	vp     viewport.Model
+}
+
+func newTracesPage(c *common, capacity int) *tracesPage {
+	in := textinput.New()
+	in.Prompt = "/ "
+	in.Placeholder = "key, model, provider or status (e.g. model:gpt-4o status:5xx)"
+	in.PromptStyle = c.styles.Title
+	in.PlaceholderStyle = c.styles.FormPlaceholder
+	in.Cursor.Style = c.styles.FormCursor
+	_ = in.Cursor.SetMode(cursor.CursorStatic)
+	p := &tracesPage{c: c, ring: newTraceRing(capacity), input: in}
+	p.table = table{
+		cols: []column{
+			{title: "TIME", min: 8},
+			{title: "KEY", min: 6, flex: 2},
+			{title: "PROVIDER", min: 6, flex: 2},
+			{title: "MODEL", min: 10, flex: 4},
+			{title: "ST", min: 3, right: true},
+			{title: "LATENCY", min: 7, right: true},
+			{title: "TOKENS", min: 6, right: true},
+			{title: "COST", min: 8, right: true},
+			{title: "RETRY", min: 5, right: true},
+		},
+		empty: "No traces yet: requests through the proxy appear here as they finish.",
+	}
+	p.refresh()
+	return p
+}
+
+func (p *tracesPage) title() string   { return "Traces" }
+func (p *tracesPage) capturing() bool { return p.filtering }
+
+func (p *tracesPage) shortHelp() []key.Binding {
+	k := p.c.keys
+	switch {
+	case p.filtering:
+		return []key.Binding{
+			key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "keep filter")),
+			key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
+		}
+	case p.detail != nil:
+		return []key.Binding{k.Back, k.Up, k.Down}
+	}
+	return []key.Binding{k.Up, k.Down, k.Open, k.Filter, k.Pause}
+}
+
+// source is the list the table shows: the frozen one while paused, the
+// filtered one, or the ring.
+func (p *tracesPage) source() (int, func(i int) *store.Trace) {
+	switch {
+	case p.paused:
+		return len(p.frozen), func(i int) *store.Trace { return &p.frozen[i] }
+	case !p.filter.empty():
+		return len(p.matches), func(i int) *store.Trace { return p.matches[i] }
+	}
+	return p.ring.len(), p.ring.at
+}
+
+// refresh recomputes the filtered list and hands the table its rows.
+func (p *tracesPage) refresh() {
+	if !p.paused && !p.filter.empty() {
+		p.matches = p.matches[:0]
+		for i := 0; i < p.ring.len(); i++ {
+			if t := p.ring.at(i); p.filter.match(t) {
+				p.matches = append(p.matches, t)
+			}
+		}
+	}
+	n, at := p.source()
+	p.table.setSource(n, func(i int) ([]string, tone) { return p.row(at(i)) })
+}
+
+func (p *tracesPage) row(t *store.Trace) ([]string, tone) {
+	status := strconv.Itoa(t.Status)
+	if t.Status == 0 {
+		status = "-"
+	}
+	tn := toneNormal
+	switch {
+	case failed(t):
+		tn = toneBad
+	case t.Retries > 0:
+		tn = toneWarn
+	}
+	retries := ""
+	if t.Retries > 0 {
+		retries = strconv.Itoa(t.Retries)
+	}
+	return []string{
+		p.c.clock(t.Time), orDash(firstOf(t.KeyName, t.KeyID)), t.Provider, orDash(t.Model), status,
+		fmtMS(t.LatencyMS), tokensText(t), fmtCost(t.CostUSD, t.CostKnown), retries,
+	}, tn
+}
+
+// tokensText is prompt + completion tokens, "-" when the usage is unknown.
+func tokensText(t *store.Trace) string {
+	if t.UsageSource == store.UsageSourceNone && t.PromptTokens == 0 && t.CompletionTokens == 0 {
+		return "-"
+	}
+	return fmtCount(float64(t.PromptTokens + t.CompletionTokens))
+}
+
+func firstOf(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// tableHeight is the table's share of the body (header included).
+func (p *tracesPage) tableHeight() int {
+	return max(p.c.bodyHeight-2, 2)
+}
+
+func (p *tracesPage) update(msg tea.Msg) tea.Cmd {
+	k := p.c.keys
+	switch msg := msg.(type) {
+	case traceMsg:
+		shown := 0
+		for i := range msg.Traces {
+			p.ring.push(msg.Traces[i])
+			if p.filter.empty() || p.filter.match(&msg.Traces[i]) {
+				shown++
+			}
+		}
+		if p.paused {
+			p.held += len(msg.Traces)
+			return nil
+		}
+		// Keep the selection on the same trace as new ones arrive on top.
+		if p.table.cursor > 0 {
+			p.table.cursor += shown
+			p.table.offset += shown
+		}
+		p.refresh()
+		return nil
+
+	case tea.WindowSizeMsg:
+		p.vp.Width, p.vp.Height = p.c.width, max(p.c.bodyHeight-1, 1)
+		p.input.Width = max(p.c.width-4, 10)
+		if p.detail != nil {
+			p.vp.SetContent(p.detailText(p.detail))
+		}
+		return nil
+
+	case tea.KeyMsg:
+		if p.filtering {
+			return p.updateFilter(msg)
+		}
+		if p.detail != nil {
+			switch {
+			case key.Matches(msg, k.Back):
+				p.detail = nil
+				return nil
+			}
+			var cmd tea.Cmd
+			p.vp, cmd = p.vp.Update(msg)
+			return cmd
+		}
+		switch {
+		case key.Matches(msg, k.Filter):
+			p.filtering = true
+			return p.input.Focus()
+		case key.Matches(msg, k.Pause):
+			p.setPaused(!p.paused)
+			return nil
+		case key.Matches(msg, k.Back):
+			if !p.filter.empty() {
+				p.input.SetValue("")
+				p.filter = traceFilter{}
+				p.refresh()
+			}
+			return nil
+		case key.Matches(msg, k.Open):
+			n, at := p.source()
+			if n == 0 {
+				return nil
+			}
+			t := *at(p.table.cursor)
+			p.detail = &t
+			p.vp = viewport.New(p.c.width, max(p.c.bodyHeight-1, 1))
+			p.vp.SetContent(p.detailText(&t))
+			return nil
+		}
+		p.table.update(msg, k, p.tableHeight())
+	}
+	return nil
+}
+
+func (p *tracesPage) setPaused(paused bool) {
+	p.paused = paused
+	p.frozen, p.held = nil, 0
+	if paused {
+		n, at := p.source()
+		p.frozen = make([]store.Trace, 0, n)
+		for i := 0; i < n; i++ {
+			if t := at(i); p.filter.match(t) {
+				p.frozen = append(p.frozen, *t)
+			}
+		}
+	}
+	p.refresh()
+}
+
+// updateFilter edits the filter; the table follows each keystroke.
+func (p *tracesPage) updateFilter(msg tea.KeyMsg) tea.Cmd {
+	switch msg.Type {
+	case tea.KeyEnter:
+		p.filtering = false
+		p.input.Blur()
+		return nil
+	case tea.KeyEsc:
+		p.filtering = false
+		p.input.Blur()
+		p.input.SetValue("")
+	default:
+		var cmd tea.Cmd
+		p.input, cmd = p.input.Update(msg)
+		p.applyFilter()
+		return cmd
+	}
+	p.applyFilter()
+	return nil
+}
+
+func (p *tracesPage) applyFilter() {
+	p.filter = parseTraceFilter(p.input.Value())
+	p.table.cursor, p.table.offset = 0, 0
+	if p.paused {
+		p.setPaused(true) // re-filter what is frozen
+		return
+	}
+	p.refresh()
+}
+
+func (p *tracesPage) view() string {
+	if p.detail != nil {
+		s := p.c.styles
+		return p.vp.View() + "\n" + s.Muted.Render(fmt.Sprintf("%3.0f%% · esc back", p.vp.ScrollPercent()*100))
+	}
+	s := p.c.styles
+	n, _ := p.source()
+	var status []string
+	if p.paused {
+		status = append(status, s.Paused.Render(fmt.Sprintf("‖ PAUSED · %s arrived since (p to resume)", plural(p.held, "trace", "traces"))))
+	} else {
+		status = append(status, s.Live.Render("▶ live"))
+	}
+	if !p.filter.empty() {
+		status = append(status, s.Warn.Render(fmt.Sprintf("filter %q: %d shown", p.input.Value(), n)))
+	} else {
+		status = append(status, s.Muted.Render(fmt.Sprintf("%d shown (last %d kept)", n, len(p.ring.buf))))
+	}
+	top := strings.Join(status, s.Muted.Render("  ·  "))
+	if p.filtering {
+		top = p.input.View()
+	}
+	return top + "\n\n" + p.table.view(s, p.c.width, p.tableHeight())
+}
+
+// detailText is everything about one trace, attempt by attempt.
+func (p *tracesPage) detailText(t *store.Trace) string {
+	s := p.c.styles
+	var b strings.Builder
+	kv := func(k, v string) {
+		b.WriteString(s.Label.Render(cell(k, 14, false)) + " " + v + "\n")
+	}
+	status := strconv.Itoa(t.Status)
+	if t.Status == 0 {
+		status = "no answer"
+	}
+	b.WriteString(s.Title.Render("Trace "+t.RequestID) + "\n")
+	kv("time", t.Time.In(p.c.loc).Format("2006-01-02 15:04:05.000 MST"))
+	kv("request", fmt.Sprintf("%s /%s%s", t.Method, t.Provider, t.Path))
+	kv("key", fmt.Sprintf("%s %s %s", orDash(t.KeyName), t.KeyID, t.KeyPreview))
+	kv("provider", fmt.Sprintf("%s · strategy %s · credential %s", t.Provider, orDash(t.Strategy), orDash(t.CredentialID)))
+	stream := ""
+	if t.Stream {
+		stream = " (stream)"
+	}
+	kv("model", orDash(t.Model)+stream)
+	st := status
+	if failed(t) {
+		st = s.Bad.Render(status)
+	}
+	kv("status", fmt.Sprintf("%s · %s", st, plural(t.Retries, "retry", "retries")))
+	kv("latency", fmt.Sprintf("%s total · %s to first byte · %s aigw overhead", fmtMS(t.LatencyMS), fmtMS(t.TTFBMS), fmtMS(t.OverheadMS)))
+	kv("tokens", fmt.Sprintf("%s prompt · %s completion", fmtInt(t.PromptTokens), fmtInt(t.CompletionTokens)))
+	kv("of which", fmt.Sprintf("%s cache write · %s cache read · %s reasoning",
+		fmtInt(t.CacheCreationTokens), fmtInt(t.CacheReadTokens), fmtInt(t.ReasoningTokens)))
+	cost := fmtUSDExact(t.CostUSD)
+	if !t.CostKnown {
+		cost = "?"
+		cost += " (unknown: no usage read or no price for the model)"
+	}
+	kv("cost", cost)
+	kv("usage from", orDash(t.UsageSource))
+	kv("bytes out", fmtInt(t.BytesOut))
+	if t.Error != "" {
+		kv("error", s.Bad.Render(oneLine(t.Error)))
+	}
+	b.WriteString("\n" + s.Title.Render(fmt.Sprintf("Attempts (%d)", len(t.Attempts))) + "\n")
+	if len(t.Attempts) == 0 {
+		b.WriteString(s.Muted.Render("  none recorded") + "\n")
+	}
+	for i, a := range t.Attempts {
+		st := strconv.Itoa(a.Status)
+		if a.Status == 0 {
+			st = "no answer"
+		}
+		line := fmt.Sprintf("  %d. %-17s %-9s %8s  %s", i+1, a.CredentialID, st, fmtMS(a.LatencyMS), oneLine(a.Error))
+		if a.Status == 0 || a.Status >= 400 {
+			line = s.Bad.Render(line)
+		}
+		b.WriteString(line + "\n")
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// traceFilter is what "/" typed: words that must all match. A word is
+// "field:value" (key, model, provider, status) or a bare value that may
+// match any of them. Status values are a code (429), a class (5xx), "ok"
+// (2xx) or "err" (4xx, 5xx and no answer).
+type traceFilter struct{ terms [][2]string }
+
+func parseTraceFilter(s string) traceFilter {
+	var f traceFilter
+	for _, w := range strings.Fields(strings.ToLower(s)) {
+		field, val, ok := strings.Cut(w, ":")
+		if !ok || !(field == "key" || field == "model" || field == "provider" || field == "status") {
+			field, val = "", w
+		}
+		if val != "" {
+			f.terms = append(f.terms, [2]string{field, val})
+		}
+	}
+	return f
+}
+
+func (f traceFilter) empty() bool { return len(f.terms) == 0 }
+
+func (f traceFilter) match(t *store.Trace) bool {
+	for _, term := range f.terms {
+		field, v := term[0], term[1]
+		key := strings.Contains(strings.ToLower(t.KeyID), v) || strings.Contains(strings.ToLower(t.KeyName), v)
+		model := strings.Contains(strings.ToLower(t.Model), v)
+		provider := strings.Contains(strings.ToLower(t.Provider), v)
+		status := statusMatches(t, v)
+		ok := false
+		switch field {
+		case "key":
+			ok = key
+		case "model":
+			ok = model
+		case "provider":
+			ok = provider
+		case "status":
+			ok = status
+		default:
+			ok = key || model || provider || status
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func statusMatches(t *store.Trace, v string) bool {
+	switch v {
+	case "ok":
+		return t.Status >= 200 && t.Status < 300
+	case "err", "error", "errors", "failed":
+		return failed(t)
+	}
+	if len(v) == 3 && v[1:] == "xx" && v[0] >= '1' && v[0] <= '5' {
+		return t.Status/100 == int(v[0]-'0')
+	}
+	return strconv.Itoa(t.Status) == v
+}

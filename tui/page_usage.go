@@ -1,0 +1,214 @@
+package tui
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/aigw/aigw/admin"
+	"github.com/aigw/aigw/store"
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+)
+
+// usageLoadedMsg is one grouping of the usage roll-ups.
+type usageLoadedMsg struct {
+	By       string
+	Period   int
+	Rows     []store.UsageRow
+	KeyNames map[string]string // key id → name, when grouped by key
+	Err      error
+}
+
+// usagePeriod is a span of UTC days ending today.
+type usagePeriod struct {
+	label string
+	days  int // 0: all time
+}
+
+var usagePeriods = []usagePeriod{{"today", 1}, {"last 7 days", 7}, {"last 30 days", 30}, {"all time", 0}}
+
+// usagePage shows the usage roll-ups by key, model, provider or day, with a
+// bar chart of the cost.
+type usagePage struct {
+	c        *common
+	by       int // index in store.UsageGroupings
+	period   int // index in usagePeriods
+	rows     []store.UsageRow
+	keyNames map[string]string
+	loaded   bool
+	table    table
+	flash    banner
+}
+
+func newUsagePage(c *common) *usagePage {
+	p := &usagePage{c: c, period: 1, table: table{
+		cols: []column{
+			{title: "GROUP", min: 10, flex: 3},
+			{title: "REQ", min: 6, right: true},
+			{title: "ERR", min: 5, right: true},
+			{title: "TOKENS", min: 7, right: true},
+			{title: "COST", min: 9, right: true},
+			{title: "", min: 6, flex: 3},
+		},
+		empty: "No usage in this period.",
+	}}
+	return p
+}
+
+func (p *usagePage) title() string   { return "Usage" }
+func (p *usagePage) capturing() bool { return false }
+
+func (p *usagePage) shortHelp() []key.Binding {
+	k := p.c.keys
+	return []key.Binding{k.GroupBy, k.Period, k.Up, k.Down, k.Refresh}
+}
+
+func (p *usagePage) groupBy() string { return store.UsageGroupings[p.by] }
+
+func (p *usagePage) load() tea.Cmd {
+	c, by, period := p.c, p.groupBy(), p.period
+	q := admin.UsageQuery{By: by}
+	if days := usagePeriods[period].days; days > 0 {
+		q.Until = c.today()
+		q.Since = c.now().UTC().AddDate(0, 0, 1-days).Format("2006-01-02")
+	}
+	return func() tea.Msg {
+		ctx, cancel := c.call()
+		defer cancel()
+		msg := usageLoadedMsg{By: by, Period: period}
+		if msg.Rows, msg.Err = c.client.Usage(ctx, q); msg.Err != nil || by != store.GroupByKey {
+			return msg
+		}
+		keys, err := c.client.Keys(ctx)
+		if err != nil {
+			msg.Err = err
+			return msg
+		}
+		msg.KeyNames = make(map[string]string, len(keys))
+		for _, k := range keys {
+			msg.KeyNames[k.ID] = k.Name
+		}
+		return msg
+	}
+}
+
+func (p *usagePage) update(msg tea.Msg) tea.Cmd {
+	k := p.c.keys
+	switch msg := msg.(type) {
+	case pageShownMsg, reconnectedMsg:
+		return p.load()
+	case usageLoadedMsg:
+		if msg.By != p.groupBy() || msg.Period != p.period {
+			return nil // an older question's answer
+		}
+		if msg.Err != nil {
+			p.flash = failBanner("cannot load the usage", msg.Err)
+			return nil
+		}
+		p.flash = banner{}
+		p.rows, p.keyNames, p.loaded = msg.Rows, msg.KeyNames, true
+		p.sortRows()
+		p.setRows()
+	case tea.KeyMsg:
+		switch {
+		case key.Matches(msg, k.GroupBy):
+			p.by = (p.by + 1) % len(store.UsageGroupings)
+			p.table.cursor = 0
+			return p.load()
+		case key.Matches(msg, k.Period):
+			p.period = (p.period + 1) % len(usagePeriods)
+			p.table.cursor = 0
+			return p.load()
+		case key.Matches(msg, k.Refresh):
+			return p.load()
+		}
+		p.table.update(msg, k, p.tableHeight())
+	}
+	return nil
+}
+
+// sortRows puts days newest first, other groups by cost, then requests.
+func (p *usagePage) sortRows() {
+	if p.groupBy() == store.GroupByDay {
+		slices.SortFunc(p.rows, func(a, b store.UsageRow) int { return cmp.Compare(b.Group, a.Group) })
+		return
+	}
+	slices.SortFunc(p.rows, func(a, b store.UsageRow) int {
+		if c := cmp.Compare(b.CostUSD, a.CostUSD); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.Requests, a.Requests)
+	})
+}
+
+func (p *usagePage) groupLabel(g string) string {
+	switch {
+	case g == "" && p.groupBy() == store.GroupByModel:
+		return "(unknown model)"
+	case p.groupBy() == store.GroupByKey && p.keyNames[g] != "":
+		return p.keyNames[g] + " (" + g + ")"
+	}
+	return g
+}
+
+func (p *usagePage) setRows() {
+	top := 0.0
+	for _, r := range p.rows {
+		top = max(top, r.CostUSD)
+	}
+	p.table.setSource(len(p.rows), func(i int) ([]string, tone) {
+		r := p.rows[i]
+		barW := p.table.widths(p.c.width)[5]
+		tn := toneNormal
+		if r.Errors > 0 && r.Errors*10 >= r.Requests {
+			tn = toneWarn
+		}
+		return []string{p.groupLabel(r.Group), fmtInt(r.Requests), fmtInt(r.Errors),
+			fmtCount(float64(r.PromptTokens + r.CompletionTokens)), usageCost(r), p.c.styles.Bar.Render(hbar(r.CostUSD, top, barW))}, tn
+	})
+}
+
+func (p *usagePage) tableHeight() int { return max(p.c.bodyHeight-4, 2) }
+
+func (p *usagePage) view() string {
+	s := p.c.styles
+	var tabs []string
+	for i, g := range store.UsageGroupings {
+		if i == p.by {
+			tabs = append(tabs, s.TabActive.Render("["+g+"]"))
+		} else {
+			tabs = append(tabs, s.Muted.Render(" "+g+" "))
+		}
+	}
+	head := s.Title.Render("Usage by ") + strings.Join(tabs, " ") + s.Muted.Render("  (b)") +
+		s.Title.Render("   period ") + s.Value.Render(usagePeriods[p.period].label) + s.Muted.Render(" (s)")
+	if !p.loaded {
+		if p.flash.kind != bannerNone {
+			return head + "\n\n" + p.flash.view(s, p.c.width, 3)
+		}
+		return head + "\n\n" + s.Muted.Render("Loading usage…")
+	}
+	var tot store.UsageRow
+	for _, r := range p.rows {
+		tot.Requests += r.Requests
+		tot.Errors += r.Errors
+		tot.PromptTokens += r.PromptTokens
+		tot.CompletionTokens += r.CompletionTokens
+		tot.CostUSD += r.CostUSD
+		tot.CostUnknown += r.CostUnknown
+	}
+	total := fmt.Sprintf("Total  %s requests · %s errors · %s tokens · %s",
+		fmtInt(tot.Requests), fmtInt(tot.Errors), fmtCount(float64(tot.PromptTokens+tot.CompletionTokens)), usageCost(tot))
+	body := fitLines(p.table.view(s, p.c.width, p.tableHeight()), p.c.width, p.tableHeight())
+	out := head + "\n\n" + body + "\n" + s.Value.Render(total)
+	switch fv := p.flash.view(s, p.c.width, 1); {
+	case fv != "":
+		out += "\n" + fv
+	case tot.CostUnknown > 0:
+		out += "\n" + s.Muted.Render(fmt.Sprintf("+? %s had no price: their cost is not counted",
+			plural(int(tot.CostUnknown), "request", "requests")))
+	}
+	return out
+}
