@@ -33,13 +33,37 @@ type Metrics struct {
 	cost        *prometheus.CounterVec
 	costUnknown *prometheus.CounterVec
 	retries     *prometheus.CounterVec
+
+	// Children already looked up, so that a trace costs map lookups on
+	// small keys rather than label hashing. Observe runs on one goroutine
+	// (the trace writer): no lock.
+	reqs      map[reqLabels]prometheus.Counter
+	providers map[string]*providerSeries
+	models    map[modelLabels]*modelSeries
+}
+
+type reqLabels struct {
+	provider, key string
+	status        int
+}
+
+type modelLabels struct{ provider, model string }
+
+type providerSeries struct {
+	latency, ttfb prometheus.Observer
+	retries       prometheus.Counter
+}
+
+type modelSeries struct {
+	prompt, completion, cacheCreation, cacheRead, cost, costUnknown prometheus.Counter
 }
 
 var latencyBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300}
 
 // New registers every collector.
 func New(src Sources) *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry()}
+	m := &Metrics{reg: prometheus.NewRegistry(), reqs: map[reqLabels]prometheus.Counter{},
+		providers: map[string]*providerSeries{}, models: map[modelLabels]*modelSeries{}}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "aigw_requests_total", Help: "Requests with a valid gateway key, by provider, key and status.",
 	}, []string{"provider", "key", "status"})
@@ -90,34 +114,63 @@ func New(src Sources) *Metrics {
 	return m
 }
 
-// Observe counts one finished request (called by the trace pipeline).
+// Observe counts one finished request (called by the trace pipeline's
+// writer, one goroutine).
 func (m *Metrics) Observe(t *store.Trace) {
-	m.requests.WithLabelValues(t.Provider, t.KeyID, statusLabel(t.Status)).Inc()
-	m.latency.WithLabelValues(t.Provider).Observe(t.LatencyMS / 1000)
+	rl := reqLabels{t.Provider, t.KeyID, t.Status}
+	c, ok := m.reqs[rl]
+	if !ok {
+		if len(m.reqs) > maxCachedSeries {
+			clear(m.reqs)
+		}
+		c = m.requests.WithLabelValues(t.Provider, t.KeyID, statusLabel(t.Status))
+		m.reqs[rl] = c
+	}
+	c.Inc()
+	ps := m.providers[t.Provider]
+	if ps == nil {
+		ps = &providerSeries{latency: m.latency.WithLabelValues(t.Provider), ttfb: m.ttfb.WithLabelValues(t.Provider),
+			retries: m.retries.WithLabelValues(t.Provider)}
+		m.providers[t.Provider] = ps
+	}
+	ps.latency.Observe(t.LatencyMS / 1000)
 	if len(t.Attempts) > 0 {
-		m.ttfb.WithLabelValues(t.Provider).Observe(t.TTFBMS / 1000)
+		ps.ttfb.Observe(t.TTFBMS / 1000)
 		m.overhead.Observe(t.OverheadMS / 1000)
 	}
 	if t.Retries > 0 {
-		m.retries.WithLabelValues(t.Provider).Add(float64(t.Retries))
+		ps.retries.Add(float64(t.Retries))
 	}
-	if t.PromptTokens+t.CompletionTokens > 0 {
-		m.tokens.WithLabelValues(t.Provider, t.Model, "prompt").Add(float64(t.PromptTokens))
-		m.tokens.WithLabelValues(t.Provider, t.Model, "completion").Add(float64(t.CompletionTokens))
-		if t.CacheCreationTokens > 0 {
-			m.tokens.WithLabelValues(t.Provider, t.Model, "cache_creation").Add(float64(t.CacheCreationTokens))
-		}
-		if t.CacheReadTokens > 0 {
-			m.tokens.WithLabelValues(t.Provider, t.Model, "cache_read").Add(float64(t.CacheReadTokens))
-		}
+	if t.PromptTokens+t.CompletionTokens == 0 && t.CostKnown {
+		return
 	}
-	switch {
-	case t.CostKnown && t.CostUSD > 0:
-		m.cost.WithLabelValues(t.Provider, t.Model).Add(t.CostUSD)
-	case !t.CostKnown:
-		m.costUnknown.WithLabelValues(t.Provider, t.Model).Inc()
+	ml := modelLabels{t.Provider, t.Model}
+	ms := m.models[ml]
+	if ms == nil {
+		if len(m.models) > maxCachedSeries {
+			clear(m.models)
+		}
+		ms = &modelSeries{
+			prompt: m.tokens.WithLabelValues(t.Provider, t.Model, "prompt"), completion: m.tokens.WithLabelValues(t.Provider, t.Model, "completion"),
+			cacheCreation: m.tokens.WithLabelValues(t.Provider, t.Model, "cache_creation"), cacheRead: m.tokens.WithLabelValues(t.Provider, t.Model, "cache_read"),
+			cost: m.cost.WithLabelValues(t.Provider, t.Model), costUnknown: m.costUnknown.WithLabelValues(t.Provider, t.Model),
+		}
+		m.models[ml] = ms
+	}
+	ms.prompt.Add(float64(t.PromptTokens))
+	ms.completion.Add(float64(t.CompletionTokens))
+	ms.cacheCreation.Add(float64(t.CacheCreationTokens))
+	ms.cacheRead.Add(float64(t.CacheReadTokens))
+	if t.CostKnown {
+		ms.cost.Add(t.CostUSD)
+	} else {
+		ms.costUnknown.Inc()
 	}
 }
+
+// maxCachedSeries bounds the lookup caches (the series themselves live in
+// the registry either way).
+const maxCachedSeries = 100_000
 
 var statusLabels = func() map[int]string {
 	m := map[int]string{}

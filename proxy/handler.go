@@ -361,3 +361,18 @@ func (x *exchange) addAttempt(cred *credential, err error, took time.Duration) {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// methodString avoids an allocation for the usual methods.
+func methodString(m []byte) string {
+	switch string(m) {
+	case "POST":
+		return "POST"
+	case "GET":
+		return "GET"
+	case "DELETE":
+		return "DELETE"
+	case "PUT":
+		return "PUT"
+	}
+	return string(m)
+}

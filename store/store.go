@@ -100,7 +100,9 @@ func Open(path string, masterKey []byte, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 	}
-	db, err := openBolt(path, &bolt.Options{Timeout: opts.LockTimeout})
+	// The hash-map freelist allocates pages in O(1) however large the file
+	// grows with traces (the default array freelist scans).
+	db, err := openBolt(path, &bolt.Options{Timeout: opts.LockTimeout, FreelistType: bolt.FreelistMapType})
 	if err != nil {
 		return nil, err
 	}

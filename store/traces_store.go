@@ -1,9 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -43,14 +46,29 @@ func (s *Store) WriteTraces(batch []*Trace) error {
 	if err != nil {
 		return err
 	}
+	// In key (= time) order, Puts walk the B-tree's right edge, and a
+	// duplicate id — which callers never send — is next to its first copy.
+	order := make([]int, len(batch))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(batch[a].RequestID, batch[b].RequestID) })
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketTraces)
 		b.FillPercent = traceFillPercent
+		// Only an id at or below the newest stored one can exist already.
+		last, _ := b.Cursor().Last()
 		count := traceCount(tx)
 		roll := newRollups(len(batch))
-		for i, t := range batch {
+		prev := ""
+		for n, i := range order {
+			t := batch[i]
 			key := []byte(t.RequestID)
-			if b.Get(key) != nil {
+			if n > 0 && t.RequestID == prev {
+				continue
+			}
+			prev = t.RequestID
+			if bytes.Compare(key, last) <= 0 && b.Get(key) != nil {
 				continue
 			}
 			// bbolt keeps a reference to the value until the commit: vals

@@ -14,7 +14,7 @@ import (
 // a daily quota.
 type KeyDays struct {
 	mu     sync.Mutex
-	day    string
+	day    int64 // UTC day index (unix seconds / 86400)
 	totals map[string]store.DayTotals
 	now    func() time.Time
 }
@@ -24,15 +24,17 @@ func NewKeyDays(today map[string]store.DayTotals, now time.Time) *KeyDays {
 	if today == nil {
 		today = map[string]store.DayTotals{}
 	}
-	return &KeyDays{day: Day(now), totals: today, now: time.Now}
+	return &KeyDays{day: dayIndex(now), totals: today, now: time.Now}
 }
+
+func dayIndex(t time.Time) int64 { return t.Unix() / 86400 }
 
 // Day is the UTC day of t, as the roll-ups name it.
 func Day(t time.Time) string { return t.UTC().Format("2006-01-02") }
 
 // Observe adds a written trace to its key's day.
 func (k *KeyDays) Observe(t *store.Trace) {
-	day := Day(t.Time)
+	day := dayIndex(t.Time)
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if day != k.day {
@@ -51,7 +53,7 @@ func (k *KeyDays) Observe(t *store.Trace) {
 func (k *KeyDays) Lookup(id string) (tokens int64, cost float64) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.day != Day(k.now()) {
+	if k.day != dayIndex(k.now()) {
 		return 0, 0
 	}
 	d := k.totals[id]
