@@ -205,3 +205,43 @@ func BenchmarkCost(b *testing.B) {
 		})
 	}
 }
+
+// chatCompletion builds a compact (one-line) chat completion of about 1.2 KB, shaped like
+// the upstream answers in the gateway's benchmark (proxy/bench_test.go: benchJSON) but with a
+// longer answer, as a real reply of a few sentences has.
+func chatCompletion() []byte {
+	const answer = `Sure! Here is a concise overview. An API gateway sits between clients and model providers: it authenticates callers, picks a provider, forwards the request and streams the answer back. Along the way it enforces per-key limits (requests and tokens per minute, concurrency, daily quotas), retries or fails over to another credential when a provider returns 429 or 5xx, and records a trace of every request with its latency, status, token usage and cost. Because it speaks the providers' own wire formats, existing SDKs work unchanged: point their base URL at the gateway and use a gateway key. Its \"usage\" is read from the response as it passes through.`
+	return []byte(`{"id":"chatcmpl-BnQ7x2kZr9YtVhLmEaWcPd4sGf1Ju","object":"chat.completion","created":1741570283,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"message":{"role":"assistant","content":"` +
+		answer + `","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":42,"completion_tokens":168,"total_tokens":210,"prompt_tokens_details":{"cached_tokens":16,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}},"service_tier":"default","system_fingerprint":"fp_34a54ae93c"}`)
+}
+
+// Exactly the work the proxy does per plain (non-streaming) chat completion: Reset, one Write
+// of the whole body, Usage.
+func BenchmarkScanResponse(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		body []byte
+		want Usage
+	}{
+		{"fixture", readFixture(b, "openai_chat.json"), fixtures[0].want},
+		{"compact_1.2KB", chatCompletion(), Usage{Model: "gpt-4o-mini-2024-07-18", PromptTokens: 42,
+			CompletionTokens: 168, CacheReadTokens: 16, Source: SourceResponse}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var s Scanner
+			if s.Reset(OpenAIChat, FormatJSON); true {
+				s.Write(c.body)
+				if got := s.Usage(); got != c.want {
+					b.Fatalf("got %+v, want %+v", got, c.want)
+				}
+			}
+			b.SetBytes(int64(len(c.body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				s.Reset(OpenAIChat, FormatJSON)
+				s.Write(c.body)
+				_ = s.Usage()
+			}
+		})
+	}
+}

@@ -4,10 +4,13 @@
 // Everything here is pure: no I/O, no goroutines, no mutable global state. It runs on the hot
 // path, so nothing decodes whole bodies: a [Scanner] walks the bytes once with a small state
 // machine (json.go) that parses exactly only the few objects that can hold usage and skips
-// everything else by bracket counting; an SSE event that cannot hold usage is stepped over
-// without being parsed at all. Memory is fixed whatever the response size (only
-// [Scanner.Filter] holds one SSE event, at most [MaxEventBytes]), and scanning allocates
-// nothing.
+// everything else by bracket counting, a whole token and eight or sixteen bytes at a time
+// where it can. An SSE event that cannot hold usage is stepped over without being parsed at
+// all, together with every such event that follows it in the same input; and in a stream
+// that repeats its cumulative usage on every chunk (Gemini), only the last event of an input
+// that holds usage needs reading when its usage is complete. Memory is fixed whatever the
+// response size (only [Scanner.Filter] holds one SSE event, at most [MaxEventBytes]), and
+// scanning allocates nothing.
 //
 // One request, as the proxy uses it:
 //
