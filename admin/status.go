@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"time"
+
+	"github.com/aigw/aigw/store"
 )
 
 // Status is the gateway's state at a glance (the TUI's overview).
@@ -26,11 +28,16 @@ type StatusToday struct {
 	Errors   int64   `json:"errors"`
 	Tokens   int64   `json:"tokens"`
 	CostUSD  float64 `json:"cost_usd"`
+	// CostUnknown counts today's requests with usage but no price (a model
+	// missing from the price table): CostUSD leaves them out.
+	CostUnknown int64 `json:"cost_unknown"`
 }
 
 // OutCredential is a credential out of rotation.
 type OutCredential struct {
 	ID        string    `json:"id"`
+	Provider  string    `json:"provider,omitempty"`
+	Name      string    `json:"name,omitempty"`
 	State     string    `json:"state"`
 	Until     time.Time `json:"until,omitzero"`
 	LastError string    `json:"last_error,omitempty"`
@@ -52,6 +59,22 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 		st.Today.Errors += row.Errors
 		st.Today.Tokens += row.PromptTokens + row.CompletionTokens
 		st.Today.CostUSD += row.CostUSD
+		st.Today.CostUnknown += row.CostUnknown
+	}
+	if len(st.Out) > 0 {
+		creds, err := s.store.Credentials("")
+		if err != nil {
+			return err
+		}
+		byID := make(map[string]*store.Credential, len(creds))
+		for i := range creds {
+			byID[creds[i].ID] = &creds[i]
+		}
+		for i := range st.Out {
+			if c := byID[st.Out[i].ID]; c != nil {
+				st.Out[i].Provider, st.Out[i].Name = c.Provider, c.Name
+			}
+		}
 	}
 	writeJSON(w, http.StatusOK, st)
 	return nil

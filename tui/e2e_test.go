@@ -229,3 +229,67 @@ func TestGatewayGoesAwayAndComesBack(t *testing.T) {
 		t.Error("the page did not reload when the gateway came back")
 	}
 }
+
+// The status the Overview shows, from a real gateway: a credential the
+// upstream refuses is out of rotation under its provider and name, and a
+// request for a model without a price is counted as unpriced, not as $0.
+func TestStatusNamesOutCredentialsAndCountsUnpriced(t *testing.T) {
+	g := startGateway(t, t.TempDir(), "127.0.0.1:0")
+	fake := proxytest.NewServer()
+	t.Cleanup(fake.Close)
+	fake.Program(proxytest.Rule{Credential: "sk-refused-0001", Status: http.StatusUnauthorized})
+	client := g.client(t)
+	ctx := t.Context()
+	if _, err := client.CreateProvider(ctx, store.Provider{Name: "openai", Type: store.TypeOpenAI, BaseURL: fake.URL}); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, c := range []struct{ name, secret string }{{"refused", "sk-refused-0001"}, {"good", "sk-good-0002"}} {
+		cred, err := client.CreateCredential(ctx, store.CredentialInput{Provider: "openai", Name: c.name, Secret: c.secret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, cred.ID)
+	}
+	key, err := client.CreateKey(ctx, store.KeyInput{Provider: "openai", Name: "app", Credentials: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, model := range []string{"gpt-4o-mini", "gpt-4o-mini", "model-with-no-price"} {
+		body := `{"model":"` + model + `","messages":[{"role":"user","content":"hi"}]}`
+		req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+g.proxyAddr+"/openai/v1/chat/completions", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key.Secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 { // the refused credential is retried on the good one
+			t.Fatalf("%s: status %d", model, resp.StatusCode)
+		}
+	}
+
+	var st admin.Status
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if st, err = client.Status(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if st.Today.Requests == 3 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // traces reach the roll-ups within the writer's batch interval
+	}
+	if st.Today.Requests != 3 || st.Today.CostUnknown != 1 || st.Today.CostUSD <= 0 {
+		t.Errorf("today: %+v, want 3 requests, 1 unpriced and the priced ones' cost", st.Today)
+	}
+	if len(st.Out) != 1 || st.Out[0].ID != ids[0] || st.Out[0].Provider != "openai" || st.Out[0].Name != "refused" || st.Out[0].State != "invalid" {
+		t.Fatalf("out of rotation: %+v, want only openai/refused (%s), invalid", st.Out, ids[0])
+	}
+
+	m := New(Options{Client: client, Context: ctx, Renderer: asciiRenderer(), Location: time.UTC})
+	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	send(m, statusMsg{Status: st})
+	mustContain(t, m.View(), "! openai/refused", "invalid", "+ 1 unpriced")
+}

@@ -210,9 +210,9 @@ func fixtureStatus() admin.Status {
 	return admin.Status{
 		Version: "test", StartedAt: testNow.Add(-3 * time.Hour), ProxyAddr: "127.0.0.1:8080", InFlight: 3,
 		Credentials: map[string]int{"healthy": 4, "cooling_down": 1, "invalid": 1, "disabled": 1},
-		Today:       admin.StatusToday{Day: "2025-06-01", Requests: 12840, Errors: 131, Tokens: 9_870_000, CostUSD: 41.2706},
+		Today:       admin.StatusToday{Day: "2025-06-01", Requests: 12840, Errors: 131, Tokens: 9_870_000, CostUSD: 41.2706, CostUnknown: 12},
 		Out: []admin.OutCredential{
-			{ID: "cred_anthropic2", State: "cooling_down", Until: testNow.Add(40 * time.Second), LastError: "upstream 529 overloaded"},
+			{ID: "cred_anthropic2", Provider: "anthropic", Name: "backup", State: "cooling_down", Until: testNow.Add(40 * time.Second), LastError: "upstream 529 overloaded"},
 			{ID: "cred_openai3", State: "invalid", Until: testNow.Add(4 * time.Minute), LastError: "upstream 401: invalid api key"},
 		},
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/aigw/aigw/admin"
+	"github.com/aigw/aigw/store"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
@@ -81,7 +82,7 @@ func (p *overviewPage) view() string {
 	rows := [][]string{
 		{"Requests/s", s.Value.Render(fmt.Sprintf("%.2f", f.RPS)), "Error rate", errRate, "In flight", fromStatus(fmt.Sprint(st.InFlight))},
 		{"Latency p50", lat(f.P50), "Latency p99", lat(f.P99), "Tokens/min", s.Value.Render(fmtCount(f.TokensPerMin))},
-		{"Overhead p50", lat(f.OverheadP50), "Overhead p99", lat(f.OverheadP99), "Cost today", fromStatus(fmtUSD(st.Today.CostUSD))},
+		{"Overhead p50", lat(f.OverheadP50), "Overhead p99", lat(f.OverheadP99), "Cost today", fromStatus(todayCost(st.Today))},
 	}
 	colW := max(w/3, overviewLabel+6)
 	var b strings.Builder
@@ -96,6 +97,9 @@ func (p *overviewPage) view() string {
 		b.WriteString("\n " + s.Label.Render(cell("Today (UTC)", overviewLabel-1, false)) + " " +
 			fmt.Sprintf("%s requests · %s errors · %s tokens · %s",
 				fmtInt(st.Today.Requests), fmtInt(st.Today.Errors), fmtCount(float64(st.Today.Tokens)), fmtUSD(st.Today.CostUSD)))
+		if st.Today.CostUnknown > 0 { // requests without a price are not in the sum
+			b.WriteString(s.Warn.Render(" + " + fmtInt(st.Today.CostUnknown) + " unpriced"))
+		}
 	}
 
 	// Charts: one column per chartStep, as many as fit (at most 10 min).
@@ -155,7 +159,7 @@ func (p *overviewPage) credentialsView(room int) string {
 			break
 		}
 		state := stateText(o.State, o.Until, p.c)
-		line := fmt.Sprintf("! %-17s %-28s %s", o.ID, state, oneLine(o.LastError))
+		line := fmt.Sprintf("! %-17s %-28s %s", outName(o), state, oneLine(o.LastError))
 		tn := s.Warn
 		if o.State == "invalid" {
 			tn = s.Bad
@@ -163,4 +167,18 @@ func (p *overviewPage) credentialsView(room int) string {
 		out += "\n " + tn.Render(line)
 	}
 	return out
+}
+
+// todayCost is the day's cost, "+?" when some requests had no price.
+func todayCost(t admin.StatusToday) string {
+	return usageCost(store.UsageRow{CostUSD: t.CostUSD, CostUnknown: t.CostUnknown})
+}
+
+// outName names a credential out of rotation as provider/name, or by its
+// id when it has no name (or the gateway did not say).
+func outName(o admin.OutCredential) string {
+	if o.Name == "" || o.Provider == "" {
+		return o.ID
+	}
+	return o.Provider + "/" + o.Name
 }

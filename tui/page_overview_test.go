@@ -102,10 +102,11 @@ func TestOverviewFigures(t *testing.T) {
 	// From the trace stream (last minute: 6 requests, 1 failed).
 	mustContain(t, v, "Last minute  6 requests, 1 error", "Requests/s   0.10", "Error rate   16.7%")
 	// From the status poll.
-	mustContain(t, v, "In flight    3", "Cost today   $41.27", "12,840 requests · 131 errors")
-	// Out of rotation, highlighted with the reason.
+	// Some of today's requests had no price: the cost says so, never hides them.
+	mustContain(t, v, "In flight    3", "Cost today   $41.27+?", "12,840 requests · 131 errors", "$41.27 + 12 unpriced")
+	// Out of rotation, highlighted with the reason, by name when it has one.
 	mustContain(t, v, "1 cooling down", "1 invalid",
-		"! cred_anthropic2   cooling down until 12:00:40",
+		"! anthropic/backup  cooling down until 12:00:40",
 		"upstream 529 overloaded",
 		"! cred_openai3      invalid until 12:04:00")
 }
