@@ -212,6 +212,10 @@ type TraceQuery struct {
 	Limit                int
 	Cursor               string
 	Backlog              int // StreamTraces: recent traces replayed first
+	// Opened, when set, is called by StreamTraces once the server has
+	// accepted the stream, before any trace (a live view can say "live"
+	// only from then on).
+	Opened func()
 }
 
 func (q TraceQuery) values() string {
@@ -260,6 +264,9 @@ func (c *Client) StreamTraces(ctx context.Context, q TraceQuery, fn func(store.T
 		return err
 	}
 	defer resp.Body.Close()
+	if q.Opened != nil {
+		q.Opened()
+	}
 	return readEvents(resp.Body, func(event string, data []byte) error {
 		if event != "trace" {
 			return nil

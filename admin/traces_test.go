@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -89,14 +90,19 @@ func TestLiveTraceStreamFiltersAndReplays(t *testing.T) {
 	defer cancel()
 	got := make(chan store.Trace, 10)
 	done := make(chan error, 1)
+	var openedFirst atomic.Int32 // 1: Opened ran before any trace; 2: after one
+	opened := func() { openedFirst.CompareAndSwap(0, int32(1+len(got))) }
 	go func() {
-		done <- e.client.StreamTraces(ctx, admin.TraceQuery{Provider: "openai", Backlog: 5}, func(tr store.Trace) error {
+		done <- e.client.StreamTraces(ctx, admin.TraceQuery{Provider: "openai", Backlog: 5, Opened: opened}, func(tr store.Trace) error {
 			got <- tr
 			return nil
 		})
 	}()
 	if tr := <-got; tr.RequestID != "old1" {
 		t.Fatalf("backlog: %+v", tr)
+	}
+	if n := openedFirst.Load(); n != 1 {
+		t.Errorf("Opened: %d, want called once the stream was accepted, before the first trace", n)
 	}
 	for l.subscribers() == 0 {
 		time.Sleep(5 * time.Millisecond)

@@ -24,6 +24,8 @@ type (
 	// Each trace arrives once: the root model drops the repeats of a
 	// reconnection's backlog.
 	traceMsg struct{ Traces []store.Trace }
+	// streamOpenMsg says the live stream is connected.
+	streamOpenMsg struct{}
 	// streamEndedMsg says the live stream broke; the root reconnects.
 	streamEndedMsg struct{ Err error }
 	// streamRetryMsg says it is time to reconnect the live stream.

@@ -33,7 +33,13 @@ func newLiveFeed(backlog int) *liveFeed {
 func (f *liveFeed) connect(c *common) tea.Cmd {
 	return func() tea.Msg {
 		go func() {
-			err := c.client.StreamTraces(c.ctx, admin.TraceQuery{Backlog: f.backlog}, func(t store.Trace) error {
+			opened := func() {
+				select {
+				case f.ch <- streamOpenMsg{}:
+				case <-c.ctx.Done():
+				}
+			}
+			err := c.client.StreamTraces(c.ctx, admin.TraceQuery{Backlog: f.backlog, Opened: opened}, func(t store.Trace) error {
 				select {
 				case f.ch <- traceMsg{Traces: []store.Trace{t}}:
 					return nil

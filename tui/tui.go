@@ -73,10 +73,10 @@ type Model struct {
 	offline   error     // the last status poll failed with this
 	offSince  time.Time // when it started failing
 
-	feed     *liveFeed
-	streamOK bool // connected (or connecting), not waiting to retry
-	retry    backoff
-	seen     *idSet
+	feed   *liveFeed
+	stream streamState
+	retry  backoff
+	seen   *idSet
 }
 
 // New makes the root model.
@@ -114,7 +114,7 @@ func New(opts Options) *Model {
 	}
 	m := &Model{
 		c: c, cancel: cancel, pollEvery: opts.PollInterval,
-		feed: newLiveFeed(min(buf, 500)), streamOK: true,
+		feed:  newLiveFeed(min(buf, 500)),
 		retry: backoff{min: 500 * time.Millisecond, max: 15 * time.Second},
 		seen:  newIDSet(2 * buf),
 		help:  help.New(),
@@ -157,6 +157,15 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	return err
 }
+
+// streamState is the live trace stream's state, shown in the tab bar.
+type streamState uint8
+
+const (
+	streamConnecting streamState = iota // opening the stream
+	streamLive                          // open: new traces arrive as they happen
+	streamRetrying                      // broken: waiting to reconnect
+)
 
 // Init starts the status poll and the live stream.
 func (m *Model) Init() tea.Cmd {
@@ -228,8 +237,13 @@ func (m *Model) route(msg tea.Msg) tea.Cmd {
 		cmds = append(cmds, m.broadcast(msg), m.pages[m.active].update(activeTickMsg{}), pollAfter(m.pollEvery))
 		return tea.Batch(cmds...)
 
+	case streamOpenMsg:
+		m.stream = streamLive
+		m.retry.reset()
+		return m.feed.next(m.c.ctx)
+
 	case traceMsg:
-		m.streamOK = true
+		m.stream = streamLive
 		m.retry.reset()
 		next := m.feed.next(m.c.ctx)
 		fresh := msg.Traces[:0:0]
@@ -248,12 +262,12 @@ func (m *Model) route(msg tea.Msg) tea.Cmd {
 		if m.c.ctx.Err() != nil {
 			return nil
 		}
-		m.streamOK = false
+		m.stream = streamRetrying
 		wait := m.retry.next()
 		return tea.Batch(next, tea.Tick(wait, func(time.Time) tea.Msg { return streamRetryMsg{} }))
 
 	case streamRetryMsg:
-		m.streamOK = true
+		m.stream = streamConnecting
 		return m.feed.connect(m.c)
 	}
 	return m.broadcast(msg)
@@ -296,8 +310,10 @@ func (m *Model) header() string {
 	switch {
 	case m.offline != nil:
 		right = s.Offline.Render("○ offline")
-	case !m.streamOK:
+	case m.stream == streamRetrying:
 		right = s.Offline.Render("◌ retrying")
+	case m.stream == streamConnecting:
+		right = s.Offline.Render("◌ connecting")
 	default:
 		right = s.Live.Render("● live")
 	}

@@ -191,7 +191,9 @@ func TestUnreachableBannerThenRecovery(t *testing.T) {
 	cmd = send(m, statusMsg{Status: fixtureStatus()})
 	v = m.View()
 	mustNotContain(t, v, "Cannot reach")
-	mustContain(t, v, "● live")
+	mustContain(t, v, "◌ connecting") // the live stream is not open yet
+	send(m, streamOpenMsg{})
+	mustContain(t, m.View(), "● live")
 	if !m.pages[2].(*keysPage).loading {
 		t.Error("the Keys page did not reload when the gateway came back")
 	}
@@ -218,11 +220,17 @@ func TestStreamReconnects(t *testing.T) {
 	if m.retry.cur <= first {
 		t.Errorf("back-off did not grow: %v then %v", first, m.retry.cur)
 	}
-	send(m, streamRetryMsg{}, traceMsg{Traces: fixtureTraces()[:1]})
+	send(m, streamRetryMsg{})
+	mustContain(t, m.View(), "◌ connecting")
+	mustNotContain(t, m.View(), "● live")
+	send(m, streamOpenMsg{})
 	mustContain(t, m.View(), "● live")
 	if m.retry.cur != 0 {
-		t.Error("back-off not reset by a trace")
+		t.Error("back-off not reset when the stream opened")
 	}
+	// A trace also proves the stream is open.
+	send(m, streamEndedMsg{Err: admin.ErrStreamEnded}, streamRetryMsg{}, traceMsg{Traces: fixtureTraces()[:1]})
+	mustContain(t, m.View(), "● live")
 }
 
 // A reconnection replays recent traces; each is counted once.
