@@ -119,7 +119,24 @@ func costText(usd float64, known bool) string {
 	if !known {
 		return "?"
 	}
-	return "$" + strconv.FormatFloat(usd, 'f', 6, 64)
+	return usdText(usd)
+}
+
+// usdText shows a cost with the digits that matter: a single small request
+// costs millionths of a dollar, which a fixed 2 or 4 decimals would show as
+// $0.
+func usdText(usd float64) string {
+	switch {
+	case usd == 0:
+		return "$0"
+	case usd < 0.0000005:
+		return "<$0.000001"
+	case usd < 1:
+		return "$" + strings.TrimRight(strconv.FormatFloat(usd, 'f', 6, 64), "0")
+	case usd < 1000:
+		return "$" + strconv.FormatFloat(usd, 'f', 4, 64)
+	}
+	return "$" + strconv.FormatFloat(usd, 'f', 2, 64)
 }
 
 func newUsageCmd(a *app) *cobra.Command {
@@ -151,7 +168,7 @@ some requests of the group have no known price.`,
 			}
 			t := newTable(strings.ToUpper(firstNonEmpty(q.By, "day")), "REQUESTS", "ERRORS", "PROMPT", "COMPLETION", "CACHE WRITE", "CACHE READ", "COST")
 			for _, r := range rows {
-				cost := "$" + strconv.FormatFloat(r.CostUSD, 'f', 4, 64)
+				cost := usdText(r.CostUSD)
 				if r.CostUnknown > 0 {
 					cost += "+?"
 				}

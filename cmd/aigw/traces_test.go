@@ -109,6 +109,12 @@ func TestTracesAndUsageFromTheCLI(t *testing.T) {
 			t.Errorf("usage -o json lacks %q", f)
 		}
 	}
+	// The table shows a few requests' cost in millionths, not as $0.
+	table := g.cli(t, "", nil, "usage", "--by", "model")
+	want := usdText(mini["cost_usd"].(float64))
+	if mini["cost_usd"].(float64) <= 0 || !strings.HasPrefix(want, "$0.0000") || !strings.Contains(table.stdout, want) {
+		t.Errorf("usage table: want gpt-4o-mini's cost %s in\n%s", want, table.stdout)
+	}
 	if r := g.cli(t, "", nil, "usage", "--by", "color"); r.code != exitUsage || !strings.Contains(r.stderr, "--by") {
 		t.Errorf("usage --by color: %d %q", r.code, r.stderr)
 	}
@@ -206,5 +212,19 @@ func TestShutdownEndsLiveStreams(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("traces --follow did not notice the gateway went away")
+	}
+}
+
+func TestUSDText(t *testing.T) {
+	for _, c := range []struct {
+		usd  float64
+		want string
+	}{
+		{0, "$0"}, {0.0000001, "<$0.000001"}, {0.000018, "$0.000018"}, {0.000036, "$0.000036"},
+		{0.0125, "$0.0125"}, {0.5, "$0.5"}, {3.41872, "$3.4187"}, {12345.678, "$12345.68"},
+	} {
+		if got := usdText(c.usd); got != c.want {
+			t.Errorf("usdText(%v) = %q, want %q", c.usd, got, c.want)
+		}
 	}
 }
