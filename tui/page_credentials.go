@@ -41,9 +41,8 @@ type credentialsPage struct {
 	loaded    bool
 	loading   bool
 	table     table
-	form      *form
+	modal            // the form or confirmation open over the table
 	editing   string // the id of the credential being edited; "" while adding
-	confirm   confirm
 	flash     banner
 }
 
@@ -63,15 +62,12 @@ func newCredentialsPage(c *common) *credentialsPage {
 }
 
 func (p *credentialsPage) title() string   { return "Credentials" }
-func (p *credentialsPage) capturing() bool { return p.form != nil || p.confirm.open }
+func (p *credentialsPage) capturing() bool { return p.modalOpen() }
 
 func (p *credentialsPage) shortHelp() []key.Binding {
 	k := p.c.keys
-	switch {
-	case p.form != nil:
-		return p.form.shortHelp()
-	case p.confirm.open:
-		return []key.Binding{k.Yes, k.No}
+	if h := p.modalHelp(k); h != nil {
+		return h
 	}
 	return []key.Binding{k.Up, k.Down, k.Add, k.Edit, k.Toggle, key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "remove"))}
 }
@@ -144,17 +140,7 @@ func (p *credentialsPage) update(msg tea.Msg) tea.Cmd {
 
 func (p *credentialsPage) updateKey(msg tea.KeyMsg) tea.Cmd {
 	k := p.c.keys
-	switch {
-	case p.confirm.open:
-		return p.confirm.update(msg, k)
-	case p.form != nil:
-		res, cmd := p.form.update(msg)
-		switch res {
-		case formCancelled:
-			p.form = nil
-		case formSubmitted:
-			return p.submit()
-		}
+	if cmd, handled := p.modalKey(msg, k, p.submit); handled {
 		return cmd
 	}
 	sel := p.selected()

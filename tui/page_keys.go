@@ -48,10 +48,9 @@ type keysPage struct {
 	loaded      bool
 	loading     bool
 	table       table
-	form        *form
-	editing     string // the id of the key being edited; "" while creating
-	editExpires string // the edited key's expiry as the form showed it
-	confirm     confirm
+	modal                         // the form or confirmation open over the table
+	editing     string            // the id of the key being edited; "" while creating
+	editExpires string            // the edited key's expiry as the form showed it
 	created     *admin.CreatedKey // the key whose secret is on screen
 	flash       banner
 }
@@ -74,18 +73,16 @@ func newKeysPage(c *common) *keysPage {
 func (p *keysPage) title() string { return "Keys" }
 
 func (p *keysPage) capturing() bool {
-	return p.form != nil || p.confirm.open || p.created != nil
+	return p.modalOpen() || p.created != nil
 }
 
 func (p *keysPage) shortHelp() []key.Binding {
 	k := p.c.keys
-	switch {
-	case p.created != nil:
+	if p.created != nil {
 		return []key.Binding{key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "I have copied the secret"))}
-	case p.form != nil:
-		return p.form.shortHelp()
-	case p.confirm.open:
-		return []key.Binding{k.Yes, k.No}
+	}
+	if h := p.modalHelp(k); h != nil {
+		return h
 	}
 	return []key.Binding{k.Up, k.Down, k.Add, k.Edit, key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "revoke")), k.Refresh}
 }
@@ -182,22 +179,13 @@ func (p *keysPage) update(msg tea.Msg) tea.Cmd {
 
 func (p *keysPage) updateKey(msg tea.KeyMsg) tea.Cmd {
 	k := p.c.keys
-	switch {
-	case p.created != nil:
+	if p.created != nil {
 		if key.Matches(msg, k.Submit) || key.Matches(msg, k.Back) {
 			p.created = nil
 		}
 		return nil
-	case p.confirm.open:
-		return p.confirm.update(msg, k)
-	case p.form != nil:
-		res, cmd := p.form.update(msg)
-		switch res {
-		case formCancelled:
-			p.form = nil
-		case formSubmitted:
-			return p.submit()
-		}
+	}
+	if cmd, handled := p.modalKey(msg, k, p.submit); handled {
 		return cmd
 	}
 	switch {

@@ -36,9 +36,8 @@ type providersPage struct {
 	loaded    bool
 	loading   bool
 	table     table
-	form      *form
+	modal            // the form or confirmation open over the table
 	editing   string // the name of the provider being edited; "" while adding
-	confirm   confirm
 	flash     banner
 }
 
@@ -55,15 +54,12 @@ func newProvidersPage(c *common) *providersPage {
 }
 
 func (p *providersPage) title() string   { return "Providers" }
-func (p *providersPage) capturing() bool { return p.form != nil || p.confirm.open }
+func (p *providersPage) capturing() bool { return p.modalOpen() }
 
 func (p *providersPage) shortHelp() []key.Binding {
 	k := p.c.keys
-	switch {
-	case p.form != nil:
-		return p.form.shortHelp()
-	case p.confirm.open:
-		return []key.Binding{k.Yes, k.No}
+	if h := p.modalHelp(k); h != nil {
+		return h
 	}
 	return []key.Binding{k.Up, k.Down, k.Add, k.Edit, key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "remove")), k.Refresh}
 }
@@ -132,17 +128,7 @@ func (p *providersPage) update(msg tea.Msg) tea.Cmd {
 
 func (p *providersPage) updateKey(msg tea.KeyMsg) tea.Cmd {
 	k := p.c.keys
-	switch {
-	case p.confirm.open:
-		return p.confirm.update(msg, k)
-	case p.form != nil:
-		res, cmd := p.form.update(msg)
-		switch res {
-		case formCancelled:
-			p.form = nil
-		case formSubmitted:
-			return p.submit()
-		}
+	if cmd, handled := p.modalKey(msg, k, p.submit); handled {
 		return cmd
 	}
 	sel := p.selected()
