@@ -338,7 +338,7 @@ func (x *exchange) newTrace() *store.Trace {
 		KeyName:    x.key.name,
 		KeyPreview: x.key.preview,
 		Provider:   x.prov.name,
-		Method:     string(x.ctx.Method()),
+		Method:     methodString(x.ctx.Method()),
 		Path:       string(x.rest),
 	}
 }
