@@ -59,6 +59,9 @@ const includeUsage = `"include_usage":true`
 // it returns body itself and false: streaming is off, usage is already requested, or the body
 // is not JSON the gateway should touch (the upstream will answer it as it would have).
 func PrepareOpenAIStream(dst, body []byte) (out []byte, injected bool) {
+	if !mayStream(body) {
+		return body, false
+	}
 	it := objectIter{b: body}
 	if !it.open() {
 		return body, false
@@ -128,6 +131,19 @@ func PrepareOpenAIStream(dst, body []byte) (out []byte, injected bool) {
 	}
 	return body, false // stream_options of the wrong type: leave the upstream to reject it
 }
+
+// mayStream is a quick, exact pre-check for PrepareOpenAIStream: "stream":
+// true needs the literal true somewhere, and the key either as it is or
+// with \u escapes. Most plain requests have neither and skip the walk.
+func mayStream(body []byte) bool {
+	return bytes.Contains(body, litTrue) && (bytes.Contains(body, litStream) || bytes.Contains(body, litEscape))
+}
+
+var (
+	litTrue   = []byte("true")
+	litStream = []byte("stream")
+	litEscape = []byte(`\u`)
+)
 
 // keyIs reports whether the raw (still escaped) key spells name.
 func keyIs(raw []byte, name string) bool {
