@@ -27,6 +27,7 @@ type exchange struct {
 	id     []byte
 	idBuf  [16]byte
 	numBuf [24]byte
+	strBuf []byte // scratch for building the trace's strings (reused)
 	rest   []byte // upstream path after the provider segment (aliases ctx)
 	prov   *provider
 	key    *gwKey
@@ -255,13 +256,13 @@ func (x *exchange) requestModel() string {
 
 func (x *exchange) reset() {
 	x.upHeader.Reset()
-	p, path, h, body := x.p, x.path[:0], x.upHeader, x.body[:0]
+	p, path, h, body, strBuf := x.p, x.path[:0], x.upHeader, x.body[:0], shrink(x.strBuf)
 	if cap(body) > smallBody {
 		body = nil
 	}
 	reqBody, readBuf, filterBuf := shrink(x.reqBody), x.readBuf, shrink(x.filterBuf)
 	*x = exchange{p: p, path: path, upHeader: h, body: body, reqBody: reqBody, readBuf: readBuf, filterBuf: filterBuf,
-		scanner: x.scanner}
+		strBuf: strBuf, scanner: x.scanner}
 }
 
 // shrink keeps a reused buffer unless one request made it large.

@@ -234,7 +234,7 @@ func (x *exchange) attempt(cred *credential, now time.Time) error {
 	}
 	x.up.Close() // a previous attempt's answer is not wanted any more
 	timeout := x.firstByteTimeout()
-	if err := roundTrip(x.prov.up.client, req, h, &x.up, now.Add(timeout), x.p.cfg.StreamIdle); err != nil {
+	if err := roundTrip(x.prov.up.conns, req, h, &x.up, now.Add(timeout), x.p.cfg.StreamIdle); err != nil {
 		return classifyDo(err, timeout)
 	}
 	switch status := h.StatusCode(); {
@@ -290,7 +290,7 @@ func (x *exchange) respond() {
 	x.p.cors.allow(ctx)
 	overhead := x.p.now().Sub(x.start) - x.upstreamTime
 	x.overhead = overhead
-	h.SetBytesV(hdrOverhead, strconv.AppendFloat(x.numBuf[:0], float64(overhead)/1e6, 'f', 3, 64))
+	h.SetBytesV(hdrOverhead, appendMillis(x.numBuf[:0], overhead))
 	if x.trace != nil {
 		x.trace.Status = up.StatusCode()
 	}
@@ -330,17 +330,38 @@ var (
 	hdrOverhead  = "x-aigw-overhead-ms"
 )
 
+// appendMillis appends d in milliseconds with three decimals (microseconds).
+func appendMillis(b []byte, d time.Duration) []byte {
+	us := max(d.Microseconds(), 0)
+	b = strconv.AppendInt(b, us/1000, 10)
+	f := us % 1000
+	return append(b, '.', byte('0'+f/100), byte('0'+f/10%10), byte('0'+f%10))
+}
+
+// tracedRequest is a trace with room for its first attempt, so that the
+// usual request allocates both at once.
+type tracedRequest struct {
+	trace store.Trace
+	first [1]store.Attempt
+}
+
 func (x *exchange) newTrace() *store.Trace {
-	return &store.Trace{
-		RequestID:  string(x.id),
+	r := &tracedRequest{}
+	// The request id and the path share one allocation.
+	x.strBuf = append(append(x.strBuf[:0], x.id...), x.rest...)
+	idPath := string(x.strBuf)
+	r.trace = store.Trace{
+		RequestID:  idPath[:len(x.id)],
 		Time:       x.start.UTC(),
 		KeyID:      x.key.id,
 		KeyName:    x.key.name,
 		KeyPreview: x.key.preview,
 		Provider:   x.prov.name,
 		Method:     methodString(x.ctx.Method()),
-		Path:       string(x.rest),
+		Path:       idPath[len(x.id):],
+		Attempts:   r.first[:0],
 	}
+	return &r.trace
 }
 
 func (x *exchange) addAttempt(cred *credential, err error, took time.Duration) {

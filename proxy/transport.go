@@ -19,29 +19,18 @@ import (
 // separately, and pass a streamed body on in as few writes as the bytes
 // already received allow (fasthttp's own body stream returns one chunk per
 // read, so a 20-event stream would cost 20 writes to the client).
-func roundTrip(hc *fasthttp.HostClient, req *fasthttp.Request, h *fasthttp.ResponseHeader, body *upstreamBody, deadline time.Time, idle time.Duration) error {
+func roundTrip(pool *connPool, req *fasthttp.Request, h *fasthttp.ResponseHeader, body *upstreamBody, deadline time.Time, idle time.Duration) error {
 	for try := 0; ; try++ {
-		cc, err := hc.AcquireConn(time.Until(deadline), false)
+		cc, conn, reused, err := pool.conns.acquire(time.Until(deadline))
 		if err != nil {
 			return err
 		}
-		reused := !cc.CreatedTime().Equal(cc.LastUseTime())
-		br, err := exchangeHeader(hc, cc.Conn(), req, h, deadline)
+		br, err := exchangeHeader(pool.hc, conn, req, h, deadline)
 		if err == nil {
-			// fasthttp's pooled-connection type is unexported; a closure
-			// carries it to Close.
-			release := func(reuse bool) {
-				hc.ReleaseReader(br)
-				if reuse {
-					hc.ReleaseConn(cc)
-				} else {
-					hc.CloseConn(cc)
-				}
-			}
-			body.start(cc.Conn(), br, release, h, req.Header.IsHead(), idle)
+			body.start(pool, cc, conn, br, h, req.Header.IsHead(), idle)
 			return nil
 		}
-		hc.CloseConn(cc)
+		pool.conns.release(cc, false)
 		// A pooled connection the upstream closed while it sat idle fails
 		// before any byte of the answer: that is the connection's fault, so
 		// the request goes once more on a fresh one.
@@ -104,7 +93,8 @@ const (
 // Close hands the connection back to the pool when the body was read to
 // its end, and closes it otherwise (which cancels the upstream request).
 type upstreamBody struct {
-	release   func(reuse bool)
+	pool      *connPool
+	cc        any // the borrowed connection, returned by Close
 	br        *bufio.Reader
 	conn      net.Conn
 	framing   int
@@ -116,8 +106,8 @@ type upstreamBody struct {
 	active    bool
 }
 
-func (b *upstreamBody) start(conn net.Conn, br *bufio.Reader, release func(bool), h *fasthttp.ResponseHeader, head bool, idle time.Duration) {
-	*b = upstreamBody{release: release, br: br, conn: conn, idle: idle, active: true}
+func (b *upstreamBody) start(pool *connPool, cc any, conn net.Conn, br *bufio.Reader, h *fasthttp.ResponseHeader, head bool, idle time.Duration) {
+	*b = upstreamBody{pool: pool, cc: cc, br: br, conn: conn, idle: idle, active: true}
 	status := h.StatusCode()
 	switch cl := h.ContentLength(); {
 	case head || status == 204 || status == 304 || (status >= 100 && status < 200):
@@ -317,6 +307,7 @@ func (b *upstreamBody) Close() {
 		return
 	}
 	b.active = false
-	b.release(b.eof && b.framing != framingClose && b.err == nil)
-	b.release, b.br, b.conn = nil, nil, nil
+	b.pool.hc.ReleaseReader(b.br)
+	b.pool.conns.release(b.cc, b.eof && b.framing != framingClose && b.err == nil)
+	b.pool, b.cc, b.br, b.conn = nil, nil, nil, nil
 }

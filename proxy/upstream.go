@@ -17,7 +17,7 @@ import (
 // are shared between snapshots (keyed by base URL and CA file), so a
 // configuration change does not drop warm connections.
 type upstream struct {
-	client   *fasthttp.HostClient
+	conns    *connPool
 	scheme   []byte
 	host     []byte // Host header: host[:port] as in the base URL
 	basePath []byte // path prefix of the base URL, without trailing slash
@@ -26,7 +26,7 @@ type upstream struct {
 // clientCache keeps one HostClient per (base URL origin, CA file).
 type clientCache struct {
 	mu      sync.Mutex // build time only, never per request
-	clients map[string]*fasthttp.HostClient
+	clients map[string]*connPool
 }
 
 // Timeouts toward upstreams that every request shares (a key's or a
@@ -54,7 +54,7 @@ func (cc *clientCache) get(baseURL, caFile string, t upstreamTimeouts) (*upstrea
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	if c, ok := cc.clients[cacheKey]; ok {
-		up.client = c
+		up.conns = c
 		return up, nil
 	}
 	var tlsConfig *tls.Config
@@ -97,11 +97,64 @@ func (cc *clientCache) get(baseURL, caFile string, t upstreamTimeouts) (*upstrea
 		},
 	}
 	if cc.clients == nil {
-		cc.clients = map[string]*fasthttp.HostClient{}
+		cc.clients = map[string]*connPool{}
 	}
-	cc.clients[cacheKey] = c
-	up.client = c
+	up.conns = newConnPool(c)
+	cc.clients[cacheKey] = up.conns
 	return up, nil
+}
+
+// connPool lends out a HostClient's keep-alive connections. fasthttp's
+// connection type is unexported, so the HostClient's methods are held as
+// values of a generic adapter that knows the type: a borrowed connection
+// then travels as an interface holding a pointer, which costs no
+// allocation per request (a closure over it would).
+type connPool struct {
+	hc    *fasthttp.HostClient
+	conns connLender
+}
+
+type connLender interface {
+	acquire(timeout time.Duration) (c any, conn net.Conn, reused bool, err error)
+	release(c any, reuse bool)
+}
+
+type hostConn interface {
+	comparable
+	Conn() net.Conn
+	CreatedTime() time.Time
+	LastUseTime() time.Time
+}
+
+type lender[C hostConn] struct {
+	acquireConn func(timeout time.Duration, connectionClose bool) (C, error)
+	releaseConn func(C)
+	closeConn   func(C)
+}
+
+func newConnPool(hc *fasthttp.HostClient) *connPool {
+	return &connPool{hc: hc, conns: newLender(hc.AcquireConn, hc.ReleaseConn, hc.CloseConn)}
+}
+
+func newLender[C hostConn](acquire func(time.Duration, bool) (C, error), release, closeConn func(C)) connLender {
+	return &lender[C]{acquireConn: acquire, releaseConn: release, closeConn: closeConn}
+}
+
+func (l *lender[C]) acquire(timeout time.Duration) (any, net.Conn, bool, error) {
+	cc, err := l.acquireConn(timeout, false)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	return cc, cc.Conn(), !cc.CreatedTime().Equal(cc.LastUseTime()), nil
+}
+
+// release hands the connection back for reuse, or closes it.
+func (l *lender[C]) release(c any, reuse bool) {
+	if reuse {
+		l.releaseConn(c.(C))
+	} else {
+		l.closeConn(c.(C))
+	}
 }
 
 func trimSlash(p string) string {
