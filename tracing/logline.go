@@ -98,7 +98,8 @@ func (l *lineWriter) float(k string, v float64) {
 }
 
 // needsQuote follows slog's text handler: empty values, and values with
-// spaces, quotes, '=' or non-printing characters are quoted.
+// spaces, quotes, '=', control characters, invalid UTF-8 or non-printing
+// runes are quoted.
 func needsQuote(s string) bool {
 	if s == "" {
 		return true
@@ -106,7 +107,7 @@ func needsQuote(s string) bool {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c <= ' ' || c == '=' || c == '"' || c == 0x7f {
+			if quoteASCII[c] {
 				return true
 			}
 			i++
@@ -120,3 +121,11 @@ func needsQuote(s string) bool {
 	}
 	return false
 }
+
+// quoteASCII marks the ASCII bytes that make a value need quotes.
+var quoteASCII = func() (t [utf8.RuneSelf]bool) {
+	for c := range t {
+		t[c] = c <= ' ' || c == '=' || c == '"'
+	}
+	return t
+}()

@@ -34,7 +34,8 @@ type Config struct {
 	// BatchSize bounds the traces written per transaction.
 	BatchSize int
 	// FlushInterval is the longest a trace waits in the queue: the writer
-	// wakes up this often, or sooner when the queue fills past half.
+	// wakes up this often, or sooner when a whole batch (at most half the
+	// queue) is waiting, so that a busy gateway keeps few traces in memory.
 	FlushInterval time.Duration
 	// Store persists traces (nil: not persisted).
 	Store Store
@@ -55,7 +56,7 @@ type Pipeline struct {
 	cfg     Config
 	queue   chan *store.Trace
 	stopped chan struct{}
-	wake    chan struct{} // the queue is past half full
+	wake    chan struct{} // a batch is waiting (or the queue is half full)
 	high    int
 	done    chan struct{}
 	once    sync.Once
@@ -99,7 +100,7 @@ func New(cfg Config) *Pipeline {
 		queue:   make(chan *store.Trace, cfg.QueueSize),
 		stopped: make(chan struct{}),
 		wake:    make(chan struct{}, 1),
-		high:    max(cfg.QueueSize/2, 1),
+		high:    max(min(cfg.BatchSize, cfg.QueueSize/2), 1),
 		done:    make(chan struct{}),
 		ring:    make([]*store.Trace, cfg.Recent),
 		subs:    map[*subscriber]struct{}{},
@@ -125,7 +126,7 @@ func (p *Pipeline) Record(t *store.Trace) {
 }
 
 // Run handles traces until Close, then drains what is queued. It wakes up
-// every FlushInterval (or when the queue is half full) and handles what is
+// every FlushInterval (or as soon as a batch is waiting) and handles what is
 // queued in batches, so a busy gateway pays one transaction and one log
 // write per batch and no goroutine switch per request.
 func (p *Pipeline) Run() {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -49,6 +50,24 @@ func TestRequestLogLineText(t *testing.T) {
 	}
 }
 
+// A value in the text request line is quoted exactly when slog's own text
+// handler (aigw's other log lines) would quote it.
+func TestRequestLogLineQuotesLikeSlog(t *testing.T) {
+	for _, v := range []string{"", "plain", "gpt-4o-mini", "aigw_AbCd…", "two words", "a=b", `say "hi"`, "tab\there",
+		"new\nline", "\x7f", "\x00", "zero\u200bwidth", "bad\xffutf8", "日本語", "/v1/chat/completions?x=1"} {
+		var buf bytes.Buffer
+		slog.New(slog.NewTextHandler(&buf, nil)).Info("", "v", v)
+		slogQuoted := !strings.Contains(buf.String(), " v="+v+"\n")
+		tr := sample(0)
+		tr.Error = v
+		line := string(appendLogLine(nil, tr, false))
+		ourQuoted := !strings.HasSuffix(line, " error="+v+"\n")
+		if ourQuoted != slogQuoted {
+			t.Errorf("%q: quoted=%v in the request line, slog quotes=%v (%s)", v, ourQuoted, slogQuoted, line)
+		}
+	}
+}
+
 func TestRequestLogLineJSON(t *testing.T) {
 	line := appendLogLine(nil, sample(1), true)
 	var m map[string]any
@@ -82,6 +101,30 @@ func TestPipelineBatchesAndFlushesOnClose(t *testing.T) {
 		t.Errorf("300 queued traces took %d writes", out.writes)
 	}
 	p.Record(sample(0)) // after Close: dropped, never blocks
+}
+
+// A whole batch waiting wakes the writer before its interval: a busy
+// gateway keeps about one batch of traces in memory, not half the queue.
+func TestPipelineWritesEachFullBatchAtOnce(t *testing.T) {
+	var out syncBuf
+	p := New(Config{QueueSize: 1024, BatchSize: 10, RequestLog: &out, FlushInterval: time.Hour})
+	go p.Run()
+	defer func() { _ = p.Close(context.Background()) }()
+	for i := range 9 {
+		p.Record(sample(i))
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := strings.Count(out.String(), "msg=request"); n != 0 {
+		t.Fatalf("%d of 9 traces written before a batch was full or the interval passed", n)
+	}
+	p.Record(sample(9))
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Count(out.String(), "msg=request") < 10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("a full batch of 10 still unwritten after 5s (%d written)", strings.Count(out.String(), "msg=request"))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // A full queue makes Record wait (push-back) instead of losing the trace,
