@@ -53,6 +53,7 @@ func (s *Store) WriteTraces(batch []*Trace) error {
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(batch[a].RequestID, batch[b].RequestID) })
+	defer s.unmapPages()
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketTraces)
 		b.FillPercent = traceFillPercent
@@ -83,6 +84,20 @@ func (s *Store) WriteTraces(batch []*Trace) error {
 			return err
 		}
 		return putTraceCount(tx, count)
+	})
+}
+
+// unmapPages releases the pages of the database file that reads have
+// mapped into the process. Every batch of traces is written to fresh pages
+// and the next batch reads them back through the mapping (the kernel maps
+// their neighbours along), so without this the gateway's resident memory
+// would creep towards the size of the file. The pages stay in the page
+// cache; the few that the next transaction reads fault back in. It runs in
+// a read transaction, which keeps bbolt from remapping meanwhile.
+func (s *Store) unmapPages() {
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		dropMapped(s.db.Info().Data, tx.Size())
+		return nil
 	})
 }
 

@@ -1,0 +1,70 @@
+package store
+
+import (
+	"bufio"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Writing traces for a long time does not make the database's pages
+// resident in the gateway: what reads mapped is released after every
+// batch, and the traces read back whole afterwards.
+func TestWritingTracesKeepsTheFileOutOfResidentMemory(t *testing.T) {
+	s := openTest(t)
+	start := time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
+	const batches, perBatch = 60, 500
+	for b := range batches {
+		batch := make([]*Trace, perBatch)
+		for i := range batch {
+			batch[i] = benchTrace(start.Add(time.Duration(b*perBatch+i)*time.Millisecond), 0, benchKeys[i%len(benchKeys)], "gpt-4o")
+		}
+		write(t, s, batch...)
+	}
+	fi, err := os.Stat(s.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rss := mappedKB(t, s.Path()); rss > 256 {
+		t.Fatalf("%d KiB of the %d KiB database file resident after %d batches, want at most 256", rss, fi.Size()>>10, batches)
+	}
+	if n, err := s.TraceCount(); err != nil || n != batches*perBatch {
+		t.Fatalf("TraceCount = %d, %v; want %d", n, err, batches*perBatch)
+	}
+	got, _, err := s.Traces(TraceFilter{Limit: 2})
+	last := start.Add(time.Duration(batches*perBatch-1) * time.Millisecond)
+	if err != nil || len(got) != 2 || got[0].RequestID != reqID(last, 0) || got[0].PromptTokens != 2150 {
+		t.Fatalf("newest traces after release: %v, %+v", err, got)
+	}
+}
+
+// mappedKB is the resident size of the process's mappings of path, from
+// /proc/self/smaps.
+func mappedKB(t *testing.T, path string) int {
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	total, in := 0, false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		switch {
+		case len(fields) > 0 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":"):
+			in = len(fields) >= 6 && fields[len(fields)-1] == path
+		case in && len(fields) == 3 && fields[0] == "Rss:":
+			kb, err := strconv.Atoi(fields[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			total += kb
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return total
+}

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package store
+
+func dropMapped(data uintptr, n int64) {}
