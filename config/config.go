@@ -121,7 +121,7 @@ func Default() Config {
 			Cooldown: units.Duration(10 * time.Second), MaxCooldown: units.Duration(5 * time.Minute)},
 		Limits: Limits{MaxTrackedKeys: 100_000},
 		Traces: Traces{Retention: units.Duration(30 * 24 * time.Hour), MaxCount: 1_000_000, QueueSize: 8192,
-			BatchSize: 1024, FlushInterval: units.Duration(500 * time.Millisecond)},
+			BatchSize: 2048, FlushInterval: units.Duration(500 * time.Millisecond)},
 		Usage: Usage{InjectStreamUsage: true},
 		Log:   Log{Format: "text", Level: "info"},
 	}

@@ -60,6 +60,7 @@ type Pipeline struct {
 	high    int
 	done    chan struct{}
 	once    sync.Once
+	closed  atomic.Bool // set by Close, before stopped is closed
 	logBuf  []byte
 	batch   []*store.Trace
 	lagNS   atomic.Int64 // age of the oldest trace of the last batch when written
@@ -111,11 +112,19 @@ func New(cfg Config) *Pipeline {
 // drops t (only requests that outlived the shutdown deadline get there).
 // t must not be changed afterwards.
 func (p *Pipeline) Record(t *store.Trace) {
-	select {
-	case p.queue <- t:
-	case <-p.stopped:
+	if p.closed.Load() {
 		p.lost.Add(1)
 		return
+	}
+	select {
+	case p.queue <- t: // room: the usual case, no wait
+	default:
+		select { // full: wait for the writer, unless it stops
+		case p.queue <- t:
+		case <-p.stopped:
+			p.lost.Add(1)
+			return
+		}
 	}
 	if len(p.queue) >= p.high {
 		select {
@@ -296,7 +305,10 @@ func (p *Pipeline) Stats() Stats {
 // Close stops accepting traces, lets Run flush the queue and waits for it
 // (or for ctx).
 func (p *Pipeline) Close(ctx context.Context) error {
-	p.once.Do(func() { close(p.stopped) })
+	p.once.Do(func() {
+		p.closed.Store(true)
+		close(p.stopped)
+	})
 	select {
 	case <-p.done:
 		return nil
