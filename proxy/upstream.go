@@ -23,7 +23,7 @@ type upstream struct {
 	basePath []byte // path prefix of the base URL, without trailing slash
 }
 
-// clientCache keeps one HostClient per (base URL origin, CA file).
+// clientCache keeps one HostClient (as a connPool) per (base URL origin, CA file).
 type clientCache struct {
 	mu      sync.Mutex // build time only, never per request
 	clients map[string]*connPool
@@ -120,7 +120,6 @@ type connLender interface {
 }
 
 type hostConn interface {
-	comparable
 	Conn() net.Conn
 	CreatedTime() time.Time
 	LastUseTime() time.Time
