@@ -20,7 +20,7 @@ import (
 //
 // Key:   YYYY-MM-DD \x00 keyID \x00 model \x00 provider   (model may be "")
 // Value: usageRecSize bytes, eight big-endian 64-bit fields in the order of
-//        usageRec (the cost as float64 bits). Longer values are accepted so
+//        UsageRow's figures (the cost as float64 bits). Longer values are accepted so
 //        that a later version can append fields.
 
 const (
@@ -74,70 +74,53 @@ type DayTotals struct {
 	CostUSD float64
 }
 
-// usageRec is one roll-up record.
-type usageRec struct {
-	requests, errors         int64
-	prompt, completion       int64
-	cacheCreation, cacheRead int64
-	cost                     float64
-	costUnknown              int64
-}
+// A roll-up record holds a UsageRow's figures (its Group is the key's).
 
-func (r *usageRec) addTrace(t *Trace) {
+func (r *UsageRow) addTrace(t *Trace) {
 	failed := t.Status >= 400 || t.Status == 0
-	r.requests++
+	r.Requests++
 	if failed {
-		r.errors++
+		r.Errors++
 	}
-	r.prompt += t.PromptTokens
-	r.completion += t.CompletionTokens
-	r.cacheCreation += t.CacheCreationTokens
-	r.cacheRead += t.CacheReadTokens
-	r.cost += t.CostUSD
+	r.PromptTokens += t.PromptTokens
+	r.CompletionTokens += t.CompletionTokens
+	r.CacheCreationTokens += t.CacheCreationTokens
+	r.CacheReadTokens += t.CacheReadTokens
+	r.CostUSD += t.CostUSD
 	if !t.CostKnown && t.UsageSource != UsageSourceNone && !failed {
-		r.costUnknown++
+		r.CostUnknown++
 	}
 }
 
-func (r *usageRec) merge(o *usageRec) {
-	r.requests += o.requests
-	r.errors += o.errors
-	r.prompt += o.prompt
-	r.completion += o.completion
-	r.cacheCreation += o.cacheCreation
-	r.cacheRead += o.cacheRead
-	r.cost += o.cost
-	r.costUnknown += o.costUnknown
+// Add adds o's figures (not its Group) to r.
+func (r *UsageRow) Add(o *UsageRow) {
+	r.Requests += o.Requests
+	r.Errors += o.Errors
+	r.PromptTokens += o.PromptTokens
+	r.CompletionTokens += o.CompletionTokens
+	r.CacheCreationTokens += o.CacheCreationTokens
+	r.CacheReadTokens += o.CacheReadTokens
+	r.CostUSD += o.CostUSD
+	r.CostUnknown += o.CostUnknown
 }
 
-func (r *usageRec) appendTo(dst []byte) []byte {
-	for _, v := range [...]uint64{uint64(r.requests), uint64(r.errors), uint64(r.prompt), uint64(r.completion),
-		uint64(r.cacheCreation), uint64(r.cacheRead), math.Float64bits(r.cost), uint64(r.costUnknown)} {
+func appendUsageRec(dst []byte, r *UsageRow) []byte {
+	for _, v := range [...]uint64{uint64(r.Requests), uint64(r.Errors), uint64(r.PromptTokens), uint64(r.CompletionTokens),
+		uint64(r.CacheCreationTokens), uint64(r.CacheReadTokens), math.Float64bits(r.CostUSD), uint64(r.CostUnknown)} {
 		dst = binary.BigEndian.AppendUint64(dst, v)
 	}
 	return dst
 }
 
-func decodeUsageRec(v []byte) (usageRec, error) {
+func decodeUsageRec(v []byte) (UsageRow, error) {
 	if len(v) < usageRecSize {
-		return usageRec{}, fmt.Errorf("damaged usage record (%d bytes)", len(v))
+		return UsageRow{}, fmt.Errorf("damaged usage record (%d bytes)", len(v))
 	}
 	f := func(i int) uint64 { return binary.BigEndian.Uint64(v[8*i:]) }
-	return usageRec{
-		requests: int64(f(0)), errors: int64(f(1)), prompt: int64(f(2)), completion: int64(f(3)),
-		cacheCreation: int64(f(4)), cacheRead: int64(f(5)), cost: math.Float64frombits(f(6)), costUnknown: int64(f(7)),
+	return UsageRow{
+		Requests: int64(f(0)), Errors: int64(f(1)), PromptTokens: int64(f(2)), CompletionTokens: int64(f(3)),
+		CacheCreationTokens: int64(f(4)), CacheReadTokens: int64(f(5)), CostUSD: math.Float64frombits(f(6)), CostUnknown: int64(f(7)),
 	}, nil
-}
-
-func (r *usageRec) addTo(row *UsageRow) {
-	row.Requests += r.requests
-	row.Errors += r.errors
-	row.PromptTokens += r.prompt
-	row.CompletionTokens += r.completion
-	row.CacheCreationTokens += r.cacheCreation
-	row.CacheReadTokens += r.cacheRead
-	row.CostUSD += r.cost
-	row.CostUnknown += r.costUnknown
 }
 
 // rollupPart makes s safe as a part of a roll-up key: a NUL (the separator)
@@ -182,12 +165,12 @@ func parseRollupKey(k []byte) (rollupKey, bool) {
 // rollups sums one batch per roll-up key before touching the bucket, so a
 // batch costs one read-modify-write per distinct key, not per trace.
 type rollups struct {
-	recs    map[string]*usageRec
+	recs    map[string]*UsageRow
 	scratch []byte
 }
 
 func newRollups(n int) *rollups {
-	return &rollups{recs: make(map[string]*usageRec, min(n, 64))}
+	return &rollups{recs: make(map[string]*UsageRow, min(n, 64))}
 }
 
 // add counts t; traces without a key id are not rolled up.
@@ -198,7 +181,7 @@ func (r *rollups) add(t *Trace) {
 	r.scratch = appendRollupKey(r.scratch[:0], t)
 	rec := r.recs[string(r.scratch)]
 	if rec == nil {
-		rec = new(usageRec)
+		rec = new(UsageRow)
 		r.recs[string(r.scratch)] = rec
 	}
 	rec.addTrace(t)
@@ -217,11 +200,11 @@ func (r *rollups) flush(b *bolt.Bucket) error {
 			if err != nil {
 				return fmt.Errorf("usage %q: %w", k, err)
 			}
-			prev.merge(rec)
+			prev.Add(rec)
 			rec = &prev
 		}
 		start := len(vals)
-		vals = rec.appendTo(vals)
+		vals = appendUsageRec(vals, rec)
 		if err := b.Put(key, vals[start:len(vals):len(vals)]); err != nil {
 			return fmt.Errorf("usage %q: %w", k, err)
 		}
@@ -270,7 +253,7 @@ func (s *Store) Usage(q UsageQuery) ([]UsageRow, error) {
 	keyID, provider, model := rollupPart(q.KeyID), rollupPart(q.Provider), rollupPart(q.Model)
 	groups := map[string]*UsageRow{}
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return scanRollups(tx, q.Since, q.Until, func(rk rollupKey, rec usageRec) {
+		return scanRollups(tx, q.Since, q.Until, func(rk rollupKey, rec *UsageRow) {
 			if keyID != "" && string(rk.keyID) != keyID ||
 				provider != "" && string(rk.provider) != provider ||
 				model != "" && string(rk.model) != model {
@@ -292,7 +275,7 @@ func (s *Store) Usage(q UsageQuery) ([]UsageRow, error) {
 				row = &UsageRow{Group: string(g)}
 				groups[row.Group] = row
 			}
-			rec.addTo(row)
+			row.Add(rec)
 		})
 	})
 	if err != nil {
@@ -322,10 +305,10 @@ func (s *Store) KeyTotalsForDay(day string) (map[string]DayTotals, error) {
 		return out, err
 	}
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return scanRollups(tx, day, day, func(rk rollupKey, rec usageRec) {
+		return scanRollups(tx, day, day, func(rk rollupKey, rec *UsageRow) {
 			d := out[string(rk.keyID)]
-			d.Tokens += rec.prompt + rec.completion
-			d.CostUSD += rec.cost
+			d.Tokens += rec.PromptTokens + rec.CompletionTokens
+			d.CostUSD += rec.CostUSD
 			out[string(rk.keyID)] = d
 		})
 	})
@@ -334,7 +317,7 @@ func (s *Store) KeyTotalsForDay(day string) (map[string]DayTotals, error) {
 
 // scanRollups calls fn for every record of the days in [since, until]
 // ("" = open), in key order. rk's slices are valid only during the call.
-func scanRollups(tx *bolt.Tx, since, until string, fn func(rk rollupKey, rec usageRec)) error {
+func scanRollups(tx *bolt.Tx, since, until string, fn func(rk rollupKey, rec *UsageRow)) error {
 	c := tx.Bucket(bucketUsage).Cursor()
 	var k, v []byte
 	if since != "" {
@@ -354,7 +337,7 @@ func scanRollups(tx *bolt.Tx, since, until string, fn func(rk rollupKey, rec usa
 		if err != nil {
 			return fmt.Errorf("usage %q: %w", k, err)
 		}
-		fn(rk, rec)
+		fn(rk, &rec)
 	}
 	return nil
 }

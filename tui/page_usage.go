@@ -191,13 +191,8 @@ func (p *usagePage) view() string {
 		return head + "\n\n" + s.Muted.Render("Loading usage…")
 	}
 	var tot store.UsageRow
-	for _, r := range p.rows {
-		tot.Requests += r.Requests
-		tot.Errors += r.Errors
-		tot.PromptTokens += r.PromptTokens
-		tot.CompletionTokens += r.CompletionTokens
-		tot.CostUSD += r.CostUSD
-		tot.CostUnknown += r.CostUnknown
+	for i := range p.rows {
+		tot.Add(&p.rows[i])
 	}
 	total := fmt.Sprintf("Total  %s requests · %s errors · %s tokens · %s",
 		fmtInt(tot.Requests), fmtInt(tot.Errors), fmtCount(float64(tot.PromptTokens+tot.CompletionTokens)), usageCost(tot))
