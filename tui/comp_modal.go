@@ -45,3 +45,26 @@ func (m *modal) modalKey(msg tea.KeyMsg, k *KeyMap, submit func() tea.Cmd) (cmd 
 	}
 	return nil, false
 }
+
+// modalResize passes a new window size to the open form.
+func (m *modal) modalResize(msg tea.WindowSizeMsg) {
+	if m.form != nil {
+		m.form.update(msg)
+	}
+}
+
+// afterSave finishes a form's save. Success closes the form; a failure
+// stays in the form while it is open, else it goes to *flash. It reports
+// whether the save succeeded.
+func (m *modal) afterSave(err error, flash *banner) bool {
+	if err == nil {
+		m.form = nil
+		return true
+	}
+	if m.form != nil {
+		m.form.failed(err)
+	} else {
+		*flash = errBanner(err)
+	}
+	return false
+}

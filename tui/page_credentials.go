@@ -102,9 +102,7 @@ func (p *credentialsPage) update(msg tea.Msg) tea.Cmd {
 	case pageShownMsg, reconnectedMsg, activeTickMsg:
 		return p.load()
 	case tea.WindowSizeMsg:
-		if p.form != nil {
-			p.form.update(msg)
-		}
+		p.modalResize(msg)
 	case credentialsLoadedMsg:
 		p.loading = false
 		if msg.Err != nil {
@@ -114,15 +112,9 @@ func (p *credentialsPage) update(msg tea.Msg) tea.Cmd {
 		p.creds, p.providers, p.loaded = msg.Credentials, msg.Providers, true
 		p.setRows()
 	case credentialSavedMsg:
-		if msg.Err != nil {
-			if p.form != nil {
-				p.form.failed(msg.Err)
-				return nil
-			}
-			p.flash = errBanner(msg.Err)
+		if !p.afterSave(msg.Err, &p.flash) {
 			return nil
 		}
-		p.form = nil
 		p.flash = okBanner(fmt.Sprintf("Credential %s %s.", credLabel(&msg.Credential), msg.Verb))
 		return p.load()
 	case credentialRemovedMsg:

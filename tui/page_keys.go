@@ -134,9 +134,7 @@ func (p *keysPage) update(msg tea.Msg) tea.Cmd {
 			p.proxyAddr = msg.Status.ProxyAddr
 		}
 	case tea.WindowSizeMsg:
-		if p.form != nil {
-			p.form.update(msg)
-		}
+		p.modalResize(msg)
 	case keysLoadedMsg:
 		p.loading = false
 		if msg.Err != nil {
@@ -146,29 +144,20 @@ func (p *keysPage) update(msg tea.Msg) tea.Cmd {
 		p.keys, p.today, p.creds, p.providers, p.loaded = msg.Keys, msg.Today, msg.Credentials, msg.Providers, true
 		p.setRows()
 	case keyCreatedMsg:
-		if msg.Err != nil {
-			if p.form != nil {
-				p.form.failed(msg.Err)
-				return nil
-			}
-			p.flash = errBanner(msg.Err)
+		if !p.afterSave(msg.Err, &p.flash) {
 			return nil
 		}
-		p.form = nil
 		k := msg.Key
 		p.created = &k
 		p.flash = okBanner(fmt.Sprintf("Key %s created.", keyLabel(&k.Key)))
 		return p.load()
 	case keySavedMsg:
-		if msg.Err != nil {
+		if !p.afterSave(msg.Err, &p.flash) {
 			if p.form != nil {
-				p.form.failed(msg.Err)
 				return nil
 			}
-			p.flash = errBanner(msg.Err)
-			return p.load()
+			return p.load() // a failed revoke: show the keys as they are
 		}
-		p.form = nil
 		p.flash = okBanner(fmt.Sprintf("Key %s %s.", keyLabel(&msg.Key), msg.Verb))
 		return p.load()
 	case tea.KeyMsg:

@@ -90,9 +90,7 @@ func (p *providersPage) update(msg tea.Msg) tea.Cmd {
 	case pageShownMsg, reconnectedMsg:
 		return p.load()
 	case tea.WindowSizeMsg:
-		if p.form != nil {
-			p.form.update(msg)
-		}
+		p.modalResize(msg)
 	case providersLoadedMsg:
 		p.loading = false
 		if msg.Err != nil {
@@ -102,15 +100,9 @@ func (p *providersPage) update(msg tea.Msg) tea.Cmd {
 		p.providers, p.loaded = msg.Providers, true
 		p.setRows()
 	case providerSavedMsg:
-		if msg.Err != nil {
-			if p.form != nil {
-				p.form.failed(msg.Err)
-				return nil
-			}
-			p.flash = errBanner(msg.Err)
+		if !p.afterSave(msg.Err, &p.flash) {
 			return nil
 		}
-		p.form = nil
 		p.flash = okBanner(fmt.Sprintf("Provider %s %s.", msg.Provider.Name, msg.Verb))
 		return p.load()
 	case providerRemovedMsg:
