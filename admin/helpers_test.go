@@ -1,7 +1,6 @@
 package admin_test
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aigw/aigw/admin"
+	"github.com/aigw/aigw/internal/testkit"
 	"github.com/aigw/aigw/store"
 )
 
@@ -34,7 +34,7 @@ type env struct {
 	lastLoad atomic.Pointer[store.Data]
 	// reloadErr, when set, is what the Reload hook returns.
 	reloadErr atomic.Pointer[error]
-	logs      *syncBuffer
+	logs      *testkit.SyncBuffer
 
 	adminToken string
 	client     *admin.Client // holds adminToken
@@ -58,23 +58,6 @@ func (c *clock) Advance(d time.Duration) {
 	c.offset += d
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func newMasterKey(t testing.TB) []byte {
 	t.Helper()
 	k := make([]byte, store.MasterKeySize)
@@ -95,7 +78,7 @@ func newEnv(t *testing.T) *env {
 // newEnvWith is newEnv with extra server options (Live, Metrics, Health).
 func newEnvWith(t *testing.T, extra admin.Options) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), master: newMasterKey(t), clock: &clock{}, logs: &syncBuffer{}}
+	e := &env{t: t, dir: t.TempDir(), master: newMasterKey(t), clock: &clock{}, logs: &testkit.SyncBuffer{}}
 	path := filepath.Join(e.dir, "aigw.db")
 	st, err := store.Open(path, e.master, store.Options{LockTimeout: time.Second})
 	if err != nil {

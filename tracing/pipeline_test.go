@@ -6,31 +6,12 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/aigw/aigw/internal/testkit"
 	"github.com/aigw/aigw/store"
 )
-
-type syncBuf struct {
-	mu     sync.Mutex
-	b      bytes.Buffer
-	writes int
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.writes++
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func sample(i int) *store.Trace {
 	return &store.Trace{
@@ -85,7 +66,7 @@ func TestRequestLogLineJSON(t *testing.T) {
 // Requests are logged in batches (few writes) and Close flushes every
 // queued trace before returning.
 func TestPipelineBatchesAndFlushesOnClose(t *testing.T) {
-	var out syncBuf
+	var out testkit.SyncBuffer
 	p := New(Config{QueueSize: 1024, RequestLog: &out, FlushInterval: time.Hour})
 	go p.Run()
 	for i := range 300 {
@@ -97,8 +78,8 @@ func TestPipelineBatchesAndFlushesOnClose(t *testing.T) {
 	if n := strings.Count(out.String(), "msg=request"); n != 300 {
 		t.Fatalf("%d lines logged, want 300", n)
 	}
-	if out.writes > 3 {
-		t.Errorf("300 queued traces took %d writes", out.writes)
+	if out.Writes() > 3 {
+		t.Errorf("300 queued traces took %d writes", out.Writes())
 	}
 	p.Record(sample(0)) // after Close: dropped, never blocks
 }
@@ -106,7 +87,7 @@ func TestPipelineBatchesAndFlushesOnClose(t *testing.T) {
 // A whole batch waiting wakes the writer before its interval: a busy
 // gateway keeps about one batch of traces in memory, not half the queue.
 func TestPipelineWritesEachFullBatchAtOnce(t *testing.T) {
-	var out syncBuf
+	var out testkit.SyncBuffer
 	p := New(Config{QueueSize: 1024, BatchSize: 10, RequestLog: &out, FlushInterval: time.Hour})
 	go p.Run()
 	defer func() { _ = p.Close(context.Background()) }()
@@ -130,7 +111,7 @@ func TestPipelineWritesEachFullBatchAtOnce(t *testing.T) {
 // A full queue makes Record wait (push-back) instead of losing the trace,
 // and the writer wakes up before its interval when the queue fills.
 func TestPipelinePushesBackWhenFull(t *testing.T) {
-	var out syncBuf
+	var out testkit.SyncBuffer
 	p := New(Config{QueueSize: 16, RequestLog: &out, FlushInterval: time.Hour})
 	for range 16 {
 		p.Record(sample(0))

@@ -1,33 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/aigw/aigw/internal/testkit"
 	"github.com/aigw/aigw/proxytest"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // provisioned is a gateway with a provider "openai" on a fake upstream and a key.
 func provisioned(t *testing.T, g *gw, fake *proxytest.Server, keyFlags ...string) (keyID, secret string) {
@@ -127,7 +109,7 @@ func TestTracesFollow(t *testing.T) {
 	g := startGateway(t, t.TempDir())
 	_, secret := provisioned(t, g, fake)
 	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
+	var out testkit.SyncBuffer
 	done := make(chan int)
 	go func() {
 		streams := &ioStreams{In: strings.NewReader(""), Out: &out, Err: &out,
@@ -190,7 +172,7 @@ func itoa(n int) string {
 // shutdown until its drain deadline; the follower is told the stream ended.
 func TestShutdownEndsLiveStreams(t *testing.T) {
 	g := startGateway(t, t.TempDir())
-	var out syncBuffer
+	var out testkit.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		streams := &ioStreams{In: strings.NewReader(""), Out: &out, Err: &out,
