@@ -48,7 +48,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 		return &httpError{status: http.StatusNotFound, msg: "status is not available"}
 	}
 	st := s.statusFn()
-	day := time.Now().UTC().Format("2006-01-02")
+	day := store.UsageDay(time.Now())
 	rows, err := s.store.Usage(storeUsageDay(day))
 	if err != nil {
 		return err

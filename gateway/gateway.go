@@ -92,7 +92,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	var refresher *oauth.Refresher // set below; the proxy reports rejected credentials to it
-	today, err := st.KeyTotalsForDay(tracing.Day(time.Now()))
+	today, err := st.KeyTotalsForDay(store.UsageDay(time.Now()))
 	if err != nil {
 		return fmt.Errorf("reading today's usage: %w", err)
 	}

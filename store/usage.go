@@ -212,6 +212,9 @@ func (r *rollups) flush(b *bolt.Bucket) error {
 	return nil
 }
 
+// UsageDay is the UTC day of t (YYYY-MM-DD), as the roll-ups name it.
+func UsageDay(t time.Time) string { return t.UTC().Format(dayLayout) }
+
 // parseDay checks a YYYY-MM-DD date.
 func parseDay(field, s string) error {
 	if _, err := time.Parse(dayLayout, s); err != nil || len(s) != len(dayLayout) {

@@ -29,9 +29,6 @@ func NewKeyDays(today map[string]store.DayTotals, now time.Time) *KeyDays {
 
 func dayIndex(t time.Time) int64 { return t.Unix() / 86400 }
 
-// Day is the UTC day of t, as the roll-ups name it.
-func Day(t time.Time) string { return t.UTC().Format("2006-01-02") }
-
 // Observe adds a written trace to its key's day.
 func (k *KeyDays) Observe(t *store.Trace) {
 	day := dayIndex(t.Time)

@@ -72,7 +72,7 @@ func (p *usagePage) load() tea.Cmd {
 	q := admin.UsageQuery{By: by}
 	if days := usagePeriods[period].days; days > 0 {
 		q.Until = c.today()
-		q.Since = c.now().UTC().AddDate(0, 0, 1-days).Format("2006-01-02")
+		q.Since = store.UsageDay(c.now().UTC().AddDate(0, 0, 1-days))
 	}
 	return func() tea.Msg {
 		ctx, cancel := c.call()
