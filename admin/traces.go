@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aigw/aigw/internal/units"
 	"github.com/aigw/aigw/store"
 )
 
@@ -44,7 +45,7 @@ func traceFilter(r *http.Request) (store.TraceFilter, error) {
 		dst  *time.Time
 	}{{"since", &f.Since}, {"until", &f.Until}} {
 		if s := q.Get(p.name); s != "" {
-			t, err := parseTime(s)
+			t, err := units.ParseTime(s)
 			if err != nil {
 				return f, badParam(p.name, "%q is not an RFC 3339 time or a date (YYYY-MM-DD)", s)
 			}
@@ -59,13 +60,6 @@ func traceFilter(r *http.Request) (store.TraceFilter, error) {
 		f.Limit = n
 	}
 	return f, nil
-}
-
-func parseTime(s string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
-	}
-	return time.Parse("2006-01-02", s)
 }
 
 func badParam(field, format string, args ...any) error {

@@ -419,10 +419,8 @@ func parseExpiry(v string, now time.Time) (*time.Time, error) {
 		t := now.Add(d)
 		return &t, nil
 	}
-	for _, layout := range []string{time.RFC3339, "2006-01-02"} {
-		if t, err := time.Parse(layout, v); err == nil {
-			return &t, nil
-		}
+	if t, err := units.ParseTime(v); err == nil {
+		return &t, nil
 	}
 	return nil, fmt.Errorf("%q is not a duration (30d), a date (2026-01-31) or an RFC 3339 time", v)
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/aigw/aigw/internal/units"
 )
 
 // printJSON writes v as indented JSON: the stable, scriptable output.
@@ -157,11 +159,9 @@ func (f *timeFlag) String() string {
 }
 
 func (f *timeFlag) Set(s string) error {
-	for _, layout := range []string{time.RFC3339, "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			f.t = &t
-			return nil
-		}
+	if t, err := units.ParseTime(s); err == nil {
+		f.t = &t
+		return nil
 	}
 	return fmt.Errorf("%q is not an RFC 3339 time (e.g. 2026-12-31T23:59:00Z) or a date (2026-12-31)", s)
 }

@@ -35,6 +35,18 @@ func ParseDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
+// ParseTime parses an RFC 3339 time or a YYYY-MM-DD date (its UTC midnight).
+func ParseTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time or a date", s)
+	}
+	return t, nil
+}
+
 // D is the value as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 

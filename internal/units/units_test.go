@@ -223,3 +223,21 @@ func FuzzDuration(f *testing.F) {
 		}
 	})
 }
+
+func TestParseTime(t *testing.T) {
+	for in, want := range map[string]time.Time{
+		"2026-12-31T23:59:00Z":      time.Date(2026, 12, 31, 23, 59, 0, 0, time.UTC),
+		"2026-12-31T23:59:00+02:00": time.Date(2026, 12, 31, 21, 59, 0, 0, time.UTC),
+		"2026-12-31":                time.Date(2026, 12, 31, 0, 0, 0, 0, time.UTC),
+	} {
+		got, err := units.ParseTime(in)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("ParseTime(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "yesterday", "2026-13-01", "31/12/2026", "2026-12-31 23:59"} {
+		if _, err := units.ParseTime(in); err == nil {
+			t.Errorf("ParseTime(%q) accepted", in)
+		}
+	}
+}
