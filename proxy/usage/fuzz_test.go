@@ -135,7 +135,7 @@ func FuzzPrepareOpenAIStream(f *testing.F) {
 	for _, s := range []string{
 		`{"model":"gpt-4o","stream":true}`, `{"stream":true,"stream_options":{"include_usage":false,"x":1}}`,
 		`{"stream":true,"stream_options":null}`, `{"stream":true,"stream_options":{}}`, `{"stream" : true , "stream_options" : { } }`,
-		`{"\u0073tream":true}`, `{"stream":false,"x":true}`,
+		`{"\u0073tream":true}`, `{"stream":false,"x":true}`, `{"x":"m","stream":true}`, `{"m":1,"stream":true}`,
 	} {
 		f.Add([]byte(s))
 	}

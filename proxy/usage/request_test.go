@@ -97,3 +97,17 @@ func TestModelFromPath(t *testing.T) {
 		}
 	}
 }
+
+func TestContainsStream(t *testing.T) {
+	cases := map[string]bool{
+		"stream": true, `{"stream":true}`: true, "upstream": true, "xxstreamxx": true,
+		"": false, "strea": false, "tream": false, "m": false, "mmmmmm": false, "streAm": false,
+		"stre am": false, "streamm": true, "sstream": true, `{"model":"gpt-4o","messages":[]}`: false,
+		"strem stram stream": true, "stramstre": false,
+	}
+	for in, want := range cases {
+		if got := containsStream([]byte(in)); got != want {
+			t.Errorf("containsStream(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
