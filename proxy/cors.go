@@ -27,13 +27,12 @@ func newCORS(origins []string) cors {
 
 var exposeHeaders = []byte("x-aigw-request-id, x-aigw-overhead-ms, retry-after, x-request-id, request-id")
 
-// allow sets Access-Control-Allow-Origin when the request's origin is allowed.
-func (c *cors) allow(ctx *fasthttp.RequestCtx) bool {
-	origin := ctx.Request.Header.Peek(fasthttp.HeaderOrigin)
+// allow sets Access-Control-Allow-Origin on h when the request's origin
+// (its Origin header, nil when absent) is allowed.
+func (c *cors) allow(h *fasthttp.ResponseHeader, origin []byte) bool {
 	if len(origin) == 0 {
 		return false
 	}
-	h := &ctx.Response.Header
 	if c.any {
 		h.Set(fasthttp.HeaderAccessControlAllowOrigin, "*")
 	} else {
@@ -57,7 +56,7 @@ func (c *cors) allow(ctx *fasthttp.RequestCtx) bool {
 // preflight answers an OPTIONS request without a key.
 func (c *cors) preflight(ctx *fasthttp.RequestCtx) {
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
-	if !c.allow(ctx) {
+	if !c.allow(&ctx.Response.Header, ctx.Request.Header.Peek(fasthttp.HeaderOrigin)) {
 		return
 	}
 	h := &ctx.Response.Header

@@ -39,6 +39,9 @@ type exchange struct {
 	up       upstreamBody             // its body, read straight off the connection
 	path     []byte                   // reused buffer for the upstream path
 
+	origin      []byte // the request's Origin header (aliases ctx)
+	originKnown bool   // origin was noted while the headers were copied
+
 	cred         *credential // the credential whose response is passed on
 	trial        bool        // that attempt was a half-open probe
 	reported     bool        // its outcome was already reported
@@ -89,10 +92,13 @@ func (x *exchange) prepareUpstream() {
 		uri.SetQueryStringBytes(ctx.URI().QueryString())
 	}
 	for k, v := range ctx.Request.Header.All() {
-		if !dropRequestHeaders[string(k)] {
+		if !dropRequestHeader(k) {
 			req.Header.AddBytesKV(k, v)
+		} else if string(k) == fasthttp.HeaderOrigin && x.origin == nil {
+			x.origin = v // for CORS, without another walk over the headers
 		}
 	}
+	x.originKnown = true
 	for _, h := range x.prov.headers {
 		if len(req.Header.PeekBytes(h.name)) == 0 {
 			req.Header.SetBytesKV(h.name, h.value)
@@ -108,6 +114,15 @@ func (x *exchange) prepareUpstream() {
 		}
 	}
 	req.SetBodyRaw(body)
+}
+
+// allowOrigin lets the request's origin read the response, if CORS allows it.
+func (x *exchange) allowOrigin() {
+	origin := x.origin
+	if !x.originKnown {
+		origin = x.ctx.Request.Header.Peek(fasthttp.HeaderOrigin)
+	}
+	x.p.cors.allow(&x.ctx.Response.Header, origin)
 }
 
 // Read passes the upstream body on to fasthttp's writer, through the

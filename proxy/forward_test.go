@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aigw/aigw/proxy"
 	"github.com/aigw/aigw/store"
 )
 
@@ -251,6 +252,51 @@ func TestUnknownProviderIs404InTheSDKsShape(t *testing.T) {
 		}
 		if r.header.Get("x-aigw-request-id") == "" {
 			t.Error("404 without x-aigw-request-id")
+		}
+	}
+}
+
+// Answers, aigw's own errors included, are readable by an allowed origin
+// only; requests without an Origin get no CORS headers.
+func TestCORSOnAnswers(t *testing.T) {
+	e := newEnv(t, func(c *proxy.Config) { c.CORSOrigins = []string{"https://app.example.com"} })
+	key, _ := e.setup("openai", 1, "round_robin")
+	app := map[string]string{"Origin": "https://app.example.com"}
+	other := map[string]string{"Origin": "https://evil.example.com"}
+	withKey := func(h map[string]string) map[string]string {
+		out := map[string]string{"Authorization": "Bearer " + key}
+		for k, v := range h {
+			out[k] = v
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name   string
+		path   string
+		header map[string]string
+		status int
+		allow  string
+	}{
+		{"answer, allowed origin", "/p/v1/chat/completions", withKey(app), 200, "https://app.example.com"},
+		{"answer, other origin", "/p/v1/chat/completions", withKey(other), 200, ""},
+		{"answer, no origin", "/p/v1/chat/completions", withKey(nil), 200, ""},
+		{"refused key, allowed origin", "/p/v1/chat/completions", app, 401, "https://app.example.com"},
+		{"unknown provider, allowed origin", "/nope/v1/chat/completions", withKey(app), 404, "https://app.example.com"},
+		{"refused key, other origin", "/p/v1/chat/completions", other, 401, ""},
+	} {
+		r := e.do("POST", c.path, c.header, chatBody)
+		if r.status != c.status {
+			t.Fatalf("%s: status %d %s", c.name, r.status, r.body)
+		}
+		if got := r.header.Values("Access-Control-Allow-Origin"); len(got) > 1 || r.header.Get("Access-Control-Allow-Origin") != c.allow {
+			t.Errorf("%s: Access-Control-Allow-Origin %q, want %q", c.name, got, c.allow)
+		}
+		exposed := r.header.Get("Access-Control-Expose-Headers")
+		if c.allow != "" && (!strings.Contains(exposed, "x-aigw-request-id") || r.header.Get("Vary") != "Origin") {
+			t.Errorf("%s: Expose-Headers %q, Vary %q", c.name, exposed, r.header.Get("Vary"))
+		}
+		if c.allow == "" && exposed != "" {
+			t.Errorf("%s: Expose-Headers %q for an origin that is not allowed", c.name, exposed)
 		}
 	}
 }

@@ -38,7 +38,7 @@ func (x *exchange) begin(ctx *fasthttp.RequestCtx) {
 	x.start = x.p.now()
 	x.snap = x.p.snap.Load()
 	x.id = x.p.ids.next(x.idBuf[:0], x.start)
-	ctx.Response.Header.SetBytesV(hdrRequestID, x.id)
+	ctx.Response.Header.SetCanonical(hdrRequestID, x.id)
 }
 
 // route picks the provider from the first path segment; OPTIONS is a CORS
@@ -48,7 +48,7 @@ func (x *exchange) route() bool {
 	name, rest := splitProvider(ctx.Path())
 	x.prov = x.snap.providers[string(name)]
 	if x.prov == nil {
-		x.p.cors.allow(ctx)
+		x.allowOrigin()
 		writeError(ctx, shapeFromRequest(&ctx.Request.Header, ctx.QueryArgs()), fasthttp.StatusNotFound,
 			"aigw: unknown provider "+strconv.Quote(string(name))+": the first path segment must name a configured provider")
 		return false
@@ -128,7 +128,7 @@ func (x *exchange) limited(e *limitedError) bool {
 
 // reject answers with aigw's own error in the provider's shape.
 func (x *exchange) reject(status int, msg string) bool {
-	x.p.cors.allow(x.ctx)
+	x.allowOrigin()
 	writeError(x.ctx, x.prov.shape, status, msg)
 	if x.trace != nil {
 		x.trace.Status = status
@@ -283,14 +283,14 @@ func (x *exchange) respond() {
 	ctx.SetStatusCode(up.StatusCode())
 	h := &ctx.Response.Header
 	for k, v := range up.All() {
-		if !dropResponseHeaders[string(k)] {
+		if !dropResponseHeader(k) {
 			h.AddBytesKV(k, v)
 		}
 	}
-	x.p.cors.allow(ctx)
+	x.allowOrigin()
 	overhead := x.p.now().Sub(x.start) - x.upstreamTime
 	x.overhead = overhead
-	h.SetBytesV(hdrOverhead, appendMillis(x.numBuf[:0], overhead))
+	h.SetCanonical(hdrOverhead, appendMillis(x.numBuf[:0], overhead))
 	if x.trace != nil {
 		x.trace.Status = up.StatusCode()
 	}
@@ -325,9 +325,11 @@ func (x *exchange) respond() {
 // as they arrive.
 const smallBody = 64 << 10
 
+// aigw's own response headers, in the canonical form fasthttp would give
+// them (SetCanonical skips normalising the name on every response).
 var (
-	hdrRequestID = "x-aigw-request-id"
-	hdrOverhead  = "x-aigw-overhead-ms"
+	hdrRequestID = []byte("X-Aigw-Request-Id")
+	hdrOverhead  = []byte("X-Aigw-Overhead-Ms")
 )
 
 // appendMillis appends d in milliseconds with three decimals (microseconds).
