@@ -37,7 +37,7 @@ type exchange struct {
 	upReq    *fasthttp.Request
 	upHeader *fasthttp.ResponseHeader // of the latest attempt's response
 	up       upstreamBody             // its body, read straight off the connection
-	path     []byte                   // reused buffer for the upstream path
+	path     []byte                   // reused buffer for the upstream request URI
 
 	origin      []byte // the request's Origin header (aliases ctx)
 	originKnown bool   // origin was noted while the headers were copied
@@ -76,21 +76,25 @@ func (x *exchange) prepareUpstream() {
 	req := fasthttp.AcquireRequest()
 	x.upReq = req
 	req.Header.SetMethodBytes(ctx.Method())
-	uri := req.URI()
-	uri.SetSchemeBytes(up.scheme)
-	uri.SetHostBytes(up.host)
-	x.path = append(append(x.path[:0], up.basePath...), x.rest...)
+	req.Header.SetHostBytes(up.host)
+	// The request line is written here rather than through a fasthttp.URI,
+	// which would decode the path once more: the rest of the client's path
+	// was decoded and cleaned of dot segments once (ctx.Path), and goes
+	// upstream escaped again, so that "%252e%252e" stays the text "%2e%2e"
+	// there and cannot climb out of the provider's base path.
+	x.path = appendEscapedPath(append(x.path[:0], up.basePath...), x.rest)
 	if len(x.path) == 0 {
 		x.path = append(x.path, '/')
 	}
-	uri.SetPathBytes(x.path)
-	args := ctx.QueryArgs()
-	if args.Has("key") {
+	query := ctx.URI().QueryString()
+	if args := ctx.QueryArgs(); args.Has("key") {
 		args.Del("key") // the client's gateway key never goes upstream
-		uri.SetQueryStringBytes(args.QueryString())
-	} else {
-		uri.SetQueryStringBytes(ctx.URI().QueryString())
+		query = args.QueryString()
 	}
+	if len(query) > 0 {
+		x.path = append(append(x.path, '?'), query...)
+	}
+	req.Header.SetRequestURIBytes(x.path)
 	for k, v := range ctx.Request.Header.All() {
 		if !dropRequestHeader(k) {
 			req.Header.AddBytesKV(k, v)

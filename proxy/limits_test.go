@@ -127,12 +127,35 @@ func TestPathTricks(t *testing.T) {
 			t.Errorf("%s: status %d", path, r.status)
 		}
 	}
-	for _, path := range []string{"/a/../../v1/chat/completions", "/a/v1/../../../etc/passwd", "/a/%2e%2e/%2e%2e/x"} {
+	for _, path := range []string{"/a/../../v1/chat/completions", "/a/v1/../../../etc/passwd", "/a/%2e%2e/%2e%2e/x",
+		"/a/%252e%252e/%252e%252e/x", "/a/%252e%252e/team-b/x", "/a/%252E%252E%252Fx", "/a/v1/%25%32%65%25%32%65/%25%32%65%25%32%65/x"} {
 		e.do("POST", path, bearer(ka), chatBody)
 	}
 	for _, rq := range e.fake.Requests() {
 		if !strings.HasPrefix(rq.Path, "/team-a/") {
 			t.Errorf("a request left the provider's base path: %s", rq.Path)
+		}
+	}
+}
+
+// The client's path is decoded once, as any server would: what reaches the
+// upstream is the path the client meant, escapes and all.
+func TestPathDecodedOnce(t *testing.T) {
+	e := newEnv(t)
+	e.provider("a", "openai", func(p *store.Provider) { p.BaseURL = e.fake.URL + "/team%20a" })
+	ka := e.key(store.KeyInput{Provider: "a", Credentials: []string{e.cred("a", "sk-a-credential-secret", 1)}})
+	for path, want := range map[string]string{
+		"/a/v1/files/a%2525b":       "/team a/v1/files/a%25b",
+		"/a/v1/files/sp%20ace":      "/team a/v1/files/sp ace",
+		"/a/v1/files/%252e%252e":    "/team a/v1/files/%2e%2e",
+		"/a/v1/files/x%3Fy%23z":     "/team a/v1/files/x?y#z",
+		"/a/v1/files/caf%C3%A9":     "/team a/v1/files/café",
+		"/a/v1/models/g:generate!*": "/team a/v1/models/g:generate!*",
+	} {
+		e.do("GET", path+"?alt=sse&key=zz", bearer(ka), "")
+		seen, ok := e.fake.Last()
+		if !ok || seen.Path != want || seen.RawQuery != "alt=sse" {
+			t.Errorf("%s: upstream saw path %q query %q, want %q and alt=sse", path, seen.Path, seen.RawQuery, want)
 		}
 	}
 }

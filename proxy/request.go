@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"strings"
 
 	"github.com/valyala/fasthttp"
 )
@@ -123,3 +124,27 @@ func dropResponseHeader(k []byte) bool {
 	}
 	return false
 }
+
+// appendEscapedPath appends a decoded path escaped for a request line, as
+// net/url escapes a path: letters, digits, "-._~" and "$&+,/:;=@" stay,
+// every other byte becomes %XX.
+func appendEscapedPath(dst, path []byte) []byte {
+	for _, c := range path {
+		if pathByteKept[c] {
+			dst = append(dst, c)
+		} else {
+			dst = append(dst, '%', upperHex[c>>4], upperHex[c&15])
+		}
+	}
+	return dst
+}
+
+const upperHex = "0123456789ABCDEF"
+
+var pathByteKept = func() (t [256]bool) {
+	for c := range t {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			strings.IndexByte("-._~$&+,/:;=@", byte(c)) >= 0
+	}
+	return t
+}()

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"net/url"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -38,6 +39,28 @@ func FuzzSplitProvider(f *testing.F) {
 		}
 		if name != nil && 1+len(name)+len(rest) != len(path) {
 			t.Fatalf("split of %q loses bytes: %q + %q", path, name, rest)
+		}
+	})
+}
+
+// An escaped path reads back as the same bytes (net/url decodes it to the
+// original) and holds nothing that would end the path in a request line.
+func FuzzAppendEscapedPath(f *testing.F) {
+	for _, s := range []string{"/v1/chat/completions", "/%2e%2e/x", "/a b?c#d", "/café", "/models/g:gen", "\x00\xff", ""} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, path []byte) {
+		esc := appendEscapedPath([]byte("/base"), path)
+		if !bytes.HasPrefix(esc, []byte("/base")) {
+			t.Fatalf("prefix lost: %q", esc)
+		}
+		esc = esc[len("/base"):]
+		if i := bytes.IndexAny(esc, "?# \t\r\n"); i >= 0 {
+			t.Fatalf("escaped %q keeps %q", path, esc[i])
+		}
+		back, err := url.PathUnescape(string(esc))
+		if err != nil || back != string(path) {
+			t.Fatalf("%q escaped to %q reads back as %q (%v)", path, esc, back, err)
 		}
 	})
 }
