@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"math"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -140,4 +143,35 @@ func TestPipelinePushesBackWhenFull(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	_ = p.Close(context.Background())
+}
+
+// The request line's times and milliseconds read exactly as the standard
+// library would write them.
+func TestRequestLogLineFormatsLikeStrconvAndTime(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	times := []time.Time{
+		time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), time.Date(2026, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2026, 6, 7, 8, 9, 10, 100000000, time.UTC), time.Date(2026, 6, 7, 8, 9, 10, 120, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 5000, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-5, 3, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 3, 1, 12, 0, 0, 7, time.FixedZone("x", 5*3600)),
+	}
+	for range 10000 {
+		times = append(times, time.Unix(rng.Int64N(1<<35), rng.Int64N(1e9)))
+	}
+	for _, tm := range times {
+		if got, want := string(appendTimeUTC(nil, tm)), tm.UTC().Format(time.RFC3339Nano); got != want {
+			t.Fatalf("time %v: got %s, want %s", tm, got, want)
+		}
+	}
+	floats := []float64{0, math.Copysign(0, -1), 0.001, 0.01, 0.1, 0.04, 12.5, 1, 10, 100.1, 999.999, 1000, 0.0005, 1.0001,
+		-1.5, 1e12, 1e12 - 0.001, 123456789.123, math.MaxFloat64, math.SmallestNonzeroFloat64, math.Inf(1), math.NaN()}
+	for range 100000 {
+		floats = append(floats, float64(rng.Int64N(1<<40))/1000, float64(rng.Int64N(100000))/1000, rng.Float64()*1000)
+	}
+	for _, f := range floats {
+		if got, want := string(appendMillis(nil, f)), strconv.FormatFloat(f, 'f', -1, 64); got != want {
+			t.Fatalf("%v: got %s, want %s", f, got, want)
+		}
+	}
 }
