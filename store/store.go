@@ -58,9 +58,10 @@ var (
 
 // Store is the typed access to the database. It is safe for concurrent use.
 type Store struct {
-	db     *bolt.DB
-	sealer *sealer
-	now    func() time.Time
+	db          *bolt.DB
+	sealer      *sealer
+	now         func() time.Time
+	traceWriter traceWriter
 }
 
 // Options tune Open. The zero value is usable.

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -42,16 +43,21 @@ func (s *Store) WriteTraces(batch []*Trace) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	vals, err := encodeTraces(batch)
+	w := &s.traceWriter
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	defer w.shrink()
+	vals, err := w.encode(batch)
 	if err != nil {
 		return err
 	}
 	// In key (= time) order, Puts walk the B-tree's right edge, and a
 	// duplicate id — which callers never send — is next to its first copy.
-	order := make([]int, len(batch))
-	for i := range order {
-		order[i] = i
+	order := w.order[:0]
+	for i := range batch {
+		order = append(order, i)
 	}
+	w.order = order
 	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(batch[a].RequestID, batch[b].RequestID) })
 	defer s.unmapPages()
 	return s.db.Update(func(tx *bolt.Tx) error {
@@ -62,9 +68,10 @@ func (s *Store) WriteTraces(batch []*Trace) error {
 		count := traceCount(tx)
 		roll := newRollups(len(batch))
 		prev := ""
+		var key []byte // bbolt copies the key it is given
 		for n, i := range order {
 			t := batch[i]
-			key := []byte(t.RequestID)
+			key = append(key[:0], t.RequestID...)
 			if n > 0 && t.RequestID == prev {
 				continue
 			}
@@ -73,7 +80,7 @@ func (s *Store) WriteTraces(batch []*Trace) error {
 				continue
 			}
 			// bbolt keeps a reference to the value until the commit: vals
-			// are fresh slices that nothing else writes to.
+			// are w.buf's, which nothing writes to before WriteTraces returns.
 			if err := b.Put(key, vals[i]); err != nil {
 				return fmt.Errorf("store trace %s: %w", t.RequestID, err)
 			}
@@ -101,11 +108,23 @@ func (s *Store) unmapPages() {
 	})
 }
 
-// encodeTraces checks every trace of a batch and returns their encodings,
-// each a sub-slice of one buffer (one allocation for the batch).
-func encodeTraces(batch []*Trace) ([][]byte, error) {
-	buf := make([]byte, 0, len(batch)*192) // a typical trace is 150–250 bytes
-	ends := make([]int, len(batch))
+// traceWriter holds WriteTraces' buffers from one batch to the next: a
+// batch of a few thousand traces encodes to hundreds of kilobytes, and
+// allocating that afresh for every transaction was most of what the
+// writer gave the garbage collector to do. bbolt holds on to the values
+// only until the commit, so they are free again when WriteTraces returns.
+type traceWriter struct {
+	mu    sync.Mutex
+	buf   []byte
+	vals  [][]byte
+	ends  []int
+	order []int
+}
+
+// encode checks every trace of a batch and returns their encodings, each
+// a sub-slice of w.buf.
+func (w *traceWriter) encode(batch []*Trace) ([][]byte, error) {
+	buf, ends := w.buf[:0], w.ends[:0]
 	for i, t := range batch {
 		if t == nil {
 			return nil, invalid("traces", "trace %d of %d is nil", i+1, len(batch))
@@ -122,15 +141,25 @@ func encodeTraces(batch []*Trace) ([][]byte, error) {
 			}
 		}
 		buf = appendTrace(buf, t)
-		ends[i] = len(buf)
+		ends = append(ends, len(buf))
 	}
-	vals := make([][]byte, len(batch))
+	vals := w.vals[:0]
 	start := 0
-	for i, end := range ends {
-		vals[i] = buf[start:end:end]
+	for _, end := range ends {
+		vals = append(vals, buf[start:end:end])
 		start = end
 	}
+	w.buf, w.ends, w.vals = buf, ends, vals
 	return vals, nil
+}
+
+// shrink lets go of the buffers after an unusually large batch, and of
+// the references to the last batch's values.
+func (w *traceWriter) shrink() {
+	clear(w.vals)
+	if cap(w.buf) > 4<<20 {
+		*w = traceWriter{}
+	}
 }
 
 // traceCount reads the stored trace count inside tx.

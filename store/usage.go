@@ -141,7 +141,13 @@ func rollupPart(s string) string {
 }
 
 func appendRollupKey(dst []byte, t *Trace) []byte {
-	dst = t.Time.UTC().AppendFormat(dst, dayLayout)
+	y, m, d := t.Time.UTC().Date() // = AppendFormat(dst, dayLayout), for a fraction of its cost
+	if y < 0 || y > 9999 {
+		dst = t.Time.UTC().AppendFormat(dst, dayLayout)
+	} else {
+		dst = append(dst, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10),
+			'-', byte('0'+m/10), byte('0'+m%10), '-', byte('0'+d/10), byte('0'+d%10))
+	}
 	dst = append(dst, 0)
 	dst = append(dst, rollupPart(t.KeyID)...)
 	dst = append(dst, 0)

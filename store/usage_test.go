@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -263,5 +264,24 @@ func TestUsageOddModelNames(t *testing.T) {
 	rows, _ = s.Usage(UsageQuery{GroupBy: "provider", Model: "gpt\x00evil", KeyID: "key_a"})
 	if len(rows) != 1 || rows[0].Group != "openai" || rows[0].Requests != 1 {
 		t.Errorf("Usage filtered by the NUL model = %+v; want one openai request", rows)
+	}
+}
+
+// A roll-up key starts with the trace's UTC day, as UsageDay names it.
+func TestRollupKeyDay(t *testing.T) {
+	times := []time.Time{
+		time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2026, 3, 1, 1, 0, 0, 0, time.FixedZone("east", 5*3600)), // still February 28 in UTC
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC),
+		time.Date(12345, 6, 7, 0, 0, 0, 0, time.UTC), time.Date(-1, 6, 7, 0, 0, 0, 0, time.UTC),
+	}
+	for i := range 5000 {
+		times = append(times, time.Unix(int64(i)*7919*60, 0))
+	}
+	for _, tm := range times {
+		key := appendRollupKey(nil, &Trace{Time: tm, KeyID: "k", Model: "m", Provider: "p"})
+		if got, want := string(key[:bytes.IndexByte(key, 0)]), UsageDay(tm); got != want {
+			t.Fatalf("%v: day %q, want %q", tm, got, want)
+		}
 	}
 }
