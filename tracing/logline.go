@@ -166,7 +166,18 @@ func needsQuote(s string) bool {
 	if s == "" {
 		return true
 	}
-	for i := 0; i < len(s); {
+	// Eight bytes at a time while they are plain: printable ASCII other
+	// than space, '=' and '"' (most values are ids and names).
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		eq, dq := w^(ones*'='), w^(ones*'"')
+		if (w-ones*0x21)&^w&high != 0 || (eq-ones)&^eq&high != 0 || (dq-ones)&^dq&high != 0 || w&high != 0 {
+			break // one of them, or a byte beyond ASCII: look closer below
+		}
+	}
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if quoteASCII[c] {
@@ -183,6 +194,11 @@ func needsQuote(s string) bool {
 	}
 	return false
 }
+
+const (
+	ones = 0x0101010101010101
+	high = 0x8080808080808080
+)
 
 // quoteASCII marks the ASCII bytes that make a value need quotes.
 var quoteASCII = func() (t [utf8.RuneSelf]bool) {

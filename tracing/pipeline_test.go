@@ -37,8 +37,16 @@ func TestRequestLogLineText(t *testing.T) {
 // A value in the text request line is quoted exactly when slog's own text
 // handler (aigw's other log lines) would quote it.
 func TestRequestLogLineQuotesLikeSlog(t *testing.T) {
-	for _, v := range []string{"", "plain", "gpt-4o-mini", "aigw_AbCd…", "two words", "a=b", `say "hi"`, "tab\there",
-		"new\nline", "\x7f", "\x00", "zero\u200bwidth", "bad\xffutf8", "日本語", "/v1/chat/completions?x=1"} {
+	values := []string{"", "plain", "gpt-4o-mini", "aigw_AbCd…", "two words", "a=b", `say "hi"`, "tab\there",
+		"new\nline", "\x7f", "\x00", "zero\u200bwidth", "bad\xffutf8", "日本語", "/v1/chat/completions?x=1",
+		"key_0123456789abcdef", "cred_zPO0k2hzwN2i!#$%&'()*+,-./:;<>?@[\\]^_`{|}~"}
+	// Every kind of byte at every place of a long value (read eight at a time).
+	for _, c := range []string{" ", "=", `"`, "\t", "\x00", "\x1f", "!", "\x7f", "é", "\u200b", "\xff", "~"} {
+		for pos := range 20 {
+			values = append(values, strings.Repeat("a", pos)+c+strings.Repeat("b", 19-pos))
+		}
+	}
+	for _, v := range values {
 		var buf bytes.Buffer
 		slog.New(slog.NewTextHandler(&buf, nil)).Info("", "v", v)
 		slogQuoted := !strings.Contains(buf.String(), " v="+v+"\n")
