@@ -282,11 +282,15 @@ func (x *exchange) respond() {
 	ctx, up := x.ctx, x.upHeader
 	ctx.SetStatusCode(up.StatusCode())
 	h := &ctx.Response.Header
+	// The upstream's header names are canonical already (fasthttp parsed
+	// them with normalising on): copy them without normalising each again.
+	h.DisableNormalizing()
 	for k, v := range up.All() {
 		if !dropResponseHeader(k) {
 			h.AddBytesKV(k, v)
 		}
 	}
+	h.EnableNormalizing()
 	x.allowOrigin()
 	overhead := x.p.now().Sub(x.start) - x.upstreamTime
 	x.overhead = overhead

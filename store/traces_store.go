@@ -58,7 +58,10 @@ func (s *Store) WriteTraces(batch []*Trace) error {
 		order = append(order, i)
 	}
 	w.order = order
-	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(batch[a].RequestID, batch[b].RequestID) })
+	byID := func(a, b int) int { return strings.Compare(batch[a].RequestID, batch[b].RequestID) }
+	if !slices.IsSortedFunc(order, byID) { // most batches come in order already
+		slices.SortStableFunc(order, byID)
+	}
 	defer s.unmapPages()
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketTraces)
