@@ -18,7 +18,6 @@ import (
 // configuration change does not drop warm connections.
 type upstream struct {
 	conns    *connPool
-	scheme   []byte
 	host     []byte // Host header: host[:port] as in the base URL
 	basePath []byte // path prefix of the base URL, without trailing slash
 }
@@ -49,7 +48,7 @@ func (cc *clientCache) get(baseURL, caFile string, t upstreamTimeouts) (*upstrea
 			addr = net.JoinHostPort(u.Hostname(), "80")
 		}
 	}
-	up := &upstream{scheme: []byte(u.Scheme), host: []byte(u.Host), basePath: []byte(trimSlash(u.EscapedPath()))}
+	up := &upstream{host: []byte(u.Host), basePath: []byte(trimSlash(u.EscapedPath()))}
 	cacheKey := u.Scheme + "://" + addr + "|" + caFile
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
