@@ -161,7 +161,7 @@ func (w *traceWriter) encode(batch []*Trace) ([][]byte, error) {
 func (w *traceWriter) shrink() {
 	clear(w.vals)
 	if cap(w.buf) > 4<<20 {
-		*w = traceWriter{}
+		w.buf, w.vals, w.ends, w.order = nil, nil, nil, nil // not the mutex: it is held
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -482,4 +483,35 @@ func FuzzDecodeTrace(f *testing.F) {
 		_ = decodeTrace(raw, &tr) // no panic, no huge allocation
 		_, _ = traceTime(raw)
 	})
+}
+
+// The writer's buffers are reused between batches: a later batch never
+// changes what an earlier one stored, and a batch too large to keep the
+// buffers for (over 4 MB encoded) is written like any other.
+func TestWriteTracesReusesBuffersSafely(t *testing.T) {
+	s := openTest(t)
+	first := make([]*Trace, 50)
+	for i := range first {
+		first[i] = tr(t0.Add(time.Duration(i)*time.Millisecond), "key_a", "openai", "gpt-4o", 200)
+		first[i].Error = "first batch"
+	}
+	write(t, s, first...)
+	big := make([]*Trace, 300)
+	for i := range big {
+		big[i] = tr(t0.Add(time.Hour+time.Duration(i)*time.Millisecond), "key_b", "openai", "gpt-4o", 500)
+		big[i].Error = strings.Repeat("x", 16<<10) // 300 × 16 KB: beyond what the writer keeps
+	}
+	write(t, s, big...)
+	last := tr(t0.Add(2*time.Hour), "key_c", "openai", "gpt-4o", 200)
+	write(t, s, last)
+	for _, want := range []*Trace{first[0], first[49], big[0], big[299], last} {
+		got, err := s.Trace(want.RequestID)
+		if err != nil || got.Error != want.Error || got.KeyID != want.KeyID || got.Status != want.Status {
+			t.Fatalf("trace %s: %v, key %s, status %d, error of %d bytes; want key %s, status %d, error of %d bytes",
+				want.RequestID, err, got.KeyID, got.Status, len(got.Error), want.KeyID, want.Status, len(want.Error))
+		}
+	}
+	if n := countOf(t, s); n != 351 {
+		t.Errorf("TraceCount = %d; want 351", n)
+	}
 }
