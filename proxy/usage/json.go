@@ -495,22 +495,10 @@ loop:
 		if st != jsKey || c != '"' {
 			if st != jsVal {
 				switch st {
-				case jsKey: // not a quote
+				case jsKey, jsAfter: // jsKey: not a quote
 					switch c {
 					case ',':
-						i++
-					case '}':
-						i++
-						st = s.closeObject(i)
-					default:
-						st = jsErr
-						break loop
-					}
-					continue
-				case jsAfter:
-					switch c {
-					case ',':
-						if s.strip && s.depth == 1 {
+						if st == jsAfter && s.strip && s.depth == 1 {
 							s.rootComma(s.base + i)
 						}
 						i++
