@@ -280,8 +280,9 @@ func TestRollupKeyDay(t *testing.T) {
 	}
 	for _, tm := range times {
 		key := appendRollupKey(nil, &Trace{Time: tm, KeyID: "k", Model: "m", Provider: "p"})
-		if got, want := string(key[:bytes.IndexByte(key, 0)]), UsageDay(tm); got != want {
-			t.Fatalf("%v: day %q, want %q", tm, got, want)
+		want := tm.UTC().Format(dayLayout) // the standard library's reading of the day
+		if got := string(key[:bytes.IndexByte(key, 0)]); got != want || UsageDay(tm) != want {
+			t.Fatalf("%v: key day %q, UsageDay %q, want %q", tm, got, UsageDay(tm), want)
 		}
 	}
 }
