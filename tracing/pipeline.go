@@ -135,9 +135,9 @@ func (p *Pipeline) Record(t *store.Trace) {
 }
 
 // Run handles traces until Close, then drains what is queued. It wakes up
-// every FlushInterval (or as soon as a batch is waiting) and handles what is
-// queued in batches, so a busy gateway pays one transaction and one log
-// write per batch and no goroutine switch per request.
+// when a batch is waiting, or after FlushInterval without one, and writes
+// what is queued in batches, so a busy gateway pays one transaction and one
+// log write per full batch and no goroutine switch per request.
 func (p *Pipeline) Run() {
 	defer close(p.done)
 	tick := time.NewTicker(p.cfg.FlushInterval)
@@ -147,15 +147,21 @@ func (p *Pipeline) Run() {
 		case <-tick.C:
 		case <-p.wake:
 		case <-p.stopped:
-			p.drain()
+			p.drain(true)
 			return
 		}
-		p.drain()
+		// What arrives from now on waits at most one interval.
+		tick.Reset(p.cfg.FlushInterval)
+		p.drain(false)
 	}
 }
 
-// drain handles everything queued, BatchSize traces at a time.
-func (p *Pipeline) drain() {
+// drain writes what is queued, BatchSize traces at a time. Unless all is
+// set, it stops once less than a batch is left: the traces that arrived
+// while a batch was being written wait for the next batch, instead of
+// making a transaction of their own each — a writer that kept going would
+// settle on batches as small as what arrives during one commit.
+func (p *Pipeline) drain(all bool) {
 	for {
 		p.batch = p.batch[:0]
 		for len(p.batch) < p.cfg.BatchSize {
@@ -172,6 +178,9 @@ func (p *Pipeline) drain() {
 		}
 		p.handle(p.batch)
 		clear(p.batch)
+		if !all && len(p.queue) < p.high {
+			return
+		}
 	}
 }
 

@@ -119,6 +119,91 @@ func TestPipelineWritesEachFullBatchAtOnce(t *testing.T) {
 	}
 }
 
+// stallingLog is a request log on a slow disk: each write waits until the
+// test lets it through.
+type stallingLog struct {
+	testkit.SyncBuffer
+	started chan struct{}
+	release chan struct{}
+}
+
+func (l *stallingLog) Write(b []byte) (int, error) {
+	l.started <- struct{}{}
+	<-l.release
+	return l.SyncBuffer.Write(b)
+}
+
+// Traces that arrive while a batch is being written wait for the next full
+// batch (or the interval): a writer that went straight back for them would
+// settle, under steady traffic, on batches as small as what arrives during
+// one commit, and pay a transaction for each.
+func TestPipelineLeavesStragglersForTheNextBatch(t *testing.T) {
+	out := &stallingLog{started: make(chan struct{}), release: make(chan struct{})}
+	p := New(Config{QueueSize: 100, BatchSize: 10, RequestLog: out, FlushInterval: time.Hour})
+	go p.Run()
+	lines := func() int { return strings.Count(out.String(), "msg=request") }
+	for i := range 10 {
+		p.Record(sample(i))
+	}
+	<-out.started // the first batch is being written
+	for i := range 3 {
+		p.Record(sample(10 + i))
+	}
+	out.release <- struct{}{}
+	select {
+	case <-out.started:
+		t.Fatalf("the 3 traces that arrived during a write were written at once as a batch of their own (%d lines so far)", lines())
+	case <-time.After(100 * time.Millisecond):
+	}
+	if n := lines(); n != 10 {
+		t.Fatalf("%d lines after the first batch, want 10", n)
+	}
+	for i := range 7 {
+		p.Record(sample(13 + i))
+	}
+	select {
+	case <-out.started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a second full batch was not written")
+	}
+	out.release <- struct{}{}
+	closed := make(chan error)
+	go func() { closed <- p.Close(context.Background()) }()
+	for {
+		select {
+		case <-out.started: // Close flushes whatever is left
+			out.release <- struct{}{}
+			continue
+		case err := <-closed:
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		break
+	}
+	if n, w := lines(), out.Writes(); n != 20 || w != 2 {
+		t.Fatalf("%d lines in %d writes, want 20 lines in 2 batches of 10", n, w)
+	}
+}
+
+// A partial batch is written once the flush interval has passed.
+func TestPipelineWritesAPartialBatchAfterTheInterval(t *testing.T) {
+	var out testkit.SyncBuffer
+	p := New(Config{QueueSize: 1024, BatchSize: 100, RequestLog: &out, FlushInterval: 50 * time.Millisecond})
+	go p.Run()
+	defer func() { _ = p.Close(context.Background()) }()
+	for i := range 3 {
+		p.Record(sample(i))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Count(out.String(), "msg=request") < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("3 traces still unwritten 5s into a 50ms flush interval")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // A full queue makes Record wait (push-back) instead of losing the trace,
 // and the writer wakes up before its interval when the queue fills.
 func TestPipelinePushesBackWhenFull(t *testing.T) {
