@@ -30,8 +30,8 @@ func TestReloadAfterEveryWrite(t *testing.T) {
 			_, err := c.CreateProvider(t.Context(), store.Provider{Name: "openai", Type: store.TypeOpenAI, BaseURL: "https://api.openai.com/v1"})
 			return err
 		}, true, func(d *store.Data) bool { return len(d.Providers) == 1 }},
-		{"create duplicate provider (refused)", func() error {
-			_, err := c.CreateProvider(t.Context(), store.Provider{Name: "openai", Type: store.TypeOpenAI, BaseURL: "https://api.openai.com/v1"})
+		{"create provider of the same name, other settings (refused)", func() error {
+			_, err := c.CreateProvider(t.Context(), store.Provider{Name: "openai", Type: store.TypeOpenAI, BaseURL: "https://eu.api.openai.com/v1"})
 			return err
 		}, false, nil},
 		{"update provider", func() error {

@@ -70,6 +70,28 @@ func sameLines(a, b []string) bool {
 	return true
 }
 
+// otherSetting names the first setting in which q differs from p, with
+// p's value, or returns "" when they are the same provider.
+func (p *Provider) otherSetting(q *Provider) (field, value string) {
+	switch {
+	case p.Type != q.Type:
+		return "type", p.Type
+	case p.BaseURL != q.BaseURL:
+		return "base_url", p.BaseURL
+	case !sameLines(p.AuthHeaders, q.AuthHeaders):
+		return "auth_headers", fmt.Sprintf("%q", p.AuthHeaders)
+	case !sameLines(p.Headers, q.Headers):
+		return "headers", fmt.Sprintf("%q", p.Headers)
+	case p.Timeout != q.Timeout && p.Timeout == 0:
+		return "timeout", "default"
+	case p.Timeout != q.Timeout:
+		return "timeout", p.Timeout.String()
+	case p.CAFile != q.CAFile:
+		return "ca_file", fmt.Sprintf("%q", p.CAFile)
+	}
+	return "", ""
+}
+
 func (p *Provider) validate() error {
 	if err := validProviderName(p.Name); err != nil {
 		return err
@@ -107,7 +129,9 @@ func validCAFile(path string) error {
 }
 
 // CreateProvider stores a new provider. Missing auth headers and extra
-// headers get the defaults of its type.
+// headers get the defaults of its type. Adding a provider that exists with
+// the very same settings changes nothing and returns it, so that a set-up
+// script can run again; one with other settings is refused (ErrExists).
 func (s *Store) CreateProvider(p Provider) (Provider, error) {
 	p.BaseURL = strings.TrimRight(p.BaseURL, "/")
 	if len(p.AuthHeaders) == 0 {
@@ -123,10 +147,18 @@ func (s *Store) CreateProvider(p Provider) (Provider, error) {
 	p.UpdatedAt = p.CreatedAt
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketProviders)
-		if b.Get([]byte(p.Name)) != nil {
-			return fmt.Errorf("provider %q: %w", p.Name, ErrExists)
+		if b.Get([]byte(p.Name)) == nil {
+			return putJSON(b, []byte(p.Name), &p)
 		}
-		return putJSON(b, []byte(p.Name), &p)
+		var cur Provider
+		if err := getJSON(b, []byte(p.Name), &cur); err != nil {
+			return fmt.Errorf("provider %q: %w", p.Name, err)
+		}
+		if field, value := cur.otherSetting(&p); field != "" {
+			return fmt.Errorf("provider %q: %w with %s %s", p.Name, ErrExists, field, value)
+		}
+		p = cur
+		return nil
 	})
 	if err != nil {
 		return Provider{}, err

@@ -178,6 +178,45 @@ func TestCreateProviderDuplicate(t *testing.T) {
 	}
 }
 
+// Adding a provider again with the same settings (a set-up script run a
+// second time) changes nothing and answers with the stored provider; any
+// other setting is refused, naming the stored value.
+func TestCreateProviderAgain(t *testing.T) {
+	s := openTest(t)
+	def := Provider{Name: "claude", Type: TypeAnthropic, BaseURL: "https://api.anthropic.com/", Timeout: units.Duration(time.Minute)}
+	first, err := s.CreateProvider(def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.CreateProvider(def)
+	if err != nil {
+		t.Fatalf("the same provider added twice: %v", err)
+	}
+	if !reflect.DeepEqual(again, first) {
+		t.Errorf("second add answered %+v, want the stored %+v", again, first)
+	}
+	for _, c := range []struct {
+		change func(p *Provider)
+		want   string
+	}{
+		{func(p *Provider) { p.Type = TypeOpenAI }, `"claude": already exists with type anthropic`},
+		{func(p *Provider) { p.BaseURL = "https://proxy.example" }, "already exists with base_url https://api.anthropic.com"},
+		{func(p *Provider) { p.AuthHeaders = []string{"Authorization: Bearer {key}"} }, `already exists with auth_headers ["x-api-key: {key}"]`},
+		{func(p *Provider) { p.Headers = []string{} }, `already exists with headers ["anthropic-version: 2023-06-01"]`},
+		{func(p *Provider) { p.Timeout = 0 }, "already exists with timeout 1m0s"},
+	} {
+		p := def
+		c.change(&p)
+		_, err := s.CreateProvider(p)
+		if !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("add with another setting: %v; want ErrExists naming %q", err, c.want)
+		}
+	}
+	if got, err := s.Provider("claude"); err != nil || !reflect.DeepEqual(got, first) {
+		t.Errorf("after the refused adds: %+v, %v; want %+v unchanged", got, err, first)
+	}
+}
+
 func TestProviderNotFound(t *testing.T) {
 	s := openTest(t)
 	if _, err := s.Provider("nope"); !errors.Is(err, ErrNotFound) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -114,6 +115,18 @@ func TestConfigureFlowSurvivesRestart(t *testing.T) {
 	if p["base_url"] != "https://api.openai.com" || p["type"] != "openai" {
 		t.Fatalf("after restart, provider = %v", p)
 	}
+
+	// The set-up script run again after the restart: adding the provider it
+	// already added succeeds and changes nothing.
+	var again map[string]any
+	g2.okJSON(t, &again, "provider", "add", "openai", "--type", "openai", "--base-url", "https://api.openai.com/")
+	if !reflect.DeepEqual(again, p) {
+		t.Fatalf("provider add of an existing identical provider printed %v, want the stored %v", again, p)
+	}
+	var providers []map[string]any
+	if g2.okJSON(t, &providers, "provider", "list"); len(providers) != 1 {
+		t.Fatalf("after adding it again, %d providers", len(providers))
+	}
 }
 
 func mustJSON(t *testing.T, s string, v any) {
@@ -160,7 +173,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"unknown provider type", []string{"provider", "add", "x", "--type", "azure", "--base-url", "https://x.example"}, "--type", exitError},
 		{"base URL not http", []string{"provider", "add", "x", "--type", "openai", "--base-url", "ftp://x.example"}, "--base-url", exitError},
 		{"base URL without scheme", []string{"provider", "add", "x", "--type", "openai", "--base-url", "api.openai.com"}, "--base-url", exitError},
-		{"duplicate provider", []string{"provider", "add", "openai", "--type", "openai", "--base-url", "https://a.example"}, "already exists", exitError},
+		{"duplicate provider", []string{"provider", "add", "openai", "--type", "openai", "--base-url", "https://a.example"}, "already exists with base_url https://api.openai.com", exitError},
 		{"auth header without {key}", []string{"provider", "add", "x", "--type", "openai", "--base-url", "https://x.example", "--auth-header", "Authorization: Bearer"}, "--auth-header", exitError},
 		{"malformed provider timeout", []string{"provider", "add", "x", "--type", "openai", "--base-url", "https://x.example", "--timeout", "soon"}, "--timeout", exitUsage},
 		{"missing --type", []string{"provider", "add", "x", "--base-url", "https://x.example"}, "type", exitUsage},
