@@ -40,6 +40,40 @@ func TestWritingTracesKeepsTheFileOutOfResidentMemory(t *testing.T) {
 	}
 }
 
+// A query that walks every trace and a prune that deletes almost all of
+// them leave the file out of resident memory too: they release what they
+// read as they go (before, a prune of a million traces at start-up left
+// 270 MB of the file resident in the gateway).
+func TestLongWalksKeepTheFileOutOfResidentMemory(t *testing.T) {
+	s := openTest(t)
+	start := time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
+	const batches, perBatch = 60, 500
+	for b := range batches {
+		batch := make([]*Trace, perBatch)
+		for i := range batch {
+			batch[i] = benchTrace(start.Add(time.Duration(b*perBatch+i)*time.Millisecond), 0, benchKeys[i%len(benchKeys)], "gpt-4o")
+		}
+		write(t, s, batch...)
+	}
+	got, _, err := s.Traces(TraceFilter{KeyID: "key_nobody"}) // walks all 30,000
+	if err != nil || len(got) != 0 {
+		t.Fatalf("query for an unknown key: %v, %d traces", err, len(got))
+	}
+	if rss := mappedKB(t, s.Path()); rss > 256 {
+		t.Fatalf("%d KiB of the database file resident after a query walked every trace, want at most 256", rss)
+	}
+	n, err := s.PruneTraces(time.Time{}, 1000, 500)
+	if err != nil || n != batches*perBatch-1000 {
+		t.Fatalf("PruneTraces = %d, %v; want %d", n, err, batches*perBatch-1000)
+	}
+	if rss := mappedKB(t, s.Path()); rss > 256 {
+		t.Fatalf("%d KiB of the database file resident after pruning %d traces, want at most 256", rss, n)
+	}
+	if got, _, err := s.Traces(TraceFilter{Limit: 5000}); err != nil || len(got) != 1000 {
+		t.Fatalf("after the prune: %v, %d traces; want the newest 1000", err, len(got))
+	}
+}
+
 // mappedKB is the resident size of the process's mappings of path, from
 // /proc/self/smaps.
 func mappedKB(t *testing.T, path string) int {

@@ -32,6 +32,7 @@ func (s *Store) PruneTraces(olderThan time.Time, maxCount uint64, maxDelete int)
 	total := 0
 	for {
 		n, more, err := s.pruneOnce(olderThan, maxCount, maxDelete)
+		s.unmapPages() // what the walk and the deletes read
 		total += n
 		if err != nil || !more {
 			return total, err

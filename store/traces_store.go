@@ -106,10 +106,22 @@ func (s *Store) WriteTraces(batch []*Trace) error {
 // a read transaction, which keeps bbolt from remapping meanwhile.
 func (s *Store) unmapPages() {
 	_ = s.db.View(func(tx *bolt.Tx) error {
-		dropMapped(s.db.Info().Data, tx.Size())
+		s.unmapPagesIn(tx)
 		return nil
 	})
 }
+
+// unmapPagesIn is unmapPages inside a transaction (which keeps bbolt from
+// remapping meanwhile). Long walks over the traces call it every
+// unmapEvery traces, so that a query or a prune over millions of them
+// does not make the whole file resident on the way.
+func (s *Store) unmapPagesIn(tx *bolt.Tx) {
+	dropMapped(s.db.Info().Data, tx.Size())
+}
+
+// unmapEvery is how many traces a long walk reads between unmapPagesIn
+// calls: about a megabyte of pages.
+const unmapEvery = 4096
 
 // traceWriter holds WriteTraces' buffers from one batch to the next: a
 // batch of a few thousand traces encodes to hundreds of kilobytes, and
@@ -243,7 +255,11 @@ func (s *Store) Traces(f TraceFilter) ([]Trace, string, error) {
 		} else {
 			k, v = c.Last()
 		}
-		for ; k != nil; k, v = c.Prev() {
+		defer s.unmapPagesIn(tx)
+		for scanned := 0; k != nil; k, v = c.Prev() {
+			if scanned++; scanned%unmapEvery == 0 {
+				s.unmapPagesIn(tx)
+			}
 			var t Trace
 			ok, stop, err := m.match(v, &t)
 			if err != nil {
