@@ -16,13 +16,7 @@ func TestWritingTracesKeepsTheFileOutOfResidentMemory(t *testing.T) {
 	s := openTest(t)
 	start := time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
 	const batches, perBatch = 60, 500
-	for b := range batches {
-		batch := make([]*Trace, perBatch)
-		for i := range batch {
-			batch[i] = benchTrace(start.Add(time.Duration(b*perBatch+i)*time.Millisecond), 0, benchKeys[i%len(benchKeys)], "gpt-4o")
-		}
-		write(t, s, batch...)
-	}
+	writeBatches(t, s, start, batches, perBatch)
 	fi, err := os.Stat(s.Path())
 	if err != nil {
 		t.Fatal(err)
@@ -48,13 +42,7 @@ func TestLongWalksKeepTheFileOutOfResidentMemory(t *testing.T) {
 	s := openTest(t)
 	start := time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
 	const batches, perBatch = 60, 500
-	for b := range batches {
-		batch := make([]*Trace, perBatch)
-		for i := range batch {
-			batch[i] = benchTrace(start.Add(time.Duration(b*perBatch+i)*time.Millisecond), 0, benchKeys[i%len(benchKeys)], "gpt-4o")
-		}
-		write(t, s, batch...)
-	}
+	writeBatches(t, s, start, batches, perBatch)
 	got, _, err := s.Traces(TraceFilter{KeyID: "key_nobody"}) // walks all 30,000
 	if err != nil || len(got) != 0 {
 		t.Fatalf("query for an unknown key: %v, %d traces", err, len(got))
@@ -71,6 +59,19 @@ func TestLongWalksKeepTheFileOutOfResidentMemory(t *testing.T) {
 	}
 	if got, _, err := s.Traces(TraceFilter{Limit: 5000}); err != nil || len(got) != 1000 {
 		t.Fatalf("after the prune: %v, %d traces; want the newest 1000", err, len(got))
+	}
+}
+
+// writeBatches stores batches × perBatch traces a millisecond apart from
+// start, one batch per WriteTraces.
+func writeBatches(t *testing.T, s *Store, start time.Time, batches, perBatch int) {
+	t.Helper()
+	for b := range batches {
+		batch := make([]*Trace, perBatch)
+		for i := range batch {
+			batch[i] = benchTrace(start.Add(time.Duration(b*perBatch+i)*time.Millisecond), 0, benchKeys[i%len(benchKeys)], "gpt-4o")
+		}
+		write(t, s, batch...)
 	}
 }
 

@@ -2,6 +2,7 @@ package store
 
 import (
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -147,11 +148,11 @@ func (s *Store) CreateProvider(p Provider) (Provider, error) {
 	p.UpdatedAt = p.CreatedAt
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketProviders)
-		if b.Get([]byte(p.Name)) == nil {
-			return putJSON(b, []byte(p.Name), &p)
-		}
 		var cur Provider
-		if err := getJSON(b, []byte(p.Name), &cur); err != nil {
+		switch err := getJSON(b, []byte(p.Name), &cur); {
+		case errors.Is(err, ErrNotFound):
+			return putJSON(b, []byte(p.Name), &p)
+		case err != nil:
 			return fmt.Errorf("provider %q: %w", p.Name, err)
 		}
 		if field, value := cur.otherSetting(&p); field != "" {
