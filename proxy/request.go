@@ -100,6 +100,7 @@ func dropRequestHeader(k []byte) bool {
 	case "Authorization", "X-Api-Key", "X-Goog-Api-Key", "Proxy-Authorization",
 		"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer",
 		"Transfer-Encoding", "Upgrade", "Host", "Content-Length",
+		"Expect",          // aigw has the whole body: an upstream 100 Continue would only be noise
 		"Accept-Encoding", // usage is read from the body: ask for it uncompressed
 		"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Port",
 		"X-Forwarded-Server", "X-Real-Ip", "Forwarded", "Via", "True-Client-Ip",

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -65,15 +66,44 @@ func exchangeHeader(hc *fasthttp.HostClient, conn net.Conn, req *fasthttp.Reques
 		return nil, err
 	}
 	br := hc.AcquireReader(conn)
-	h.Reset()
-	if err := h.Read(br); err != nil {
-		hc.ReleaseReader(br)
-		if isEOF(err) || isReset(err) {
-			return nil, &staleError{err}
+	// Informational answers (100 Continue, 103 Early Hints) come before the
+	// real one on the same connection: they are read and dropped, or the
+	// real answer would be left on the connection for the next request —
+	// another client's — to read as its own.
+	for interim := 0; ; interim++ {
+		h.Reset()
+		if err := h.Read(br); err != nil {
+			hc.ReleaseReader(br)
+			if interim == 0 && (isEOF(err) || isReset(err)) {
+				return nil, &staleError{err}
+			}
+			return nil, err
 		}
-		return nil, err
+		status := h.StatusCode()
+		if status >= 200 {
+			return br, nil
+		}
+		if status == fasthttp.StatusSwitchingProtocols || status < 100 || interim == maxInterim {
+			// aigw never asks to switch protocols (Upgrade is not forwarded)
+			hc.ReleaseReader(br)
+			return nil, &protocolError{status: status}
+		}
 	}
-	return br, nil
+}
+
+// maxInterim bounds the informational answers read before the final one.
+const maxInterim = 16
+
+// protocolError: the upstream answered with a status aigw cannot pass on
+// (101 to a request that asked for no upgrade, a status below 100, or an
+// endless run of informational answers). The connection is closed.
+type protocolError struct{ status int }
+
+func (e *protocolError) Error() string {
+	if e.status >= 100 && e.status < 200 && e.status != fasthttp.StatusSwitchingProtocols {
+		return "upstream sent more than " + strconv.Itoa(maxInterim) + " informational responses"
+	}
+	return "upstream answered with status " + strconv.Itoa(e.status) + ", which is not a final response"
 }
 
 func isReset(err error) bool {
@@ -103,14 +133,16 @@ type upstreamBody struct {
 	err       error
 	idle      time.Duration
 	idleSetAt int64 // unix ns of the last idle deadline
+	keepAlive bool  // the upstream did not say Connection: close
 	active    bool
 }
 
 func (b *upstreamBody) start(pool *connPool, cc any, conn net.Conn, br *bufio.Reader, h *fasthttp.ResponseHeader, head bool, idle time.Duration) {
 	*b = upstreamBody{pool: pool, cc: cc, br: br, conn: conn, idle: idle, active: true}
 	status := h.StatusCode()
+	b.keepAlive = !h.ConnectionClose()
 	switch cl := h.ContentLength(); {
-	case head || status == 204 || status == 304 || (status >= 100 && status < 200):
+	case head || status == 204 || status == 304:
 		b.framing, b.eof = framingLength, true
 	case cl >= 0:
 		b.framing, b.left, b.eof = framingLength, int64(cl), cl == 0
@@ -307,7 +339,11 @@ func (b *upstreamBody) Close() {
 		return
 	}
 	b.active = false
+	// Reused only after an exchange that ended cleanly: the body read to its
+	// end by its framing, nothing left over (bytes after the body would be
+	// read as the next request's answer), and no Connection: close.
+	clean := b.eof && b.err == nil && b.framing != framingClose && b.keepAlive && b.br.Buffered() == 0
 	b.pool.hc.ReleaseReader(b.br)
-	b.pool.conns.release(b.cc, b.eof && b.framing != framingClose && b.err == nil)
+	b.pool.conns.release(b.cc, clean)
 	b.pool, b.cc, b.br, b.conn = nil, nil, nil, nil
 }

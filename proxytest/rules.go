@@ -11,7 +11,7 @@ import (
 // checks; rules are tried in the order they were programmed and the first
 // that matches and has uses left decides.
 //
-// Its effects apply in this order: HeaderDelay; then Reset, or else Status,
+// Its effects apply in this order: Interim; HeaderDelay; then Reset, or else Status,
 // or else Garbage, or else the normal answer. ChunkDelay, HoldAfterChunks
 // and ResetAfterChunks pace and cut Garbage and normal answers.
 //
@@ -40,7 +40,11 @@ type Rule struct {
 	// Body replaces the whole error body sent with Status.
 	Body string
 
-	// HeaderDelay is slept before anything is sent, to trip a gateway's
+	// Interim lists informational responses (e.g. 100, 103) sent, in order,
+	// before the final answer: a gateway must read past them.
+	Interim []int
+
+	// HeaderDelay is slept before the final answer, to trip a gateway's
 	// first-byte timeout.
 	HeaderDelay time.Duration
 	// ChunkDelay is slept before every chunk but the first, to trip an idle

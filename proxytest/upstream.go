@@ -254,6 +254,13 @@ func (x *exchange) serve() {
 	x.plan = x.u.match(x.cred, x.r.URL.Path)
 	x.usage, x.chunks = x.u.settings()
 
+	for _, code := range x.plan.Interim {
+		if code == http.StatusEarlyHints {
+			x.w.Header().Set("Link", "</style.css>; rel=preload; as=style")
+		}
+		x.w.WriteHeader(code)
+		x.w.Header().Del("Link")
+	}
 	if d := x.plan.HeaderDelay; d > 0 && !x.sleep(d) {
 		return
 	}
