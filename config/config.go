@@ -37,8 +37,11 @@ type Config struct {
 type Proxy struct {
 	Addr         string         `toml:"addr"`
 	MaxBodySize  units.ByteSize `toml:"max_body_size"`
+	BodyMemory   units.ByteSize `toml:"body_memory"`
+	MaxConns     int            `toml:"max_conns"` // 0: derived from the open-file limit
 	CORSOrigins  []string       `toml:"cors_origins"`
 	ReadTimeout  units.Duration `toml:"read_timeout"`
+	WriteTimeout units.Duration `toml:"write_timeout"`
 	IdleTimeout  units.Duration `toml:"idle_timeout"`
 	DrainTimeout units.Duration `toml:"drain_timeout"`
 }
@@ -109,8 +112,10 @@ func Default() Config {
 		Proxy: Proxy{
 			Addr:         ":8080",
 			MaxBodySize:  32 << 20,
+			BodyMemory:   256 << 20,
 			CORSOrigins:  []string{"*"},
 			ReadTimeout:  units.Duration(60 * time.Second),
+			WriteTimeout: units.Duration(60 * time.Second),
 			IdleTimeout:  units.Duration(120 * time.Second),
 			DrainTimeout: units.Duration(30 * time.Second),
 		},
@@ -164,6 +169,12 @@ func (c *Config) Validate() error {
 	if c.Proxy.MaxBodySize < 1024 {
 		bad("proxy.max_body_size", "%s is below 1KiB", c.Proxy.MaxBodySize)
 	}
+	if c.Proxy.BodyMemory < c.Proxy.MaxBodySize {
+		bad("proxy.body_memory", "%s is below proxy.max_body_size %s", c.Proxy.BodyMemory, c.Proxy.MaxBodySize)
+	}
+	if c.Proxy.MaxConns < 0 {
+		bad("proxy.max_conns", "%d must be 0 (derived from the open-file limit) or more", c.Proxy.MaxConns)
+	}
 	for _, o := range c.Proxy.CORSOrigins {
 		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
 			bad("proxy.cors_origins", "%q must be \"*\" or an origin like https://app.example.com", o)
@@ -174,6 +185,7 @@ func (c *Config) Validate() error {
 		d   units.Duration
 	}{
 		{"proxy.read_timeout", c.Proxy.ReadTimeout}, {"proxy.idle_timeout", c.Proxy.IdleTimeout},
+		{"proxy.write_timeout", c.Proxy.WriteTimeout},
 		{"proxy.drain_timeout", c.Proxy.DrainTimeout},
 		{"timeouts.connect", c.Timeout.Connect}, {"timeouts.first_byte", c.Timeout.FirstByte}, {"timeouts.idle", c.Timeout.Idle},
 		{"retry.backoff_base", c.Retry.BackoffBase}, {"retry.backoff_max", c.Retry.BackoffMax},

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aigw/aigw/internal/testkit"
 )
 
 var aigwBin string
@@ -45,8 +47,8 @@ type server struct {
 	proxyURL string
 	adminURL string
 	cmd      *exec.Cmd
-	stderr   *bytes.Buffer
-	stdout   *bytes.Buffer
+	stderr   *testkit.SyncBuffer // written while the process runs
+	stdout   *testkit.SyncBuffer
 	exited   chan error
 }
 
@@ -64,12 +66,29 @@ func freePort(t *testing.T) string {
 // admin API answers.
 func serve(t *testing.T, dir string, extra ...string) *server {
 	t.Helper()
+	return serveWith(t, dir, serveOptions{}, extra...)
+}
+
+// serveOptions start `aigw serve` differently: under a shell that first
+// runs Shell (e.g. "ulimit -n 256"), with more environment variables.
+type serveOptions struct {
+	Shell string
+	Env   []string
+}
+
+func serveWith(t *testing.T, dir string, o serveOptions, extra ...string) *server {
+	t.Helper()
 	proxyAddr, adminAddr := freePort(t), freePort(t)
 	s := &server{dir: dir, proxyURL: "http://" + proxyAddr, adminURL: "http://" + adminAddr,
-		stderr: &bytes.Buffer{}, stdout: &bytes.Buffer{}, exited: make(chan error, 1)}
+		stderr: &testkit.SyncBuffer{}, stdout: &testkit.SyncBuffer{}, exited: make(chan error, 1)}
 	args := append([]string{"serve", "--data-dir", dir, "--proxy-addr", proxyAddr, "--admin-addr", adminAddr}, extra...)
-	s.cmd = exec.Command(aigwBin, args...)
-	s.cmd.Env = append(os.Environ(), "AIGW_DATA_DIR="+dir)
+	if o.Shell != "" {
+		args = append([]string{"-c", o.Shell + ` && exec "$0" "$@"`, aigwBin}, args...)
+		s.cmd = exec.Command("sh", args...)
+	} else {
+		s.cmd = exec.Command(aigwBin, args...)
+	}
+	s.cmd.Env = append(append(os.Environ(), "AIGW_DATA_DIR="+dir), o.Env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.stdout, s.stderr
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -84,11 +103,11 @@ func serve(t *testing.T, dir string, extra ...string) *server {
 		}
 		select {
 		case err := <-s.exited:
-			t.Fatalf("aigw serve exited: %v\n%s", err, s.stderr)
+			t.Fatalf("aigw serve exited: %v\n%s", err, s.stderr.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("aigw serve did not answer within 15s:\n%s", s.stderr)
+			t.Fatalf("aigw serve did not answer within 15s:\n%s", s.stderr.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -106,7 +125,7 @@ func (s *server) stop(t *testing.T) {
 	select {
 	case err := <-s.exited:
 		if err != nil {
-			t.Errorf("aigw serve exited with %v after SIGTERM\n%s", err, s.stderr)
+			t.Errorf("aigw serve exited with %v after SIGTERM\n%s", err, s.stderr.String())
 		}
 	case <-time.After(20 * time.Second):
 		_ = s.cmd.Process.Kill()

@@ -103,6 +103,11 @@ func Run(ctx context.Context, o Options) error {
 		InFlight:    func() int64 { return px.InFlight() },
 		Credentials: func() []scheduler.Status { return px.Health().All() },
 		Pipeline:    func() tracing.Stats { return traces.Stats() },
+		Clients: func() metrics.ClientStats {
+			c := px.ConnStats()
+			return metrics.ClientStats{Open: int(c.Open), MaxConns: px.MaxConns(), ConnErrors: c.ConnErrors,
+				LogsSuppressed: c.LogsSuppressed, FDWaits: c.FDWaits, BodyBytes: c.BodyBytesHeld}
+		},
 	})
 	traces = tracing.New(tracing.Config{
 		QueueSize:     cfg.Traces.QueueSize,
@@ -125,7 +130,10 @@ func Run(ctx context.Context, o Options) error {
 
 	px = proxy.New(proxy.Config{
 		MaxBodySize:      int(cfg.Proxy.MaxBodySize),
+		BodyMemory:       int64(cfg.Proxy.BodyMemory),
+		MaxConns:         cfg.Proxy.MaxConns,
 		ReadTimeout:      cfg.Proxy.ReadTimeout.D(),
+		WriteTimeout:     cfg.Proxy.WriteTimeout.D(),
 		IdleTimeout:      cfg.Proxy.IdleTimeout.D(),
 		CORSOrigins:      cfg.Proxy.CORSOrigins,
 		ConnectTimeout:   cfg.Timeout.Connect.D(),
@@ -214,7 +222,8 @@ func Run(ctx context.Context, o Options) error {
 		}
 		return nil
 	})
-	log.Info("aigw serving", "proxy", proxyLn.Addr().String(), "admin", adminLn.Addr().String(), "data_dir", dir)
+	log.Info("aigw serving", "proxy", proxyLn.Addr().String(), "admin", adminLn.Addr().String(), "data_dir", dir,
+		"max_conns", px.MaxConns())
 	if o.Ready != nil {
 		o.Ready(proxyLn.Addr(), adminLn.Addr())
 	}

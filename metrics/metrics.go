@@ -20,6 +20,16 @@ type Sources struct {
 	InFlight    func() int64
 	Credentials func() []scheduler.Status
 	Pipeline    func() tracing.Stats
+	Clients     func() ClientStats
+}
+
+// ClientStats are the proxy's counters of its client side.
+type ClientStats struct {
+	Open, MaxConns int
+	ConnErrors     uint64 // connections fasthttp reported an error for
+	LogsSuppressed uint64 // of those, log lines not written (rate limit)
+	FDWaits        uint64 // accepts that waited for a file descriptor
+	BodyBytes      int64  // request-body bytes held in memory
 }
 
 // Metrics holds aigw's collectors.
@@ -110,6 +120,22 @@ func New(src Sources) *Metrics {
 	}
 	if src.Credentials != nil {
 		m.reg.MustRegister(&credentialCollector{list: src.Credentials})
+	}
+	if c := src.Clients; c != nil {
+		m.reg.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "aigw_proxy_connections_open", Help: "Client connections open on the proxy."},
+				func() float64 { return float64(c().Open) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "aigw_proxy_connections_max", Help: "Cap on concurrent client connections (proxy.max_conns)."},
+				func() float64 { return float64(c().MaxConns) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "aigw_proxy_connection_errors_total", Help: "Client connections that ended in an error: malformed or aborted requests, connections over the cap."},
+				func() float64 { return float64(c().ConnErrors) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "aigw_proxy_connection_error_logs_suppressed_total", Help: "Connection-error log lines not written (at most one every 10s)."},
+				func() float64 { return float64(c().LogsSuppressed) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "aigw_proxy_accept_fd_waits_total", Help: "Times accepting a connection waited because the process was out of file descriptors."},
+				func() float64 { return float64(c().FDWaits) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "aigw_proxy_request_body_bytes", Help: "Request-body bytes held in memory (bounded by proxy.body_memory)."},
+				func() float64 { return float64(c().BodyBytes) }),
+		)
 	}
 	return m
 }

@@ -143,7 +143,7 @@ func openAIType(status int) string {
 		return "invalid_request_error"
 	case 429:
 		return "rate_limit_exceeded"
-	case 400, 404, 413:
+	case 400, 404, 405, 408, 413, 431:
 		return "invalid_request_error"
 	}
 	return "api_error"
@@ -151,10 +151,18 @@ func openAIType(status int) string {
 
 func openAICode(status int) string {
 	switch status {
+	case 400:
+		return "invalid_request"
 	case 401:
 		return "invalid_api_key"
 	case 404:
 		return "not_found"
+	case 405:
+		return "method_not_allowed"
+	case 408:
+		return "request_timeout"
+	case 431:
+		return "request_header_fields_too_large"
 	case 413:
 		return "request_too_large"
 	case 429:
@@ -169,7 +177,7 @@ func openAICode(status int) string {
 
 func anthropicType(status int) string {
 	switch status {
-	case 400:
+	case 400, 405, 408, 431:
 		return "invalid_request_error"
 	case 401:
 		return "authentication_error"
@@ -191,7 +199,7 @@ func anthropicType(status int) string {
 
 func geminiStatus(status int) string {
 	switch status {
-	case 400, 413:
+	case 400, 405, 408, 413, 431:
 		return "INVALID_ARGUMENT"
 	case 401:
 		return "UNAUTHENTICATED"

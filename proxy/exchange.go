@@ -60,6 +60,10 @@ type exchange struct {
 	api       usage.API
 	injected  bool   // include_usage was added to the request
 	reqBody   []byte // the rewritten request body (reused)
+	inBody    []byte // the client's body as read (reused while small)
+	bodyRead  bool   // inBody holds the whole body
+	bodyHeld  int64  // bytes of Proxy.bodyMem this request holds
+	writeSet  int64  // unix ns the client write deadline was last moved
 	scanner   usage.Scanner
 	format    usage.Format
 	readBuf   []byte // upstream bytes waiting for the filter (reused)
@@ -95,11 +99,17 @@ func (x *exchange) prepareUpstream() {
 		x.path = append(append(x.path, '?'), query...)
 	}
 	req.Header.SetRequestURIBytes(x.path)
+	// Headers the client names in Connection are hop-by-hop as well.
+	connNamed := ctx.Request.Header.Peek(fasthttp.HeaderConnection)
 	for k, v := range ctx.Request.Header.All() {
-		if !dropRequestHeader(k) {
+		switch {
+		case dropRequestHeader(k):
+			if string(k) == fasthttp.HeaderOrigin && x.origin == nil {
+				x.origin = v // for CORS, without another walk over the headers
+			}
+		case !validHeaderName(k), len(connNamed) > 0 && listsToken(connNamed, k):
+		default:
 			req.Header.AddBytesKV(k, v)
-		} else if string(k) == fasthttp.HeaderOrigin && x.origin == nil {
-			x.origin = v // for CORS, without another walk over the headers
 		}
 	}
 	x.originKnown = true
@@ -138,6 +148,7 @@ func (x *exchange) Read(p []byte) (int, error) {
 	n, err := x.up.Read(p)
 	x.scanner.Write(p[:n])
 	x.bytesOut += int64(n)
+	x.armWrite()
 	if err != nil && !errors.Is(err, io.EOF) {
 		x.readErr = err
 	}
@@ -170,7 +181,24 @@ func (x *exchange) readFiltered(p []byte) (int, error) {
 	m := copy(p, x.pending)
 	x.pending = x.pending[m:]
 	x.bytesOut += int64(m)
+	x.armWrite()
 	return m, nil
+}
+
+// armWrite bounds the write of what Read just returned by WriteTimeout: a
+// client that stops reading a stream loses it then, and with it its
+// concurrency slot and the upstream connection. The deadline moves at most
+// every WriteTimeout/16.
+func (x *exchange) armWrite() {
+	d := x.p.cfg.WriteTimeout
+	if d <= 0 {
+		return
+	}
+	now := time.Now()
+	if ns := now.UnixNano(); ns-x.writeSet > int64(d/16) {
+		x.writeSet = ns
+		_ = x.ctx.SetWriteDeadline(now.Add(d))
+	}
 }
 
 // CloseWithError ends a streamed response; werr is why writing stopped
@@ -208,6 +236,9 @@ func (x *exchange) finish(werr error) {
 	}
 	if x.kstate != nil {
 		x.kstate.Release()
+	}
+	if x.bodyHeld > 0 {
+		x.p.bodyMem.Add(-x.bodyHeld)
 	}
 	if t := x.trace; t != nil {
 		if x.cred != nil {
@@ -267,8 +298,8 @@ func (x *exchange) requestModel() string {
 	if x.prov.typ == store.TypeGemini {
 		return usage.ModelFromPath(x.rest)
 	}
-	if x.ctx == nil || !x.ctx.IsPost() {
-		return ""
+	if x.ctx == nil || !x.ctx.IsPost() || !x.bodyRead {
+		return "" // a request refused before its body was read
 	}
 	return usage.RequestModel(x.ctx.Request.Body())
 }
@@ -279,9 +310,9 @@ func (x *exchange) reset() {
 	if cap(body) > smallBody {
 		body = nil
 	}
-	reqBody, readBuf, filterBuf := shrink(x.reqBody), x.readBuf, shrink(x.filterBuf)
+	reqBody, readBuf, filterBuf, inBody := shrink(x.reqBody), x.readBuf, shrink(x.filterBuf), shrink(x.inBody)
 	*x = exchange{p: p, path: path, upHeader: h, body: body, reqBody: reqBody, readBuf: readBuf, filterBuf: filterBuf,
-		strBuf: strBuf, scanner: x.scanner}
+		inBody: inBody, strBuf: strBuf, scanner: x.scanner}
 }
 
 // shrink keeps a reused buffer unless one request made it large.

@@ -210,8 +210,10 @@ func TestBadKeysNeverReachUpstream(t *testing.T) {
 		{"no key", nil, "missing gateway key"},
 		{"unknown key", bearer("aigw_notarealkey000000000000000000000000000000"), "invalid gateway key"},
 		{"provider key instead of gateway key", bearer("sk-0-secret-value"), "invalid gateway key"},
-		{"revoked key", bearer(revokedSecret), "revoked"},
-		{"key of another provider", bearer(otherKey), "not valid for provider"},
+		// A key that exists but is not good here gets the same answer as an
+		// unknown one: the client learns nothing about it (the trace does).
+		{"revoked key", bearer(revokedSecret), "invalid gateway key"},
+		{"key of another provider", bearer(otherKey), "invalid gateway key"},
 	}
 	for _, c := range cases {
 		r := e.do("POST", "/p/v1/chat/completions", c.hdr, chatBody)
@@ -227,9 +229,20 @@ func TestBadKeysNeverReachUpstream(t *testing.T) {
 		if err := json.Unmarshal([]byte(r.body), &body); err != nil || !strings.Contains(body.Error.Message, c.want) {
 			t.Errorf("%s: body %s (want OpenAI error shape naming %q)", c.name, r.body, c.want)
 		}
+		for _, leak := range []string{"revoked", "another provider", "not valid for", "expired"} {
+			if strings.Contains(r.body, leak) {
+				t.Errorf("%s: body %s tells the client %q", c.name, r.body, leak)
+			}
+		}
 	}
 	if n := e.fake.Count(); n != 0 {
 		t.Fatalf("the upstream saw %d requests with bad keys", n)
+	}
+	// The operator sees why in the traces of the keys that exist.
+	traces := e.rec.wait(t, 2)
+	if len(traces) != 2 || traces[0].Error != "aigw: gateway key revoked" || traces[1].Error != "aigw: gateway key is bound to another provider" ||
+		traces[0].Status != 401 || traces[0].KeyID != revoked.ID {
+		t.Fatalf("traces of the refused known keys: %+v", traces)
 	}
 	_ = key
 }

@@ -21,7 +21,8 @@ import (
 func (p *Proxy) handle(ctx *fasthttp.RequestCtx) {
 	x := p.pool.Get().(*exchange)
 	x.begin(ctx)
-	if !x.route() || !x.authenticate() || !x.limit() {
+	if !x.route() || !x.authenticate() || !x.limit() || !x.readBody() {
+		x.drainBody()
 		x.finish(nil)
 		return
 	}
@@ -29,6 +30,30 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx) {
 		return // the body stream owns x now; fasthttp closes it when done
 	}
 	x.finish(nil)
+}
+
+// expectContinue decides for a client that waits for 100 Continue before
+// it sends its body (curl does for bodies over 1 MiB): a request for an
+// unknown provider or without a known gateway key is answered at once, so
+// that the body is never sent; anything else continues to handle.
+func (p *Proxy) expectContinue(ctx *fasthttp.RequestCtx) int {
+	s := p.snap.Load()
+	name, _ := splitProvider(ctx.Path())
+	status, sh, msg := fasthttp.StatusContinue, shapeOpenAI, ""
+	if pr := s.providers[string(name)]; pr == nil {
+		status, sh = fasthttp.StatusNotFound, shapeFromRequest(&ctx.Request.Header, ctx.QueryArgs())
+		msg = unknownProvider(name)
+	} else if secret, _ := extractKey(&ctx.Request.Header, ctx.QueryArgs()); len(secret) == 0 {
+		status, sh, msg = fasthttp.StatusUnauthorized, pr.shape, msgMissingKey
+	} else if s.keys[sha256.Sum256(secret)] == nil {
+		status, sh, msg = fasthttp.StatusUnauthorized, pr.shape, msgInvalidKey
+	}
+	if status != fasthttp.StatusContinue {
+		var buf [16]byte
+		ctx.Response.Header.SetCanonical(hdrRequestID, p.ids.next(buf[:0], p.now()))
+		writeError(ctx, sh, status, msg)
+	}
+	return status
 }
 
 // begin stamps the request with its id and the current snapshot.
@@ -49,16 +74,39 @@ func (x *exchange) route() bool {
 	x.prov = x.snap.providers[string(name)]
 	if x.prov == nil {
 		x.allowOrigin()
-		writeError(ctx, shapeFromRequest(&ctx.Request.Header, ctx.QueryArgs()), fasthttp.StatusNotFound,
-			"aigw: unknown provider "+strconv.Quote(string(name))+": the first path segment must name a configured provider")
+		writeError(ctx, shapeFromRequest(&ctx.Request.Header, ctx.QueryArgs()), fasthttp.StatusNotFound, unknownProvider(name))
 		return false
 	}
 	if ctx.IsOptions() {
 		x.p.cors.preflight(ctx)
 		return false
 	}
+	if !forwardedMethod(ctx.Method()) {
+		// TRACE would echo the request, credential included; CONNECT and
+		// made-up methods are nothing a provider's API answers.
+		ctx.Response.Header.Set(fasthttp.HeaderAllow, allowedMethods)
+		x.allowOrigin()
+		writeError(ctx, x.prov.shape, fasthttp.StatusMethodNotAllowed,
+			"aigw: method not allowed (allowed: "+allowedMethods+")")
+		return false
+	}
 	x.rest = rest
 	return true
+}
+
+func unknownProvider(name []byte) string {
+	return "aigw: unknown provider " + strconv.Quote(string(name)) + ": the first path segment must name a configured provider"
+}
+
+const allowedMethods = "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS"
+
+// forwardedMethod reports whether a request method goes upstream.
+func forwardedMethod(m []byte) bool {
+	switch string(m) {
+	case "POST", "GET", "DELETE", "PUT", "PATCH", "HEAD":
+		return true
+	}
+	return false
 }
 
 // authenticate finds the gateway key where the provider's SDK sends it and
@@ -68,21 +116,158 @@ func (x *exchange) authenticate() bool {
 	ctx := x.ctx
 	secret, _ := extractKey(&ctx.Request.Header, ctx.QueryArgs())
 	if len(secret) == 0 {
-		return x.reject(fasthttp.StatusUnauthorized, "aigw: missing gateway key (send it as the provider's API key)")
+		return x.reject(fasthttp.StatusUnauthorized, msgMissingKey)
 	}
 	k := x.snap.keys[sha256.Sum256(secret)]
+	if k == nil {
+		return x.reject(fasthttp.StatusUnauthorized, msgInvalidKey)
+	}
+	var why string
 	switch {
-	case k == nil:
-		return x.reject(fasthttp.StatusUnauthorized, "aigw: invalid gateway key")
 	case k.revoked:
-		return x.reject(fasthttp.StatusUnauthorized, "aigw: gateway key revoked")
+		why = "gateway key revoked"
 	case k.expiresAt != 0 && x.start.UnixNano() >= k.expiresAt:
-		return x.reject(fasthttp.StatusUnauthorized, "aigw: gateway key expired")
+		why = "gateway key expired"
 	case k.provider != x.prov:
-		return x.reject(fasthttp.StatusUnauthorized, "aigw: gateway key is not valid for provider "+strconv.Quote(x.prov.name))
+		why = "gateway key is bound to another provider"
 	}
 	x.key = k
 	x.trace = x.newTrace()
+	if why != "" {
+		// The client learns only that the key is not good here; the trace
+		// and the log line keep why.
+		x.reject(fasthttp.StatusUnauthorized, msgInvalidKey)
+		x.trace.Error = "aigw: " + why
+		return false
+	}
+	return true
+}
+
+const (
+	msgInvalidKey = "aigw: invalid gateway key"
+	msgMissingKey = "aigw: missing gateway key (send it as the provider's API key)"
+)
+
+// readBody reads the request body, now that the key was found good and
+// within its limits: at most MaxBodySize, and only while all bodies held
+// in memory stay within BodyMemory. fasthttp handed over the headers with
+// at most a few KiB of the body (StreamRequestBody).
+func (x *exchange) readBody() bool {
+	req := &x.ctx.Request
+	if !req.IsBodyStream() {
+		x.bodyRead = true
+		return true
+	}
+	limit := x.p.cfg.MaxBodySize
+	size := req.Header.ContentLength()
+	if size > limit {
+		x.ctx.SetConnectionClose()
+		return x.reject(fasthttp.StatusRequestEntityTooLarge,
+			"aigw: request body larger than "+strconv.Itoa(limit)+" bytes (proxy.max_body_size)")
+	}
+	// Memory is reserved for the whole body when its length is known, and
+	// in steps of bodyStep while a chunked body arrives.
+	want := int64(size)
+	if size < 0 {
+		want = bodyStep
+	}
+	if !x.holdBody(want) {
+		return false
+	}
+	buf := x.inBody[:0]
+	if size >= 0 {
+		buf = slices.Grow(buf, size)
+	}
+	stream := req.BodyStream()
+	for {
+		if len(buf) == cap(buf) {
+			if size >= 0 {
+				break // Content-Length bytes read
+			}
+			if len(buf) >= limit {
+				x.inBody = buf
+				x.ctx.SetConnectionClose()
+				return x.reject(fasthttp.StatusRequestEntityTooLarge,
+					"aigw: request body larger than "+strconv.Itoa(limit)+" bytes (proxy.max_body_size)")
+			}
+			grow := min(max(len(buf), bodyStep), limit+1-len(buf))
+			if int64(len(buf)+grow) > x.bodyHeld && !x.holdBody(int64(len(buf)+grow)-x.bodyHeld) {
+				x.inBody = buf
+				return false
+			}
+			buf = slices.Grow(buf, grow)
+		}
+		n, err := stream.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			if size >= 0 && len(buf) < size {
+				err = io.ErrUnexpectedEOF
+			} else {
+				break
+			}
+		}
+		if err != nil {
+			x.inBody = buf
+			x.ctx.SetConnectionClose()
+			if isTimeout(err) {
+				return x.reject(fasthttp.StatusRequestTimeout, "aigw: timed out reading the request body")
+			}
+			return x.reject(fasthttp.StatusBadRequest, "aigw: could not read the request body: "+err.Error())
+		}
+	}
+	x.inBody = buf
+	x.bodyRead = true
+	if len(buf) > bigBody {
+		x.p.bigBody.Add(int64(len(buf)))
+	}
+	req.SetBodyRaw(buf)
+	return true
+}
+
+// drainBody reads and drops what is left of a refused request's body, so
+// that a client still sending it reads the answer rather than a reset
+// connection. Nothing is kept. A stranger's body is drained up to 1 MiB,
+// a known key's up to the body size limit; a longer one closes the
+// connection instead.
+func (x *exchange) drainBody() {
+	req := &x.ctx.Request
+	if x.bodyRead || !req.IsBodyStream() || x.ctx.Response.ConnectionClose() {
+		return
+	}
+	limit := int64(drainStranger)
+	if x.key != nil {
+		limit = int64(x.p.cfg.MaxBodySize)
+	}
+	if int64(req.Header.ContentLength()) > limit {
+		x.ctx.SetConnectionClose()
+		return
+	}
+	if n, err := io.CopyN(io.Discard, req.BodyStream(), limit+1); n > limit || (err != nil && !errors.Is(err, io.EOF)) {
+		x.ctx.SetConnectionClose()
+	}
+}
+
+const drainStranger = 1 << 20
+
+// bodyStep is the memory reserved at a time for a body of unknown length;
+// bigBody the size above which a body's buffer is not kept for reuse.
+const (
+	bodyStep = 64 << 10
+	bigBody  = 256 << 10
+)
+
+// holdBody reserves n more bytes of body memory, or answers 503 when all
+// bodies in flight already hold BodyMemory.
+func (x *exchange) holdBody(n int64) bool {
+	if n <= 0 {
+		return true
+	}
+	if x.p.bodyMem.Add(n) > x.p.cfg.BodyMemory {
+		x.p.bodyMem.Add(-n)
+		x.ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, "1")
+		return x.reject(fasthttp.StatusServiceUnavailable, "aigw: too many large request bodies in flight (proxy.body_memory); retry shortly")
+	}
+	x.bodyHeld += n
 	return true
 }
 

@@ -80,8 +80,11 @@ func TestExpiredKeyIs401(t *testing.T) {
 	}
 	time.Sleep(time.Until(exp) + 50*time.Millisecond)
 	r := e.do("POST", "/p/v1/chat/completions", bearer(k), chatBody)
-	if r.status != 401 || !strings.Contains(r.body, "expired") {
-		t.Fatalf("after expiry: %d %s", r.status, r.body)
+	if r.status != 401 || !strings.Contains(r.body, "invalid gateway key") || strings.Contains(r.body, "expired") {
+		t.Fatalf("after expiry: %d %s (want the generic message)", r.status, r.body)
+	}
+	if tr := e.rec.wait(t, 2)[1]; tr.Status != 401 || tr.Error != "aigw: gateway key expired" {
+		t.Fatalf("trace after expiry: status %d error %q", tr.Status, tr.Error)
 	}
 	if e.fake.Count() != 1 {
 		t.Fatal("an expired key reached the upstream")

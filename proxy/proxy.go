@@ -19,6 +19,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -33,8 +34,14 @@ import (
 // Config is what the proxy needs from aigw's configuration.
 type Config struct {
 	MaxBodySize int
-	ReadTimeout time.Duration // reading a client's request
-	IdleTimeout time.Duration // client keep-alive
+	// BodyMemory bounds the request bodies held in memory at once (all
+	// requests together); 0: 8 × MaxBodySize, at least 256 MiB.
+	BodyMemory   int64
+	ReadTimeout  time.Duration // reading a client's request
+	IdleTimeout  time.Duration // client keep-alive
+	WriteTimeout time.Duration // longest a write to the client may block (a stalled reader)
+	// MaxConns caps concurrent client connections; 0: DefaultMaxConns().
+	MaxConns    int
 	CORSOrigins []string
 
 	ConnectTimeout   time.Duration
@@ -69,26 +76,32 @@ type Recorder interface {
 
 // Proxy is the data-plane server.
 type Proxy struct {
-	cfg      Config
-	log      *slog.Logger
-	rec      Recorder
-	snap     atomic.Pointer[snapshot]
-	server   *fasthttp.Server
-	clients  clientCache
-	health   *scheduler.Health
-	keys     *scheduler.KeyStates
-	cors     cors
-	ids      idGen
-	prices   *usage.Prices
-	inflight atomic.Int64
-	pool     sync.Pool // *exchange
-	reload   sync.Mutex
-	now      func() time.Time
+	cfg                 Config
+	log                 *slog.Logger
+	rec                 Recorder
+	snap                atomic.Pointer[snapshot]
+	server              *fasthttp.Server
+	clients             clientCache
+	health              *scheduler.Health
+	keys                *scheduler.KeyStates
+	cors                cors
+	ids                 idGen
+	prices              *usage.Prices
+	inflight            atomic.Int64
+	bodyMem             atomic.Int64  // bytes of request bodies held now
+	bigBody             atomic.Int64  // bytes of large bodies read since memory was last given back
+	fdWaits             atomic.Uint64 // accepts that waited for a file descriptor
+	srvLog              serverLog
+	stopped             chan struct{} // closed by Shutdown
+	startOnce, stopOnce sync.Once
+	pool                sync.Pool // *exchange
+	reload              sync.Mutex
+	now                 func() time.Time
 }
 
 // New builds a proxy with an empty snapshot.
 func New(cfg Config) *Proxy {
-	p := &Proxy{cfg: cfg, log: cfg.Logger, rec: cfg.Recorder, now: time.Now}
+	p := &Proxy{cfg: cfg, log: cfg.Logger, rec: cfg.Recorder, now: time.Now, stopped: make(chan struct{})}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -107,17 +120,34 @@ func New(cfg Config) *Proxy {
 	if p.prices == nil {
 		p.prices = usage.DefaultPrices()
 	}
+	if p.cfg.MaxConns <= 0 {
+		p.cfg.MaxConns = DefaultMaxConns()
+	}
+	if p.cfg.BodyMemory <= 0 {
+		p.cfg.BodyMemory = max(8*int64(cfg.MaxBodySize), 256<<20)
+	}
+	p.srvLog = serverLog{log: p.log, every: 10 * time.Second}
 	p.cors = newCORS(cfg.CORSOrigins)
 	p.ids.init()
 	p.snap.Store(&snapshot{providers: map[string]*provider{}})
 	p.pool.New = func() any { return &exchange{p: p, upHeader: new(fasthttp.ResponseHeader)} }
 	p.server = &fasthttp.Server{
-		Name:                         "aigw",
-		Handler:                      p.handle,
-		ErrorHandler:                 p.handleServerError,
-		MaxRequestBodySize:           cfg.MaxBodySize,
+		Name:                  "aigw",
+		Handler:               p.handle,
+		ErrorHandler:          p.handleServerError,
+		ExpectHandler:         p.expectContinue,
+		Logger:                &p.srvLog,
+		SecureErrorLogMessage: true,
+		Concurrency:           p.cfg.MaxConns,
+		ReadBufferSize:        maxHeaderBytes,
+		MaxRequestBodySize:    cfg.MaxBodySize,
+		// The body is read by the handler once the key was checked
+		// (readBody), not by fasthttp before it: a stranger's upload costs
+		// no memory.
+		StreamRequestBody:            true,
 		ReadTimeout:                  cfg.ReadTimeout,
 		IdleTimeout:                  cfg.IdleTimeout,
+		WriteTimeout:                 cfg.WriteTimeout,
 		NoDefaultServerHeader:        true,
 		NoDefaultDate:                true,
 		NoDefaultContentType:         true,
@@ -155,12 +185,64 @@ func (p *Proxy) InFlight() int64 { return p.inflight.Load() }
 // KeyStates exposes the keys' limiter state (for the admin API and quotas).
 func (p *Proxy) KeyStates() *scheduler.KeyStates { return p.keys }
 
-// Serve answers requests on ln until Shutdown.
-func (p *Proxy) Serve(ln net.Listener) error { return p.server.Serve(ln) }
+// Serve answers requests on ln until Shutdown. Running out of file
+// descriptors pauses accepting; it does not end Serve.
+func (p *Proxy) Serve(ln net.Listener) error {
+	p.startOnce.Do(func() { go p.returnMemory() })
+	return p.server.Serve(&fdListener{Listener: ln, waits: &p.fdWaits, log: &p.srvLog})
+}
+
+// returnMemory gives the memory of a burst of large request bodies back
+// to the system once they are gone, rather than when the runtime's own
+// pace gets to it (minutes on an idle gateway).
+func (p *Proxy) returnMemory() {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stopped:
+			return
+		case <-t.C:
+		}
+		if p.bigBody.Load() >= returnAfter && p.bodyMem.Load() < returnAfter/4 {
+			p.bigBody.Store(0)
+			debug.FreeOSMemory()
+		}
+	}
+}
+
+// returnAfter is how many bytes of large bodies make returnMemory act.
+const returnAfter = 64 << 20
+
+// MaxConns is the cap on concurrent client connections in force.
+func (p *Proxy) MaxConns() int { return p.cfg.MaxConns }
+
+// ConnStats are counters of the client side, for /metrics.
+type ConnStats struct {
+	Open           int32  // client connections open now
+	ConnErrors     uint64 // connections that ended in an error fasthttp reported (malformed, aborted, over the cap, …)
+	FDWaits        uint64 // accepts that waited because the process was out of file descriptors
+	BodyBytesHeld  int64  // request-body bytes held in memory now
+	LogsSuppressed uint64 // connection-error log lines not written (rate limit)
+}
+
+// ConnStats reports the client side's counters.
+func (p *Proxy) ConnStats() ConnStats {
+	return ConnStats{
+		Open:           p.server.GetOpenConnectionsCount(),
+		ConnErrors:     p.srvLog.count.Load(),
+		FDWaits:        p.fdWaits.Load(),
+		BodyBytesHeld:  p.bodyMem.Load(),
+		LogsSuppressed: p.srvLog.suppressed.Load(),
+	}
+}
 
 // Shutdown stops accepting connections and waits for requests in flight
 // (streams included) until ctx ends.
-func (p *Proxy) Shutdown(ctx context.Context) error { return p.server.ShutdownWithContext(ctx) }
+func (p *Proxy) Shutdown(ctx context.Context) error {
+	p.stopOnce.Do(func() { close(p.stopped) })
+	return p.server.ShutdownWithContext(ctx)
+}
 
 func (p *Proxy) logHealthChange(c scheduler.Change) {
 	attrs := []any{"credential", c.Credential, "from", c.From.String(), "to", c.To.String(), "reason", c.Reason}
@@ -174,6 +256,9 @@ func (p *Proxy) logHealthChange(c scheduler.Change) {
 	p.log.Log(context.Background(), level, "credential state changed", attrs...)
 }
 
+// maxHeaderBytes bounds a request's line and headers (larger: 431).
+const maxHeaderBytes = 8 << 10
+
 // handleServerError answers requests fasthttp could not read: a body over
 // the limit (413, refused from its Content-Length without reading it),
 // a read timeout (408) or malformed HTTP (400).
@@ -186,7 +271,11 @@ func (p *Proxy) handleServerError(ctx *fasthttp.RequestCtx, err error) {
 	}
 	ctx.SetConnectionClose()
 	var to interface{ Timeout() bool }
+	var small *fasthttp.ErrSmallBuffer
 	switch {
+	case errors.As(err, &small):
+		writeError(ctx, sh, fasthttp.StatusRequestHeaderFieldsTooLarge,
+			"aigw: request headers larger than "+strconv.Itoa(maxHeaderBytes)+" bytes")
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		writeError(ctx, sh, fasthttp.StatusRequestEntityTooLarge,
 			"aigw: request body larger than "+strconv.Itoa(p.cfg.MaxBodySize)+" bytes (proxy.max_body_size)")

@@ -106,8 +106,49 @@ func dropRequestHeader(k []byte) bool {
 		"X-Forwarded-Server", "X-Real-Ip", "Forwarded", "Via", "True-Client-Ip",
 		"Cf-Connecting-Ip", "Cf-Connecting-Ipv6", "Cf-Ipcountry", "Cf-Ray",
 		"X-Client-Ip", "X-Cluster-Client-Ip", "Fastly-Client-Ip", "X-Original-Forwarded-For",
-		"X-Appengine-User-Ip", "X-Envoy-External-Address", "Cookie", "Origin", "Referer":
+		"X-Appengine-User-Ip", "X-Envoy-External-Address", "X-Originating-Ip", "Client-Ip",
+		"X-Remote-Addr", "X-Remote-Ip", "X-Proxyuser-Ip", "X-Forwarded", "Cookie", "Cookie2",
+		"Origin", "Referer":
 		return true
+	}
+	return false
+}
+
+// validHeaderName reports whether k is an RFC 9110 token: a name with
+// other bytes is not forwarded.
+func validHeaderName(k []byte) bool {
+	if len(k) == 0 {
+		return false
+	}
+	for _, c := range k {
+		if !tokenByte[c] {
+			return false
+		}
+	}
+	return true
+}
+
+var tokenByte = func() (t [256]bool) {
+	for c := range t {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			strings.IndexByte("!#$%&'*+-.^_`|~", byte(c)) >= 0
+	}
+	return t
+}()
+
+// listsToken reports whether the comma-separated list (a Connection
+// header's value) names the header k, in any case.
+func listsToken(list, k []byte) bool {
+	for len(list) > 0 {
+		var item []byte
+		if i := bytes.IndexByte(list, ','); i >= 0 {
+			item, list = list[:i], list[i+1:]
+		} else {
+			item, list = list, nil
+		}
+		if bytes.EqualFold(bytes.TrimSpace(item), k) {
+			return true
+		}
 	}
 	return false
 }
