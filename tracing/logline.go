@@ -6,6 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/aigw/aigw/internal/termsafe"
 	"github.com/aigw/aigw/store"
 )
 
@@ -81,11 +82,62 @@ func (l *lineWriter) key(k string) {
 
 func (l *lineWriter) str(k, v string) {
 	l.key(k)
-	if l.json || needsQuote(v) {
-		l.b = strconv.AppendQuote(l.b, v)
-		return
+	switch {
+	case l.json:
+		l.b = appendJSONString(l.b, v)
+	case needsQuote(v):
+		l.b = strconv.AppendQuote(l.b, v) // escapes every control, C1 and bidi rune
+	default:
+		l.b = append(l.b, v...)
 	}
-	l.b = append(l.b, v...)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends v as a JSON string that decodes to v (invalid
+// UTF-8 becomes U+FFFD, as encoding/json does). Besides what JSON requires,
+// DEL, C1 controls and bidi controls are written as \u escapes, so that the
+// line does nothing to a terminal it is printed on.
+func appendJSONString(b []byte, v string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(v); {
+		c := v[i]
+		if c >= 0x20 && c < 0x7f && c != '"' && c != '\\' {
+			i++
+			continue
+		}
+		size := 1
+		if c >= utf8.RuneSelf {
+			var r rune
+			r, size = utf8.DecodeRuneInString(v[i:])
+			invalid := r == utf8.RuneError && size == 1
+			if !invalid && !termsafe.Unsafe(r) {
+				i += size
+				continue
+			}
+			b = append(b, v[start:i]...)
+			b = append(b, '\\', 'u', hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
+		} else {
+			b = append(b, v[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+		}
+		i += size
+		start = i
+	}
+	b = append(b, v[start:]...)
+	return append(b, '"')
 }
 
 func (l *lineWriter) int(k string, v int64) {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aigw/aigw/internal/testkit"
 	"github.com/aigw/aigw/store"
@@ -72,6 +73,76 @@ func TestRequestLogLineJSON(t *testing.T) {
 	if _, err := time.Parse(time.RFC3339Nano, m["time"].(string)); err != nil {
 		t.Fatalf("time %v", m["time"])
 	}
+}
+
+// A client chooses the model, an upstream the error text: the request line
+// shows what a terminal would act on escaped, and the JSON line decodes to
+// the exact strings.
+func TestRequestLogLineEscapesTerminalControls(t *testing.T) {
+	for _, v := range []string{"evil\x1b]0;pwned\x07\x1b[2J", "csi\u009b2J", "rtl\u202eevil\u2066x\u2069", "bad\xffutf8",
+		"cr\rlf\ntab\tbs\b", "del\x7f", `quote" back\slash`, "\ufffd real replacement"} {
+		tr := sample(0)
+		tr.Model, tr.Error = v, v
+		text := appendLogLine(nil, tr, false)
+		noTerminalControls(t, "text line", text, true)
+		if !strings.Contains(string(text), " model="+strconv.Quote(v)+" ") && v != "del\x7f" { // DEL: as slog, unquoted
+			t.Errorf("text line does not show %q quoted: %s", v, text)
+		}
+		line := appendLogLine(nil, tr, true)
+		noTerminalControls(t, "JSON line", line, false)
+		var m map[string]any
+		if err := json.Unmarshal(line, &m); err != nil {
+			t.Fatalf("JSON line with %q does not parse: %v\n%s", v, err, line)
+		}
+		if want := jsonRoundTrip(v); m["model"] != want || m["error"] != want {
+			t.Errorf("JSON line gives back model %q, error %q; want %q", m["model"], m["error"], want)
+		}
+	}
+}
+
+// noTerminalControls fails when line holds a control byte before its final
+// newline, a C1 or bidi control, or invalid UTF-8. DEL is inert on a
+// terminal and left as slog's text handler leaves it (allowDEL).
+func noTerminalControls(t *testing.T, what string, line []byte, allowDEL bool) {
+	t.Helper()
+	body := strings.TrimSuffix(string(line), "\n")
+	if !utf8.ValidString(body) {
+		t.Errorf("%s is not valid UTF-8: %q", what, body)
+	}
+	for _, r := range body {
+		if r < 0x20 || (r == 0x7f && !allowDEL) || (r >= 0x80 && r <= 0x9f) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) {
+			t.Errorf("%s holds a raw %U: %q", what, r, body)
+		}
+	}
+}
+
+// jsonRoundTrip is what encoding/json gives back for v.
+func jsonRoundTrip(v string) string {
+	b, _ := json.Marshal(v)
+	var out string
+	_ = json.Unmarshal(b, &out)
+	return out
+}
+
+// The JSON request line decodes to what encoding/json would have written,
+// and holds nothing a terminal acts on.
+func FuzzRequestLogLineJSON(f *testing.F) {
+	for _, s := range []string{"", "gpt-4o", "evil\x1b]0;pwned\x07\x1b[2J", "\u009b", "\u202e", "\xff\xfe", `"\`, "\u2028"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		tr := sample(0)
+		tr.Error = v
+		line := appendLogLine(nil, tr, true)
+		noTerminalControls(t, "JSON line", line, false)
+		var m map[string]any
+		if err := json.Unmarshal(line, &m); err != nil {
+			t.Fatalf("JSON line with %q does not parse: %v\n%s", v, err, line)
+		}
+		if want := jsonRoundTrip(v); m["error"] != want {
+			t.Fatalf("error %q decodes to %q, want %q", v, m["error"], want)
+		}
+	})
 }
 
 // Requests are logged in batches (few writes) and Close flushes every

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aigw/aigw/admin"
+	"github.com/aigw/aigw/internal/termsafe"
 	"github.com/aigw/aigw/store"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
@@ -52,9 +53,17 @@ func errText(err error) string {
 	return oneLine(err.Error())
 }
 
+// oneLine is s on one line, safe for the terminal (see safe).
 func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
+	return safe(strings.Join(strings.Fields(s), " "))
 }
+
+// safe shows what a terminal would act on (ESC, BEL, C1 and bidi controls,
+// invalid UTF-8) escaped. Every string that did not come from aigw itself
+// (models, paths, error texts, names) goes through it before it is styled:
+// the table, the detail panes, banners, dialogs and forms do it for what
+// they are given.
+func safe(s string) string { return termsafe.String(s) }
 
 // fitLines makes s exactly h lines of at most w cells: longer lines are cut,
 // missing lines added. Every page's view goes through it so that the screen

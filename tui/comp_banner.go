@@ -15,7 +15,8 @@ const (
 )
 
 // banner is a one- or two-line message: what an action did, or why it
-// failed. The zero banner shows nothing.
+// failed (its text may quote an upstream's error: view makes it safe). The
+// zero banner shows nothing.
 type banner struct {
 	kind bannerKind
 	text string
@@ -45,6 +46,6 @@ func (b banner) view(s *Styles, width, maxLines int) string {
 	default:
 		st, prefix = s.BannerInfo, "· "
 	}
-	text := ansi.Wordwrap(prefix+b.text, width, " ")
+	text := ansi.Wordwrap(prefix+safe(b.text), width, " ")
 	return st.Render(fitLines(text, width, min(lipgloss.Height(text), maxLines)))
 }

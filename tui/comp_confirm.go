@@ -37,9 +37,9 @@ func (d *confirm) update(msg tea.KeyMsg, k *KeyMap) tea.Cmd {
 // view draws the dialog centred in width × height.
 func (d confirm) view(s *Styles, k *KeyMap, width, height int) string {
 	inner := max(min(width-8, 60), 10)
-	body := s.Value.Render(ansi.Wordwrap(d.question, inner, " "))
+	body := s.Value.Render(ansi.Wordwrap(safe(d.question), inner, " "))
 	if d.detail != "" {
-		body += "\n\n" + ansi.Wordwrap(d.detail, inner, " ")
+		body += "\n\n" + ansi.Wordwrap(safe(d.detail), inner, " ")
 	}
 	body += "\n\n" + s.Help.ShortKey.Render(k.Yes.Help().Key) + " " + k.Yes.Help().Desc +
 		"    " + s.Help.ShortKey.Render(k.No.Help().Key) + " " + k.No.Help().Desc

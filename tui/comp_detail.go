@@ -2,13 +2,22 @@ package tui
 
 import "strings"
 
+// detailLine is one line of a detail pane: a label, then an emphasized
+// head and the rest of the value, both plain text (details makes them safe
+// and styles them).
+type detailLine struct{ label, head, text string }
+
 // details draws label/value lines: the selected row of a list in full.
-func details(s *Styles, pairs ...[2]string) string {
-	lines := make([]string, 0, len(pairs))
-	for _, p := range pairs {
-		lines = append(lines, s.Label.Render(cell(p[0], 10, false))+" "+p[1])
+func details(s *Styles, lines ...detailLine) string {
+	out := make([]string, 0, len(lines))
+	for _, l := range lines {
+		v := safe(l.text)
+		if l.head != "" {
+			v = s.Value.Render(safe(l.head)) + v
+		}
+		out = append(out, s.Label.Render(cell(l.label, 10, false))+" "+v)
 	}
-	return strings.Join(lines, "\n")
+	return strings.Join(out, "\n")
 }
 
 // listTableHeight is the height left to a list's table above its detail

@@ -39,7 +39,10 @@ func textInput(name, label, value, placeholder, hint string, check func(string) 
 	ti := textinput.New()
 	ti.Prompt = ""
 	ti.Placeholder = placeholder
-	ti.SetValue(value)
+	// A value holding terminal controls (a name with a bidi override) is
+	// shown, and saved back, escaped: the input would print it raw (and
+	// silently drop C0/C1 controls).
+	ti.SetValue(safe(value))
 	ti.CharLimit = 4096
 	return &field{name: name, label: label, hint: hint, kind: textField, input: ti, check: check}
 }
@@ -246,9 +249,9 @@ func (f *form) update(msg tea.Msg) (formResult, tea.Cmd) {
 func (f *form) view() string {
 	s := f.c.styles
 	var b strings.Builder
-	b.WriteString(s.FormTitle.Render(f.title))
+	b.WriteString(s.FormTitle.Render(safe(f.title)))
 	if f.note != "" {
-		b.WriteString("\n" + s.FormHint.Render(f.note))
+		b.WriteString("\n" + s.FormHint.Render(safe(f.note)))
 	}
 	b.WriteString("\n")
 	for i, fl := range f.fields {
@@ -261,7 +264,7 @@ func (f *form) view() string {
 		case choiceField:
 			v := "(none)"
 			if len(fl.choices) > 0 {
-				v = fl.choices[fl.choice]
+				v = safe(fl.choices[fl.choice])
 			}
 			if i == f.focus {
 				v = "‹ " + v + " ›"
@@ -271,7 +274,7 @@ func (f *form) view() string {
 			b.WriteString(fl.input.View())
 		}
 		if fl.err != "" {
-			b.WriteString("\n" + strings.Repeat(" ", formLabelWidth+2) + s.FormError.Render("✗ "+fl.err))
+			b.WriteString("\n" + strings.Repeat(" ", formLabelWidth+2) + s.FormError.Render("✗ "+safe(fl.err)))
 		}
 	}
 	b.WriteString("\n")
@@ -279,7 +282,7 @@ func (f *form) view() string {
 		b.WriteString("\n" + s.FormHint.Render(h))
 	}
 	if f.err != "" {
-		b.WriteString("\n" + s.FormError.Render("✗ "+f.err))
+		b.WriteString("\n" + s.FormError.Render("✗ "+safe(f.err)))
 	}
 	if f.busy {
 		b.WriteString("\n" + s.Muted.Render("Saving…"))

@@ -15,6 +15,7 @@ type column struct {
 	min   int
 	flex  int
 	right bool
+	style *lipgloss.Style // drawn in this style (nil: the row's)
 }
 
 // tone colours a whole row; the row's words still say what it means.
@@ -29,7 +30,9 @@ const (
 )
 
 // table is a scrolling list with a cursor. It only draws rows and moves the
-// cursor; what a row means is its page's business.
+// cursor; what a row means is its page's business. Cells are plain text and
+// every one is made safe for the terminal here (a page styles a column
+// through its column's style, never inside a cell).
 //
 // Rows come from a function so that a long list (the traces) is only
 // formatted where it is on screen.
@@ -184,7 +187,10 @@ func (t table) view(s *Styles, width, height int) string {
 			if i < len(vals) {
 				v = vals[i]
 			}
-			cells[i] = cell(v, w[i], c.right)
+			cells[i] = cell(safe(v), w[i], c.right)
+			if c.style != nil {
+				cells[i] = c.style.Render(cells[i])
+			}
 		}
 		line := strings.Join(cells, " ")
 		b.WriteString("\n")

@@ -229,20 +229,20 @@ func (p *credentialsPage) detail() string {
 	if !c.Enabled {
 		enabled = "disabled"
 	}
-	pairs := [][2]string{
-		{"credential", fmt.Sprintf("%s · %s · %s", s.Value.Render(credLabel(c)), c.Provider, enabled)},
-		{"secret", fmt.Sprintf("%s %s · weight %d · rpm %s", c.Kind, c.Preview, c.Weight, rpm)},
+	lines := []detailLine{
+		{"credential", credLabel(c), fmt.Sprintf(" · %s · %s", c.Provider, enabled)},
+		{"secret", "", fmt.Sprintf("%s %s · weight %d · rpm %s", c.Kind, c.Preview, c.Weight, rpm)},
 	}
 	if h := c.Health; h != nil {
 		state, _ := credState(c, p.c)
-		pairs = append(pairs,
-			[2]string{"health", fmt.Sprintf("%s · success %s · latency %s", state, fmtPercent(h.SuccessRate), fmtMS(h.LatencyMS))},
-			[2]string{"requests", fmt.Sprintf("today %s (%s failed) · since start %s (%s failed)",
+		lines = append(lines,
+			detailLine{"health", "", fmt.Sprintf("%s · success %s · latency %s", state, fmtPercent(h.SuccessRate), fmtMS(h.LatencyMS))},
+			detailLine{"requests", "", fmt.Sprintf("today %s (%s failed) · since start %s (%s failed)",
 				fmtInt(int64(h.RequestsToday)), fmtInt(int64(h.FailuresToday)), fmtInt(int64(h.Requests)), fmtInt(int64(h.Failures)))},
-			[2]string{"last error", orDash(oneLine(h.LastError))},
+			detailLine{"last error", "", orDash(oneLine(h.LastError))},
 		)
 	}
-	return details(s, pairs...)
+	return details(s, lines...)
 }
 
 func (p *credentialsPage) view() string {

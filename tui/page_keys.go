@@ -277,15 +277,15 @@ func (p *keysPage) detail() string {
 		timeout = k.Timeout.String()
 	}
 	return details(s,
-		[2]string{"key", fmt.Sprintf("%s · %s · %s · %s", s.Value.Render(keyLabel(k)), k.Provider, k.Status, k.Preview)},
-		[2]string{"pool", fmt.Sprintf("%s · %s", k.Strategy, strings.Join(k.Credentials, ", "))},
-		[2]string{"limits", fmt.Sprintf("rpm %s · tpm %s · in flight %s · per day %s",
+		detailLine{"key", keyLabel(k), fmt.Sprintf(" · %s · %s · %s", k.Provider, k.Status, k.Preview)},
+		detailLine{"pool", "", fmt.Sprintf("%s · %s", k.Strategy, strings.Join(k.Credentials, ", "))},
+		detailLine{"limits", "", fmt.Sprintf("rpm %s · tpm %s · in flight %s · per day %s",
 			fmtLimit(k.RPM), fmtLimit(k.TPM), fmtLimit(k.MaxConcurrency), dayLimits(k))},
-		[2]string{"today", fmt.Sprintf("%s req · %s errors · %s tokens · %s",
+		detailLine{"today", "", fmt.Sprintf("%s req · %s errors · %s tokens · %s",
 			fmtInt(u.Requests), fmtInt(u.Errors),
 			ofLimit(fmtCount(float64(tokens)), fmtCount(float64(k.DailyTokens)), k.DailyTokens > 0),
 			ofLimit(usageCost(u), fmtUSD(k.DailyCost), k.DailyCost > 0))},
-		[2]string{"other", fmt.Sprintf("timeout %s · max retries %s · expires %s", timeout, retries, expires)},
+		detailLine{"other", "", fmt.Sprintf("timeout %s · max retries %s · expires %s", timeout, retries, expires)},
 	)
 }
 
@@ -326,14 +326,14 @@ func (p *keysPage) view() string {
 // secretView shows a new key's secret, the only time it can be seen.
 func (p *keysPage) secretView() string {
 	s, k := p.c.styles, p.created
-	base := "http://HOST:8080/" + k.Provider
+	base := "http://HOST:8080/" + safe(k.Provider)
 	if p.proxyAddr != "" {
-		base = "http://" + proxyHost(p.proxyAddr) + "/" + k.Provider
+		base = "http://" + safe(proxyHost(p.proxyAddr)) + "/" + safe(k.Provider)
 	}
 	w := max(p.c.width-2, 20)
 	note := ansi.Wordwrap("This is the only time the secret is shown: aigw keeps only its hash and cannot show it again. "+
 		"Copy it now into the application's configuration as its API key, with the base URL "+base+" (plus the API's own path, e.g. /v1).", w, " ")
-	return s.Title.Render("New key "+keyLabel(&k.Key)) + s.Muted.Render(" for provider "+k.Provider) + "\n\n" +
+	return s.Title.Render("New key "+safe(keyLabel(&k.Key))) + s.Muted.Render(" for provider "+safe(k.Provider)) + "\n\n" +
 		"  " + s.Secret.Render(k.Secret) + "\n\n" +
 		s.Warn.Render(note) + "\n\n" +
 		s.Muted.Render("Press enter when you have copied it.")

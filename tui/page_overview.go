@@ -159,7 +159,7 @@ func (p *overviewPage) credentialsView(room int) string {
 			break
 		}
 		state := stateText(o.State, o.Until, p.c)
-		line := fmt.Sprintf("! %-17s %-28s %s", outName(o), state, oneLine(o.LastError))
+		line := fmt.Sprintf("! %-17s %-28s %s", safe(outName(o)), state, oneLine(o.LastError))
 		tn := s.Warn
 		if o.State == "invalid" {
 			tn = s.Bad

@@ -163,10 +163,10 @@ func (p *providersPage) detail() string {
 	}
 	s := p.c.styles
 	return details(s,
-		[2]string{"provider", fmt.Sprintf("%s · %s · %s", s.Value.Render(pr.Name), pr.Type, pr.BaseURL)},
-		[2]string{"auth", orDash(strings.Join(pr.AuthHeaders, "; "))},
-		[2]string{"headers", orDash(strings.Join(pr.Headers, "; "))},
-		[2]string{"CA file", orDash(pr.CAFile)},
+		detailLine{"provider", pr.Name, fmt.Sprintf(" · %s · %s", pr.Type, pr.BaseURL)},
+		detailLine{"auth", "", orDash(strings.Join(pr.AuthHeaders, "; "))},
+		detailLine{"headers", "", orDash(strings.Join(pr.Headers, "; "))},
+		detailLine{"CA file", "", orDash(pr.CAFile)},
 	)
 }
 

@@ -294,18 +294,18 @@ func (p *tracesPage) view() string {
 	return top + "\n\n" + p.table.view(s, p.c.width, p.tableHeight())
 }
 
-// detailText is everything about one trace, attempt by attempt.
+// detailText is everything about one trace, attempt by attempt. Its values
+// are plain text, made safe (kv, line) before they are styled.
 func (p *tracesPage) detailText(t *store.Trace) string {
 	s := p.c.styles
 	var b strings.Builder
-	kv := func(k, v string) {
-		b.WriteString(s.Label.Render(cell(k, 14, false)) + " " + v + "\n")
-	}
+	label := func(k string) string { return s.Label.Render(cell(k, 14, false)) + " " }
+	kv := func(k, v string) { b.WriteString(label(k) + safe(v) + "\n") }
 	status := strconv.Itoa(t.Status)
 	if t.Status == 0 {
 		status = "no answer"
 	}
-	b.WriteString(s.Title.Render("Trace "+t.RequestID) + "\n")
+	b.WriteString(s.Title.Render("Trace "+safe(t.RequestID)) + "\n")
 	kv("time", t.Time.In(p.c.loc).Format("2006-01-02 15:04:05.000 MST"))
 	kv("request", fmt.Sprintf("%s /%s%s", t.Method, t.Provider, t.Path))
 	kv("key", fmt.Sprintf("%s %s %s", orDash(t.KeyName), t.KeyID, t.KeyPreview))
@@ -319,7 +319,7 @@ func (p *tracesPage) detailText(t *store.Trace) string {
 	if failed(t) {
 		st = s.Bad.Render(status)
 	}
-	kv("status", fmt.Sprintf("%s · %s", st, plural(t.Retries, "retry", "retries")))
+	b.WriteString(label("status") + st + " · " + plural(t.Retries, "retry", "retries") + "\n") // aigw's own text
 	kv("latency", fmt.Sprintf("%s total · %s to first byte · %s aigw overhead", fmtMS(t.LatencyMS), fmtMS(t.TTFBMS), fmtMS(t.OverheadMS)))
 	kv("tokens", fmt.Sprintf("%s prompt · %s completion", fmtInt(t.PromptTokens), fmtInt(t.CompletionTokens)))
 	kv("of which", fmt.Sprintf("%s cache write · %s cache read · %s reasoning",
@@ -333,7 +333,7 @@ func (p *tracesPage) detailText(t *store.Trace) string {
 	kv("usage from", orDash(t.UsageSource))
 	kv("bytes out", fmtInt(t.BytesOut))
 	if t.Error != "" {
-		kv("error", s.Bad.Render(oneLine(t.Error)))
+		b.WriteString(label("error") + s.Bad.Render(oneLine(t.Error)) + "\n")
 	}
 	b.WriteString("\n" + s.Title.Render(fmt.Sprintf("Attempts (%d)", len(t.Attempts))) + "\n")
 	if len(t.Attempts) == 0 {
@@ -344,7 +344,7 @@ func (p *tracesPage) detailText(t *store.Trace) string {
 		if a.Status == 0 {
 			st = "no answer"
 		}
-		line := fmt.Sprintf("  %d. %-17s %-9s %8s  %s", i+1, a.CredentialID, st, fmtMS(a.LatencyMS), oneLine(a.Error))
+		line := fmt.Sprintf("  %d. %-17s %-9s %8s  %s", i+1, safe(a.CredentialID), st, fmtMS(a.LatencyMS), oneLine(a.Error))
 		if a.Status == 0 || a.Status >= 400 {
 			line = s.Bad.Render(line)
 		}

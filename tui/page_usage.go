@@ -50,7 +50,7 @@ func newUsagePage(c *common) *usagePage {
 			{title: "ERR", min: 5, right: true},
 			{title: "TOKENS", min: 7, right: true},
 			{title: "COST", min: 9, right: true},
-			{title: "", min: 6, flex: 3},
+			{title: "", min: 6, flex: 3, style: &c.styles.Bar},
 		},
 		empty: "No usage in this period.",
 	}}
@@ -166,7 +166,7 @@ func (p *usagePage) setRows() {
 			tn = toneWarn
 		}
 		return []string{p.groupLabel(r.Group), fmtInt(r.Requests), fmtInt(r.Errors),
-			fmtCount(float64(r.PromptTokens + r.CompletionTokens)), usageCost(r), p.c.styles.Bar.Render(hbar(r.CostUSD, top, barW))}, tn
+			fmtCount(float64(r.PromptTokens + r.CompletionTokens)), usageCost(r), hbar(r.CostUSD, top, barW)}, tn
 	})
 }
 

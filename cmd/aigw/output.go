@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/aigw/aigw/internal/termsafe"
 	"github.com/aigw/aigw/internal/units"
 )
 
@@ -19,7 +20,9 @@ func printJSON(w io.Writer, v any) error {
 }
 
 // table is a list printed in aligned columns. When the terminal is narrower
-// than the table, the widest columns are shortened with an ellipsis.
+// than the table, the widest columns are shortened with an ellipsis. Cells
+// hold what clients, upstreams and operators chose (models, error texts,
+// names): every cell is measured and printed through termsafe.
 type table struct {
 	header []string
 	rows   [][]string
@@ -59,7 +62,7 @@ func (t *table) widths(width int) []int {
 	}
 	for _, r := range t.rows {
 		for i, c := range r {
-			widths[i] = max(widths[i], utf8.RuneCountInString(c))
+			widths[i] = max(widths[i], utf8.RuneCountInString(termsafe.String(c)))
 		}
 	}
 	if width > 0 {
@@ -71,7 +74,7 @@ func (t *table) widths(width int) []int {
 func (t *table) line(cells []string, widths []int) string {
 	var b strings.Builder
 	for i, c := range cells {
-		c = clip(c, widths[i])
+		c = clip(termsafe.String(c), widths[i])
 		b.WriteString(c)
 		if i < len(cells)-1 {
 			b.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c)+colGap))
@@ -106,7 +109,8 @@ func clip(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
-// fields prints one object as "name: value" lines.
+// printFields prints one object as "name: value" lines, the values made
+// safe for the terminal.
 func printFields(w io.Writer, pairs ...string) error {
 	width := 0
 	for i := 0; i < len(pairs); i += 2 {
@@ -114,7 +118,7 @@ func printFields(w io.Writer, pairs ...string) error {
 	}
 	var b strings.Builder
 	for i := 0; i+1 < len(pairs); i += 2 {
-		fmt.Fprintf(&b, "%-*s  %s\n", width+1, pairs[i]+":", pairs[i+1])
+		fmt.Fprintf(&b, "%-*s  %s\n", width+1, pairs[i]+":", termsafe.String(pairs[i+1]))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

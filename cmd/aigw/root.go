@@ -13,6 +13,7 @@ import (
 
 	"github.com/aigw/aigw/admin"
 	"github.com/aigw/aigw/config"
+	"github.com/aigw/aigw/internal/termsafe"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
@@ -94,8 +95,10 @@ func runContext(ctx context.Context, args []string, streams *ioStreams) int {
 	return exitError
 }
 
+// oneLine is a message on one line, safe for the terminal (an error may
+// quote what a client or an upstream sent).
 func oneLine(s string) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
+	return termsafe.String(strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " "))
 }
 
 func newRootCmd(streams *ioStreams) *cobra.Command {
