@@ -261,6 +261,43 @@ func TestTokenDiscoveryAndScopes(t *testing.T) {
 	}
 }
 
+// A providers:write token cannot move a provider that has credentials
+// (base_url, auth headers, extra headers, ca_file): refused like any token
+// lacking a scope, exit 4, one line naming credentials:write.
+func TestProviderRouteChangeNeedsCredentialsWrite(t *testing.T) {
+	g := startGateway(t, t.TempDir())
+	g.ok(t, "provider", "add", "openai", "--type", "openai", "--base-url", "https://api.openai.com")
+	g.ok(t, "provider", "add", "bare", "--type", "openai", "--base-url", "https://bare.example.com")
+	g.ok(t, "credential", "add", "--provider", "openai", "--secret", "sk-test-000000000001")
+	var tok struct {
+		Token string `json:"token"`
+	}
+	g.okJSON(t, &tok, "token", "create", "--scope", "providers:write,providers:read", "--ttl", "1h")
+	env := map[string]string{"AIGW_ADMIN_TOKEN": tok.Token}
+	before := g.ok(t, "provider", "list", "-o", "json")
+	for _, flags := range [][]string{
+		{"--base-url", "http://127.0.0.1:9/steal"},
+		{"--auth-header", "X-Copy: {key}"},
+		{"--header", "X-Route: other"},
+		{"--no-headers", "--base-url", "https://api.openai.com/v2"},
+	} {
+		r := g.cli(t, "", env, append([]string{"provider", "update", "openai"}, flags...)...)
+		msg := strings.TrimRight(r.stderr, "\n")
+		if r.code != exitAuth || !strings.Contains(msg, "credentials:write") || strings.Contains(msg, "\n") {
+			t.Errorf("provider update %v: exit %d, %q; want exit %d, one line naming credentials:write", flags, r.code, r.stderr, exitAuth)
+		}
+	}
+	if after := g.ok(t, "provider", "list", "-o", "json"); after != before {
+		t.Fatalf("refused updates changed the providers:\nbefore %s\nafter  %s", before, after)
+	}
+	if r := g.cli(t, "", env, "provider", "update", "openai", "--timeout", "90s"); r.code != 0 {
+		t.Errorf("a timeout change with providers:write: exit %d, %q", r.code, r.stderr)
+	}
+	if r := g.cli(t, "", env, "provider", "update", "bare", "--base-url", "https://other.example.com"); r.code != 0 {
+		t.Errorf("moving a provider without credentials with providers:write: exit %d, %q", r.code, r.stderr)
+	}
+}
+
 func TestSecondServeOnSameDataDirExits(t *testing.T) {
 	dir := t.TempDir()
 	startGateway(t, dir)
