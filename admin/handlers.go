@@ -293,7 +293,9 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 				msg: "cannot grant scope " + strconv.Quote(sc) + ": the calling token does not hold it"}
 		}
 	}
-	rec, signed, err := s.tokens.Issue(in.Name, slices.Compact(slices.Sorted(slices.Values(in.Scopes))), ttl)
+	// The new token records its creator: it expires no later than a creator
+	// that is not a root, and is revoked with it.
+	rec, signed, err := s.tokens.issue(caller.ID, in.Name, slices.Compact(slices.Sorted(slices.Values(in.Scopes))), ttl)
 	if err != nil {
 		return err
 	}
