@@ -60,12 +60,19 @@ func NewTokens(st *store.Store, masterKey []byte) *Tokens {
 	return &Tokens{secret: mac.Sum(nil), store: st, now: time.Now}
 }
 
-// Issue records and signs a new token.
+// Issue records and signs a new root token (one without a parent, such as
+// the local admin.token).
 func (t *Tokens) Issue(name string, scopes []string, ttl time.Duration) (store.AdminToken, string, error) {
+	return t.issue("", name, scopes, ttl)
+}
+
+// issue records and signs a token created by parentID ("" for a root); the
+// store cuts its expiry to the parent's when the parent is not a root.
+func (t *Tokens) issue(parentID, name string, scopes []string, ttl time.Duration) (store.AdminToken, string, error) {
 	if err := validScopes(scopes); err != nil {
 		return store.AdminToken{}, "", err
 	}
-	rec, err := t.store.CreateToken(name, scopes, t.now().Add(ttl))
+	rec, err := t.store.CreateChildToken(parentID, name, scopes, t.now().Add(ttl))
 	if err != nil {
 		return store.AdminToken{}, "", err
 	}

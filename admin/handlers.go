@@ -2,6 +2,8 @@ package admin
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -60,7 +62,21 @@ func (s *Server) updateProvider(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &patch); err != nil {
 		return err
 	}
-	p, err := s.store.UpdateProvider(r.PathValue("name"), patch)
+	// A provider's base_url, auth and extra headers and ca_file decide where
+	// its credentials go: changing them is a credentials:write matter once
+	// it has credentials.
+	caller := tokenFrom(r.Context())
+	update := s.store.UpdateProviderSameRoute
+	if hasScope(caller.Scopes, ScopeCredentialsWrite) {
+		update = s.store.UpdateProvider
+	}
+	p, err := update(r.PathValue("name"), patch)
+	var rc *store.RouteChangeError
+	if errors.As(err, &rc) {
+		return &httpError{status: http.StatusForbidden, field: rc.Field,
+			msg: fmt.Sprintf("admin token %s lacks the %s scope needed to change %s of provider %q, which has credentials",
+				caller.ID, ScopeCredentialsWrite, rc.Field, rc.Provider)}
+	}
 	if err != nil {
 		return err
 	}
@@ -277,7 +293,9 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 				msg: "cannot grant scope " + strconv.Quote(sc) + ": the calling token does not hold it"}
 		}
 	}
-	rec, signed, err := s.tokens.Issue(in.Name, slices.Compact(slices.Sorted(slices.Values(in.Scopes))), ttl)
+	// The new token records its creator: it expires no later than a creator
+	// that is not a root, and is revoked with it.
+	rec, signed, err := s.tokens.issue(caller.ID, in.Name, slices.Compact(slices.Sorted(slices.Values(in.Scopes))), ttl)
 	if err != nil {
 		return err
 	}

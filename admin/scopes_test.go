@@ -2,11 +2,14 @@ package admin_test
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aigw/aigw/admin"
+	"github.com/aigw/aigw/internal/units"
 	"github.com/aigw/aigw/store"
 )
 
@@ -197,5 +200,119 @@ func TestKeysReadTokenCanOnlyReadKeys(t *testing.T) {
 	}
 	if after := e.snapshot(); after != before {
 		t.Errorf("refused requests changed the stored data:\nbefore %s\nafter  %s", before, after)
+	}
+}
+
+// A providers:write token cannot send a provider's credentials elsewhere:
+// once the provider has credentials, every setting that decides where and
+// how they are sent needs credentials:write too, by any route.
+func TestProviderRouteNeedsCredentialsWrite(t *testing.T) {
+	e := newEnv(t)
+	e.fixture() // provider openai with two credentials
+	if _, err := e.st.CreateProvider(store.Provider{Name: "bare", Type: store.TypeOpenAI, BaseURL: "https://bare.example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	ca := writeCA(t)
+	pw := e.clientWith(e.token(admin.ScopeProvidersWrite))
+	redirects := []struct {
+		name  string
+		patch store.ProviderPatch
+		field string
+	}{
+		{"base_url to the holder's listener", store.ProviderPatch{BaseURL: ptr("http://127.0.0.1:9/steal")}, "base_url"},
+		{"auth header template", store.ProviderPatch{AuthHeaders: &[]string{"X-Copy: {key}"}}, "auth_headers"},
+		{"extra headers", store.ProviderPatch{Headers: &[]string{"X-Route: other"}}, "headers"},
+		{"ca_file", store.ProviderPatch{CAFile: &ca}, "ca_file"},
+		{"type whose default auth header differs", store.ProviderPatch{Type: ptr(store.TypeAnthropic)}, "auth_headers"},
+	}
+	before := e.snapshot()
+	for _, rd := range redirects {
+		t.Run("refused: "+rd.name, func(t *testing.T) {
+			_, err := pw.UpdateProvider(t.Context(), "openai", rd.patch)
+			ae := wantAPIError(t, err, http.StatusForbidden, rd.field)
+			if !strings.Contains(ae.Message, admin.ScopeCredentialsWrite) || strings.Contains(ae.Message, "\n") {
+				t.Errorf("message %q is not one line naming %s", ae.Message, admin.ScopeCredentialsWrite)
+			}
+		})
+	}
+	t.Run("refused: remove and add again under the same name", func(t *testing.T) {
+		wantAPIError(t, pw.DeleteProvider(t.Context(), "openai"), http.StatusConflict, "")
+		_, err := pw.CreateProvider(t.Context(), store.Provider{Name: "openai", Type: store.TypeOpenAI, BaseURL: "http://127.0.0.1:9/steal"})
+		wantAPIError(t, err, http.StatusConflict, "")
+	})
+	if after := e.snapshot(); after != before {
+		t.Fatalf("refused changes were stored:\nbefore %s\nafter  %s", before, after)
+	}
+	if n := e.reloads.Load(); n != 0 {
+		t.Fatalf("refused changes reloaded the proxy %d times", n)
+	}
+
+	t.Run("allowed: settings that do not move the credentials", func(t *testing.T) {
+		for _, patch := range []store.ProviderPatch{
+			{Timeout: ptr(units.Duration(30 * time.Second))},
+			{BaseURL: ptr("https://api.openai.com/v1/")}, // the same URL
+			{Type: ptr(store.TypeOpenAICompatible)},      // same auth header and extra headers
+		} {
+			if _, err := pw.UpdateProvider(t.Context(), "openai", patch); err != nil {
+				t.Errorf("patch %+v: %v", patch, err)
+			}
+		}
+	})
+	t.Run("allowed: a provider without credentials", func(t *testing.T) {
+		for _, rd := range redirects {
+			if _, err := pw.UpdateProvider(t.Context(), "bare", rd.patch); err != nil {
+				t.Errorf("%s: %v", rd.name, err)
+			}
+		}
+	})
+	for _, scopes := range [][]string{{admin.ScopeProvidersWrite, admin.ScopeCredentialsWrite}, {admin.ScopeAdmin}} {
+		t.Run("allowed with "+strings.Join(scopes, "+"), func(t *testing.T) {
+			url := "https://" + strings.ReplaceAll(strings.Join(scopes, "-"), ":", "-") + ".example.com"
+			p, err := e.clientWith(e.token(scopes...)).UpdateProvider(t.Context(), "openai", store.ProviderPatch{BaseURL: &url})
+			if err != nil || p.BaseURL != url {
+				t.Fatalf("UpdateProvider = %s, %v; want base_url %s", p.BaseURL, err, url)
+			}
+		})
+	}
+}
+
+// ca_file errors say the same thing whatever the file is, so the admin API
+// cannot be used to learn which files exist or are readable on the server.
+func TestCAFileErrorsDoNotTellWhichFilesExist(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	notes := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(notes, []byte("db password: hunter2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	paths := map[string]string{
+		"missing":      filepath.Join(dir, "missing.pem"),
+		"a directory":  dir,
+		"not PEM":      notes,
+		"a device":     os.DevNull,
+		"below a file": filepath.Join(notes, "ca.pem"),
+	}
+	if os.Geteuid() != 0 { // root reads anything
+		locked := filepath.Join(dir, "locked.pem")
+		if err := os.WriteFile(locked, []byte("x"), 0o000); err != nil {
+			t.Fatal(err)
+		}
+		paths["unreadable"] = locked
+	}
+	if _, err := e.client.CreateProvider(t.Context(), store.Provider{Name: "p", Type: store.TypeOpenAI, BaseURL: "https://p.example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	const want = "invalid ca_file: not a readable PEM certificate file"
+	for name, path := range paths {
+		t.Run(name, func(t *testing.T) {
+			_, err := e.client.CreateProvider(t.Context(), store.Provider{Name: "q", Type: store.TypeOpenAI, BaseURL: "https://q.example.com", CAFile: path})
+			if ae := wantAPIError(t, err, http.StatusBadRequest, "ca_file"); ae.Message != want {
+				t.Errorf("provider add: message %q, want %q", ae.Message, want)
+			}
+			_, err = e.client.UpdateProvider(t.Context(), "p", store.ProviderPatch{CAFile: &path})
+			if ae := wantAPIError(t, err, http.StatusBadRequest, "ca_file"); ae.Message != want {
+				t.Errorf("provider update: message %q, want %q", ae.Message, want)
+			}
+		})
 	}
 }

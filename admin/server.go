@@ -207,6 +207,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		status, body.Error.Field = he.status, he.field
 	case errors.As(err, &ve):
 		status, body.Error.Field = http.StatusBadRequest, ve.Field
+	case errors.Is(err, store.ErrTokenInactive): // revoked while its request ran
+		status = http.StatusUnauthorized
 	case errors.Is(err, store.ErrNotFound):
 		status = http.StatusNotFound
 	case errors.Is(err, store.ErrExists), errors.Is(err, store.ErrInUse):

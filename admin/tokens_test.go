@@ -172,3 +172,101 @@ func TestTokenRevocationCannotEscalate(t *testing.T) {
 		t.Fatalf("revoking a token with a subset of the caller's scopes: %v", err)
 	}
 }
+
+// childOf creates a token through the API with the token parent.
+func (e *env) childOf(parent, name string, ttl time.Duration, scopes ...string) admin.CreatedToken {
+	e.t.Helper()
+	created, err := e.clientWith(parent).CreateToken(e.t.Context(), admin.TokenRequest{Name: name, Scopes: scopes, TTL: units.Duration(ttl)})
+	if err != nil {
+		e.t.Fatalf("create token %s: %v", name, err)
+	}
+	return created
+}
+
+// A token created by a token expires no later than its creator: a longer
+// ttl (or the default) is cut to the creator's expiry, and the answer says so.
+func TestChildTokenExpiresWithItsParent(t *testing.T) {
+	e := newEnv(t)
+	parent := e.childOf(e.adminToken, "one minute", time.Minute, admin.ScopeTokensWrite, admin.ScopeKeysRead)
+	long := e.childOf(parent.Token, "ten years", 3650*24*time.Hour, admin.ScopeTokensWrite, admin.ScopeKeysRead)
+	deflt := e.childOf(long.Token, "default ttl", 0, admin.ScopeKeysRead)
+	short := e.childOf(parent.Token, "ten seconds", 10*time.Second, admin.ScopeKeysRead)
+	for _, c := range []admin.CreatedToken{long, deflt} {
+		if !c.ExpiresAt.Equal(parent.ExpiresAt) {
+			t.Errorf("%s: expires_at %s, want the parent's %s", c.Name, c.ExpiresAt, parent.ExpiresAt)
+		}
+	}
+	if !short.ExpiresAt.Before(parent.ExpiresAt) {
+		t.Errorf("a shorter ttl was changed: expires_at %s, parent's %s", short.ExpiresAt, parent.ExpiresAt)
+	}
+	if long.ParentID != parent.ID || deflt.ParentID != long.ID {
+		t.Errorf("parent_id = %q and %q, want %s and %s", long.ParentID, deflt.ParentID, parent.ID, long.ID)
+	}
+	if _, err := e.clientWith(deflt.Token).Keys(t.Context()); err != nil {
+		t.Fatalf("the grandchild does not work before the parent expires: %v", err)
+	}
+	e.clock.Advance(time.Minute + 2*time.Second)
+	for _, c := range []admin.CreatedToken{parent, long, deflt} {
+		_, err := e.clientWith(c.Token).Keys(t.Context())
+		if ae := wantAPIError(t, err, http.StatusUnauthorized, ""); !strings.Contains(ae.Message, "expired") {
+			t.Errorf("%s after the parent expired: %q, want expired", c.Name, ae.Message)
+		}
+	}
+}
+
+// Revoking a token revokes every token it created, down the whole line;
+// tokens created by a root token (the local admin.token) live on as before.
+func TestRevokingATokenRevokesWhatItCreated(t *testing.T) {
+	e := newEnv(t)
+	scopes := []string{admin.ScopeTokensWrite, admin.ScopeTokensRead, admin.ScopeKeysRead}
+	parent := e.childOf(e.adminToken, "parent", time.Hour, scopes...)
+	child := e.childOf(parent.Token, "child", time.Hour, scopes...)
+	grandchild := e.childOf(child.Token, "grandchild", time.Hour, admin.ScopeKeysRead)
+	sibling := e.childOf(e.adminToken, "sibling", time.Hour, scopes...)
+	nephew := e.childOf(sibling.Token, "nephew", time.Hour, admin.ScopeKeysRead)
+
+	if _, err := e.client.RevokeToken(t.Context(), parent.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []admin.CreatedToken{parent, child, grandchild} {
+		_, err := e.clientWith(c.Token).Keys(t.Context())
+		if ae := wantAPIError(t, err, http.StatusUnauthorized, ""); !strings.Contains(ae.Message, "revoked") {
+			t.Errorf("%s: %q, want revoked", c.Name, ae.Message)
+		}
+	}
+	for _, c := range []admin.CreatedToken{sibling, nephew} {
+		if _, err := e.clientWith(c.Token).Keys(t.Context()); err != nil {
+			t.Errorf("%s, of another line, stopped working: %v", c.Name, err)
+		}
+	}
+	list, err := e.client.Tokens(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := map[string]string{}
+	for _, tok := range list {
+		status[tok.Name] = tok.Status
+	}
+	for name, want := range map[string]string{"parent": "revoked", "child": "revoked", "grandchild": "revoked", "sibling": "active", "nephew": "active"} {
+		if status[name] != want {
+			t.Errorf("token list: %s is %q, want %q", name, status[name], want)
+		}
+	}
+
+	t.Run("a root's children live on", func(t *testing.T) {
+		rootRec, root, err := e.tokens.Issue("root", []string{admin.ScopeAdmin}, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kid := e.childOf(root, "kid of root", 3650*24*time.Hour, admin.ScopeKeysRead)
+		if !kid.ExpiresAt.After(rootRec.ExpiresAt) {
+			t.Errorf("a root's child was cut to the root's expiry: %s", kid.ExpiresAt)
+		}
+		if _, err := e.client.RevokeToken(t.Context(), rootRec.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.clientWith(kid.Token).Keys(t.Context()); err != nil {
+			t.Errorf("the root's child stopped working with it: %v", err)
+		}
+	})
+}

@@ -66,10 +66,10 @@ func (cc *clientCache) get(baseURL, caFile string, t upstreamTimeouts) (*upstrea
 			}
 			pem, err := os.ReadFile(caFile)
 			if err != nil {
-				return nil, fmt.Errorf("ca_file: %w", err)
+				return nil, fmt.Errorf("ca_file: not a readable PEM certificate file") // never which failure: it would tell whether the file exists
 			}
 			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("ca_file %s holds no PEM certificate", caFile)
+				return nil, fmt.Errorf("ca_file: not a readable PEM certificate file")
 			}
 			tlsConfig.RootCAs = pool
 		}

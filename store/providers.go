@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
@@ -115,16 +116,30 @@ func (p *Provider) validate() error {
 	return validCAFile(p.CAFile)
 }
 
+// maxCAFile bounds a ca_file read; CA bundles are a few hundred KiB.
+const maxCAFile = 4 << 20
+
+// validCAFile accepts a regular file of PEM certificates. Every failure
+// (missing, unreadable, not a regular file, too large, no certificate) gets
+// the same message, so that the admin API cannot be used to learn which
+// files exist on the server.
 func validCAFile(path string) error {
 	if path == "" {
 		return nil
 	}
-	pem, err := os.ReadFile(path)
-	if err != nil {
-		return invalid("ca_file", "cannot read %s: %v", path, err)
+	bad := invalid("ca_file", "not a readable PEM certificate file")
+	fi, err := os.Stat(path)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() > maxCAFile {
+		return bad
 	}
-	if !x509.NewCertPool().AppendCertsFromPEM(pem) {
-		return invalid("ca_file", "%s holds no PEM certificate", path)
+	f, err := os.Open(path)
+	if err != nil {
+		return bad
+	}
+	defer f.Close()
+	pem, err := io.ReadAll(io.LimitReader(f, maxCAFile))
+	if err != nil || !x509.NewCertPool().AppendCertsFromPEM(pem) {
+		return bad
 	}
 	return nil
 }
@@ -203,16 +218,57 @@ func listProviders(tx *bolt.Tx) ([]Provider, error) {
 	return out, err
 }
 
+// RouteChangeError refuses a change of where or how a provider's
+// credentials are sent (UpdateProviderSameRoute).
+type RouteChangeError struct {
+	Provider string
+	Field    string // base_url, auth_headers, headers or ca_file
+}
+
+func (e *RouteChangeError) Error() string {
+	return fmt.Sprintf("provider %q has credentials, and its %s decides where they are sent", e.Provider, e.Field)
+}
+
+// routeField names the first setting that decides where and how
+// credentials are sent in which p and q differ, or "".
+func routeField(p, q *Provider) string {
+	switch {
+	case p.BaseURL != q.BaseURL:
+		return "base_url"
+	case !sameLines(p.AuthHeaders, q.AuthHeaders):
+		return "auth_headers"
+	case !sameLines(p.Headers, q.Headers):
+		return "headers"
+	case p.CAFile != q.CAFile:
+		return "ca_file"
+	}
+	return ""
+}
+
 // UpdateProvider applies patch to the named provider. When the type changes
 // and the auth or extra headers are still the old type's defaults, they
 // follow the new type.
 func (s *Store) UpdateProvider(name string, patch ProviderPatch) (Provider, error) {
+	return s.updateProvider(name, patch, false)
+}
+
+// UpdateProviderSameRoute is UpdateProvider for a caller that may not
+// decide where credentials go: when the provider has credentials, a patch
+// that changes its base_url, auth_headers, headers or ca_file (directly or
+// through a type change) is refused with a *RouteChangeError, checked in
+// the same transaction as the write.
+func (s *Store) UpdateProviderSameRoute(name string, patch ProviderPatch) (Provider, error) {
+	return s.updateProvider(name, patch, true)
+}
+
+func (s *Store) updateProvider(name string, patch ProviderPatch, sameRoute bool) (Provider, error) {
 	var p Provider
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketProviders)
 		if err := getJSON(b, []byte(name), &p); err != nil {
 			return fmt.Errorf("provider %q: %w", name, err)
 		}
+		before := p
 		if patch.Type != nil && *patch.Type != p.Type {
 			if sameLines(p.AuthHeaders, DefaultAuthHeaders(p.Type)) {
 				p.AuthHeaders = DefaultAuthHeaders(*patch.Type)
@@ -239,6 +295,15 @@ func (s *Store) UpdateProvider(name string, patch ProviderPatch) (Provider, erro
 		}
 		if patch.CAFile != nil {
 			p.CAFile = *patch.CAFile
+		}
+		if field := routeField(&before, &p); sameRoute && field != "" {
+			has, err := hasCredentials(tx, name)
+			if err != nil {
+				return err
+			}
+			if has {
+				return &RouteChangeError{Provider: name, Field: field}
+			}
 		}
 		if err := p.validate(); err != nil {
 			return err
@@ -296,4 +361,17 @@ func (s *Store) DeleteProvider(name string) error {
 		}
 		return b.Delete([]byte(name))
 	})
+}
+
+func hasCredentials(tx *bolt.Tx, provider string) (bool, error) {
+	creds, err := listCredentials(tx)
+	if err != nil {
+		return false, err
+	}
+	for _, c := range creds {
+		if c.Provider == provider {
+			return true, nil
+		}
+	}
+	return false, nil
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -19,7 +20,14 @@ type AdminToken struct {
 	RevokedAt *time.Time `json:"revoked_at"`
 	CreatedAt time.Time  `json:"created_at"`
 	Status    string     `json:"status"` // derived: active, revoked, expired
+	// ParentID is the token that created this one through the admin API; ""
+	// for a root (the local admin.token). A token whose parent is not a
+	// root expires no later than its parent and is revoked with it.
+	ParentID string `json:"parent_id,omitempty"`
 }
+
+// ErrTokenInactive means the token that would create another is revoked or expired.
+var ErrTokenInactive = errors.New("admin token is not active")
 
 func (t *AdminToken) setStatus(now time.Time) {
 	switch {
@@ -32,8 +40,16 @@ func (t *AdminToken) setStatus(now time.Time) {
 	}
 }
 
-// CreateToken records a new admin token; the caller signs it.
+// CreateToken records a new root admin token; the caller signs it.
 func (s *Store) CreateToken(name string, scopes []string, expiresAt time.Time) (AdminToken, error) {
+	return s.CreateChildToken("", name, scopes, expiresAt)
+}
+
+// CreateChildToken records a token created by the token parentID (a root
+// token when parentID is ""). The parent must be active; when the parent
+// is not itself a root, the new token's expiry is cut to the parent's, so
+// the returned ExpiresAt is the effective one.
+func (s *Store) CreateChildToken(parentID, name string, scopes []string, expiresAt time.Time) (AdminToken, error) {
 	now := s.now().UTC()
 	if err := validName("name", name, false); err != nil {
 		return AdminToken{}, err
@@ -45,9 +61,22 @@ func (s *Store) CreateToken(name string, scopes []string, expiresAt time.Time) (
 	if !expiresAt.After(now) {
 		return AdminToken{}, invalid("ttl", "the token would already be expired")
 	}
-	t := AdminToken{ID: newID("tok_"), Name: name, Scopes: scopes, ExpiresAt: expiresAt, CreatedAt: now}
+	t := AdminToken{ID: newID("tok_"), Name: name, Scopes: scopes, ExpiresAt: expiresAt, CreatedAt: now, ParentID: parentID}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		return putJSON(tx.Bucket(bucketTokens), []byte(t.ID), &t)
+		b := tx.Bucket(bucketTokens)
+		if parentID != "" {
+			var parent AdminToken
+			if err := getJSON(b, []byte(parentID), &parent); err != nil {
+				return fmt.Errorf("token %q: %w", parentID, err)
+			}
+			if parent.setStatus(now); parent.Status != KeyActive {
+				return fmt.Errorf("creating token %s: %w (%s)", parentID, ErrTokenInactive, parent.Status)
+			}
+			if parent.ParentID != "" && t.ExpiresAt.After(parent.ExpiresAt) {
+				t.ExpiresAt = parent.ExpiresAt
+			}
+		}
+		return putJSON(b, []byte(t.ID), &t)
 	})
 	if err != nil {
 		return AdminToken{}, err
@@ -88,7 +117,8 @@ func (s *Store) Tokens() ([]AdminToken, error) {
 	return out, err
 }
 
-// RevokeToken revokes an admin token; revoking twice is harmless.
+// RevokeToken revokes an admin token and, unless it is a root, every token
+// it created, transitively, in one transaction; revoking twice is harmless.
 func (s *Store) RevokeToken(id string) (AdminToken, error) {
 	var t AdminToken
 	now := s.now().UTC()
@@ -97,12 +127,52 @@ func (s *Store) RevokeToken(id string) (AdminToken, error) {
 		if err := getJSON(b, []byte(id), &t); err != nil {
 			return fmt.Errorf("token %q: %w", id, err)
 		}
-		if t.RevokedAt != nil {
-			return nil
+		if t.RevokedAt == nil {
+			t.RevokedAt = &now
+			if err := putJSON(b, []byte(id), &t); err != nil {
+				return err
+			}
 		}
-		t.RevokedAt = &now
-		return putJSON(b, []byte(id), &t)
+		if t.ParentID == "" {
+			return nil // a root's children live on, as they always have
+		}
+		return revokeDescendants(b, id, now)
 	})
 	t.setStatus(now)
 	return t, err
+}
+
+// revokeDescendants revokes every token below id. Each record is visited
+// at most once, so the walk is bounded by the number of tokens.
+func revokeDescendants(b *bolt.Bucket, id string, now time.Time) error {
+	children := map[string][]AdminToken{}
+	err := b.ForEach(func(_, v []byte) error {
+		var t AdminToken
+		if err := jsonDecode(v, &t); err != nil {
+			return err
+		}
+		if t.ParentID != "" {
+			children[t.ParentID] = append(children[t.ParentID], t)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	queue := []string{id}
+	for len(queue) > 0 {
+		parent := queue[0]
+		queue = queue[1:]
+		for _, c := range children[parent] {
+			if c.RevokedAt == nil {
+				c.RevokedAt = &now
+				if err := putJSON(b, []byte(c.ID), &c); err != nil {
+					return err
+				}
+			}
+			queue = append(queue, c.ID)
+		}
+		delete(children, parent) // visited: a cycle in bad data cannot loop
+	}
+	return nil
 }

@@ -102,3 +102,41 @@ func TestCreateTokenRefusesBadInput(t *testing.T) {
 		})
 	}
 }
+
+// A token cannot be created by a revoked or expired token (the request may
+// have been authenticated just before), and a child of a non-root token
+// keeps at most its parent's expiry; a root's child keeps its own.
+func TestCreateChildToken(t *testing.T) {
+	s, clk := openTestClock(t)
+	root, err := s.CreateToken("root", []string{"admin"}, clk.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent, err := s.CreateChildToken(root.ID, "parent", []string{"tokens:write"}, clk.Now().Add(48*time.Hour))
+	if err != nil || parent.ParentID != root.ID || !parent.ExpiresAt.After(root.ExpiresAt) {
+		t.Fatalf("child of a root = %+v, %v; want parent_id %s and its own expiry", parent, err, root.ID)
+	}
+	child, err := s.CreateChildToken(parent.ID, "child", []string{"tokens:write"}, clk.Now().Add(3650*24*time.Hour))
+	if err != nil || !child.ExpiresAt.Equal(parent.ExpiresAt) {
+		t.Fatalf("child = %+v, %v; want the parent's expiry %s", child, err, parent.ExpiresAt)
+	}
+	if _, err := s.RevokeToken(parent.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Token(child.ID); got.Status != KeyRevoked {
+		t.Errorf("child of a revoked token is %q", got.Status)
+	}
+	before, _ := s.Tokens()
+	for _, id := range []string{parent.ID, child.ID} {
+		if _, err := s.CreateChildToken(id, "late", []string{"tokens:write"}, clk.Now().Add(time.Minute)); !errors.Is(err, ErrTokenInactive) {
+			t.Errorf("created by revoked %s: err = %v, want ErrTokenInactive", id, err)
+		}
+	}
+	clk.Advance(2 * time.Hour)
+	if _, err := s.CreateChildToken(root.ID, "late", []string{"keys:read"}, clk.Now().Add(time.Minute)); !errors.Is(err, ErrTokenInactive) {
+		t.Errorf("created by an expired token: err = %v, want ErrTokenInactive", err)
+	}
+	if after, _ := s.Tokens(); len(after) != len(before) {
+		t.Errorf("refused tokens were stored: %d records, want %d", len(after), len(before))
+	}
+}

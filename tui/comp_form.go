@@ -3,6 +3,7 @@ package tui
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -341,7 +342,7 @@ func dollars(v string) error {
 		return nil
 	}
 	f, err := strconv.ParseFloat(strings.TrimPrefix(v, "$"), 64)
-	if err != nil || f < 0 {
+	if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
 		return fmt.Errorf("%q is not an amount of USD (e.g. 5 or 2.50)", v)
 	}
 	return nil

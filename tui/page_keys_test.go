@@ -49,6 +49,8 @@ func TestKeyCreateFormValidation(t *testing.T) {
 		{"rpm must be a number", 4, "lots", `✗ "lots" is not a whole number`},
 		{"negative tpm", 5, "-5", "✗ must be between 0 and"},
 		{"daily cost", 7, "five", `✗ "five" is not an amount of USD`},
+		{"daily cost NaN", 7, "NaN", `✗ "NaN" is not an amount of USD`},
+		{"daily cost infinite", 7, "Inf", `✗ "Inf" is not an amount of USD`},
 		{"timeout", 9, "soon", `✗ "soon" is not a duration`},
 		{"max retries bounded", 10, "11", "✗ must be between 0 and 10"},
 		{"expiry", 11, "someday", `✗ "someday" is not a duration (30d)`},

@@ -186,7 +186,14 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"key of unknown provider", []string{"key", "create", "--provider", "nope", "--credentials", cred.ID}, `"nope"`, exitError},
 		{"key with unknown strategy", []string{"key", "create", "--provider", "openai", "--credentials", cred.ID, "--strategy", "random"}, "--strategy", exitError},
 		{"key with negative rpm", []string{"key", "create", "--provider", "openai", "--credentials", cred.ID, "--rpm", "-1"}, "--rpm", exitError},
-		{"key with negative daily cost", []string{"key", "create", "--provider", "openai", "--credentials", cred.ID, "--daily-cost", "-5"}, "--daily-cost", exitError},
+		{"key with negative daily cost", []string{"key", "create", "--provider", "openai", "--credentials", cred.ID, "--daily-cost", "-5"}, "--daily-cost", exitUsage},
+		{"key with NaN daily cost", []string{"key", "create", "--provider", "openai", "--credentials", cred.ID, "--daily-cost", "NaN"}, "--daily-cost", exitUsage},
+		{"key with infinite daily cost", []string{"key", "create", "--provider", "openai", "--credentials", cred.ID, "--daily-cost", "Inf"}, "--daily-cost", exitUsage},
+		{"key with -Inf daily cost", []string{"key", "create", "--provider", "openai", "--credentials", cred.ID, "--daily-cost=-Inf"}, "--daily-cost", exitUsage},
+		{"key update with NaN daily cost", []string{"key", "update", key.ID, "--daily-cost", "nan"}, "--daily-cost", exitUsage},
+		{"key update with +Inf daily cost", []string{"key", "update", key.ID, "--daily-cost", "+Inf"}, "--daily-cost", exitUsage},
+		{"key update with negative daily cost", []string{"key", "update", key.ID, "--daily-cost", "-0.01"}, "--daily-cost", exitUsage},
+		{"key with daily cost not a number", []string{"key", "create", "--provider", "openai", "--credentials", cred.ID, "--daily-cost", "5$"}, "--daily-cost", exitUsage},
 		{"key with malformed timeout", []string{"key", "create", "--provider", "openai", "--credentials", cred.ID, "--timeout", "10 minutes"}, "--timeout", exitUsage},
 		{"key already expired", []string{"key", "create", "--provider", "openai", "--credentials", cred.ID, "--expires-at", "2020-01-01T00:00:00Z"}, "--expires-at", exitError},
 		{"key with malformed expiry", []string{"key", "create", "--provider", "openai", "--credentials", cred.ID, "--expires-at", "tomorrow"}, "--expires-at", exitUsage},
@@ -258,6 +265,43 @@ func TestTokenDiscoveryAndScopes(t *testing.T) {
 	// Nothing listening: exit code 3.
 	if r := g.cli(t, "", nil, "--admin", "http://127.0.0.1:1", "key", "list"); r.code != exitUnreachable {
 		t.Fatalf("unreachable admin: exit %d, %q", r.code, r.stderr)
+	}
+}
+
+// A providers:write token cannot move a provider that has credentials
+// (base_url, auth headers, extra headers, ca_file): refused like any token
+// lacking a scope, exit 4, one line naming credentials:write.
+func TestProviderRouteChangeNeedsCredentialsWrite(t *testing.T) {
+	g := startGateway(t, t.TempDir())
+	g.ok(t, "provider", "add", "openai", "--type", "openai", "--base-url", "https://api.openai.com")
+	g.ok(t, "provider", "add", "bare", "--type", "openai", "--base-url", "https://bare.example.com")
+	g.ok(t, "credential", "add", "--provider", "openai", "--secret", "sk-test-000000000001")
+	var tok struct {
+		Token string `json:"token"`
+	}
+	g.okJSON(t, &tok, "token", "create", "--scope", "providers:write,providers:read", "--ttl", "1h")
+	env := map[string]string{"AIGW_ADMIN_TOKEN": tok.Token}
+	before := g.ok(t, "provider", "list", "-o", "json")
+	for _, flags := range [][]string{
+		{"--base-url", "http://127.0.0.1:9/steal"},
+		{"--auth-header", "X-Copy: {key}"},
+		{"--header", "X-Route: other"},
+		{"--no-headers", "--base-url", "https://api.openai.com/v2"},
+	} {
+		r := g.cli(t, "", env, append([]string{"provider", "update", "openai"}, flags...)...)
+		msg := strings.TrimRight(r.stderr, "\n")
+		if r.code != exitAuth || !strings.Contains(msg, "credentials:write") || strings.Contains(msg, "\n") {
+			t.Errorf("provider update %v: exit %d, %q; want exit %d, one line naming credentials:write", flags, r.code, r.stderr, exitAuth)
+		}
+	}
+	if after := g.ok(t, "provider", "list", "-o", "json"); after != before {
+		t.Fatalf("refused updates changed the providers:\nbefore %s\nafter  %s", before, after)
+	}
+	if r := g.cli(t, "", env, "provider", "update", "openai", "--timeout", "90s"); r.code != 0 {
+		t.Errorf("a timeout change with providers:write: exit %d, %q", r.code, r.stderr)
+	}
+	if r := g.cli(t, "", env, "provider", "update", "bare", "--base-url", "https://other.example.com"); r.code != 0 {
+		t.Errorf("moving a provider without credentials with providers:write: exit %d, %q", r.code, r.stderr)
 	}
 }
 

@@ -27,7 +27,7 @@ type keyFlags struct {
 	strategy       string
 	rpm, tpm       int64
 	dailyTokens    int64
-	dailyCost      float64
+	dailyCost      usdFlag
 	maxConcurrency int64
 	timeout        units.Duration
 	maxRetries     int
@@ -42,7 +42,7 @@ func (f *keyFlags) register(a *app, cmd *cobra.Command) {
 	fl.Int64Var(&f.rpm, "rpm", 0, "requests per minute (0: no limit)")
 	fl.Int64Var(&f.tpm, "tpm", 0, "tokens per minute (0: no limit)")
 	fl.Int64Var(&f.dailyTokens, "daily-tokens", 0, "tokens per UTC day (0: no limit)")
-	fl.Float64Var(&f.dailyCost, "daily-cost", 0, "USD per UTC day (0: no limit)")
+	fl.Var(&f.dailyCost, "daily-cost", "USD per UTC day (0: no limit)")
 	fl.Int64Var(&f.maxConcurrency, "max-concurrency", 0, "requests in flight at once (0: no limit)")
 	fl.Var(&f.timeout, "timeout", "upstream timeout for this key's requests, e.g. 90s (default: provider's, then config)")
 	fl.IntVar(&f.maxRetries, "max-retries", 2, "retries on another credential when the upstream fails (0-10)")
@@ -62,7 +62,7 @@ func newKeyCreateCmd(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			in := store.KeyInput{
 				Provider: f.provider, Credentials: f.credentials, Name: f.name, Strategy: f.strategy,
-				Limits: store.Limits{RPM: f.rpm, TPM: f.tpm, DailyTokens: f.dailyTokens, DailyCost: f.dailyCost,
+				Limits: store.Limits{RPM: f.rpm, TPM: f.tpm, DailyTokens: f.dailyTokens, DailyCost: float64(f.dailyCost),
 					MaxConcurrency: f.maxConcurrency},
 				Timeout: f.timeout, ExpiresAt: f.expiresAt.t,
 			}
@@ -193,7 +193,8 @@ func newKeyUpdateCmd(a *app) *cobra.Command {
 				}
 			}
 			if changed(cmd, "daily-cost") {
-				p.DailyCost = &f.dailyCost
+				v := float64(f.dailyCost)
+				p.DailyCost = &v
 			}
 			if changed(cmd, "timeout") {
 				p.Timeout = &f.timeout

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -171,3 +173,20 @@ func (f *timeFlag) Set(s string) error {
 }
 
 func (f *timeFlag) Type() string { return "time" }
+
+// usdFlag is an amount of US dollars: a finite number, not negative. (A
+// plain Float64 flag takes NaN and Inf, which JSON cannot carry.)
+type usdFlag float64
+
+func (f *usdFlag) String() string { return strconv.FormatFloat(float64(*f), 'g', -1, 64) }
+
+func (f *usdFlag) Set(s string) error {
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+		return fmt.Errorf("%q is not an amount of USD (a number, 0 or more)", s)
+	}
+	*f = usdFlag(v)
+	return nil
+}
+
+func (f *usdFlag) Type() string { return "usd" }
