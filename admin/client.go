@@ -114,26 +114,26 @@ func (c *Client) Health(ctx context.Context) error {
 }
 
 // Providers lists providers.
-func (c *Client) Providers(ctx context.Context) ([]store.Provider, error) {
-	var out []store.Provider
+func (c *Client) Providers(ctx context.Context) ([]Provider, error) {
+	var out []Provider
 	return out, c.do(ctx, http.MethodGet, "/api/v1/providers", nil, &out)
 }
 
 // Provider returns one provider.
-func (c *Client) Provider(ctx context.Context, name string) (store.Provider, error) {
-	var out store.Provider
+func (c *Client) Provider(ctx context.Context, name string) (Provider, error) {
+	var out Provider
 	return out, c.do(ctx, http.MethodGet, "/api/v1/providers/"+esc(name), nil, &out)
 }
 
 // CreateProvider adds a provider.
-func (c *Client) CreateProvider(ctx context.Context, p store.Provider) (store.Provider, error) {
-	var out store.Provider
+func (c *Client) CreateProvider(ctx context.Context, p store.Provider) (Provider, error) {
+	var out Provider
 	return out, c.do(ctx, http.MethodPost, "/api/v1/providers", p, &out)
 }
 
 // UpdateProvider changes a provider.
-func (c *Client) UpdateProvider(ctx context.Context, name string, p store.ProviderPatch) (store.Provider, error) {
-	var out store.Provider
+func (c *Client) UpdateProvider(ctx context.Context, name string, p store.ProviderPatch) (Provider, error) {
+	var out Provider
 	return out, c.do(ctx, http.MethodPatch, "/api/v1/providers/"+esc(name), p, &out)
 }
 

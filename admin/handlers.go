@@ -25,12 +25,33 @@ func tokenFrom(ctx context.Context) store.AdminToken {
 
 // --- providers ------------------------------------------------------------
 
+// Provider is a provider as the admin API shows it: its settings and, when
+// its configuration could not be loaded (a ca_file gone), why it is out of
+// service.
+type Provider struct {
+	store.Provider
+	Broken string `json:"broken,omitempty"`
+}
+
+// providerViews adds the live state to stored providers.
+func (s *Server) providerViews(ps ...store.Provider) []Provider {
+	var states map[string]string
+	if s.provs != nil {
+		states = s.provs()
+	}
+	out := make([]Provider, len(ps))
+	for i, p := range ps {
+		out[i] = Provider{Provider: p, Broken: states[p.Name]}
+	}
+	return out
+}
+
 func (s *Server) listProviders(w http.ResponseWriter, r *http.Request) error {
 	ps, err := s.store.Providers()
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, ps)
+	writeJSON(w, http.StatusOK, s.providerViews(ps...))
 	return nil
 }
 
@@ -44,7 +65,7 @@ func (s *Server) createProvider(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.changed()
-	writeJSON(w, http.StatusCreated, p)
+	writeJSON(w, http.StatusCreated, s.providerViews(p)[0])
 	return nil
 }
 
@@ -53,7 +74,7 @@ func (s *Server) getProvider(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, p)
+	writeJSON(w, http.StatusOK, s.providerViews(p)[0])
 	return nil
 }
 
@@ -81,7 +102,7 @@ func (s *Server) updateProvider(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.changed()
-	writeJSON(w, http.StatusOK, p)
+	writeJSON(w, http.StatusOK, s.providerViews(p)[0])
 	return nil
 }
 
@@ -96,10 +117,13 @@ func (s *Server) deleteProvider(w http.ResponseWriter, r *http.Request) error {
 
 // --- credentials ------------------------------------------------------------
 
-// Credential is a credential with its live health, as the admin API shows it.
+// Credential is a credential with its live health, as the admin API shows
+// it. Broken says why a credential whose record could not be loaded (a
+// secret that does not unseal) is in no pool.
 type Credential struct {
 	store.Credential
 	Health *scheduler.Status `json:"health,omitempty"`
+	Broken string            `json:"broken,omitempty"`
 }
 
 func (s *Server) credentialView(c store.Credential) Credential {
@@ -107,6 +131,9 @@ func (s *Server) credentialView(c store.Credential) Credential {
 	if s.health != nil {
 		st := s.health.Status(c.ID)
 		v.Health = &st
+		if st.State == scheduler.Broken.String() {
+			v.Broken = st.LastError
+		}
 	}
 	return v
 }

@@ -28,6 +28,9 @@ type Options struct {
 	Reload func() error
 	// Health gives the credentials' live state (nil: not shown).
 	Health *scheduler.Health
+	// ProviderStates gives, by provider name, why a provider is out of
+	// service ("" or absent: it serves); nil: not shown.
+	ProviderStates func() map[string]string
 	// Live is the trace pipeline's live view (nil: no live stream).
 	Live LiveTraces
 	// Metrics serves /metrics (nil: not served).
@@ -45,6 +48,7 @@ type Server struct {
 	tokens   *Tokens
 	reload   func() error
 	health   *scheduler.Health
+	provs    func() map[string]string
 	live     LiveTraces
 	metrics  http.Handler
 	statusFn func() Status
@@ -54,7 +58,7 @@ type Server struct {
 
 // New builds the server and its routes.
 func New(o Options) *Server {
-	s := &Server{closing: make(chan struct{}), store: o.Store, tokens: o.Tokens, reload: o.Reload, health: o.Health, live: o.Live, metrics: o.Metrics, statusFn: o.Status, log: o.Logger, mux: http.NewServeMux()}
+	s := &Server{closing: make(chan struct{}), store: o.Store, tokens: o.Tokens, reload: o.Reload, health: o.Health, provs: o.ProviderStates, live: o.Live, metrics: o.Metrics, statusFn: o.Status, log: o.Logger, mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -19,6 +19,15 @@ type Status struct {
 	Credentials map[string]int  `json:"credentials"` // count per state: healthy, cooling_down, invalid, disabled
 	Today       StatusToday     `json:"today"`
 	Out         []OutCredential `json:"out_of_rotation"` // credentials not healthy (disabled excluded)
+	// BrokenProviders are the providers out of service because their
+	// configuration could not be loaded.
+	BrokenProviders []BrokenProvider `json:"broken_providers"`
+}
+
+// BrokenProvider is a provider out of service, with the reason.
+type BrokenProvider struct {
+	Name   string `json:"name"`
+	Reason string `json:"reason"`
 }
 
 // StatusToday sums the current UTC day's roll-ups.

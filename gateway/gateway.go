@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -82,6 +83,10 @@ func Run(ctx context.Context, o Options) error {
 		if errors.Is(err, store.ErrLocked) {
 			return fmt.Errorf("data directory %s is in use by another aigw serve (its database is locked)", dir)
 		}
+		if errors.Is(err, store.ErrWrongMasterKey) {
+			return fmt.Errorf("%s is not the master key of %s (its sealed secrets do not open); put back the master.key this database was created with; nothing was changed",
+				filepath.Join(dir, MasterKeyFile), dbPath)
+		}
 		return err
 	}
 	defer st.Close()
@@ -108,6 +113,7 @@ func Run(ctx context.Context, o Options) error {
 			return metrics.ClientStats{Open: int(c.Open), MaxConns: px.MaxConns(), ConnErrors: c.ConnErrors,
 				LogsSuppressed: c.LogsSuppressed, FDWaits: c.FDWaits, BodyBytes: c.BodyBytesHeld}
 		},
+		Providers: func() map[string]string { return px.ProviderStates() },
 	})
 	traces = tracing.New(tracing.Config{
 		QueueSize:     cfg.Traces.QueueSize,
@@ -157,6 +163,7 @@ func Run(ctx context.Context, o Options) error {
 	})
 	px.KeyStates().SeedFunc = keyDays.Lookup
 	var reloadMu sync.Mutex
+	logged := map[string]string{} // problems already logged: kind/name → reason
 	reload := func() error {
 		reloadMu.Lock() // the last writer's view wins
 		defer reloadMu.Unlock()
@@ -164,7 +171,11 @@ func Run(ctx context.Context, o Options) error {
 		if err != nil {
 			return err
 		}
-		return px.Load(d)
+		if err := px.Load(d); err != nil {
+			return err
+		}
+		logged = logProblems(log, px.Problems(), logged)
+		return nil
 	}
 	if err := reload(); err != nil {
 		return fmt.Errorf("load configuration: %w", err)
@@ -185,7 +196,7 @@ func Run(ctx context.Context, o Options) error {
 		log.Warn("the admin API listens beyond loopback; anyone who can reach it still needs an admin token", "addr", adminLn.Addr().String())
 	}
 
-	adminAPI := admin.New(admin.Options{Store: st, Tokens: tokens, Reload: reload, Health: px.Health(),
+	adminAPI := admin.New(admin.Options{Store: st, Tokens: tokens, Reload: reload, Health: px.Health(), ProviderStates: px.ProviderStates,
 		Live: traces, Metrics: mets.Handler(), Logger: log,
 		Status: statusFunc(o.Version, time.Now(), proxyLn.Addr().String(), px, traces)})
 	adminSrv := &http.Server{Handler: adminAPI.Handler(), ReadHeaderTimeout: 10 * time.Second}
@@ -241,6 +252,26 @@ func Run(ctx context.Context, o Options) error {
 		return errors.Join(errProxy, errAdmin)
 	})
 	return g.Wait()
+}
+
+// logProblems logs each record left out of service once (again when its
+// reason changes) and each one that loads again; it returns what is now
+// logged. Credentials that do not unseal are logged by their state change.
+func logProblems(log *slog.Logger, problems []proxy.Problem, before map[string]string) map[string]string {
+	now := make(map[string]string, len(problems))
+	for _, p := range problems {
+		id := p.Kind + " " + p.Name
+		now[id] = p.Reason
+		if before[id] != p.Reason {
+			log.Error(p.Kind+" out of service: its configuration could not be loaded; everything else serves", p.Kind, p.Name, "reason", p.Reason, "err", p.Err)
+		}
+	}
+	for id := range before {
+		if _, still := now[id]; !still {
+			log.Info("back in service: its configuration loads again", "record", id)
+		}
+	}
+	return now
 }
 
 func isLoopback(a net.Addr) bool {
@@ -320,11 +351,17 @@ func statusFunc(version string, started time.Time, proxyAddr string, px *proxy.P
 		st := admin.Status{
 			Version: version, StartedAt: started.UTC(), ProxyAddr: proxyAddr, InFlight: px.InFlight(),
 			TraceQueue: ps.Queued, WriterLagMS: float64(ps.Lag.Microseconds()) / 1000,
-			Credentials: map[string]int{}, Out: []admin.OutCredential{},
+			Credentials: map[string]int{}, Out: []admin.OutCredential{}, BrokenProviders: []admin.BrokenProvider{},
 		}
+		for name, why := range px.ProviderStates() {
+			if why != "" {
+				st.BrokenProviders = append(st.BrokenProviders, admin.BrokenProvider{Name: name, Reason: why})
+			}
+		}
+		slices.SortFunc(st.BrokenProviders, func(a, b admin.BrokenProvider) int { return strings.Compare(a.Name, b.Name) })
 		for _, c := range px.Health().All() {
 			st.Credentials[c.State]++
-			if c.State == scheduler.Cooling.String() || c.State == scheduler.Invalid.String() {
+			if c.State == scheduler.Cooling.String() || c.State == scheduler.Invalid.String() || c.State == scheduler.Broken.String() {
 				st.Out = append(st.Out, admin.OutCredential{ID: c.ID, State: c.State, Until: c.Until, LastError: c.LastError})
 			}
 		}

@@ -20,7 +20,10 @@ type Sources struct {
 	InFlight    func() int64
 	Credentials func() []scheduler.Status
 	Pipeline    func() tracing.Stats
-	Clients     func() ClientStats
+	// Providers reports each provider: "" when it serves, else why it is
+	// out of service (its configuration could not be loaded).
+	Providers func() map[string]string
+	Clients   func() ClientStats
 }
 
 // ClientStats are the proxy's counters of its client side.
@@ -137,6 +140,9 @@ func New(src Sources) *Metrics {
 				func() float64 { return float64(c().BodyBytes) }),
 		)
 	}
+	if src.Providers != nil {
+		m.reg.MustRegister(&providerCollector{states: src.Providers})
+	}
 	return m
 }
 
@@ -229,13 +235,13 @@ type credentialCollector struct {
 }
 
 var (
-	credStateDesc = prometheus.NewDesc("aigw_credential_state", "Credential state: 1 for the current one (healthy, cooling_down, invalid, disabled).",
+	credStateDesc = prometheus.NewDesc("aigw_credential_state", "Credential state: 1 for the current one (healthy, cooling_down, invalid, disabled, broken).",
 		[]string{"credential", "state"}, nil)
 	credRequestsDesc = prometheus.NewDesc("aigw_credential_requests_total", "Attempts sent with the credential.", []string{"credential"}, nil)
 	credFailuresDesc = prometheus.NewDesc("aigw_credential_failures_total", "Attempts with the credential that failed.", []string{"credential"}, nil)
 )
 
-var credStates = []string{"healthy", "cooling_down", "invalid", "disabled"}
+var credStates = []string{"healthy", "cooling_down", "invalid", "disabled", "broken"}
 
 func (c *credentialCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- credStateDesc
@@ -254,5 +260,27 @@ func (c *credentialCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(credRequestsDesc, prometheus.CounterValue, float64(s.Requests), s.ID)
 		ch <- prometheus.MustNewConstMetric(credFailuresDesc, prometheus.CounterValue, float64(s.Failures), s.ID)
+	}
+}
+
+// providerCollector reports each provider's state: "ok", or "broken" when
+// its configuration could not be loaded (its keys answer 503).
+type providerCollector struct {
+	states func() map[string]string
+}
+
+var provStateDesc = prometheus.NewDesc("aigw_provider_state", "Provider state: 1 for the current one (ok, broken: its configuration could not be loaded).",
+	[]string{"provider", "state"}, nil)
+
+func (c *providerCollector) Describe(ch chan<- *prometheus.Desc) { ch <- provStateDesc }
+
+func (c *providerCollector) Collect(ch chan<- prometheus.Metric) {
+	for name, why := range c.states() {
+		ok, broken := 1.0, 0.0
+		if why != "" {
+			ok, broken = 0, 1
+		}
+		ch <- prometheus.MustNewConstMetric(provStateDesc, prometheus.GaugeValue, ok, name, "ok")
+		ch <- prometheus.MustNewConstMetric(provStateDesc, prometheus.GaugeValue, broken, name, "broken")
 	}
 }

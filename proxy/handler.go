@@ -327,7 +327,7 @@ func (x *exchange) reject(status int, msg string) bool {
 func (x *exchange) forward() bool {
 	k := x.key
 	if k.pool == nil {
-		x.reject(fasthttp.StatusServiceUnavailable, "aigw: the key's credential pool is empty")
+		x.reject(fasthttp.StatusServiceUnavailable, k.noPool) // empty, or its provider or its strategy is broken
 		return false
 	}
 	x.prepareUpstream()

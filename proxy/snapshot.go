@@ -2,7 +2,9 @@ package proxy
 
 import (
 	"crypto/sha256"
-	"fmt"
+	"errors"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,16 +20,20 @@ type snapshot struct {
 	providers map[string]*provider
 	keys      map[[sha256.Size]byte]*gwKey
 	creds     map[string]*credential // by id, for secret-change detection
+	// problems are the records left out of service because they could not
+	// be loaded; everything else serves.
+	problems []Problem
 }
 
 type provider struct {
 	name    string
 	typ     string
 	shape   shape
-	up      *upstream
+	up      *upstream    // nil when broken
 	auth    []authHeader // where the credential goes
 	headers []header     // added when the client did not send them
 	timeout time.Duration
+	broken  string // why it is out of service ("": it serves)
 }
 
 // authHeader is a template "Name: prefix{key}suffix".
@@ -58,7 +64,34 @@ type gwKey struct {
 	maxRetries int
 	expiresAt  int64 // unix ns; 0: never
 	revoked    bool
+	noPool     string // the client's 503 when pool is nil
 }
+
+// Problem is a stored record the snapshot could not use. It is out of
+// service (a provider's keys answer 503, a key answers 503) while the rest
+// of the configuration serves; the next reload tries it again.
+type Problem struct {
+	Kind   string // "provider" or "key"
+	Name   string // the provider's name or the key's id
+	Reason string // for the operator's views: names the field, no OS error text
+	Err    error  // the underlying error, for the log only
+}
+
+const msgEmptyPool = "aigw: the key's credential pool is empty"
+
+// ProviderStates reports each provider of the current configuration: ""
+// when it serves, otherwise why it is out of service.
+func (p *Proxy) ProviderStates() map[string]string {
+	s := p.snap.Load()
+	out := make(map[string]string, len(s.providers))
+	for name, pr := range s.providers {
+		out[name] = pr.broken
+	}
+	return out
+}
+
+// Problems lists the records the current configuration left out of service.
+func (p *Proxy) Problems() []Problem { return p.snap.Load().problems }
 
 // reloadContext is what buildSnapshot needs besides the data.
 type reloadContext struct {
@@ -76,11 +109,13 @@ func buildSnapshot(d *store.Data, rc reloadContext) (*snapshot, error) {
 		creds:     make(map[string]*credential, len(d.Credentials)),
 	}
 	for _, p := range d.Providers {
+		pr := &provider{name: p.Name, typ: p.Type, shape: shapeOf(p.Type), timeout: p.Timeout.D()}
 		up, err := rc.clients.get(p.BaseURL, p.CAFile, rc.timeouts)
 		if err != nil {
-			return nil, fmt.Errorf("provider %s: %w", p.Name, err)
+			pr.broken = upstreamProblem(&p, err)
+			s.problems = append(s.problems, Problem{Kind: "provider", Name: p.Name, Reason: pr.broken, Err: err})
 		}
-		pr := &provider{name: p.Name, typ: p.Type, shape: shapeOf(p.Type), up: up, timeout: p.Timeout.D()}
+		pr.up = up
 		for _, line := range p.AuthHeaders {
 			name, value, _ := strings.Cut(line, ":")
 			prefix, suffix, _ := strings.Cut(strings.TrimSpace(value), "{key}")
@@ -92,7 +127,11 @@ func buildSnapshot(d *store.Data, rc reloadContext) (*snapshot, error) {
 		}
 		s.providers[p.Name] = pr
 	}
-	keep := make(map[string]bool, len(d.Credentials))
+	keep := make(map[string]bool, len(d.Credentials)+len(d.BrokenCredentials))
+	for id, why := range d.BrokenCredentials {
+		rc.health.Break(id, why) // in no pool below: s.creds does not hold it
+		keep[id] = true
+	}
 	for _, c := range d.Credentials {
 		pr := s.providers[c.Provider]
 		if pr == nil {
@@ -133,6 +172,11 @@ func buildSnapshot(d *store.Data, rc reloadContext) (*snapshot, error) {
 		if k.ExpiresAt != nil {
 			gk.expiresAt = k.ExpiresAt.UnixNano()
 		}
+		s.keys[k.Hash] = gk
+		if pr.broken != "" {
+			gk.noPool = "aigw: provider " + strconv.Quote(pr.name) + " is unavailable: its configuration has a problem the gateway's operator must fix"
+			continue
+		}
 		var pool []*scheduler.Cred
 		var ws []int
 		for _, id := range k.Credentials {
@@ -144,16 +188,33 @@ func buildSnapshot(d *store.Data, rc reloadContext) (*snapshot, error) {
 			pool = append(pool, cr.health)
 			ws = append(ws, weights[id])
 		}
-		if len(pool) > 0 {
-			strategy, err := scheduler.ParseStrategy(k.Strategy)
-			if err != nil {
-				return nil, fmt.Errorf("key %s: %w", k.ID, err)
+		if len(pool) == 0 {
+			gk.noPool = msgEmptyPool
+			if len(k.Credentials) > 0 { // every one broken
+				gk.noPool = "aigw: no credential of the gateway key's pool can be used: a configuration problem the gateway's operator must fix"
 			}
-			if gk.pool, err = scheduler.NewPool(strategy, pool, ws); err != nil {
-				return nil, fmt.Errorf("key %s: %w", k.ID, err)
-			}
+			continue
 		}
-		s.keys[k.Hash] = gk
+		strategy, err := scheduler.ParseStrategy(k.Strategy)
+		if err == nil {
+			gk.pool, err = scheduler.NewPool(strategy, pool, ws)
+		}
+		if err != nil {
+			gk.creds = nil
+			gk.noPool = "aigw: the gateway key's configuration has a problem the gateway's operator must fix"
+			s.problems = append(s.problems, Problem{Kind: "key", Name: k.ID, Reason: err.Error(), Err: err})
+		}
 	}
 	return s, nil
+}
+
+// upstreamProblem is the operator's reason for a provider whose upstream
+// client could not be set up. It names the setting to repair, without the
+// OS error: that would tell whether some file on the server exists.
+func upstreamProblem(p *store.Provider, err error) string {
+	var ue *url.Error
+	if p.CAFile == "" || errors.As(err, &ue) {
+		return "base_url " + strconv.Quote(p.BaseURL) + " cannot be used: " + err.Error()
+	}
+	return "ca_file " + strconv.Quote(p.CAFile) + " cannot be loaded (missing, unreadable or not PEM); restore it, then run: aigw provider update " + p.Name + " --ca-file " + p.CAFile
 }

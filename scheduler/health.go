@@ -24,6 +24,7 @@ const (
 	Cooling               // out until a time (5xx/network failures or 429), then tried again
 	Invalid               // the upstream refused the credential (401/403); retried with a growing back-off
 	Disabled              // turned off by the operator; never chosen
+	Broken                // its stored record cannot be used (a secret that does not unseal); in no pool until a reload loads it
 )
 
 func (s State) String() string {
@@ -36,6 +37,8 @@ func (s State) String() string {
 		return "invalid"
 	case Disabled:
 		return "disabled"
+	case Broken:
+		return "broken"
 	}
 	return "unknown"
 }
@@ -142,6 +145,12 @@ func (h *Health) Configure(id string, enabled bool, rpm int64, secretChanged boo
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch from := State(c.state.Load()); {
+	case from == Broken && !enabled:
+		c.lastError.Store(nil)
+		c.set(from, Disabled, 0, "its record loads again; disabled by the operator")
+	case from == Broken:
+		c.lastError.Store(nil)
+		c.reset(from, "its record loads again")
 	case !enabled && from != Disabled:
 		c.set(from, Disabled, 0, "disabled by the operator")
 	case enabled && from == Disabled:
@@ -149,6 +158,21 @@ func (h *Health) Configure(id string, enabled bool, rpm int64, secretChanged boo
 	case enabled && secretChanged && from != Healthy:
 		c.reset(from, "secret replaced")
 	}
+	return c
+}
+
+// Break marks a credential whose record could not be loaded, with the
+// reason (shown as its last error). The proxy leaves it out of every pool;
+// the next Configure (a reload that loads it) puts it back.
+func (h *Health) Break(id, reason string) *Cred {
+	c := h.Cred(id)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := c.lastError.Load(); State(c.state.Load()) == Broken && old != nil && *old == reason {
+		return c
+	}
+	c.lastError.Store(&reason)
+	c.set(State(c.state.Load()), Broken, 0, reason)
 	return c
 }
 
@@ -230,7 +254,7 @@ func (c *Cred) usable(now int64) (ok, trial bool) {
 	switch State(c.state.Load()) {
 	case Healthy:
 		return c.rpmOK(now), false
-	case Disabled:
+	case Disabled, Broken:
 		return false, false
 	}
 	if now < c.until.Load() {
@@ -288,7 +312,7 @@ func (c *Cred) Report(o Outcome, trial bool, latency time.Duration, retryAfter t
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	from := State(c.state.Load())
-	if from == Disabled {
+	if from == Disabled || from == Broken {
 		return
 	}
 	switch o {

@@ -9,7 +9,7 @@ import (
 
 func TestStateNames(t *testing.T) {
 	// These names are what the admin API, the CLI and the TUI show.
-	for st, want := range map[State]string{Healthy: "healthy", Cooling: "cooling_down", Invalid: "invalid", Disabled: "disabled", State(9): "unknown"} {
+	for st, want := range map[State]string{Healthy: "healthy", Cooling: "cooling_down", Invalid: "invalid", Disabled: "disabled", Broken: "broken", State(9): "unknown"} {
 		if st.String() != want {
 			t.Errorf("State(%d) = %q, want %q", st, st.String(), want)
 		}
@@ -341,6 +341,47 @@ func TestDisabledCredentialIsNeverPicked(t *testing.T) {
 			if pos, trial := f.pick(p); pos != 0 || trial {
 				t.Fatalf("re-enabled a: Pick = %s (trial %v), want a as a normal pick", name(pos), trial)
 			}
+		})
+	}
+}
+
+// A credential whose record does not load is never picked, whatever the
+// strategy and even when the pool has nothing else; reports about it are
+// ignored; the reload that loads it puts it back.
+func TestBrokenCredentialIsNeverPickedUntilItLoadsAgain(t *testing.T) {
+	for _, s := range strategies {
+		t.Run(s.String(), func(t *testing.T) {
+			f := newFixture(t, testHealth, 2)
+			p := f.pool(s)
+			a, b := f.creds[0], f.creds[1]
+			f.h.Break("a", "its secret does not unseal")
+			wantState(t, a, Broken, time.Time{})
+			f.wantChange("a", Healthy, Broken, time.Time{})
+			f.h.Break("a", "its secret does not unseal") // the next reload, same problem
+			f.wantNoChange()
+			if st := f.h.Status("a"); st.State != "broken" || st.LastError != "its secret does not unseal" {
+				t.Errorf("Status = %+v; want broken with the reason", st)
+			}
+			b.Report(Rejected, false, 0, 0, "403") // b out: a still never serves
+			f.rec.take()
+			for range 10 {
+				if pos, _ := f.pick(p); pos != 1 {
+					t.Fatalf("broken a picked (strategy %s)", s)
+				}
+			}
+			a.Report(Failure, false, 0, 0, "")
+			wantState(t, a, Broken, time.Time{})
+
+			f.h.Configure("a", true, 0, false)
+			wantState(t, a, Healthy, time.Time{})
+			f.wantChange("a", Broken, Healthy, time.Time{})
+			if st := f.h.Status("a"); st.LastError != "" {
+				t.Errorf("repaired credential still shows %q", st.LastError)
+			}
+			f.h.Break("a", "damaged")
+			f.rec.take()
+			f.h.Configure("a", false, 0, false) // loads again, disabled meanwhile
+			wantState(t, a, Disabled, time.Time{})
 		})
 	}
 }

@@ -217,7 +217,7 @@ func (p *Pool) pickBest(now int64, tried Tried) (int, bool) {
 		}
 		c := p.creds[i]
 		switch st := State(c.state.Load()); {
-		case st == Disabled, st == Healthy && !c.rpmOK(now):
+		case st == Disabled, st == Broken, st == Healthy && !c.rpmOK(now):
 			continue
 		case st != Healthy:
 			if now >= c.until.Load() && c.trial.CompareAndSwap(false, true) {
@@ -249,7 +249,7 @@ func (p *Pool) leastBad(tried, never Tried) int {
 				continue
 			}
 			st := State(c.state.Load())
-			if st == Disabled {
+			if st == Disabled || st == Broken {
 				continue
 			}
 			u := c.until.Load()

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -15,6 +16,9 @@ import (
 const (
 	KindAPIKey = "api_key"
 	KindOAuth  = "oauth"
+	// KindDamaged is a credential whose stored record does not decode:
+	// only its id is known. It can be removed; Load reports it broken.
+	KindDamaged = "damaged"
 )
 
 // Credential is one real upstream secret of the operator. Secret and
@@ -180,21 +184,40 @@ func (s *Store) putCredential(tx *bolt.Tx, c *Credential) error {
 
 func (s *Store) getCredential(tx *bolt.Tx, id string, unseal bool) (Credential, error) {
 	var rec credentialRecord
-	if err := getJSON(tx.Bucket(bucketCredentials), []byte(id), &rec); err != nil {
+	switch err := getJSON(tx.Bucket(bucketCredentials), []byte(id), &rec); {
+	case err != nil && !unseal && !errors.Is(err, ErrNotFound):
+		return Credential{ID: id, Kind: KindDamaged}, nil
+	case err != nil:
 		return Credential{}, fmt.Errorf("credential %q: %w", id, err)
 	}
 	c := rec.Credential
 	if unseal {
 		var err error
 		if c.Secret, err = s.sealer.open(rec.SealedSecret, c.ID); err != nil {
-			return Credential{}, fmt.Errorf("credential %s: %w", id, err)
+			return Credential{}, fmt.Errorf("credential %s: %w", id, &unsealError{what: "secret"})
 		}
 		if c.RefreshToken, err = s.sealer.open(rec.SealedRefresh, c.ID+"/refresh"); err != nil {
-			return Credential{}, fmt.Errorf("credential %s: %w", id, err)
+			return Credential{}, fmt.Errorf("credential %s: %w", id, &unsealError{what: "refresh token"})
 		}
 	}
 	return c, nil
 }
+
+// unsealError names the sealed value of a credential that did not open.
+// Open has checked the master key, so it means a damaged record.
+type unsealError struct{ what string }
+
+func (e *unsealError) Error() string { return "its " + e.what + ": " + errUnseal.Error() }
+
+// reason is what the operator sees, with the way to repair the record.
+func (e *unsealError) reason(id string) string {
+	fix := "set a new one: aigw credential update " + id + " --secret-stdin"
+	if e.what != "secret" {
+		fix = "remove the credential and add it again"
+	}
+	return "its " + e.what + " does not unseal (damaged record); " + fix
+}
+func (e *unsealError) Unwrap() error { return errUnseal }
 
 // Credential returns one credential without its secrets.
 func (s *Store) Credential(id string) (Credential, error) {
@@ -225,10 +248,11 @@ func (s *Store) Credentials(provider string) ([]Credential, error) {
 // listCredentials decodes the public part of every credential, sorted by provider, then creation.
 func listCredentials(tx *bolt.Tx) ([]Credential, error) {
 	out := []Credential{}
-	err := tx.Bucket(bucketCredentials).ForEach(func(_, v []byte) error {
+	err := tx.Bucket(bucketCredentials).ForEach(func(k, v []byte) error {
 		var rec credentialRecord
 		if err := jsonDecode(v, &rec); err != nil {
-			return err
+			out = append(out, Credential{ID: string(k), Kind: KindDamaged})
+			return nil
 		}
 		out = append(out, rec.Credential)
 		return nil
@@ -265,10 +289,15 @@ func (s *Store) UpdateCredential(id string, patch CredentialPatch) (Credential, 
 		}
 	}
 	var c Credential
-	err := s.db.Update(func(tx *bolt.Tx) (err error) {
-		if c, err = s.getCredential(tx, id, true); err != nil {
-			return err
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		// The sealed values are kept as they are unless replaced, so that a
+		// credential whose secret no longer unseals can still be given a
+		// new one (or be disabled, renamed, …).
+		var rec credentialRecord
+		if err := getJSON(tx.Bucket(bucketCredentials), []byte(id), &rec); err != nil {
+			return fmt.Errorf("credential %q: %w", id, err)
 		}
+		c = rec.Credential
 		if patch.Name != nil {
 			c.Name = *patch.Name
 		}
@@ -282,16 +311,16 @@ func (s *Store) UpdateCredential(id string, patch CredentialPatch) (Credential, 
 			c.Enabled = *patch.Enabled
 		}
 		if patch.Secret != nil {
-			c.Secret = *patch.Secret
-			c.Preview = preview(c.Secret)
+			c.Preview = preview(*patch.Secret)
+			rec.SealedSecret = s.sealer.seal(*patch.Secret, c.ID)
 		}
 		c.UpdatedAt = s.now().UTC()
-		return s.putCredential(tx, &c)
+		rec.Credential = c
+		return putJSON(tx.Bucket(bucketCredentials), []byte(c.ID), &rec)
 	})
 	if err != nil {
 		return Credential{}, err
 	}
-	c.Secret, c.RefreshToken = "", ""
 	return c, nil
 }
 

@@ -1,6 +1,10 @@
 package store
 
-import bolt "go.etcd.io/bbolt"
+import (
+	"errors"
+
+	bolt "go.etcd.io/bbolt"
+)
 
 // Data is everything the proxy needs in memory, read in one consistent
 // transaction: providers, credentials with their secrets unsealed, and keys
@@ -9,6 +13,11 @@ type Data struct {
 	Providers   []Provider
 	Credentials []Credential
 	Keys        []Key
+	// BrokenCredentials are the credentials whose record is damaged (it does
+	// not decode, or a secret does not unseal), by id, with the reason; they
+	// are not in Credentials.
+	// One such record does not stop the others from loading.
+	BrokenCredentials map[string]string
 }
 
 // Load reads the whole configuration for the proxy's in-memory snapshot.
@@ -27,9 +36,19 @@ func (s *Store) Load() (*Data, error) {
 			return err
 		}
 		d.Credentials = make([]Credential, 0, len(creds))
+		d.BrokenCredentials = map[string]string{}
 		for _, c := range creds {
+			if c.Kind == KindDamaged {
+				d.BrokenCredentials[c.ID] = "its stored record does not decode (damaged); remove it (aigw credential remove " + c.ID + ") and add the credential again"
+				continue
+			}
 			full, err := s.getCredential(tx, c.ID, true)
-			if err != nil {
+			var ue *unsealError
+			switch {
+			case errors.As(err, &ue):
+				d.BrokenCredentials[c.ID] = ue.reason(c.ID)
+				continue
+			case err != nil:
 				return err
 			}
 			d.Credentials = append(d.Credentials, full)

@@ -274,28 +274,109 @@ func TestOpenBadMasterKey(t *testing.T) {
 	}
 }
 
-func TestOpenWithAnotherMasterKeyCannotUnseal(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "aigw.db")
-	s, err := Open(path, testKey, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	newFixture(t, s)
-	s.Close()
-
+// A master key that is not the database's is refused by Open before
+// anything is written, whether the database carries the sealed check value
+// or predates it (then no credential unsealing gives it away).
+func TestOpenWithAnotherMasterKeyIsRefusedUntouched(t *testing.T) {
 	other := bytes.Repeat([]byte{0x01}, MasterKeySize)
-	s, err = Open(path, other, Options{})
+	refused := func(t *testing.T, path string) {
+		t.Helper()
+		before := stateOf(t, path)
+		s, err := Open(path, other, Options{})
+		if err == nil {
+			s.Close()
+			t.Fatal("Open with another master key succeeded")
+		}
+		if !errors.Is(err, ErrWrongMasterKey) {
+			t.Errorf("Open with another master key: %v; want ErrWrongMasterKey", err)
+		}
+		if after := stateOf(t, path); after != before {
+			t.Errorf("the database changed: before %+v, after %+v", before, after)
+		}
+	}
+	dropCheck := func(t *testing.T, s *Store) {
+		t.Helper()
+		if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Delete(metaKeyCheck) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("with the check value", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "aigw.db")
+		s, err := Open(path, testKey, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close() // no credential yet: the check value alone decides
+		refused(t, path)
+	})
+	t.Run("database from before the check value", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "aigw.db")
+		s, err := Open(path, testKey, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		newFixture(t, s)
+		dropCheck(t, s)
+		s.Close()
+		refused(t, path)
+
+		// The right key opens it and writes the check value.
+		s, err = Open(path, testKey, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.db.View(func(tx *bolt.Tx) error {
+			if tx.Bucket(bucketMeta).Get(metaKeyCheck) == nil {
+				t.Error("no check value written by the first Open with the right key")
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		refused(t, path)
+	})
+	t.Run("one damaged credential is not a wrong key", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "aigw.db")
+		s, err := Open(path, testKey, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := newFixture(t, s)
+		dropCheck(t, s)
+		damageSecret(t, s, f.c1.ID)
+		s.Close()
+		s, err = Open(path, testKey, Options{})
+		if err != nil {
+			t.Fatalf("Open with one damaged credential: %v", err)
+		}
+		defer s.Close()
+		d, err := s.Load()
+		if err != nil {
+			t.Fatalf("Load with one damaged credential: %v", err)
+		}
+		if len(d.Credentials) != 2 || d.BrokenCredentials[f.c1.ID] == "" {
+			t.Errorf("Load = %d credentials, broken %v; want 2 and %s broken", len(d.Credentials), d.BrokenCredentials, f.c1.ID)
+		}
+	})
+}
+
+// damageSecret flips a byte of a credential's sealed secret, as a disk
+// error or a bad edit would.
+func damageSecret(t testing.TB, s *Store, id string) {
+	t.Helper()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var rec credentialRecord
+		if err := getJSON(tx.Bucket(bucketCredentials), []byte(id), &rec); err != nil {
+			return err
+		}
+		rec.SealedSecret[len(rec.SealedSecret)-1] ^= 0xff
+		return putJSON(tx.Bucket(bucketCredentials), []byte(id), &rec)
+	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer s.Close()
-	d, err := s.Load()
-	if err == nil {
-		t.Fatalf("Load with the wrong master key succeeded: %+v", d.Credentials)
-	}
-	// The public side is still readable, so the operator can see what is there.
-	if creds, err := s.Credentials(""); err != nil || len(creds) != 3 {
-		t.Errorf("Credentials with the wrong master key = %d, %v; want 3, nil", len(creds), err)
 	}
 }
 

@@ -38,7 +38,7 @@ func (s *sealer) seal(plaintext, id string) []byte {
 	return s.aead.Seal(nonce, nonce, []byte(plaintext), []byte(id))
 }
 
-var errUnseal = errors.New("cannot unseal secret: wrong master key or damaged record")
+var errUnseal = errors.New("sealed value does not open: wrong master key or damaged record")
 
 func (s *sealer) open(sealed []byte, id string) (string, error) {
 	if len(sealed) == 0 {

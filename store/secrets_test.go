@@ -161,8 +161,21 @@ func TestSealedValueIsBoundToItsRecord(t *testing.T) {
 	if err := unsealErr(f.c1.ID); !errors.Is(err, errUnseal) {
 		t.Errorf("a sealed secret moved to another record: %v; want errUnseal", err)
 	}
-	if _, err := s.Load(); !errors.Is(err, errUnseal) {
-		t.Errorf("Load with a moved sealed secret: %v; want errUnseal", err)
+	// Load leaves that one record out, with the reason, and loads the rest.
+	d, err := s.Load()
+	if err != nil {
+		t.Fatalf("Load with a moved sealed secret: %v", err)
+	}
+	if why := d.BrokenCredentials[f.c1.ID]; !strings.Contains(why, "secret does not unseal") || strings.Contains(why, secret2) {
+		t.Errorf("broken reason for %s = %q", f.c1.ID, why)
+	}
+	for _, c := range d.Credentials {
+		if c.ID == f.c1.ID {
+			t.Errorf("Load returned the credential whose secret did not unseal: %+v", c)
+		}
+	}
+	if len(d.Credentials) != 2 {
+		t.Errorf("Load = %d credentials; want the 2 others", len(d.Credentials))
 	}
 
 	// c2's own refresh token sealed value put in its secret slot.
@@ -178,9 +191,9 @@ func TestSealedValueIsBoundToItsRecord(t *testing.T) {
 	swap(f.c2.ID, func(rec *credentialRecord, _ credentialRecord) {
 		rec.SealedSecret, rec.SealedRefresh = rec.SealedRefresh, rec.SealedSecret
 	})
-	d, err := s.Load()
-	if err != nil {
-		t.Fatalf("Load after restoring the records: %v", err)
+	d, err = s.Load()
+	if err != nil || len(d.BrokenCredentials) != 0 {
+		t.Fatalf("Load after restoring the records: %v, broken %v", err, d.BrokenCredentials)
 	}
 	got := map[string]string{}
 	for _, c := range d.Credentials {
@@ -218,5 +231,81 @@ func TestSealerRoundTrip(t *testing.T) {
 	other, _ := newSealer(bytes.Repeat([]byte{1}, MasterKeySize))
 	if _, err := other.open(a, "cred_a"); !errors.Is(err, errUnseal) {
 		t.Errorf("open under another master key: %v; want errUnseal", err)
+	}
+}
+
+// A credential whose secret no longer unseals can still be disabled and
+// be given a new secret, which repairs it.
+func TestDamagedCredentialIsRepairedByANewSecret(t *testing.T) {
+	s := openTest(t)
+	f := newFixture(t, s)
+	damageSecret(t, s, f.c1.ID)
+	if _, err := s.UpdateCredential(f.c1.ID, CredentialPatch{Enabled: ptr(false)}); err != nil {
+		t.Fatalf("disable a damaged credential: %v", err)
+	}
+	if d, err := s.Load(); err != nil || d.BrokenCredentials[f.c1.ID] == "" {
+		t.Fatalf("Load after disabling: %v, broken %v; want still broken", err, d.BrokenCredentials)
+	}
+	const fresh = "sk-REPLACEMENTsecret-000111222333"
+	c, err := s.UpdateCredential(f.c1.ID, CredentialPatch{Secret: ptr(fresh), Enabled: ptr(true)})
+	if err != nil {
+		t.Fatalf("new secret for a damaged credential: %v", err)
+	}
+	if c.Secret != "" || c.Preview != preview(fresh) {
+		t.Errorf("UpdateCredential returned secret %q, preview %q", c.Secret, c.Preview)
+	}
+	d, err := s.Load()
+	if err != nil || len(d.BrokenCredentials) != 0 {
+		t.Fatalf("Load after the new secret: %v, broken %v", err, d.BrokenCredentials)
+	}
+	got := map[string]Credential{}
+	for _, c := range d.Credentials {
+		got[c.ID] = c
+	}
+	if got[f.c1.ID].Secret != fresh || !got[f.c1.ID].Enabled {
+		t.Errorf("repaired credential = %+v", got[f.c1.ID])
+	}
+	// Another credential's update keeps its refresh token.
+	if _, err := s.UpdateCredential(f.c2.ID, CredentialPatch{Secret: ptr("oauth-NEWaccess-99887766")}); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := s.Load(); d != nil {
+		for _, c := range d.Credentials {
+			if c.ID == f.c2.ID && (c.RefreshToken != refresh2 || c.Secret != "oauth-NEWaccess-99887766") {
+				t.Errorf("OAuth credential after a new secret: %q / %q", c.Secret, c.RefreshToken)
+			}
+		}
+	}
+}
+
+// A credential record that does not decode at all is listed by its id and
+// reported broken by Load; the others load, and it can be removed.
+func TestUndecodableCredentialRecordIsReportedNotFatal(t *testing.T) {
+	s := openTest(t)
+	f := newFixture(t, s)
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCredentials).Put([]byte(f.c3.ID), []byte(`{"id":"`+f.c3.ID+`","sealed_secret":"%%%`))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.Load()
+	if err != nil {
+		t.Fatalf("Load with an undecodable credential record: %v", err)
+	}
+	if len(d.Credentials) != 2 || !strings.Contains(d.BrokenCredentials[f.c3.ID], "does not decode") {
+		t.Errorf("Load = %d credentials, broken %v", len(d.Credentials), d.BrokenCredentials)
+	}
+	all, err := s.Credentials("")
+	if err != nil || len(all) != 3 {
+		t.Fatalf("Credentials = %d, %v; want 3 (the damaged one by its id)", len(all), err)
+	}
+	if c, err := s.Credential(f.c3.ID); err != nil || c.Kind != KindDamaged {
+		t.Errorf("Credential(damaged) = %+v, %v", c, err)
+	}
+	if err := s.DeleteCredential(f.c3.ID); err != nil {
+		t.Fatalf("remove the damaged credential: %v", err)
+	}
+	if d, err := s.Load(); err != nil || len(d.BrokenCredentials) != 0 {
+		t.Errorf("Load after the removal: %v, broken %v", err, d.BrokenCredentials)
 	}
 }

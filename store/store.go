@@ -36,6 +36,9 @@ var (
 	ErrForeign = errors.New("not an aigw database")
 	// ErrNewerSchema means the file was written by a newer aigw.
 	ErrNewerSchema = errors.New("database schema is newer than this aigw")
+	// ErrWrongMasterKey means the master key is not the one the database's
+	// secrets were sealed with; the file is left untouched.
+	ErrWrongMasterKey = errors.New("the master key does not open this database's sealed secrets")
 )
 
 // Bucket names, all created by the first migration.
@@ -54,6 +57,14 @@ var (
 	metaApp     = []byte("app")
 	metaAppName = []byte("aigw")
 	metaVersion = []byte("schema_version")
+	// metaKeyCheck holds keyCheckText sealed with the master key: it tells
+	// a wrong master key from damaged credential records.
+	metaKeyCheck = []byte("master_key_check")
+)
+
+const (
+	keyCheckText = "aigw master key check"
+	keyCheckID   = "meta/master_key_check" // the sealed value's additional data
 )
 
 // Store is the typed access to the database. It is safe for concurrent use.
@@ -96,6 +107,9 @@ func Open(path string, masterKey []byte, opts Options) (*Store, error) {
 			return nil, err
 		}
 		err = checkOwner(ro)
+		if err == nil {
+			err = checkMasterKey(ro, sl)
+		}
 		ro.Close()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
@@ -119,7 +133,64 @@ func Open(path string, masterKey []byte, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	if err := s.writeKeyCheck(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	return s, nil
+}
+
+// checkMasterKey refuses a master key that is not the database's, before
+// anything is written. The sealed check value decides; a database from
+// before it existed accepts the key when it opens at least one credential
+// (AES-GCM does not open under another key), or when there is none.
+func checkMasterKey(db *bolt.DB, sl *sealer) error {
+	return db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			return nil // a fresh file
+		}
+		if v := meta.Get(metaKeyCheck); v != nil {
+			if pt, err := sl.open(v, keyCheckID); err != nil || pt != keyCheckText {
+				return ErrWrongMasterKey
+			}
+			return nil
+		}
+		creds := tx.Bucket(bucketCredentials)
+		if creds == nil {
+			return nil
+		}
+		seen, opened := 0, false
+		c := creds.Cursor()
+		for k, v := c.First(); k != nil && !opened; k, v = c.Next() {
+			var rec credentialRecord
+			if jsonDecode(v, &rec) != nil || len(rec.SealedSecret) == 0 {
+				continue
+			}
+			seen++
+			_, err := sl.open(rec.SealedSecret, string(k))
+			opened = err == nil
+		}
+		if seen > 0 && !opened {
+			return fmt.Errorf("%w (none of its %d credentials unseals)", ErrWrongMasterKey, seen)
+		}
+		return nil
+	})
+}
+
+// writeKeyCheck seals the check value on first start (or the first start
+// of a database from before it existed), once Open has accepted the key.
+func (s *Store) writeKeyCheck() error {
+	var present bool
+	if err := s.db.View(func(tx *bolt.Tx) error {
+		present = tx.Bucket(bucketMeta).Get(metaKeyCheck) != nil
+		return nil
+	}); err != nil || present {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(metaKeyCheck, s.sealer.seal(keyCheckText, keyCheckID))
+	})
 }
 
 // Close closes the database file.

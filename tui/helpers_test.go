@@ -218,10 +218,10 @@ func fixtureStatus() admin.Status {
 	}
 }
 
-func fixtureProviders() []store.Provider {
-	return []store.Provider{
-		{Name: "anthropic", Type: store.TypeAnthropic, BaseURL: "https://api.anthropic.com", AuthHeaders: []string{"x-api-key: {key}"}, Headers: []string{"anthropic-version: 2023-06-01"}},
-		{Name: "openai", Type: store.TypeOpenAI, BaseURL: "https://api.openai.com", AuthHeaders: []string{"Authorization: Bearer {key}"}},
+func fixtureProviders() []admin.Provider {
+	return []admin.Provider{
+		{Provider: store.Provider{Name: "anthropic", Type: store.TypeAnthropic, BaseURL: "https://api.anthropic.com", AuthHeaders: []string{"x-api-key: {key}"}, Headers: []string{"anthropic-version: 2023-06-01"}}},
+		{Provider: store.Provider{Name: "openai", Type: store.TypeOpenAI, BaseURL: "https://api.openai.com", AuthHeaders: []string{"Authorization: Bearer {key}"}}},
 	}
 }
 

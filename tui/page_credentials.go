@@ -14,7 +14,7 @@ type (
 	// credentialsLoadedMsg is the Credentials page's data.
 	credentialsLoadedMsg struct {
 		Credentials []admin.Credential
-		Providers   []store.Provider
+		Providers   []admin.Provider
 		Err         error
 	}
 	// credentialSavedMsg answers an add, an edit, or an enable/disable.
@@ -37,7 +37,7 @@ type (
 type credentialsPage struct {
 	c         *common
 	creds     []admin.Credential
-	providers []store.Provider
+	providers []admin.Provider
 	loaded    bool
 	loading   bool
 	table     table
@@ -182,6 +182,9 @@ func stateText(state string, until time.Time, c *common) string {
 }
 
 func credState(c *admin.Credential, cm *common) (string, tone) {
+	if c.Broken != "" {
+		return "broken", toneBad // its record does not load: in no pool, enabled or not
+	}
 	if !c.Enabled {
 		return "disabled", toneMuted
 	}

@@ -20,7 +20,7 @@ type (
 		Keys        []store.Key
 		Today       map[string]store.UsageRow
 		Credentials []admin.Credential
-		Providers   []store.Provider
+		Providers   []admin.Provider
 		Err         error
 	}
 	// keyCreatedMsg carries a new key with its secret (shown once).
@@ -43,7 +43,7 @@ type keysPage struct {
 	keys        []store.Key
 	today       map[string]store.UsageRow
 	creds       []admin.Credential
-	providers   []store.Provider
+	providers   []admin.Provider
 	proxyAddr   string // from the status, for the "how to use it" note
 	loaded      bool
 	loading     bool

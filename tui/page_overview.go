@@ -142,13 +142,17 @@ func (p *overviewPage) credentialsView(room int) string {
 		style      lipgloss.Style
 	}{
 		{"healthy", "healthy", s.Good}, {"cooling_down", "cooling down", s.Warn},
-		{"invalid", "invalid", s.Bad}, {"disabled", "disabled", s.Muted},
+		{"invalid", "invalid", s.Bad}, {"disabled", "disabled", s.Muted}, {"broken", "broken", s.Bad},
 	} {
 		if n := st.Credentials[state.key]; n > 0 || state.key == "healthy" {
 			counts = append(counts, state.style.Render(fmt.Sprintf("%d %s", n, state.label)))
 		}
 	}
 	out := s.Title.Render("Credentials") + "  " + strings.Join(counts, s.Muted.Render(" · "))
+	for _, b := range st.BrokenProviders { // their keys answer 503
+		out += "\n " + s.Bad.Render(fmt.Sprintf("! provider %-17s %-19s %s", b.Name, "broken", oneLine(b.Reason)))
+		room--
+	}
 	if len(st.Out) == 0 {
 		return out + "\n " + s.Good.Render("✓ every enabled credential is in rotation")
 	}
@@ -161,7 +165,7 @@ func (p *overviewPage) credentialsView(room int) string {
 		state := stateText(o.State, o.Until, p.c)
 		line := fmt.Sprintf("! %-17s %-28s %s", safe(outName(o)), state, oneLine(o.LastError))
 		tn := s.Warn
-		if o.State == "invalid" {
+		if o.State == "invalid" || o.State == "broken" {
 			tn = s.Bad
 		}
 		out += "\n " + tn.Render(line)

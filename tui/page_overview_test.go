@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aigw/aigw/admin"
+	"github.com/aigw/aigw/scheduler"
 	"github.com/aigw/aigw/store"
 )
 
@@ -117,6 +119,35 @@ func TestOverviewAllInRotation(t *testing.T) {
 	st.Out = nil
 	send(m, statusMsg{Status: st})
 	mustContain(t, m.View(), "✓ every enabled credential is in rotation")
+}
+
+// Records whose configuration did not load are shown broken with the
+// reason: a provider above the credentials, a credential among those out.
+func TestOverviewShowsBrokenRecords(t *testing.T) {
+	m := newTestModel(t, nil)
+	st := fixtureStatus()
+	st.Credentials["broken"] = 1
+	st.Out = []admin.OutCredential{{ID: "cred_damaged", State: "broken", LastError: "its secret does not unseal (damaged record)"}}
+	st.BrokenProviders = []admin.BrokenProvider{{Name: "private", Reason: "ca_file cannot be loaded"}}
+	send(m, statusMsg{Status: st})
+	v := m.View()
+	mustContain(t, v, "1 broken", "! provider private", "ca_file cannot be loaded", "! cred_damaged", "its secret does not unseal")
+}
+
+func TestProvidersAndCredentialsShowBroken(t *testing.T) {
+	m := providersModel(t)
+	ps := fixtureProviders()
+	ps[0].Broken = "ca_file cannot be loaded"
+	send(m, providersLoadedMsg{Providers: ps})
+	v := m.View()
+	mustContain(t, screenLine(v, "api.anthropic.com"), "✗ anthropic")
+	mustContain(t, v, "broken     ca_file cannot be loaded")
+
+	c := admin.Credential{Broken: "damaged", Health: &scheduler.Status{State: "broken", LastError: "damaged"}}
+	c.Enabled = false
+	if state, _ := credState(&c, nil); state != "broken" {
+		t.Errorf("a broken, disabled credential shows %q", state)
+	}
 }
 
 func TestOverviewBeforeData(t *testing.T) {

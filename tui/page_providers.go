@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/aigw/aigw/admin"
 	"github.com/aigw/aigw/store"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
@@ -12,12 +13,12 @@ import (
 type (
 	// providersLoadedMsg is the Providers page's data.
 	providersLoadedMsg struct {
-		Providers []store.Provider
+		Providers []admin.Provider
 		Err       error
 	}
 	// providerSavedMsg answers an add or an edit.
 	providerSavedMsg struct {
-		Provider store.Provider
+		Provider admin.Provider
 		Verb     string // "added", "updated"
 		Err      error
 	}
@@ -32,7 +33,7 @@ type (
 // providersPage lists, adds, edits and removes upstream providers.
 type providersPage struct {
 	c         *common
-	providers []store.Provider
+	providers []admin.Provider
 	loaded    bool
 	loading   bool
 	table     table
@@ -64,7 +65,7 @@ func (p *providersPage) shortHelp() []key.Binding {
 	return []key.Binding{k.Up, k.Down, k.Add, k.Edit, key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "remove")), k.Refresh}
 }
 
-func (p *providersPage) selected() *store.Provider {
+func (p *providersPage) selected() *admin.Provider {
 	if p.table.cursor < len(p.providers) {
 		return &p.providers[p.table.cursor]
 	}
@@ -133,7 +134,7 @@ func (p *providersPage) updateKey(msg tea.KeyMsg) tea.Cmd {
 	case sel == nil:
 	case key.Matches(msg, k.Edit):
 		p.editing = sel.Name
-		p.form = p.providerForm(sel)
+		p.form = p.providerForm(&sel.Provider)
 	case key.Matches(msg, k.Delete):
 		p.confirm.ask(fmt.Sprintf("Remove provider %s?", sel.Name),
 			"Requests to /"+sel.Name+"/… get 404 afterwards. aigw refuses while keys or credentials still use it.",
@@ -146,14 +147,19 @@ func (p *providersPage) updateKey(msg tea.KeyMsg) tea.Cmd {
 
 func (p *providersPage) setRows() {
 	rows := make([][]string, len(p.providers))
+	tones := make([]tone, len(p.providers))
 	for i, pr := range p.providers {
 		timeout := "default"
 		if pr.Timeout != 0 {
 			timeout = pr.Timeout.String()
 		}
-		rows[i] = []string{pr.Name, pr.Type, pr.BaseURL, timeout}
+		name := pr.Name
+		if pr.Broken != "" { // out of service: the reason is in the detail
+			name, tones[i] = "✗ "+name, toneBad
+		}
+		rows[i] = []string{name, pr.Type, pr.BaseURL, timeout}
 	}
-	p.table.setRows(rows, nil)
+	p.table.setRows(rows, tones)
 }
 
 func (p *providersPage) detail() string {
@@ -162,12 +168,16 @@ func (p *providersPage) detail() string {
 		return ""
 	}
 	s := p.c.styles
-	return details(s,
-		detailLine{"provider", pr.Name, fmt.Sprintf(" · %s · %s", pr.Type, pr.BaseURL)},
-		detailLine{"auth", "", orDash(strings.Join(pr.AuthHeaders, "; "))},
-		detailLine{"headers", "", orDash(strings.Join(pr.Headers, "; "))},
-		detailLine{"CA file", "", orDash(pr.CAFile)},
-	)
+	lines := []detailLine{
+		{"provider", pr.Name, fmt.Sprintf(" · %s · %s", pr.Type, pr.BaseURL)},
+		{"auth", "", orDash(strings.Join(pr.AuthHeaders, "; "))},
+		{"headers", "", orDash(strings.Join(pr.Headers, "; "))},
+		{"CA file", "", orDash(pr.CAFile)},
+	}
+	if pr.Broken != "" {
+		lines = append(lines, detailLine{"broken", "", oneLine(pr.Broken)})
+	}
+	return details(s, lines...)
 }
 
 func (p *providersPage) view() string {

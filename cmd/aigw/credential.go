@@ -289,7 +289,10 @@ func (a *app) printCredential(c admin.Credential) error {
 	pairs := []string{"id", c.ID, "provider", c.Provider, "name", orDash(c.Name), "kind", c.Kind,
 		"secret", c.Preview, "weight", fmt.Sprint(c.Weight), "rpm", fmtInt(c.RPM), "enabled", yesNo(c.Enabled),
 		"state", state, "requests", reqs, "failures", fails}
-	if c.Health != nil && c.Health.LastError != "" {
+	switch {
+	case c.Broken != "":
+		pairs = append(pairs, "broken", c.Broken)
+	case c.Health != nil && c.Health.LastError != "":
 		pairs = append(pairs, "last_error", c.Health.LastError)
 	}
 	if c.OAuth != nil {

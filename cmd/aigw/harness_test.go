@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -37,6 +39,17 @@ func startGateway(t *testing.T, dir string) *gw {
 
 func tryStartGateway(t *testing.T, dir string, demo bool) (*gw, error) {
 	t.Helper()
+	return tryStartGatewayLogged(t, dir, demo, nil)
+}
+
+// tryStartGatewayLogged is tryStartGateway with the gateway's log (text
+// lines) written to logOut.
+func tryStartGatewayLogged(t *testing.T, dir string, demo bool, logOut io.Writer) (*gw, error) {
+	t.Helper()
+	var logger *slog.Logger
+	if logOut != nil {
+		logger = slog.New(slog.NewTextHandler(logOut, nil))
+	}
 	cfg := config.Default()
 	cfg.DataDir = dir
 	cfg.Proxy.Addr = "127.0.0.1:0"
@@ -45,7 +58,7 @@ func tryStartGateway(t *testing.T, dir string, demo bool) (*gw, error) {
 	g := &gw{dir: dir, cancel: cancel, done: make(chan error, 1), out: &bytes.Buffer{}}
 	ready := make(chan struct{})
 	go func() {
-		g.done <- gateway.Run(ctx, gateway.Options{Config: cfg, Demo: demo, Out: g.out,
+		g.done <- gateway.Run(ctx, gateway.Options{Config: cfg, Demo: demo, Out: g.out, Logger: logger,
 			DemoReady: func(d gateway.DemoInfo) { g.demo = d },
 			Ready: func(p, a net.Addr) {
 				g.proxyAddr, g.adminURL = p.String(), "http://"+a.String()

@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 
+	"github.com/aigw/aigw/admin"
 	"github.com/aigw/aigw/internal/units"
 	"github.com/aigw/aigw/store"
 	"github.com/spf13/cobra"
@@ -89,9 +90,9 @@ func newProviderListCmd(a *app) *cobra.Command {
 			if a.output == "json" {
 				return printJSON(a.io.Out, ps)
 			}
-			t := newTable("NAME", "TYPE", "BASE URL", "TIMEOUT", "AUTH")
+			t := newTable("NAME", "TYPE", "BASE URL", "TIMEOUT", "AUTH", "STATE")
 			for _, p := range ps {
-				t.add(p.Name, p.Type, p.BaseURL, timeoutText(p.Timeout), strings.Join(p.AuthHeaders, "; "))
+				t.add(p.Name, p.Type, p.BaseURL, timeoutText(p.Timeout), strings.Join(p.AuthHeaders, "; "), providerState(p))
 			}
 			return t.print(a.io.Out, a.io.outWidth)
 		},
@@ -198,15 +199,24 @@ func newProviderRemoveCmd(a *app) *cobra.Command {
 	}
 }
 
-func (a *app) printProvider(p store.Provider) error {
+func (a *app) printProvider(p admin.Provider) error {
 	if a.output == "json" {
 		return printJSON(a.io.Out, p)
 	}
 	return printFields(a.io.Out,
 		"name", p.Name, "type", p.Type, "base_url", p.BaseURL,
 		"auth_headers", strings.Join(p.AuthHeaders, "; "), "headers", orDash(strings.Join(p.Headers, "; ")),
-		"timeout", timeoutText(p.Timeout), "ca_file", orDash(p.CAFile),
+		"timeout", timeoutText(p.Timeout), "ca_file", orDash(p.CAFile), "state", providerState(p),
 		"created", fmtTime(p.CreatedAt), "updated", fmtTime(p.UpdatedAt))
+}
+
+// providerState is "ok", or "broken: why" for a provider out of service
+// because its configuration could not be loaded.
+func providerState(p admin.Provider) string {
+	if p.Broken != "" {
+		return "broken: " + p.Broken
+	}
+	return "ok"
 }
 
 // printRemoved reports a deletion: {"removed": …} in JSON.
