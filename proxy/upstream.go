@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"sync"
 	"time"
 
+	"github.com/aigw/aigw/store"
 	"github.com/valyala/fasthttp"
 )
 
@@ -64,13 +64,11 @@ func (cc *clientCache) get(baseURL, caFile string, t upstreamTimeouts) (*upstrea
 			if err != nil {
 				pool = x509.NewCertPool()
 			}
-			pem, err := os.ReadFile(caFile)
+			pem, err := store.ReadCAFile(caFile) // bounded, and silent about which failure
 			if err != nil {
-				return nil, fmt.Errorf("ca_file: not a readable PEM certificate file") // never which failure: it would tell whether the file exists
+				return nil, err
 			}
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("ca_file: not a readable PEM certificate file")
-			}
+			pool.AppendCertsFromPEM(pem)
 			tlsConfig.RootCAs = pool
 		}
 	}

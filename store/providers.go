@@ -119,29 +119,35 @@ func (p *Provider) validate() error {
 // maxCAFile bounds a ca_file read; CA bundles are a few hundred KiB.
 const maxCAFile = 4 << 20
 
-// validCAFile accepts a regular file of PEM certificates. Every failure
-// (missing, unreadable, not a regular file, too large, no certificate) gets
-// the same message, so that the admin API cannot be used to learn which
-// files exist on the server.
+// validCAFile accepts a regular file of PEM certificates.
 func validCAFile(path string) error {
 	if path == "" {
 		return nil
 	}
+	_, err := ReadCAFile(path)
+	return err
+}
+
+// ReadCAFile reads a ca_file: a regular file of at most 4 MiB holding PEM
+// certificates. Every failure (missing, unreadable, not a regular file,
+// too large, no certificate) gets the same message, so that the admin API
+// cannot be used to learn which files exist on the server.
+func ReadCAFile(path string) ([]byte, error) {
 	bad := invalid("ca_file", "not a readable PEM certificate file")
 	fi, err := os.Stat(path)
 	if err != nil || !fi.Mode().IsRegular() || fi.Size() > maxCAFile {
-		return bad
+		return nil, bad
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return bad
+		return nil, bad
 	}
 	defer f.Close()
 	pem, err := io.ReadAll(io.LimitReader(f, maxCAFile))
 	if err != nil || !x509.NewCertPool().AppendCertsFromPEM(pem) {
-		return bad
+		return nil, bad
 	}
-	return nil
+	return pem, nil
 }
 
 // CreateProvider stores a new provider. Missing auth headers and extra
