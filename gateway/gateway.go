@@ -99,10 +99,12 @@ func Run(ctx context.Context, o Options) error {
 	keyDays := tracing.NewKeyDays(today, time.Now())
 	var px *proxy.Proxy
 	var traces *tracing.Pipeline
+	priceTable := prices(cfg.Pricing)
 	mets := metrics.New(metrics.Sources{
 		InFlight:    func() int64 { return px.InFlight() },
 		Credentials: func() []scheduler.Status { return px.Health().All() },
 		Pipeline:    func() tracing.Stats { return traces.Stats() },
+		KnownModel:  priceTable.Listed,
 	})
 	traces = tracing.New(tracing.Config{
 		QueueSize:     cfg.Traces.QueueSize,
@@ -142,7 +144,7 @@ func Run(ctx context.Context, o Options) error {
 		},
 		MaxTrackedKeys:    cfg.Limits.MaxTrackedKeys,
 		InjectStreamUsage: cfg.Usage.InjectStreamUsage,
-		Prices:            prices(cfg.Pricing),
+		Prices:            priceTable,
 		Recorder:          traces,
 		OnRejected:        func(id string) { refresher.Kick(id) },
 		Logger:            log,
