@@ -51,8 +51,11 @@ type Options struct {
 	// Logger's output; nil: none.
 	LogOut io.Writer
 	// Ready, if set, is called once both listeners accept connections.
-	Ready  func(proxyAddr, adminAddr net.Addr)
-	Logger *slog.Logger
+	Ready func(proxyAddr, adminAddr net.Addr)
+	// TracesReady, if set, receives the trace pipeline the proxy records
+	// into (tests record traces beside the proxy's).
+	TracesReady func(*tracing.Pipeline)
+	Logger      *slog.Logger
 }
 
 // Run serves until ctx is cancelled, then drains and closes everything.
@@ -117,6 +120,9 @@ func Run(ctx context.Context, o Options) error {
 		Logger:        log,
 	})
 	go traces.Run()
+	if o.TracesReady != nil {
+		o.TracesReady(traces)
+	}
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

@@ -30,7 +30,7 @@ type Sources struct {
 // all providers) are too; later ones are counted under OtherModel.
 const (
 	MaxUnknownModels = 100
-	OtherModel       = "other"
+	OtherModel       = store.OtherModel // as in the usage roll-ups
 )
 
 // Metrics holds aigw's collectors.

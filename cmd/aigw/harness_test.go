@@ -35,7 +35,8 @@ func startGateway(t *testing.T, dir string) *gw {
 	return g
 }
 
-func tryStartGateway(t *testing.T, dir string, demo bool) (*gw, error) {
+// tryStartGateway starts the gateway; mods may change its options.
+func tryStartGateway(t *testing.T, dir string, demo bool, mods ...func(*gateway.Options)) (*gw, error) {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = dir
@@ -44,14 +45,16 @@ func tryStartGateway(t *testing.T, dir string, demo bool) (*gw, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &gw{dir: dir, cancel: cancel, done: make(chan error, 1), out: &bytes.Buffer{}}
 	ready := make(chan struct{})
-	go func() {
-		g.done <- gateway.Run(ctx, gateway.Options{Config: cfg, Demo: demo, Out: g.out,
-			DemoReady: func(d gateway.DemoInfo) { g.demo = d },
-			Ready: func(p, a net.Addr) {
-				g.proxyAddr, g.adminURL = p.String(), "http://"+a.String()
-				close(ready)
-			}})
-	}()
+	o := gateway.Options{Config: cfg, Demo: demo, Out: g.out,
+		DemoReady: func(d gateway.DemoInfo) { g.demo = d },
+		Ready: func(p, a net.Addr) {
+			g.proxyAddr, g.adminURL = p.String(), "http://"+a.String()
+			close(ready)
+		}}
+	for _, m := range mods {
+		m(&o)
+	}
+	go func() { g.done <- gateway.Run(ctx, o) }()
 	select {
 	case <-ready:
 	case err := <-g.done:
