@@ -52,8 +52,11 @@ type Options struct {
 	// Logger's output; nil: none.
 	LogOut io.Writer
 	// Ready, if set, is called once both listeners accept connections.
-	Ready  func(proxyAddr, adminAddr net.Addr)
-	Logger *slog.Logger
+	Ready func(proxyAddr, adminAddr net.Addr)
+	// TracesReady, if set, receives the trace pipeline the proxy records
+	// into (tests record traces beside the proxy's).
+	TracesReady func(*tracing.Pipeline)
+	Logger      *slog.Logger
 }
 
 // Run serves until ctx is cancelled, then drains and closes everything.
@@ -104,6 +107,7 @@ func Run(ctx context.Context, o Options) error {
 	keyDays := tracing.NewKeyDays(today, time.Now())
 	var px *proxy.Proxy
 	var traces *tracing.Pipeline
+	priceTable := prices(cfg.Pricing)
 	mets := metrics.New(metrics.Sources{
 		InFlight:    func() int64 { return px.InFlight() },
 		Credentials: func() []scheduler.Status { return px.Health().All() },
@@ -113,7 +117,8 @@ func Run(ctx context.Context, o Options) error {
 			return metrics.ClientStats{Open: int(c.Open), MaxConns: px.MaxConns(), ConnErrors: c.ConnErrors,
 				LogsSuppressed: c.LogsSuppressed, FDWaits: c.FDWaits, BodyBytes: c.BodyBytesHeld}
 		},
-		Providers: func() map[string]string { return px.ProviderStates() },
+		Providers:  func() map[string]string { return px.ProviderStates() },
+		KnownModel: priceTable.Listed,
 	})
 	traces = tracing.New(tracing.Config{
 		QueueSize:     cfg.Traces.QueueSize,
@@ -126,6 +131,9 @@ func Run(ctx context.Context, o Options) error {
 		Logger:        log,
 	})
 	go traces.Run()
+	if o.TracesReady != nil {
+		o.TracesReady(traces)
+	}
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -156,7 +164,7 @@ func Run(ctx context.Context, o Options) error {
 		},
 		MaxTrackedKeys:    cfg.Limits.MaxTrackedKeys,
 		InjectStreamUsage: cfg.Usage.InjectStreamUsage,
-		Prices:            prices(cfg.Pricing),
+		Prices:            priceTable,
 		Recorder:          traces,
 		OnRejected:        func(id string) { refresher.Kick(id) },
 		Logger:            log,

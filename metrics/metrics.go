@@ -20,6 +20,9 @@ type Sources struct {
 	InFlight    func() int64
 	Credentials func() []scheduler.Status
 	Pipeline    func() tracing.Stats
+	// KnownModel tells the models that always get their own series (those
+	// of the price table); nil: none.
+	KnownModel func(model string) bool
 	// Providers reports each provider: "" when it serves, else why it is
 	// out of service (its configuration could not be loaded).
 	Providers func() map[string]string
@@ -34,6 +37,14 @@ type ClientStats struct {
 	FDWaits        uint64 // accepts that waited for a file descriptor
 	BodyBytes      int64  // request-body bytes held in memory
 }
+
+// A client chooses the model, so its label is bounded: a known model is its
+// own series; the first MaxUnknownModels other models (per process, over
+// all providers) are too; later ones are counted under OtherModel.
+const (
+	MaxUnknownModels = 100
+	OtherModel       = store.OtherModel // as in the usage roll-ups
+)
 
 // Metrics holds aigw's collectors.
 type Metrics struct {
@@ -52,7 +63,9 @@ type Metrics struct {
 	// (the trace writer): no lock.
 	reqs      map[reqLabels]prometheus.Counter
 	providers map[string]*providerSeries
-	models    map[modelLabels]*modelSeries
+	models    map[modelLabels]*modelSeries // bounded: see MaxUnknownModels
+	known     func(model string) bool
+	unknown   int // models with their own series that known does not list
 }
 
 type reqLabels struct {
@@ -76,7 +89,10 @@ var latencyBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
 // New registers every collector.
 func New(src Sources) *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry(), reqs: map[reqLabels]prometheus.Counter{},
-		providers: map[string]*providerSeries{}, models: map[modelLabels]*modelSeries{}}
+		providers: map[string]*providerSeries{}, models: map[modelLabels]*modelSeries{}, known: src.KnownModel}
+	if m.known == nil {
+		m.known = func(string) bool { return false }
+	}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "aigw_requests_total", Help: "Requests with a valid gateway key, by provider, key and status.",
 	}, []string{"provider", "key", "status"})
@@ -176,18 +192,9 @@ func (m *Metrics) Observe(t *store.Trace) {
 	if t.PromptTokens+t.CompletionTokens == 0 && t.CostKnown {
 		return
 	}
-	ml := modelLabels{t.Provider, t.Model}
-	ms := m.models[ml]
+	ms := m.models[modelLabels{t.Provider, t.Model}]
 	if ms == nil {
-		if len(m.models) > maxCachedSeries {
-			clear(m.models)
-		}
-		ms = &modelSeries{
-			prompt: m.tokens.WithLabelValues(t.Provider, t.Model, "prompt"), completion: m.tokens.WithLabelValues(t.Provider, t.Model, "completion"),
-			cacheCreation: m.tokens.WithLabelValues(t.Provider, t.Model, "cache_creation"), cacheRead: m.tokens.WithLabelValues(t.Provider, t.Model, "cache_read"),
-			cost: m.cost.WithLabelValues(t.Provider, t.Model), costUnknown: m.costUnknown.WithLabelValues(t.Provider, t.Model),
-		}
-		m.models[ml] = ms
+		ms = m.modelSeries(t.Provider, t.Model)
 	}
 	ms.prompt.Add(float64(t.PromptTokens))
 	ms.completion.Add(float64(t.CompletionTokens))
@@ -198,6 +205,29 @@ func (m *Metrics) Observe(t *store.Trace) {
 	} else {
 		ms.costUnknown.Inc()
 	}
+}
+
+// modelSeries returns the series of a model seen for the first time, or of
+// OtherModel when the model may not have its own (MaxUnknownModels).
+func (m *Metrics) modelSeries(provider, model string) *modelSeries {
+	if model != OtherModel && !m.known(model) {
+		if m.unknown >= MaxUnknownModels {
+			model = OtherModel
+		} else {
+			m.unknown++
+		}
+	}
+	ml := modelLabels{provider, model}
+	if ms := m.models[ml]; ms != nil {
+		return ms // OtherModel's
+	}
+	ms := &modelSeries{
+		prompt: m.tokens.WithLabelValues(provider, model, "prompt"), completion: m.tokens.WithLabelValues(provider, model, "completion"),
+		cacheCreation: m.tokens.WithLabelValues(provider, model, "cache_creation"), cacheRead: m.tokens.WithLabelValues(provider, model, "cache_read"),
+		cost: m.cost.WithLabelValues(provider, model), costUnknown: m.costUnknown.WithLabelValues(provider, model),
+	}
+	m.models[ml] = ms
+	return ms
 }
 
 // maxCachedSeries bounds the lookup caches (the series themselves live in

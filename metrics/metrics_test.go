@@ -3,6 +3,7 @@ package metrics
 import (
 	"io"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -51,5 +52,39 @@ func TestMetricsFromTracesAndGauges(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+// Models are chosen by clients: past MaxUnknownModels models the price
+// table does not list, new ones are counted under model="other" (their
+// tokens and requests still add up), while listed models and those already
+// seen keep their own series.
+func TestUnknownModelsCollapseIntoOther(t *testing.T) {
+	m := New(Sources{KnownModel: func(model string) bool { return model == "gpt-4o" }})
+	observe := func(model string) {
+		m.Observe(&store.Trace{Provider: "openai", KeyID: "key_1", Status: 200, Model: model, PromptTokens: 3, CompletionTokens: 1, UsageSource: "response"})
+	}
+	for i := range MaxUnknownModels + 50 {
+		observe("junk-" + strconv.Itoa(i))
+	}
+	observe("gpt-4o")
+	observe("junk-0") // has its own series already
+	out := scrape(t, m)
+	for _, want := range []string{
+		`aigw_tokens_total{kind="prompt",model="junk-0",provider="openai"} 6`,
+		`aigw_tokens_total{kind="prompt",model="junk-99",provider="openai"} 3`,
+		`aigw_tokens_total{kind="prompt",model="other",provider="openai"} 150`,
+		`aigw_cost_unknown_requests_total{model="other",provider="openai"} 50`,
+		`aigw_tokens_total{kind="prompt",model="gpt-4o",provider="openai"} 3`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(out, `model="junk-100"`) {
+		t.Error("the 101st unknown model got its own series")
+	}
+	if n := strings.Count(out, "aigw_cost_unknown_requests_total{"); n != MaxUnknownModels+2 {
+		t.Errorf("%d cost_unknown series, want %d (the unknown models, gpt-4o, other)", n, MaxUnknownModels+2)
 	}
 }

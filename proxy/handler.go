@@ -538,8 +538,8 @@ type tracedRequest struct {
 
 func (x *exchange) newTrace() *store.Trace {
 	r := &tracedRequest{}
-	// The request id and the path share one allocation.
-	x.strBuf = append(append(x.strBuf[:0], x.id...), x.rest...)
+	// The request id and the path (cut to usage.MaxPath) share one allocation.
+	x.strBuf = usage.AppendCut(append(x.strBuf[:0], x.id...), x.rest, usage.MaxPath)
 	idPath := string(x.strBuf)
 	r.trace = store.Trace{
 		RequestID:  idPath[:len(x.id)],

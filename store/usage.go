@@ -16,7 +16,9 @@ import (
 
 // Usage roll-ups: one record per UTC day × key × model × provider, kept up
 // to date by WriteTraces in the same transaction as the traces, and never
-// pruned with them (usage history outlives traces).
+// pruned with them (usage history outlives traces). The client chooses the
+// model, so a key has at most MaxRollupModels models of its own per day and
+// provider; the figures of later models go to the OtherModel record.
 //
 // Key:   YYYY-MM-DD \x00 keyID \x00 model \x00 provider   (model may be "")
 // Value: usageRecSize bytes, eight big-endian 64-bit fields in the order of
@@ -29,6 +31,14 @@ const (
 	// maxRollupPart bounds each part of a roll-up key; the model comes from
 	// the client's request or the upstream's answer.
 	maxRollupPart = 256
+)
+
+// MaxRollupModels bounds the distinct models of one key and provider on one
+// day in the roll-ups; requests for further models are rolled up under
+// OtherModel, so the totals stay exact.
+const (
+	MaxRollupModels = 64
+	OtherModel      = "other"
 )
 
 // Usage groupings.
@@ -189,6 +199,7 @@ func (r *rollups) add(t *Trace) {
 
 // flush adds the sums to the stored records.
 func (r *rollups) flush(b *bolt.Bucket) error {
+	r.boundModels(b)
 	// One buffer for every new value; its capacity is exact, so appending
 	// never moves the values already handed to Put (bbolt keeps them until
 	// the commit).
@@ -210,6 +221,66 @@ func (r *rollups) flush(b *bolt.Bucket) error {
 		}
 	}
 	return nil
+}
+
+// boundModels moves the sums of models that would be new records beyond
+// MaxRollupModels for their day, key and provider to that group's OtherModel
+// record. Keys are taken in order, so which models of a batch still get a
+// record does not depend on map order.
+func (r *rollups) boundModels(b *bolt.Bucket) {
+	var fresh []string
+	for k := range r.recs {
+		r.scratch = append(r.scratch[:0], k...)
+		if b.Get(r.scratch) == nil {
+			fresh = append(fresh, k)
+		}
+	}
+	if len(fresh) == 0 {
+		return
+	}
+	slices.Sort(fresh)
+	type group struct{ prefix, provider string } // the day and key; the provider (parts of a key)
+	counts := map[group]int{}                    // models with a record
+	var other []byte
+	for _, k := range fresh {
+		r.scratch = append(r.scratch[:0], k...)
+		rk, _ := parseRollupKey(r.scratch) // built by appendRollupKey
+		if string(rk.model) == OtherModel {
+			continue
+		}
+		g := group{k[:len(rk.day)+1+len(rk.keyID)+1], k[len(k)-len(rk.provider):]}
+		n, seen := counts[g]
+		if !seen {
+			n = countModels(b, []byte(g.prefix), rk.provider)
+		}
+		if n < MaxRollupModels {
+			counts[g] = n + 1
+			continue
+		}
+		counts[g] = n
+		other = append(append(append(append(other[:0], g.prefix...), OtherModel...), 0), g.provider...)
+		rec := r.recs[k]
+		delete(r.recs, k)
+		if o := r.recs[string(other)]; o != nil {
+			o.Add(rec)
+		} else {
+			r.recs[string(other)] = rec
+		}
+	}
+}
+
+// countModels counts the stored records under prefix (a day and a key) of
+// provider, OtherModel's aside; it stops at MaxRollupModels.
+func countModels(b *bolt.Bucket, prefix, provider []byte) int {
+	n := 0
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && n < MaxRollupModels; k, _ = c.Next() {
+		rk, ok := parseRollupKey(k)
+		if ok && bytes.Equal(rk.provider, provider) && string(rk.model) != OtherModel {
+			n++
+		}
+	}
+	return n
 }
 
 // UsageDay is the UTC day of t (YYYY-MM-DD), as the roll-ups name it.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -283,6 +284,78 @@ func TestRollupKeyDay(t *testing.T) {
 		want := tm.UTC().Format(dayLayout) // the standard library's reading of the day
 		if got := string(key[:bytes.IndexByte(key, 0)]); got != want || UsageDay(tm) != want {
 			t.Fatalf("%v: key day %q, UsageDay %q, want %q", tm, got, UsageDay(tm), want)
+		}
+	}
+}
+
+// A key holder chooses the model: one key has at most MaxRollupModels
+// models of its own per day and provider in the roll-ups, and later models
+// are rolled up under OtherModel, so their requests, tokens and cost still
+// add up. Models that already have a record keep it; another day, key or
+// provider has its own allowance.
+func TestRollupModelsBoundedPerKeyAndDay(t *testing.T) {
+	s := openTest(t)
+	seq := uint16(0)
+	tr := func(at time.Time, key, provider, model string, prompt int64) *Trace {
+		seq++
+		return ut{at: at, key: key, provider: provider, model: model, status: 200, prompt: prompt, completion: 1,
+			cost: 0.5, known: true, source: "response"}.trace(seq)
+	}
+	model := func(i int) string { return "m-" + strconv.Itoa(1000+i) }
+	var first, second []*Trace
+	for i := range 40 {
+		first = append(first, tr(day1.Add(time.Hour), "key_a", "openai", model(i), 1))
+	}
+	first = append(first, tr(day1.Add(time.Hour), "key_a", "openai", OtherModel, 1)) // sent as such by the client
+	write(t, s, first...)
+	for i := range 40 {
+		second = append(second, tr(day1.Add(2*time.Hour), "key_a", "openai", model(40+i), 2))
+	}
+	second = append(second,
+		tr(day1.Add(2*time.Hour), "key_a", "openai", model(0), 100),   // has a record: keeps it
+		tr(day1.Add(2*time.Hour), "key_b", "openai", model(79), 1),    // another key
+		tr(day2.Add(time.Hour), "key_a", "openai", model(79), 1),      // another day
+		tr(day1.Add(2*time.Hour), "key_a", "anthropic", model(79), 1), // another provider
+	)
+	write(t, s, second...)
+
+	rows, err := s.Usage(UsageQuery{GroupBy: GroupByModel, Since: UsageDay(day1), Until: UsageDay(day1), KeyID: "key_a", Provider: "openai"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != MaxRollupModels+1 {
+		t.Fatalf("key_a has %d roll-up models on day 1, want %d and %q", len(rows), MaxRollupModels, OtherModel)
+	}
+	byModel := map[string]UsageRow{}
+	for _, r := range rows {
+		byModel[r.Group] = r
+	}
+	// In order, models m-1040…m-1063 got the last 24 records; m-1064…m-1079
+	// (16 requests of 2 prompt tokens) went to other, beside the client's own "other".
+	if got, want := byModel[OtherModel], row(OtherModel, 17, 0, 33, 17, 0, 0, 8.5, 0); got != want {
+		t.Errorf("other = %+v, want %+v", got, want)
+	}
+	if _, ok := byModel[model(63)]; !ok {
+		t.Errorf("%s (the 64th model) has no record of its own", model(63))
+	}
+	if _, ok := byModel[model(64)]; ok {
+		t.Errorf("%s (the 65th model) has a record of its own", model(64))
+	}
+	if got := byModel[model(0)]; got.Requests != 2 || got.PromptTokens != 101 {
+		t.Errorf("%s = %+v, want its two requests", model(0), got)
+	}
+	// Totals are exact: 82 requests of key_a/openai on day 1.
+	total, _ := s.Usage(UsageQuery{GroupBy: GroupByKey, Since: UsageDay(day1), Until: UsageDay(day1), Provider: "openai"})
+	want := []UsageRow{row("key_a", 82, 0, 40+1+80+100, 82, 0, 0, 41, 0), row("key_b", 1, 0, 1, 1, 0, 0, 0.5, 0)}
+	if !reflect.DeepEqual(total, want) {
+		t.Errorf("day 1 by key = %+v, want %+v", total, want)
+	}
+	for _, q := range []UsageQuery{
+		{GroupBy: GroupByModel, KeyID: "key_b"}, {GroupBy: GroupByModel, Since: UsageDay(day2), KeyID: "key_a"},
+		{GroupBy: GroupByModel, Provider: "anthropic"},
+	} {
+		if rows, _ := s.Usage(q); len(rows) != 1 || rows[0].Group != model(79) {
+			t.Errorf("Usage(%+v) = %+v, want %s under its own name", q, rows, model(79))
 		}
 	}
 }

@@ -37,14 +37,15 @@ func startGateway(t *testing.T, dir string) *gw {
 	return g
 }
 
-func tryStartGateway(t *testing.T, dir string, demo bool) (*gw, error) {
+// tryStartGateway starts the gateway; mods may change its options.
+func tryStartGateway(t *testing.T, dir string, demo bool, mods ...func(*gateway.Options)) (*gw, error) {
 	t.Helper()
-	return tryStartGatewayLogged(t, dir, demo, nil)
+	return tryStartGatewayLogged(t, dir, demo, nil, mods...)
 }
 
 // tryStartGatewayLogged is tryStartGateway with the gateway's log (text
 // lines) written to logOut.
-func tryStartGatewayLogged(t *testing.T, dir string, demo bool, logOut io.Writer) (*gw, error) {
+func tryStartGatewayLogged(t *testing.T, dir string, demo bool, logOut io.Writer, mods ...func(*gateway.Options)) (*gw, error) {
 	t.Helper()
 	var logger *slog.Logger
 	if logOut != nil {
@@ -57,14 +58,16 @@ func tryStartGatewayLogged(t *testing.T, dir string, demo bool, logOut io.Writer
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &gw{dir: dir, cancel: cancel, done: make(chan error, 1), out: &bytes.Buffer{}}
 	ready := make(chan struct{})
-	go func() {
-		g.done <- gateway.Run(ctx, gateway.Options{Config: cfg, Demo: demo, Out: g.out, Logger: logger,
-			DemoReady: func(d gateway.DemoInfo) { g.demo = d },
-			Ready: func(p, a net.Addr) {
-				g.proxyAddr, g.adminURL = p.String(), "http://"+a.String()
-				close(ready)
-			}})
-	}()
+	o := gateway.Options{Config: cfg, Demo: demo, Out: g.out, Logger: logger,
+		DemoReady: func(d gateway.DemoInfo) { g.demo = d },
+		Ready: func(p, a net.Addr) {
+			g.proxyAddr, g.adminURL = p.String(), "http://"+a.String()
+			close(ready)
+		}}
+	for _, m := range mods {
+		m(&o)
+	}
+	go func() { g.done <- gateway.Run(ctx, o) }()
 	select {
 	case <-ready:
 	case err := <-g.done:

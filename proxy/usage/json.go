@@ -215,9 +215,9 @@ const (
 )
 
 const (
-	maxDepth = 8   // known objects nest at most 5 deep (array, root, response, usage, details)
-	keyMax   = 32  // longer keys are not ours
-	modelMax = 256 // longer model names are ignored
+	maxDepth = 8        // known objects nest at most 5 deep (array, root, response, usage, details)
+	keyMax   = 32       // longer keys are not ours
+	modelMax = MaxModel // longer model names in a response are ignored (the request's is used)
 )
 
 // space marks JSON whitespace.

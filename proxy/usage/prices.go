@@ -155,6 +155,15 @@ func (p *Prices) With(overrides map[string]Price) *Prices {
 // Len returns the number of models listed (aliases not counted).
 func (p *Prices) Len() int { return len(p.explicit) }
 
+// Listed reports whether the table lists model under exactly this name (in
+// Lookup's lower-case form, or as the undated alias of a dated model). Unlike
+// Lookup it resolves no other spelling, so the names it accepts are finite:
+// metrics give each its own series.
+func (p *Prices) Listed(model string) bool {
+	_, ok := p.byName[model]
+	return ok
+}
+
 // Lookup returns the price of model. Besides the exact name it resolves the usual spellings,
 // case-insensitively: a "models/" or provider prefix ("openai/gpt-4o",
 // "publishers/google/models/gemini-2.5-pro"), Vertex's "@" before a date

@@ -91,6 +91,22 @@ func TestLookupSpellings(t *testing.T) {
 	}
 }
 
+// Listed takes only the names as listed (and undated aliases), so that a client cannot make
+// up endless spellings that count as known (metrics give each listed name its own series).
+func TestListed(t *testing.T) {
+	p := DefaultPrices().With(map[string]Price{"My-Local-Model": {Input: 1}})
+	for _, name := range []string{"gpt-4o", "claude-3-7-sonnet", "claude-3-7-sonnet-20250219", "my-local-model"} {
+		if !p.Listed(name) {
+			t.Errorf("Listed(%q) = false", name)
+		}
+	}
+	for _, name := range []string{"GPT-4o", "openai/gpt-4o", "gpt-4o-2099-01-01", "x/my-local-model", "mystery", ""} {
+		if p.Listed(name) {
+			t.Errorf("Listed(%q) = true", name)
+		}
+	}
+}
+
 func TestPricesWith(t *testing.T) {
 	base := DefaultPrices()
 	p := base.With(map[string]Price{

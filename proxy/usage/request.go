@@ -8,7 +8,8 @@ import "bytes"
 
 // RequestModel returns the top-level "model" string of a JSON request body ("" if absent or
 // not a string). If the key repeats, the last one wins, as it does for the provider's parser.
-// A body cut short still yields a model read before the cut.
+// A body cut short still yields a model read before the cut. A model longer than MaxModel
+// bytes is cut (see CutString).
 func RequestModel(body []byte) string {
 	it := objectIter{b: body}
 	if !it.open() {
@@ -29,14 +30,21 @@ func RequestModel(body []byte) string {
 	}
 	raw := body[vs+1 : ve-1]
 	if bytes.IndexByte(raw, '\\') < 0 {
-		return string(raw)
+		return cutBytes(raw, MaxModel)
 	}
-	return string(unescapeJSON(make([]byte, 0, len(raw)), raw))
+	// An escape takes at most 6 bytes per byte it decodes to, so this prefix
+	// decodes to more than MaxModel bytes; a cut escape at its end is cut off
+	// with them.
+	if lim := 8 * (MaxModel + 1); len(raw) > lim {
+		raw = raw[:lim]
+	}
+	return cutBytes(unescapeJSON(make([]byte, 0, len(raw)), raw), MaxModel)
 }
 
 // ModelFromPath returns the model of a Gemini path such as
 // /v1beta/models/gemini-2.5-flash:generateContent ("gemini-2.5-flash"), including Vertex AI's
-// …/publishers/google/models/{model}:{method}. It returns "" when the path names no model.
+// …/publishers/google/models/{model}:{method}. It returns "" when the path names no model,
+// and cuts a model longer than MaxModel bytes (see CutString).
 func ModelFromPath(path []byte) string {
 	const seg = "models/"
 	i := bytes.LastIndex(path, []byte(seg))
@@ -47,7 +55,7 @@ func ModelFromPath(path []byte) string {
 	if j := bytes.IndexAny(m, ":/?"); j >= 0 {
 		m = m[:j]
 	}
-	return string(m)
+	return cutBytes(m, MaxModel)
 }
 
 const includeUsage = `"include_usage":true`

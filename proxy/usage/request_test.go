@@ -1,6 +1,10 @@
 package usage
 
-import "testing"
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
 
 func TestPrepareOpenAIStream(t *testing.T) {
 	cases := []struct {
@@ -108,6 +112,56 @@ func TestContainsStream(t *testing.T) {
 	for in, want := range cases {
 		if got := containsStream([]byte(in)); got != want {
 			t.Errorf("containsStream(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+// A client-chosen model is kept whole up to MaxModel bytes; a longer one is
+// cut on a UTF-8 boundary and ends with CutMark, whether it comes from the
+// body (plain or escaped) or from a Gemini path.
+func TestLongModelIsCut(t *testing.T) {
+	long := strings.Repeat("m", 4<<20)
+	fits := strings.Repeat("m", MaxModel)
+	euro := strings.Repeat("€", 200) // 3 bytes each: a cut must not split one
+	cases := []struct{ name, got, want string }{
+		{"fits", RequestModel([]byte(`{"model":"` + fits + `"}`)), fits},
+		{"4 MiB", RequestModel([]byte(`{"model":"` + long + `"}`)), strings.Repeat("m", MaxModel-len(CutMark)) + CutMark},
+		{"escaped", RequestModel([]byte(`{"model":"` + strings.Repeat(`\u0041`, 1<<16) + `"}`)), strings.Repeat("A", MaxModel-len(CutMark)) + CutMark},
+		{"utf-8", RequestModel([]byte(`{"model":"` + euro + `"}`)), strings.Repeat("€", (MaxModel-len(CutMark))/3) + CutMark},
+		{"gemini path", ModelFromPath([]byte("/v1beta/models/" + long + ":generateContent")), strings.Repeat("m", MaxModel-len(CutMark)) + CutMark},
+	}
+	for _, c := range cases {
+		if c.got != c.want {
+			t.Errorf("%s: got %d bytes %.20q…, want %d bytes", c.name, len(c.got), c.got, len(c.want))
+		}
+		if len(c.got) > MaxModel || !utf8.ValidString(c.got) {
+			t.Errorf("%s: %d bytes, valid UTF-8 %v", c.name, len(c.got), utf8.ValidString(c.got))
+		}
+	}
+}
+
+func TestCutString(t *testing.T) {
+	cases := []struct {
+		in   string
+		max  int
+		want string
+	}{
+		{"", 8, ""},
+		{"abcdefgh", 8, "abcdefgh"},
+		{"abcdefghi", 8, "abcde…"},
+		{"abcd€€", 8, "abcd…"},                                   // "€" would end past 5 bytes
+		{"abc€€", 8, "abc…"},                                     // cut back to the start of the first "€"
+		{"ab€€€", 8, "ab€…"},                                     // "€" ends at the cut
+		{"abc€€x", 9, "abc€…"},                                   // "€" fits before the mark
+		{"\x80\x80\x80\x80\x80\x80\x80\x80\x80", 8, "\x80\x80…"}, // not UTF-8: still bounded
+	}
+	for _, c := range cases {
+		got := CutString(c.in, c.max)
+		if got != c.want || len(got) > c.max {
+			t.Errorf("CutString(%q, %d) = %q, want %q", c.in, c.max, got, c.want)
+		}
+		if b := string(AppendCut([]byte("x"), []byte(c.in), c.max)); b != "x"+c.want {
+			t.Errorf("AppendCut(%q, %d) = %q, want %q", c.in, c.max, b, "x"+c.want)
 		}
 	}
 }
