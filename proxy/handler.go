@@ -153,17 +153,34 @@ const (
 // in memory stay within BodyMemory. fasthttp handed over the headers with
 // at most a few KiB of the body (StreamRequestBody).
 func (x *exchange) readBody() bool {
+	if e := x.loadBody(); e != nil {
+		if e.status == fasthttp.StatusServiceUnavailable {
+			x.ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, "1")
+		}
+		return x.reject(e.status, e.msg)
+	}
+	return true
+}
+
+// bodyError is why a body could not be read: the answer to give.
+type bodyError struct {
+	status int
+	msg    string
+}
+
+func (x *exchange) loadBody() *bodyError {
 	req := &x.ctx.Request
-	if !req.IsBodyStream() {
+	if x.bodyRead || !req.IsBodyStream() {
 		x.bodyRead = true
-		return true
+		return nil
 	}
 	limit := x.p.cfg.MaxBodySize
+	tooLarge := &bodyError{fasthttp.StatusRequestEntityTooLarge,
+		"aigw: request body larger than " + strconv.Itoa(limit) + " bytes (proxy.max_body_size)"}
 	size := req.Header.ContentLength()
 	if size > limit {
 		x.ctx.SetConnectionClose()
-		return x.reject(fasthttp.StatusRequestEntityTooLarge,
-			"aigw: request body larger than "+strconv.Itoa(limit)+" bytes (proxy.max_body_size)")
+		return tooLarge
 	}
 	// Memory is reserved for the whole body when its length is known, and
 	// in steps of bodyStep while a chunked body arrives.
@@ -171,13 +188,14 @@ func (x *exchange) readBody() bool {
 	if size < 0 {
 		want = bodyStep
 	}
-	if !x.holdBody(want) {
-		return false
+	if e := x.holdBody(want); e != nil {
+		return e
 	}
 	buf := x.inBody[:0]
 	if size >= 0 {
 		buf = slices.Grow(buf, size)
 	}
+	defer func() { x.inBody = buf }()
 	stream := req.BodyStream()
 	for {
 		if len(buf) == cap(buf) {
@@ -185,15 +203,12 @@ func (x *exchange) readBody() bool {
 				break // Content-Length bytes read
 			}
 			if len(buf) >= limit {
-				x.inBody = buf
 				x.ctx.SetConnectionClose()
-				return x.reject(fasthttp.StatusRequestEntityTooLarge,
-					"aigw: request body larger than "+strconv.Itoa(limit)+" bytes (proxy.max_body_size)")
+				return tooLarge
 			}
 			grow := min(max(len(buf), bodyStep), limit+1-len(buf))
-			if int64(len(buf)+grow) > x.bodyHeld && !x.holdBody(int64(len(buf)+grow)-x.bodyHeld) {
-				x.inBody = buf
-				return false
+			if e := x.holdBody(int64(len(buf)+grow) - x.bodyHeld); e != nil {
+				return e
 			}
 			buf = slices.Grow(buf, grow)
 		}
@@ -207,21 +222,19 @@ func (x *exchange) readBody() bool {
 			}
 		}
 		if err != nil {
-			x.inBody = buf
 			x.ctx.SetConnectionClose()
 			if isTimeout(err) {
-				return x.reject(fasthttp.StatusRequestTimeout, "aigw: timed out reading the request body")
+				return &bodyError{fasthttp.StatusRequestTimeout, "aigw: timed out reading the request body"}
 			}
-			return x.reject(fasthttp.StatusBadRequest, "aigw: could not read the request body: "+err.Error())
+			return &bodyError{fasthttp.StatusBadRequest, "aigw: could not read the request body: " + err.Error()}
 		}
 	}
-	x.inBody = buf
 	x.bodyRead = true
 	if len(buf) > bigBody {
 		x.p.bigBody.Add(int64(len(buf)))
 	}
 	req.SetBodyRaw(buf)
-	return true
+	return nil
 }
 
 // drainBody reads and drops what is left of a refused request's body, so
@@ -256,19 +269,18 @@ const (
 	bigBody  = 256 << 10
 )
 
-// holdBody reserves n more bytes of body memory, or answers 503 when all
-// bodies in flight already hold BodyMemory.
-func (x *exchange) holdBody(n int64) bool {
+// holdBody reserves n more bytes of body memory, unless all bodies in
+// flight already hold BodyMemory (503).
+func (x *exchange) holdBody(n int64) *bodyError {
 	if n <= 0 {
-		return true
+		return nil
 	}
 	if x.p.bodyMem.Add(n) > x.p.cfg.BodyMemory {
 		x.p.bodyMem.Add(-n)
-		x.ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, "1")
-		return x.reject(fasthttp.StatusServiceUnavailable, "aigw: too many large request bodies in flight (proxy.body_memory); retry shortly")
+		return &bodyError{fasthttp.StatusServiceUnavailable, "aigw: too many large request bodies in flight (proxy.body_memory); retry shortly"}
 	}
 	x.bodyHeld += n
-	return true
+	return nil
 }
 
 // limit applies the key's limits: requests and tokens per minute, tokens
@@ -306,6 +318,9 @@ func (x *exchange) limit() bool {
 }
 
 func (x *exchange) limited(e *limitedError) bool {
+	// The key is known: its refused request is traced with its model, so
+	// its body is read as any other (bounded), not just drained.
+	x.loadBody()
 	secs := int64((e.retryAfter + time.Second - 1) / time.Second)
 	x.ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, strconv.FormatInt(max(secs, 1), 10))
 	return x.reject(fasthttp.StatusTooManyRequests, "aigw: "+e.Error())
