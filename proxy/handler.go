@@ -175,12 +175,9 @@ func (x *exchange) loadBody() *bodyError {
 		return nil
 	}
 	limit := x.p.cfg.MaxBodySize
-	tooLarge := &bodyError{fasthttp.StatusRequestEntityTooLarge,
-		"aigw: request body larger than " + strconv.Itoa(limit) + " bytes (proxy.max_body_size)"}
 	size := req.Header.ContentLength()
 	if size > limit {
-		x.ctx.SetConnectionClose()
-		return tooLarge
+		return x.bodyTooLarge()
 	}
 	// Memory is reserved for the whole body when its length is known, and
 	// in steps of bodyStep while a chunked body arrives.
@@ -191,11 +188,10 @@ func (x *exchange) loadBody() *bodyError {
 	if e := x.holdBody(want); e != nil {
 		return e
 	}
-	buf := x.inBody[:0]
 	if size >= 0 {
-		buf = slices.Grow(buf, size)
+		x.inBody = slices.Grow(x.inBody[:0], size)
 	}
-	defer func() { x.inBody = buf }()
+	buf := x.inBody[:0] // x.inBody keeps every growth, for reuse
 	stream := req.BodyStream()
 	for {
 		if len(buf) == cap(buf) {
@@ -203,14 +199,14 @@ func (x *exchange) loadBody() *bodyError {
 				break // Content-Length bytes read
 			}
 			if len(buf) >= limit {
-				x.ctx.SetConnectionClose()
-				return tooLarge
+				return x.bodyTooLarge()
 			}
 			grow := min(max(len(buf), bodyStep), limit+1-len(buf))
 			if e := x.holdBody(int64(len(buf)+grow) - x.bodyHeld); e != nil {
 				return e
 			}
 			buf = slices.Grow(buf, grow)
+			x.inBody = buf
 		}
 		n, err := stream.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
@@ -235,6 +231,12 @@ func (x *exchange) loadBody() *bodyError {
 	}
 	req.SetBodyRaw(buf)
 	return nil
+}
+
+func (x *exchange) bodyTooLarge() *bodyError {
+	x.ctx.SetConnectionClose()
+	return &bodyError{fasthttp.StatusRequestEntityTooLarge,
+		"aigw: request body larger than " + strconv.Itoa(x.p.cfg.MaxBodySize) + " bytes (proxy.max_body_size)"}
 }
 
 // drainBody reads and drops what is left of a refused request's body, so
