@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aigw/aigw/admin"
+	"github.com/aigw/aigw/internal/testkit"
 	"github.com/aigw/aigw/internal/units"
 	"github.com/aigw/aigw/store"
 )
@@ -212,7 +213,7 @@ func TestProviderRouteNeedsCredentialsWrite(t *testing.T) {
 	if _, err := e.st.CreateProvider(store.Provider{Name: "bare", Type: store.TypeOpenAI, BaseURL: "https://bare.example.com"}); err != nil {
 		t.Fatal(err)
 	}
-	ca := writeCA(t)
+	ca := testkit.WriteCA(t)
 	pw := e.clientWith(e.token(admin.ScopeProvidersWrite))
 	redirects := []struct {
 		name  string

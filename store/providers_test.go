@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aigw/aigw/internal/testkit"
 	"github.com/aigw/aigw/internal/units"
 	bolt "go.etcd.io/bbolt"
 )
@@ -70,7 +71,7 @@ func TestCreateProviderDefaultsPerType(t *testing.T) {
 
 func TestCreateProviderKeepsGivenHeaders(t *testing.T) {
 	s := openTest(t)
-	ca := writeCA(t)
+	ca := testkit.WriteCA(t)
 	p, err := s.CreateProvider(Provider{
 		Name: "azure", Type: TypeOpenAICompatible, BaseURL: "https://x.openai.azure.com//",
 		AuthHeaders: []string{"api-key: {key}"},
@@ -276,7 +277,7 @@ func TestUpdateProviderPatch(t *testing.T) {
 		t.Errorf("auth_headers after an empty patch = %q; want the default", p.AuthHeaders)
 	}
 
-	ca := writeCA(t)
+	ca := testkit.WriteCA(t)
 	if p, err = s.UpdateProvider("openai", ProviderPatch{CAFile: &ca}); err != nil || p.CAFile != ca {
 		t.Errorf("ca_file patch = %q, %v; want %q", p.CAFile, err, ca)
 	}

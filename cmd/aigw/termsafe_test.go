@@ -1,13 +1,10 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/aigw/aigw/internal/testkit"
 	"github.com/aigw/aigw/proxytest"
 )
 
@@ -100,25 +97,11 @@ func TestTracesFollowTableEscapesTheModel(t *testing.T) {
 	defer fake.Close()
 	g := startGateway(t, t.TempDir())
 	_, secret := provisioned(t, g, fake)
-	ctx, cancel := context.WithCancel(context.Background())
-	var out testkit.SyncBuffer
-	done := make(chan int)
-	go func() {
-		streams := &ioStreams{In: strings.NewReader(""), Out: &out, Err: &out,
-			getenv: func(k string) string {
-				return map[string]string{"AIGW_DATA_DIR": g.dir, "AIGW_ADMIN_URL": g.adminURL}[k]
-			}}
-		done <- runContext(ctx, []string{"traces", "--follow"}, streams)
-	}()
-	time.Sleep(200 * time.Millisecond) // subscribed
+	out, stop := follow(t, g)
 	body, _ := json.Marshal(map[string]any{"model": hostileModel, "messages": []any{}})
 	post(t, "http://"+g.proxyAddr+"/openai/v1/chat/completions", "Bearer "+secret, string(body))
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(out.String(), "evil") && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	cancel()
-	if code := <-done; code != 0 {
+	waitFor(out, "evil")
+	if code := stop(); code != 0 {
 		t.Errorf("follow ended with %d: %s", code, out.String())
 	}
 	noRawControls(t, "aigw traces --follow", out.String())

@@ -102,31 +102,43 @@ func TestTracesAndUsageFromTheCLI(t *testing.T) {
 	}
 }
 
+// follow runs `aigw traces --follow` with args against g until stop is
+// called, which returns the exit code; out collects what it printed.
+func follow(t *testing.T, g *gw, args ...string) (out *testkit.SyncBuffer, stop func() int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out = &testkit.SyncBuffer{}
+	done := make(chan int)
+	go func() {
+		streams := &ioStreams{In: strings.NewReader(""), Out: out, Err: out,
+			getenv: func(k string) string {
+				return map[string]string{"AIGW_DATA_DIR": g.dir, "AIGW_ADMIN_URL": g.adminURL}[k]
+			}}
+		done <- runContext(ctx, append([]string{"traces", "--follow"}, args...), streams)
+	}()
+	time.Sleep(200 * time.Millisecond) // subscribed
+	return out, func() int { cancel(); return <-done }
+}
+
+// waitFor waits up to 5 s for out to contain s.
+func waitFor(out *testkit.SyncBuffer, s string) {
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(out.String(), s) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // `aigw traces --follow -o json` prints each new request as it happens.
 func TestTracesFollow(t *testing.T) {
 	fake := proxytest.NewServer()
 	defer fake.Close()
 	g := startGateway(t, t.TempDir())
 	_, secret := provisioned(t, g, fake)
-	ctx, cancel := context.WithCancel(context.Background())
-	var out testkit.SyncBuffer
-	done := make(chan int)
-	go func() {
-		streams := &ioStreams{In: strings.NewReader(""), Out: &out, Err: &out,
-			getenv: func(k string) string {
-				return map[string]string{"AIGW_DATA_DIR": g.dir, "AIGW_ADMIN_URL": g.adminURL}[k]
-			}}
-		done <- runContext(ctx, []string{"traces", "--follow", "-o", "json"}, streams)
-	}()
-	time.Sleep(200 * time.Millisecond) // subscribed
+	out, stop := follow(t, g, "-o", "json")
 	url := "http://" + g.proxyAddr + "/openai/v1/chat/completions"
 	post(t, url, "Bearer "+secret, `{"model":"gpt-4o-mini","stream":true,"messages":[]}`)
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(out.String(), "request_id") && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	cancel()
-	if code := <-done; code != 0 {
+	waitFor(out, "request_id")
+	if code := stop(); code != 0 {
 		t.Errorf("follow ended with %d: %s", code, out.String())
 	}
 	var tr map[string]any
