@@ -237,10 +237,7 @@ func (l *mixedLoad) do(ctx context.Context, c *http.Client, base string, k reqKi
 	if k == kindStalled && resp.StatusCode == 200 {
 		var first [1024]byte
 		_, _ = io.ReadFull(resp.Body, first[:])
-		select {
-		case <-time.After(l.StallFor):
-		case <-ctx.Done():
-		}
+		time.Sleep(l.StallFor)
 	}
 	if resp.StatusCode >= 400 {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
@@ -270,10 +267,12 @@ func (rs *results) list() []result {
 }
 
 // run drives the load from workers goroutines until ctx ends or each sent
-// perWorker requests (0: no bound but ctx), cycling through mix. The
-// returned function waits for the workers.
+// perWorker requests (0: no bound but ctx), cycling through mix. Requests
+// in flight when ctx ends run to their end (each is bounded by the
+// client's timeout). The returned function waits for the workers.
 func (l *mixedLoad) run(ctx context.Context, base string, workers, perWorker int, mix []reqKind, rs *results) (wait func()) {
 	c, stall := loadClient(workers), stallClient()
+	reqCtx := context.WithoutCancel(ctx)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
@@ -285,7 +284,7 @@ func (l *mixedLoad) run(ctx context.Context, base string, workers, perWorker int
 				if k == kindStalled {
 					cl = stall
 				}
-				r := l.do(ctx, cl, base, k)
+				r := l.do(reqCtx, cl, base, k)
 				rs.add(r)
 				if r.status == 0 {
 					time.Sleep(10 * time.Millisecond) // the gateway is gone: do not spin
