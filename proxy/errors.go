@@ -70,19 +70,28 @@ func isEOF(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
-// retryAfter reads a Retry-After header in seconds or as an HTTP date.
+// retryAfter reads a Retry-After header in seconds or as an HTTP date,
+// at most maxRetryAfter (seconds beyond it would overflow a Duration or
+// the cooldown's end, which then lies in the past).
 func retryAfter(v []byte, now time.Time) time.Duration {
 	if len(v) == 0 {
 		return 0
 	}
 	if n, err := strconv.Atoi(string(v)); err == nil && n >= 0 {
+		if n > int(maxRetryAfter/time.Second) {
+			return maxRetryAfter
+		}
 		return time.Duration(n) * time.Second
 	}
 	if t, err := fasthttp.ParseHTTPDate(v); err == nil && t.After(now) {
-		return t.Sub(now)
+		return min(t.Sub(now), maxRetryAfter)
 	}
 	return 0
 }
+
+// maxRetryAfter bounds how long an upstream's Retry-After takes a
+// credential out: a day covers a daily quota; then a trial request asks.
+const maxRetryAfter = 24 * time.Hour
 
 // shape is the error body format of a provider's own API, so that official
 // SDKs surface aigw's errors like the provider's.

@@ -142,8 +142,8 @@ func (x *exchange) allowOrigin() {
 // Read passes the upstream body on to fasthttp's writer, through the
 // usage scanner.
 func (x *exchange) Read(p []byte) (int, error) {
-	if x.injected {
-		return x.readFiltered(p)
+	if x.injected || len(x.pending) > 0 {
+		return x.readPending(p)
 	}
 	n, err := x.up.Read(p)
 	x.scanner.Write(p[:n])
@@ -155,34 +155,61 @@ func (x *exchange) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// readFiltered hands out the stream minus the usage chunk aigw asked for.
-// The filter holds an event until its end, so a read may need several
-// upstream reads before it has anything to give.
-func (x *exchange) readFiltered(p []byte) (int, error) {
-	for len(x.pending) == 0 {
-		if x.upDone {
-			return 0, io.EOF
-		}
-		if cap(x.readBuf) == 0 {
-			x.readBuf = make([]byte, 16<<10)
-		}
-		n, err := x.up.Read(x.readBuf[:cap(x.readBuf)])
-		out := x.scanner.Filter(x.filterBuf[:0], x.readBuf[:n])
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				x.readErr = err
-				return 0, err
-			}
-			x.upDone = true
-			out = x.scanner.Flush(out)
-		}
-		x.filterBuf, x.pending = out[:0], out
+// readPending hands out what fill read: the first bytes of every stream,
+// and the whole of a filtered one (the stream minus the usage chunk aigw
+// asked for).
+func (x *exchange) readPending(p []byte) (int, error) {
+	if err := x.fill(); err != nil && len(x.pending) == 0 {
+		return 0, err
+	}
+	if len(x.pending) == 0 {
+		return 0, io.EOF
 	}
 	m := copy(p, x.pending)
 	x.pending = x.pending[m:]
 	x.bytesOut += int64(m)
 	x.armWrite()
 	return m, nil
+}
+
+// fill reads the upstream until it has bytes for the client, the body
+// ended (upDone) or broke. The filter holds an event until its end, so it
+// may take several upstream reads. Bytes that came before a break are
+// kept in pending: they go out before the error does.
+func (x *exchange) fill() error {
+	for len(x.pending) == 0 && !x.upDone {
+		if cap(x.readBuf) == 0 {
+			x.readBuf = make([]byte, 16<<10)
+		}
+		n, err := x.up.Read(x.readBuf[:cap(x.readBuf)])
+		var out []byte
+		if x.injected {
+			out = x.scanner.Filter(x.filterBuf[:0], x.readBuf[:n])
+		} else {
+			x.scanner.Write(x.readBuf[:n])
+			out = x.readBuf[:n]
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			x.readErr = err
+			x.keepPending(out)
+			return err
+		}
+		if err != nil {
+			x.upDone = true
+			if x.injected {
+				out = x.scanner.Flush(out)
+			}
+		}
+		x.keepPending(out)
+	}
+	return nil
+}
+
+func (x *exchange) keepPending(out []byte) {
+	if x.injected {
+		x.filterBuf = out[:0]
+	}
+	x.pending = out
 }
 
 // armWrite bounds the write of what Read just returned by WriteTimeout: a

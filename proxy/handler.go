@@ -512,18 +512,42 @@ func (x *exchange) respond() {
 		// cheaper than a body stream, and nothing waits on it.
 		x.body = slices.Grow(x.body[:0], size)[:size]
 		n, err := io.ReadFull(&x.up, x.body)
-		x.bytesOut = int64(n)
 		if err != nil {
-			x.readErr = err
-			x.reject(fasthttp.StatusBadGateway, "aigw: the upstream's answer broke off: "+err.Error())
+			x.brokeOff(err)
 			return
 		}
+		x.bytesOut = int64(n)
 		x.scanner.Write(x.body)
 		ctx.SetBody(x.body)
 		return
 	}
+	// The first bytes are read before the answer is committed (fasthttp
+	// sends the headers with them anyway): an answer that breaks before its
+	// first byte still gets aigw's error, not a connection closed with
+	// nothing on it.
+	if err := x.fill(); err != nil && len(x.pending) == 0 {
+		x.brokeOff(err)
+		return
+	}
 	x.streaming = true
 	ctx.Response.SetBodyStream(x, x.up.Size())
+}
+
+// brokeOff answers for an upstream answer that broke before any of it was
+// sent: aigw's error replaces it, headers included (the upstream's
+// Content-Encoding or Content-Type would describe a body that is not
+// there). A stall is a timeout (504), anything else 502.
+func (x *exchange) brokeOff(err error) {
+	x.readErr = err
+	h := &x.ctx.Response.Header
+	h.Reset()
+	h.SetCanonical(hdrRequestID, x.id)
+	h.SetCanonical(hdrOverhead, appendMillis(x.numBuf[:0], x.overhead))
+	status := fasthttp.StatusBadGateway
+	if isTimeout(err) {
+		status = fasthttp.StatusGatewayTimeout
+	}
+	x.reject(status, "aigw: the upstream's answer broke off: "+err.Error())
 }
 
 // smallBody is the largest answer of known length read whole before it is

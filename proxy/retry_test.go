@@ -318,3 +318,22 @@ func TestDisabledCredentialNeverChosenAndOutPoolStillTries(t *testing.T) {
 }
 
 var _ = scheduler.Healthy
+
+// A Retry-After the upstream exaggerates beyond what a time can hold
+// cools the credential down for a day, not until a moment in the past.
+func TestHugeRetryAfterCoolsDownForADay(t *testing.T) {
+	for _, v := range []string{"9000000000", "9300000000", "86401", "Fri, 31 Dec 9999 23:59:59 GMT"} {
+		t.Run(v, func(t *testing.T) {
+			e := newEnv(t)
+			key, creds := e.setup("openai", 1, "round_robin", func(in *store.KeyInput) { in.MaxRetries = ptr(0) })
+			e.fake.Program(proxytest.Rule{Status: 429, RetryAfter: v})
+			if r := e.do("POST", "/p/v1/chat/completions", bearer(key), chatBody); r.status != 429 {
+				t.Fatalf("status %d %s", r.status, r.body)
+			}
+			st := e.px.Health().Status(creds[0])
+			if left := time.Until(st.Until); st.State != "cooling_down" || left < 23*time.Hour || left > 24*time.Hour {
+				t.Fatalf("after Retry-After: %s the credential is %s until %v (in %v), want cooling down for a day", v, st.State, st.Until, left)
+			}
+		})
+	}
+}

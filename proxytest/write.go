@@ -2,7 +2,6 @@ package proxytest
 
 import (
 	"encoding/json"
-	"net"
 	"net/http"
 	"strconv"
 )
@@ -210,7 +209,9 @@ func (x *exchange) resetConn() {
 		// abort it, which is the closest it offers.
 		panic(http.ErrAbortHandler)
 	}
-	if tc, ok := conn.(*net.TCPConn); ok {
+	// Any connection that can linger (a *net.TCPConn, or a test's wrapper
+	// of one) is reset; others are only closed.
+	if tc, ok := conn.(interface{ SetLinger(sec int) error }); ok {
 		_ = tc.SetLinger(0)
 	}
 	_ = conn.Close()

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -181,6 +182,31 @@ func FuzzPrepareOpenAIStream(f *testing.F) {
 		delete(in, "stream_options")
 		if !reflect.DeepEqual(got, in) {
 			t.Fatalf("other members changed:\n%s\n%s", body, out[1:])
+		}
+	})
+}
+
+// ModelFromPath reads the model segment of a Gemini path the client chose:
+// the text after the last "models/" up to ':', '/' or '?', never more.
+func FuzzModelFromPath(f *testing.F) {
+	for _, s := range []string{"/v1beta/models/gemini-2.5-flash:generateContent", "/v1beta/models/", "models/x",
+		"/a/models/b/models/c:stream", "/xmodels/y", "/v1beta/tunedModels/t:generate", "/models/a?b", ""} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, path []byte) {
+		m := ModelFromPath(path)
+		if strings.ContainsAny(m, ":/?") {
+			t.Fatalf("ModelFromPath(%q) = %q holds a separator", path, m)
+		}
+		if m != "" && !bytes.Contains(path, []byte("models/"+m)) {
+			t.Fatalf("ModelFromPath(%q) = %q is not in the path", path, m)
+		}
+		i := bytes.LastIndex(path, []byte("models/"))
+		if m == "" || i < 0 {
+			return
+		}
+		if !bytes.HasPrefix(path[i+len("models/"):], []byte(m)) {
+			t.Fatalf("ModelFromPath(%q) = %q is not the last models/ segment", path, m)
 		}
 	})
 }
