@@ -1,11 +1,9 @@
 package proxy_test
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -79,38 +77,10 @@ func TestInterimAnswersNeverReachAnotherClient(t *testing.T) {
 // connection and lets answer write whatever bytes it likes.
 func rawUpstream(t *testing.T, answer func(w io.Writer, n int, r *http.Request)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	var mu sync.Mutex
-	count := 0
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer conn.Close()
-				br := bufio.NewReader(conn)
-				for {
-					r, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					_, _ = io.Copy(io.Discard, r.Body)
-					mu.Lock()
-					count++
-					n := count
-					mu.Unlock()
-					answer(conn, n, r)
-				}
-			}()
-		}
-	}()
-	return "http://" + ln.Addr().String()
+	return rawCountingUpstream(t, func(w io.Writer, n int, r *http.Request) bool {
+		answer(w, n, r)
+		return true
+	}).url
 }
 
 func rawProvider(e *env, baseURL string) (key string) {
