@@ -43,10 +43,8 @@ func (p *Proxy) expectContinue(ctx *fasthttp.RequestCtx) int {
 	if pr := s.providers[string(name)]; pr == nil {
 		status, sh = fasthttp.StatusNotFound, shapeFromRequest(&ctx.Request.Header, ctx.QueryArgs())
 		msg = unknownProvider(name)
-	} else if secret, _ := extractKey(&ctx.Request.Header, ctx.QueryArgs()); len(secret) == 0 {
-		status, sh, msg = fasthttp.StatusUnauthorized, pr.shape, msgMissingKey
-	} else if s.keys[sha256.Sum256(secret)] == nil {
-		status, sh, msg = fasthttp.StatusUnauthorized, pr.shape, msgInvalidKey
+	} else if k, why := s.findKey(ctx); k == nil {
+		status, sh, msg = fasthttp.StatusUnauthorized, pr.shape, why
 	}
 	if status != fasthttp.StatusContinue {
 		var buf [16]byte
@@ -113,16 +111,10 @@ func forwardedMethod(m []byte) bool {
 // looks its SHA-256 up in the snapshot. Only the hash is compared, so the
 // lookup's timing says nothing about the secret.
 func (x *exchange) authenticate() bool {
-	ctx := x.ctx
-	secret, _ := extractKey(&ctx.Request.Header, ctx.QueryArgs())
-	if len(secret) == 0 {
-		return x.reject(fasthttp.StatusUnauthorized, msgMissingKey)
-	}
-	k := x.snap.keys[sha256.Sum256(secret)]
+	k, why := x.snap.findKey(x.ctx)
 	if k == nil {
-		return x.reject(fasthttp.StatusUnauthorized, msgInvalidKey)
+		return x.reject(fasthttp.StatusUnauthorized, why)
 	}
-	var why string
 	switch {
 	case k.revoked:
 		why = "gateway key revoked"
@@ -141,6 +133,19 @@ func (x *exchange) authenticate() bool {
 		return false
 	}
 	return true
+}
+
+// findKey looks up the gateway key the request carries; without one, why
+// is the message for the client.
+func (s *snapshot) findKey(ctx *fasthttp.RequestCtx) (k *gwKey, why string) {
+	secret, _ := extractKey(&ctx.Request.Header, ctx.QueryArgs())
+	if len(secret) == 0 {
+		return nil, msgMissingKey
+	}
+	if k = s.keys[sha256.Sum256(secret)]; k == nil {
+		return nil, msgInvalidKey
+	}
+	return k, ""
 }
 
 const (
