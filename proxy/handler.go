@@ -353,12 +353,13 @@ func (x *exchange) forward() bool {
 		return false
 	}
 	x.prepareUpstream()
+	affinity := x.affinity()
 	var tried, never scheduler.Tried
 	var last error
 	var lastOutcome scheduler.Outcome
 	for attempt := 0; attempt <= k.maxRetries; attempt++ {
 		began := x.p.now()
-		pos, trial, ok := k.pool.Pick(began, tried, never)
+		pos, trial, ok := k.pool.PickFor(began, tried, never, affinity)
 		if !ok {
 			if last == nil {
 				x.reject(fasthttp.StatusServiceUnavailable, "aigw: no enabled credential in the key's pool")

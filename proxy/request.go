@@ -96,6 +96,9 @@ func shapeFromRequest(h *fasthttp.RequestHeader, args *fasthttp.Args) shape {
 // rather than a map: it runs for every header of every request, and
 // compiled string cases cost less than hashing the name.
 func dropRequestHeader(k []byte) bool {
+	if len(k) > 7 && string(k[:7]) == "X-Aigw-" {
+		return true // aigw's own (e.g. the session header): not the upstream's business
+	}
 	switch string(k) {
 	case "Authorization", "X-Api-Key", "X-Goog-Api-Key", "Proxy-Authorization",
 		"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer",

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"errors"
 	"net/url"
@@ -33,6 +34,7 @@ type provider struct {
 	auth    []authHeader // where the credential goes
 	headers []header     // added when the client did not send them
 	timeout time.Duration
+	session []byte // the header naming a conversation (cache_affinity)
 	broken  string // why it is out of service ("": it serves)
 }
 
@@ -109,7 +111,8 @@ func buildSnapshot(d *store.Data, rc reloadContext) (*snapshot, error) {
 		creds:     make(map[string]*credential, len(d.Credentials)),
 	}
 	for _, p := range d.Providers {
-		pr := &provider{name: p.Name, typ: p.Type, shape: shapeOf(p.Type), timeout: p.Timeout.D()}
+		pr := &provider{name: p.Name, typ: p.Type, shape: shapeOf(p.Type), timeout: p.Timeout.D(),
+			session: []byte(cmp.Or(p.SessionHeader, store.DefaultSessionHeader))}
 		up, err := rc.clients.get(p.BaseURL, p.CAFile, rc.timeouts)
 		if err != nil {
 			pr.broken = upstreamProblem(&p, err)

@@ -11,9 +11,10 @@ import (
 type Strategy uint8
 
 const (
-	RoundRobin Strategy = iota // each credential in turn
-	Weighted                   // in proportion to weights, smoothly interleaved
-	HealthBest                 // best recent success rate, then lowest latency
+	RoundRobin    Strategy = iota // each credential in turn
+	Weighted                      // in proportion to weights, smoothly interleaved
+	HealthBest                    // best recent success rate, then lowest latency
+	CacheAffinity                 // one conversation on one credential (rendezvous hashing), else as HealthBest
 )
 
 // ParseStrategy maps the configured name to a Strategy.
@@ -25,12 +26,14 @@ func ParseStrategy(s string) (Strategy, error) {
 		return Weighted, nil
 	case "health_best":
 		return HealthBest, nil
+	case "cache_affinity":
+		return CacheAffinity, nil
 	}
 	return 0, fmt.Errorf("unknown strategy %q", s)
 }
 
 func (s Strategy) String() string {
-	return [...]string{"round_robin", "weighted", "health_best"}[s]
+	return [...]string{"round_robin", "weighted", "health_best", "cache_affinity"}[s]
 }
 
 // MaxPool is the most credentials a pool holds (the tried set is a bitmask).
@@ -50,7 +53,8 @@ func (t Tried) Has(i int) bool { return t&(1<<uint(i)) != 0 }
 type Pool struct {
 	creds    []*Cred
 	strategy Strategy
-	schedule []uint8 // Weighted: positions in smooth weighted round-robin order
+	schedule []uint8      // Weighted: positions in smooth weighted round-robin order
+	affinity []rendezvous // CacheAffinity: each credential's seed and weight
 	next     atomic.Uint64
 }
 
@@ -60,8 +64,11 @@ func NewPool(s Strategy, creds []*Cred, weights []int) (*Pool, error) {
 		return nil, fmt.Errorf("a pool holds 1 to %d credentials, not %d", MaxPool, len(creds))
 	}
 	p := &Pool{creds: creds, strategy: s}
-	if s == Weighted {
+	switch s {
+	case Weighted:
 		p.schedule = smoothSchedule(weights)
+	case CacheAffinity:
+		p.affinity = newRendezvous(creds, weights)
 	}
 	return p, nil
 }
@@ -125,15 +132,29 @@ func gcd(a, b int) int {
 	return a
 }
 
-// Pick chooses a credential position not in tried (nor ever in never). trial is true when the
+// Pick chooses a credential position not in tried (nor ever in never),
+// for a request without an affinity key. See PickFor.
+func (p *Pool) Pick(now time.Time, tried, never Tried) (pos int, trial bool, ok bool) {
+	return p.PickFor(now, tried, never, 0)
+}
+
+// PickFor chooses a credential position not in tried (nor ever in never).
+// affinity (0: none) is the request's conversation key; CacheAffinity
+// pools send equal keys to the same credential while it is usable. trial is true when the
 // pick is a half-open probe (the caller must Report its outcome). When
 // every credential is out of rotation it still offers the least-bad one
 // (the cool-down that ends first) rather than failing closed; ok is false
 // only when no enabled credential is left to try.
-func (p *Pool) Pick(now time.Time, tried, never Tried) (pos int, trial bool, ok bool) {
+func (p *Pool) PickFor(now time.Time, tried, never Tried, affinity uint64) (pos int, trial bool, ok bool) {
 	tried |= never
 	ns := now.UnixNano()
 	switch p.strategy {
+	case CacheAffinity:
+		if affinity != 0 {
+			pos, trial = p.pickAffine(ns, tried, affinity)
+		} else {
+			pos, trial = p.pickBest(ns, tried)
+		}
 	case HealthBest:
 		pos, trial = p.pickBest(ns, tried)
 	case Weighted:

@@ -17,6 +17,7 @@ func TestParseStrategy(t *testing.T) {
 		{"round_robin", RoundRobin, "round_robin"},
 		{"weighted", Weighted, "weighted"},
 		{"health_best", HealthBest, "health_best"},
+		{"cache_affinity", CacheAffinity, "cache_affinity"},
 	} {
 		got, err := ParseStrategy(tc.in)
 		if err != nil || got != tc.want || got.String() != tc.name {
@@ -264,7 +265,7 @@ func TestTrafficOfACredentialOutOfRotationIsSharedFairly(t *testing.T) {
 	}
 }
 
-var strategies = []Strategy{RoundRobin, Weighted, HealthBest}
+var strategies = []Strategy{RoundRobin, Weighted, HealthBest, CacheAffinity}
 
 func TestPickNeverRepeatsATriedCredentialWhileAnotherIsUsable(t *testing.T) {
 	for _, s := range strategies {

@@ -55,7 +55,7 @@ type KeyInput struct {
 	Provider    string   `json:"provider"`
 	Credentials []string `json:"credentials"`
 	Name        string   `json:"name"`
-	Strategy    string   `json:"strategy"` // default round_robin
+	Strategy    string   `json:"strategy"` // default DefaultStrategy
 	Limits
 	Timeout    units.Duration `json:"timeout"`
 	MaxRetries *int           `json:"max_retries,omitempty"`
@@ -168,7 +168,7 @@ func (s *Store) CreateKey(in KeyInput) (Key, string, error) {
 		ExpiresAt: utcPtr(in.ExpiresAt), CreatedAt: now, UpdatedAt: now,
 	}
 	if k.Strategy == "" {
-		k.Strategy = StrategyRoundRobin
+		k.Strategy = DefaultStrategy
 	}
 	if err := k.validate(now); err != nil {
 		return Key{}, "", err

@@ -59,9 +59,9 @@ func TestCreateKey(t *testing.T) {
 	if !strings.HasPrefix(secret, shown) || len(shown) > len(KeySecretPrefix)+4 || strings.Contains(k.Preview, secret) {
 		t.Errorf("preview = %q; want a short prefix of the secret", k.Preview)
 	}
-	if !strings.HasPrefix(k.ID, "key_") || k.Strategy != StrategyRoundRobin || k.Status != KeyActive ||
+	if !strings.HasPrefix(k.ID, "key_") || k.Strategy != DefaultStrategy || k.Status != KeyActive ||
 		k.Provider != "openai" || !slices.Equal(k.Credentials, []string{f.c1.ID, f.c2.ID}) || !k.CreatedAt.Equal(clk.Now()) {
-		t.Errorf("key = %+v; want default strategy round_robin, active", k)
+		t.Errorf("key = %+v; want default strategy cache_affinity, active", k)
 	}
 	got, err := s.Key(k.ID)
 	if err != nil {

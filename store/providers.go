@@ -23,11 +23,15 @@ type Provider struct {
 	// AuthHeaders are templates ("Authorization: Bearer {key}") filled with the credential.
 	AuthHeaders []string `json:"auth_headers"`
 	// Headers are added to upstream requests that do not already carry them.
-	Headers   []string       `json:"headers"`
-	Timeout   units.Duration `json:"timeout"`           // 0: inherit from config
-	CAFile    string         `json:"ca_file,omitempty"` // extra trusted CA (PEM) for private TLS upstreams
-	CreatedAt time.Time      `json:"created_at"`
-	UpdatedAt time.Time      `json:"updated_at"`
+	Headers []string       `json:"headers"`
+	Timeout units.Duration `json:"timeout"`           // 0: inherit from config
+	CAFile  string         `json:"ca_file,omitempty"` // extra trusted CA (PEM) for private TLS upstreams
+	// SessionHeader names the request header whose value keeps a
+	// conversation on one credential (cache_affinity); "" means
+	// DefaultSessionHeader.
+	SessionHeader string    `json:"session_header,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 // ProviderPatch changes the fields that are not nil.
@@ -38,7 +42,13 @@ type ProviderPatch struct {
 	Headers     *[]string       `json:"headers,omitempty"`
 	Timeout     *units.Duration `json:"timeout,omitempty"`
 	CAFile      *string         `json:"ca_file,omitempty"`
+	// SessionHeader: "" restores the default.
+	SessionHeader *string `json:"session_header,omitempty"`
 }
+
+// DefaultSessionHeader is the header a client sets to name its
+// conversation when its provider names none (cache_affinity).
+const DefaultSessionHeader = "X-Aigw-Session"
 
 // DefaultAuthHeaders is how each provider type expects its credential.
 func DefaultAuthHeaders(typ string) []string {
@@ -90,6 +100,8 @@ func (p *Provider) otherSetting(q *Provider) (field, value string) {
 		return "timeout", p.Timeout.String()
 	case p.CAFile != q.CAFile:
 		return "ca_file", fmt.Sprintf("%q", p.CAFile)
+	case p.SessionHeader != q.SessionHeader:
+		return "session_header", fmt.Sprintf("%q", p.SessionHeader)
 	}
 	return "", ""
 }
@@ -111,6 +123,9 @@ func (p *Provider) validate() error {
 		return err
 	}
 	if err := validTimeout("timeout", p.Timeout); err != nil {
+		return err
+	}
+	if err := validSessionHeader(p.SessionHeader); err != nil {
 		return err
 	}
 	return validCAFile(p.CAFile)
@@ -301,6 +316,9 @@ func (s *Store) updateProvider(name string, patch ProviderPatch, sameRoute bool)
 		}
 		if patch.CAFile != nil {
 			p.CAFile = *patch.CAFile
+		}
+		if patch.SessionHeader != nil {
+			p.SessionHeader = *patch.SessionHeader
 		}
 		if field := routeField(&before, &p); sameRoute && field != "" {
 			has, err := hasCredentials(tx, name)

@@ -19,12 +19,17 @@ import (
 //
 // Values starting with '{' are JSON written by earlier development builds
 // and are still read.
-const traceCodecV1 = 1
+//
+// Version 2 appends the affinity string; version 1 records end before it.
+const (
+	traceCodecV1 = 1
+	traceCodecV2 = 2
+)
 
 var errBadTrace = errors.New("damaged trace record")
 
 func appendTrace(b []byte, t *Trace) []byte {
-	b = append(b, traceCodecV1)
+	b = append(b, traceCodecV2)
 	b = binary.BigEndian.AppendUint64(b, uint64(t.Time.UnixNano()))
 	for _, s := range [...]string{t.RequestID, t.KeyID, t.KeyName, t.KeyPreview, t.Provider, t.CredentialID,
 		t.Strategy, t.Method, t.Path, t.Model} {
@@ -50,7 +55,9 @@ func appendTrace(b []byte, t *Trace) []byte {
 	b = appendBool(b, t.CostKnown)
 	b = appendString(b, t.UsageSource)
 	b = binary.AppendVarint(b, t.BytesOut)
-	return appendString(b, t.Error)
+	b = appendString(b, t.Error)
+	return appendString(b, t.Affinity) // v2
+
 }
 
 func appendString(b []byte, s string) []byte {
@@ -126,7 +133,7 @@ func decodeTrace(raw []byte, t *Trace) error {
 	if len(raw) > 0 && raw[0] == '{' {
 		return jsonDecode(raw, t)
 	}
-	if len(raw) < 9 || raw[0] != traceCodecV1 {
+	if len(raw) < 9 || raw[0] != traceCodecV1 && raw[0] != traceCodecV2 {
 		return errBadTrace
 	}
 	r := traceReader{b: raw[1:]}
@@ -160,12 +167,15 @@ func decodeTrace(raw []byte, t *Trace) error {
 	t.UsageSource = r.str()
 	t.BytesOut = r.varint()
 	t.Error = r.str()
+	if raw[0] >= traceCodecV2 {
+		t.Affinity = r.str()
+	}
 	return r.err
 }
 
 // traceTime reads only the time of a stored trace.
 func traceTime(raw []byte) (time.Time, error) {
-	if len(raw) >= 9 && raw[0] == traceCodecV1 {
+	if len(raw) >= 9 && (raw[0] == traceCodecV1 || raw[0] == traceCodecV2) {
 		return time.Unix(0, int64(binary.BigEndian.Uint64(raw[1:9]))).UTC(), nil
 	}
 	var t Trace

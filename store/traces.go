@@ -5,14 +5,18 @@ import "time"
 // Trace is the record of one proxied request. JSON field names are part of
 // the CLI contract (`aigw traces -o json`).
 type Trace struct {
-	RequestID           string    `json:"request_id"`
-	Time                time.Time `json:"time"`
-	KeyID               string    `json:"key_id"`
-	KeyName             string    `json:"key_name"`
-	KeyPreview          string    `json:"key_preview"`
-	Provider            string    `json:"provider"`
-	CredentialID        string    `json:"credential_id"`
-	Strategy            string    `json:"strategy"`
+	RequestID    string    `json:"request_id"`
+	Time         time.Time `json:"time"`
+	KeyID        string    `json:"key_id"`
+	KeyName      string    `json:"key_name"`
+	KeyPreview   string    `json:"key_preview"`
+	Provider     string    `json:"provider"`
+	CredentialID string    `json:"credential_id"`
+	Strategy     string    `json:"strategy"`
+	// Affinity is where a cache_affinity request's conversation key came
+	// from (header, metadata.user_id, prompt_cache_key,
+	// previous_response_id, prefix), or "none: why".
+	Affinity            string    `json:"affinity,omitempty"`
 	Method              string    `json:"method"`
 	Path                string    `json:"path"`
 	Model               string    `json:"model"`

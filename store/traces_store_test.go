@@ -107,7 +107,7 @@ func TestTraceRoundTripsEveryField(t *testing.T) {
 		raw = slices.Clone(tx.Bucket(bucketTraces).Get([]byte(want.RequestID)))
 		return nil
 	})
-	if len(raw) == 0 || raw[0] != traceCodecV1 || 2*len(raw) > len(asJSON) {
+	if len(raw) == 0 || raw[0] != traceCodecV2 || 2*len(raw) > len(asJSON) {
 		t.Errorf("stored value: %d bytes (JSON %d), first byte %v", len(raw), len(asJSON), raw[:min(1, len(raw))])
 	}
 	// Traces lists the same thing.
@@ -449,7 +449,7 @@ func TestTraceCodec(t *testing.T) {
 		Model: "gpt-4o", Stream: true, Status: 429, LatencyMS: 12.5, TTFBMS: 3.25, OverheadMS: 0.042, Retries: 2,
 		Attempts:     []Attempt{{CredentialID: "cred_1", Status: 503, Error: "upstream answered 503", LatencyMS: 1.5}, {CredentialID: "cred_2", Status: 200, LatencyMS: 2}},
 		PromptTokens: 1 << 40, CompletionTokens: 7, CacheCreationTokens: 3, CacheReadTokens: 2, ReasoningTokens: 1,
-		CostUSD: 0.000123, CostKnown: true, UsageSource: "response", BytesOut: -1, Error: "x",
+		CostUSD: 0.000123, CostKnown: true, UsageSource: "response", BytesOut: -1, Error: "x", Affinity: "metadata.user_id",
 	}
 	for _, want := range []Trace{full, {RequestID: "a", Time: t0, Attempts: []Attempt{}}} {
 		raw := appendTrace(nil, &want)
@@ -466,6 +466,16 @@ func TestTraceCodec(t *testing.T) {
 				t.Fatalf("decoding the first %d of %d bytes succeeded", n, len(raw))
 			}
 		}
+	}
+	// Version 1 records (before the affinity field) are still read.
+	v1 := full
+	v1.Affinity = ""
+	raw := appendTrace(nil, &v1)
+	raw = raw[:len(raw)-1] // v2's empty affinity: its length byte
+	raw[0] = traceCodecV1
+	var old Trace
+	if err := decodeTrace(raw, &old); err != nil || !reflect.DeepEqual(old, v1) {
+		t.Errorf("version 1 record: %v %+v", err, old)
 	}
 	// Traces written as JSON by earlier builds are still read.
 	legacy, _ := json.Marshal(&full)

@@ -36,13 +36,17 @@ var ProviderTypes = []string{TypeOpenAI, TypeAnthropic, TypeGemini, TypeOpenAICo
 
 // Scheduling strategies of a gateway key.
 const (
-	StrategyRoundRobin = "round_robin"
-	StrategyWeighted   = "weighted"
-	StrategyHealthBest = "health_best"
+	StrategyRoundRobin    = "round_robin"
+	StrategyWeighted      = "weighted"
+	StrategyHealthBest    = "health_best"
+	StrategyCacheAffinity = "cache_affinity"
+	// DefaultStrategy is a new key's: conversations stay on one
+	// credential, whose prompt cache holds them.
+	DefaultStrategy = StrategyCacheAffinity
 )
 
 // Strategies lists the accepted strategies.
-var Strategies = []string{StrategyRoundRobin, StrategyWeighted, StrategyHealthBest}
+var Strategies = []string{StrategyCacheAffinity, StrategyRoundRobin, StrategyWeighted, StrategyHealthBest}
 
 func oneOf(v string, set []string) bool {
 	for _, s := range set {
@@ -131,6 +135,22 @@ func validAuthHeaders(lines []string) error {
 		} else if !strings.Contains(v, "{key}") {
 			return invalid("auth_headers", "%q must contain {key}, where the credential goes", l)
 		}
+	}
+	return nil
+}
+
+// validSessionHeader accepts "" (the default) or a header name other than
+// one aigw itself reads or drops.
+func validSessionHeader(name string) error {
+	if name == "" {
+		return nil
+	}
+	if len(name) > 64 || !httpguts.ValidHeaderFieldName(name) {
+		return invalid("session_header", "%q is not a valid header name (at most 64 characters)", name)
+	}
+	switch http.CanonicalHeaderKey(name) {
+	case "Authorization", "X-Api-Key", "X-Goog-Api-Key", "Cookie", "Host", "Content-Length", "Content-Type":
+		return invalid("session_header", "%q carries something else; name a header of its own, e.g. %s", name, DefaultSessionHeader)
 	}
 	return nil
 }

@@ -251,7 +251,7 @@ func TestStatusNamesOutCredentialsAndCountsUnpriced(t *testing.T) {
 		}
 		ids = append(ids, cred.ID)
 	}
-	key, err := client.CreateKey(ctx, store.KeyInput{Provider: "openai", Name: "app", Credentials: ids})
+	key, err := client.CreateKey(ctx, store.KeyInput{Provider: "openai", Name: "app", Credentials: ids, Strategy: store.StrategyRoundRobin})
 	if err != nil {
 		t.Fatal(err)
 	}

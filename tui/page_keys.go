@@ -360,7 +360,7 @@ func (p *keysPage) keyForm(k *store.Key) *form {
 		}
 		return fmt.Sprint(n)
 	}
-	v := store.Key{Strategy: store.StrategyRoundRobin}
+	v := store.Key{Strategy: store.DefaultStrategy}
 	if k != nil {
 		v = *k
 	}

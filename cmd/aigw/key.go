@@ -38,7 +38,7 @@ func (f *keyFlags) register(a *app, cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringSliceVar(&f.credentials, "credentials", nil, "credential ids of the key's pool, comma separated")
 	fl.StringVar(&f.name, "name", "", "a label for the key")
-	fl.StringVar(&f.strategy, "strategy", store.StrategyRoundRobin, "how a credential is chosen: "+strings.Join(store.Strategies, ", "))
+	fl.StringVar(&f.strategy, "strategy", store.DefaultStrategy, "how a credential is chosen: "+strings.Join(store.Strategies, ", "))
 	fl.Int64Var(&f.rpm, "rpm", 0, "requests per minute (0: no limit)")
 	fl.Int64Var(&f.tpm, "tpm", 0, "tokens per minute (0: no limit)")
 	fl.Int64Var(&f.dailyTokens, "daily-tokens", 0, "tokens per UTC day (0: no limit)")

@@ -27,6 +27,7 @@ type providerFlags struct {
 	headers     []string
 	timeout     units.Duration
 	caFile      string
+	session     string
 	noHeaders   bool
 }
 
@@ -38,6 +39,7 @@ func (f *providerFlags) register(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.headers, "header", nil, "extra header added upstream when absent, e.g. 'anthropic-version: 2023-06-01' (repeatable)")
 	fl.Var(&f.timeout, "timeout", "upstream timeout for this provider, e.g. 60s (default from config)")
 	fl.StringVar(&f.caFile, "ca-file", "", "extra CA certificate (PEM) trusted for this provider's TLS")
+	fl.StringVar(&f.session, "session-header", "", "request header naming a client's conversation, for cache_affinity keys (default "+store.DefaultSessionHeader+")")
 	_ = cmd.RegisterFlagCompletionFunc("type", cobra.FixedCompletions(store.ProviderTypes, cobra.ShellCompDirectiveNoFileComp))
 }
 
@@ -58,7 +60,7 @@ func newProviderAddCmd(a *app) *cobra.Command {
 			}
 			p, err := c.CreateProvider(cmd.Context(), store.Provider{
 				Name: argv[0], Type: f.typ, BaseURL: f.baseURL, AuthHeaders: f.authHeaders,
-				Headers: f.headers, Timeout: f.timeout, CAFile: f.caFile,
+				Headers: f.headers, Timeout: f.timeout, CAFile: f.caFile, SessionHeader: f.session,
 			})
 			if err != nil {
 				return apiErr(cmd, err)
@@ -159,6 +161,9 @@ func newProviderUpdateCmd(a *app) *cobra.Command {
 			if changed(cmd, "ca-file") {
 				patch.CAFile = &f.caFile
 			}
+			if changed(cmd, "session-header") {
+				patch.SessionHeader = &f.session
+			}
 			if patch == (store.ProviderPatch{}) {
 				return &usageError{errNothingToChange(cmd)}
 			}
@@ -206,8 +211,16 @@ func (a *app) printProvider(p admin.Provider) error {
 	return printFields(a.io.Out,
 		"name", p.Name, "type", p.Type, "base_url", p.BaseURL,
 		"auth_headers", strings.Join(p.AuthHeaders, "; "), "headers", orDash(strings.Join(p.Headers, "; ")),
-		"timeout", timeoutText(p.Timeout), "ca_file", orDash(p.CAFile), "state", providerState(p),
+		"timeout", timeoutText(p.Timeout), "ca_file", orDash(p.CAFile),
+		"session_header", sessionHeaderText(p.SessionHeader), "state", providerState(p),
 		"created", fmtTime(p.CreatedAt), "updated", fmtTime(p.UpdatedAt))
+}
+
+func sessionHeaderText(h string) string {
+	if h == "" {
+		return store.DefaultSessionHeader + " (default)"
+	}
+	return h
 }
 
 // providerState is "ok", or "broken: why" for a provider out of service

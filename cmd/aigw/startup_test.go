@@ -122,7 +122,7 @@ func TestOneBadRecordDoesNotStopTheGateway(t *testing.T) {
 	g.okJSON(t, &bad, "credential", "add", "--provider", "openai", "--secret", "sk-damaged-upstream-key")
 	g.okJSON(t, &priv, "credential", "add", "--provider", "private", "--secret", "sk-private-upstream-key")
 	var key1, key2 struct{ Secret string }
-	g.okJSON(t, &key1, "key", "create", "--provider", "openai", "--credentials", good.ID+","+bad.ID)
+	g.okJSON(t, &key1, "key", "create", "--provider", "openai", "--credentials", good.ID+","+bad.ID, "--strategy", "round_robin")
 	g.okJSON(t, &key2, "key", "create", "--provider", "private", "--credentials", priv.ID)
 	g.stop(t)
 

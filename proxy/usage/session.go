@@ -1,0 +1,224 @@
+package usage
+
+import (
+	"bytes"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// Session is what a request body says about the conversation it belongs
+// to, for keeping a conversation on one upstream account (whose prompt
+// cache holds its history). It is read in one walk over the body's
+// top-level members: values are skipped by bracket counting, never decoded.
+type Session struct {
+	// The body's own session fields, as raw JSON string contents (escapes
+	// not decoded, aliasing the body); nil when absent or not a string.
+	UserID             []byte // Anthropic metadata.user_id
+	PromptCacheKey     []byte // OpenAI prompt_cache_key
+	PreviousResponseID []byte // OpenAI Responses previous_response_id
+
+	// Prefix hashes the leading prompt: the system prompt and the first
+	// input items up to and including the first user turn, each cut to
+	// PrefixBytes, with Anthropic's movable cache_control markers left out.
+	// It is 0 when the body has no prompt to hash (PrefixMissing says why).
+	Prefix        uint64
+	PrefixMissing string
+}
+
+// PrefixBytes bounds each hashed part of the leading prompt.
+const PrefixBytes = 4 << 10
+
+// maxPrefixItems bounds the input items hashed before the first user turn.
+const maxPrefixItems = 4
+
+// Why Session.Prefix is 0.
+const (
+	NoPrefixNotJSON = "body is not a JSON object"
+	NoPrefixPrompt  = "body has no system prompt or messages"
+)
+
+// ReadSession reads the session fields and the prompt prefix of a JSON
+// request body. It never fails: what it cannot read is left empty.
+func ReadSession(body []byte) Session {
+	var s Session
+	it := objectIter{b: body}
+	if !it.open() {
+		s.PrefixMissing = NoPrefixNotJSON
+		return s
+	}
+	var system, items []byte
+	for {
+		key, vs, ve, ok := it.next()
+		if !ok {
+			break
+		}
+		v := body[vs:ve]
+		switch {
+		case keyIs(key, "messages"), keyIs(key, "input"), keyIs(key, "contents"):
+			items = v
+		case keyIs(key, "system"), keyIs(key, "instructions"), keyIs(key, "systemInstruction"), keyIs(key, "system_instruction"):
+			system = v
+		case keyIs(key, "metadata"):
+			s.UserID = memberString(v, "user_id")
+		case keyIs(key, "prompt_cache_key"):
+			s.PromptCacheKey = stringContent(v)
+		case keyIs(key, "previous_response_id"):
+			s.PreviousResponseID = stringContent(v)
+		}
+	}
+	if it.err && it.n == 0 {
+		s.PrefixMissing = NoPrefixNotJSON
+		return s
+	}
+	s.Prefix = prefixHash(system, items)
+	if s.Prefix == 0 {
+		s.PrefixMissing = NoPrefixPrompt
+	}
+	return s
+}
+
+// stringContent returns the raw content of a JSON string value, nil for
+// any other value or an empty string.
+func stringContent(v []byte) []byte {
+	if len(v) < 3 || v[0] != '"' {
+		return nil
+	}
+	return v[1 : len(v)-1]
+}
+
+// memberString returns the raw string content of obj's member name.
+func memberString(obj []byte, name string) []byte {
+	it := objectIter{b: obj}
+	if !it.open() {
+		return nil
+	}
+	var out []byte
+	for {
+		key, vs, ve, ok := it.next()
+		if !ok {
+			return out
+		}
+		if keyIs(key, name) {
+			out = stringContent(obj[vs:ve])
+		}
+	}
+}
+
+// prefixHash hashes the system prompt and the items of the input up to
+// and including the first with role "user" (at most maxPrefixItems), each
+// cut to PrefixBytes. An input that is a string is hashed as one item.
+// Stable across the turns of one conversation: later items never count.
+func prefixHash(system, items []byte) uint64 {
+	if len(system) == 0 && len(items) == 0 {
+		return 0
+	}
+	var d xxhash.Digest
+	d.Reset()
+	part := func(b []byte) {
+		hashPart(&d, b[:min(len(b), PrefixBytes)])
+		_, _ = d.Write([]byte{0}) // separates the parts
+	}
+	if len(system) > 0 {
+		part(system)
+	}
+	n := 0
+	switch {
+	case len(items) > 0 && items[0] == '[':
+		i := 1
+		for n < maxPrefixItems {
+			i = skipSpace(items, i)
+			if i < len(items) && items[i] == ',' {
+				i = skipSpace(items, i+1)
+			}
+			if i >= len(items) || items[i] == ']' {
+				break
+			}
+			end, ok := valueEnd(items, i)
+			if !ok {
+				// Cut short: hash what there is of this item.
+				part(items[i:])
+				n++
+				break
+			}
+			item := items[i:end]
+			part(item)
+			n++
+			if isUserTurn(item) {
+				break
+			}
+			i = end
+		}
+	case len(items) > 0:
+		part(items)
+		n++
+	}
+	if n == 0 && len(system) == 0 {
+		return 0
+	}
+	h := d.Sum64()
+	if h == 0 {
+		h = 1
+	}
+	return h
+}
+
+// isUserTurn reports whether an input item is the user's: its "role" is
+// "user" (Anthropic, OpenAI, Gemini contents).
+func isUserTurn(item []byte) bool {
+	it := objectIter{b: item}
+	if !it.open() {
+		return true // a bare string or part: the user's input
+	}
+	for {
+		key, vs, ve, ok := it.next()
+		if !ok {
+			return false
+		}
+		if keyIs(key, "role") {
+			return string(item[vs:ve]) == `"user"`
+		}
+	}
+}
+
+var cacheControl = []byte(`"cache_control"`)
+
+// hashPart writes b to d without its "cache_control" members: clients move
+// that marker to the newest turn, and it would otherwise change the hash of
+// an old one.
+func hashPart(d *xxhash.Digest, b []byte) {
+	for {
+		k := bytes.Index(b, cacheControl)
+		if k < 0 {
+			_, _ = d.Write(b)
+			return
+		}
+		i := skipSpace(b, k+len(cacheControl))
+		if i >= len(b) || b[i] != ':' {
+			_, _ = d.Write(b[:k+len(cacheControl)])
+			b = b[k+len(cacheControl):]
+			continue
+		}
+		end, ok := valueEnd(b, skipSpace(b, i+1))
+		start := k
+		for j := k - 1; j >= 0; j-- {
+			if b[j] == ',' {
+				start = j
+				break
+			}
+			if !isSpace(b[j]) {
+				break
+			}
+		}
+		if !ok {
+			_, _ = d.Write(b[:start]) // the cut fell inside the marker
+			return
+		}
+		if start == k { // the first member: drop the comma after it instead
+			if j := skipSpace(b, end); j < len(b) && b[j] == ',' {
+				end = j + 1
+			}
+		}
+		_, _ = d.Write(b[:start])
+		b = b[end:]
+	}
+}
