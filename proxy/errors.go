@@ -152,7 +152,7 @@ func openAIType(status int) string {
 		return "invalid_request_error"
 	case 429:
 		return "rate_limit_exceeded"
-	case 400, 404, 405, 408, 413, 431:
+	case 400, 403, 404, 405, 408, 413, 431:
 		return "invalid_request_error"
 	}
 	return "api_error"
@@ -164,6 +164,8 @@ func openAICode(status int) string {
 		return "invalid_request"
 	case 401:
 		return "invalid_api_key"
+	case 403: // a model the key may not use: OpenAI's own code for a project without access to a model
+		return "model_not_found"
 	case 404:
 		return "not_found"
 	case 405:

@@ -70,6 +70,11 @@ type exchange struct {
 	filterBuf []byte // filtered bytes (reused)
 	pending   []byte // filtered bytes not yet handed to fasthttp
 	upDone    bool   // the upstream body ended (filtered path)
+
+	// The key's model allow-list (models.go).
+	model      string // the request's model, once allowModel read it
+	modelRead  bool
+	listModels bool // a model list: its answer is filtered
 }
 
 // prepareUpstream builds the upstream request once; attempts only change
@@ -319,6 +324,9 @@ var streamMethod = []byte(":streamGenerateContent")
 // or from the path for Gemini. (The request is still alive: fasthttp keeps
 // it until the response, streamed or not, has been written.)
 func (x *exchange) requestModel() string {
+	if x.modelRead {
+		return x.model
+	}
 	if x.prov == nil {
 		return ""
 	}

@@ -16,12 +16,13 @@ import (
 )
 
 // handle serves one request, top to bottom: route → authenticate → limit →
-// attempts (choose a credential, rewrite, forward, classify) → respond.
+// read the body → allow the model → attempts (choose a credential,
+// rewrite, forward, classify) → respond.
 // Accounting happens when the response body has been streamed (finish).
 func (p *Proxy) handle(ctx *fasthttp.RequestCtx) {
 	x := p.pool.Get().(*exchange)
 	x.begin(ctx)
-	if !x.route() || !x.authenticate() || !x.limit() || !x.readBody() {
+	if !x.route() || !x.authenticate() || !x.limit() || !x.readBody() || !x.allowModel() {
 		x.drainBody()
 		x.finish(nil)
 		return
@@ -510,6 +511,10 @@ func (x *exchange) respond() {
 	x.scanner.Reset(x.api, x.format)
 	x.scanner.StripInjectedUsage(x.injected)
 	x.injected = x.injected && x.format == usage.FormatSSE
+	if x.listModels && up.StatusCode() == fasthttp.StatusOK {
+		x.respondModelList()
+		return
+	}
 	if x.up.Done() {
 		return // no body
 	}

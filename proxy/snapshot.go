@@ -67,6 +67,8 @@ type gwKey struct {
 	expiresAt  int64 // unix ns; 0: never
 	revoked    bool
 	noPool     string // the client's 503 when pool is nil
+
+	models *modelAllow // the allowed models; nil: every model
 }
 
 // Problem is a stored record the snapshot could not use. It is out of
@@ -167,6 +169,7 @@ func buildSnapshot(d *store.Data, rc reloadContext) (*snapshot, error) {
 		gk := &gwKey{
 			id: k.ID, name: k.Name, preview: k.Preview, provider: pr, limits: k.Limits,
 			timeout: k.Timeout.D(), maxRetries: rc.maxRetries, revoked: k.RevokedAt != nil,
+			models: compileModels(k.Models),
 		}
 		gk.limited = k.RPM > 0 || k.TPM > 0 || k.DailyTokens > 0 || k.DailyCost > 0 || k.MaxConcurrency > 0
 		if k.MaxRetries != nil {

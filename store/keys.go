@@ -38,6 +38,9 @@ type Key struct {
 	Preview     string   `json:"preview"`
 	Credentials []string `json:"credentials"`
 	Strategy    string   `json:"strategy"`
+	// Models are the models the key may ask for: exact names and * globs
+	// (see ValidModels); empty, and absent in older records: every model.
+	Models []string `json:"models"`
 	Limits
 	Timeout    units.Duration `json:"timeout"`     // 0: inherit from provider / config
 	MaxRetries *int           `json:"max_retries"` // nil: the configured default
@@ -56,6 +59,7 @@ type KeyInput struct {
 	Credentials []string `json:"credentials"`
 	Name        string   `json:"name"`
 	Strategy    string   `json:"strategy"` // default DefaultStrategy
+	Models      []string `json:"models,omitempty"`
 	Limits
 	Timeout    units.Duration `json:"timeout"`
 	MaxRetries *int           `json:"max_retries,omitempty"`
@@ -67,6 +71,7 @@ type KeyPatch struct {
 	Name           *string         `json:"name,omitempty"`
 	Credentials    *[]string       `json:"credentials,omitempty"`
 	Strategy       *string         `json:"strategy,omitempty"`
+	Models         *[]string       `json:"models,omitempty"` // empty: every model
 	RPM            *int64          `json:"rpm,omitempty"`
 	TPM            *int64          `json:"tpm,omitempty"`
 	DailyTokens    *int64          `json:"daily_tokens,omitempty"`
@@ -130,6 +135,9 @@ func (k *Key) validate(now time.Time) error {
 	if err := k.Limits.validate(); err != nil {
 		return err
 	}
+	if err := ValidModels(k.Models); err != nil {
+		return err
+	}
 	if err := validTimeout("timeout", k.Timeout); err != nil {
 		return err
 	}
@@ -164,7 +172,7 @@ func (s *Store) CreateKey(in KeyInput) (Key, string, error) {
 	now := s.now().UTC()
 	k := Key{
 		ID: newID("key_"), Name: in.Name, Provider: in.Provider, Credentials: in.Credentials,
-		Strategy: in.Strategy, Limits: in.Limits, Timeout: in.Timeout, MaxRetries: in.MaxRetries,
+		Strategy: in.Strategy, Models: slices.Clone(in.Models), Limits: in.Limits, Timeout: in.Timeout, MaxRetries: in.MaxRetries,
 		ExpiresAt: utcPtr(in.ExpiresAt), CreatedAt: now, UpdatedAt: now,
 	}
 	if k.Strategy == "" {
@@ -191,7 +199,7 @@ func (s *Store) CreateKey(in KeyInput) (Key, string, error) {
 	if err != nil {
 		return Key{}, "", err
 	}
-	k.Status = KeyActive
+	k.setStatus(now)
 	return k, secret, nil
 }
 
@@ -216,6 +224,9 @@ func (rec *keyRecord) decodeHash() error {
 }
 
 func (k *Key) setStatus(now time.Time) {
+	if k.Models == nil {
+		k.Models = []string{} // "models": [] (every model), never null
+	}
 	switch {
 	case k.RevokedAt != nil:
 		k.Status = KeyRevoked
@@ -287,6 +298,9 @@ func (s *Store) UpdateKey(id string, p KeyPatch) (Key, error) {
 			k.Credentials = slices.Clone(*p.Credentials)
 		}
 		setIf(&k.Strategy, p.Strategy)
+		if p.Models != nil {
+			k.Models = slices.Clone(*p.Models)
+		}
 		setIf(&k.RPM, p.RPM)
 		setIf(&k.TPM, p.TPM)
 		setIf(&k.DailyTokens, p.DailyTokens)

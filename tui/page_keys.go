@@ -279,6 +279,7 @@ func (p *keysPage) detail() string {
 	return details(s,
 		detailLine{"key", keyLabel(k), fmt.Sprintf(" · %s · %s · %s", k.Provider, k.Status, k.Preview)},
 		detailLine{"pool", "", fmt.Sprintf("%s · %s", k.Strategy, strings.Join(k.Credentials, ", "))},
+		detailLine{"models", "", modelsLine(k.Models)},
 		detailLine{"limits", "", fmt.Sprintf("rpm %s · tpm %s · in flight %s · per day %s",
 			fmtLimit(k.RPM), fmtLimit(k.TPM), fmtLimit(k.MaxConcurrency), dayLimits(k))},
 		detailLine{"today", "", fmt.Sprintf("%s req · %s errors · %s tokens · %s",
@@ -395,6 +396,8 @@ func (p *keysPage) keyForm(k *store.Key) *form {
 		textInput("max_retries", "Max retries", retries, "default", retriesHint(k != nil), wholeNumber(0, store.MaxRetriesLimit)),
 		textInput("expires_at", "Expires", expires, "never", "When the key stops working: a duration from now (30d), a date (2026-01-31) or an RFC 3339 time; empty: never.",
 			func(s string) error { _, err := parseExpiry(s, p.c.now()); return err }),
+		textInput("models", "Models", strings.Join(v.Models, ", "), "every model",
+			"Models the key may use: exact names and * globs, comma-separated (gpt-5, claude-*); empty: every model.", checkModels),
 	)
 	if k == nil {
 		return newForm(p.c, "New gateway key", "Its secret is shown once, when it is created.", fields...)
@@ -474,6 +477,7 @@ func (p *keysPage) createInput() (store.KeyInput, bool) {
 			DailyCost: parseUSD(f.value("daily_cost")), MaxConcurrency: parseInt(f.value("max_concurrency")),
 		},
 		Timeout: parseDuration(f.value("timeout")), MaxRetries: p.retries(), ExpiresAt: expires,
+		Models: list(f.value("models"), ", "),
 	}, true
 }
 
@@ -489,9 +493,13 @@ func (p *keysPage) patch() (store.KeyPatch, bool) {
 	rpm, tpm, daily := parseInt(f.value("rpm")), parseInt(f.value("tpm")), parseInt(f.value("daily_tokens"))
 	cost, conc := parseUSD(f.value("daily_cost")), parseInt(f.value("max_concurrency"))
 	timeout := parseDuration(f.value("timeout"))
+	models := list(f.value("models"), ", ")
+	if models == nil {
+		models = []string{} // every model: sent as [], which clears the list
+	}
 	patch := store.KeyPatch{
 		Name: &name, Credentials: &pool, Strategy: &strategy, RPM: &rpm, TPM: &tpm, DailyTokens: &daily,
-		DailyCost: &cost, MaxConcurrency: &conc, Timeout: &timeout, MaxRetries: p.retries(),
+		DailyCost: &cost, MaxConcurrency: &conc, Timeout: &timeout, MaxRetries: p.retries(), Models: &models,
 	}
 	if v := f.value("expires_at"); v != p.editExpires { // resending an expiry now past would be refused
 		expires, _ := parseExpiry(v, p.c.now())

@@ -25,6 +25,7 @@ type keyFlags struct {
 	credentials    []string
 	name           string
 	strategy       string
+	models         modelsFlag
 	rpm, tpm       int64
 	dailyTokens    int64
 	dailyCost      usdFlag
@@ -39,6 +40,7 @@ func (f *keyFlags) register(a *app, cmd *cobra.Command) {
 	fl.StringSliceVar(&f.credentials, "credentials", nil, "credential ids of the key's pool, comma separated")
 	fl.StringVar(&f.name, "name", "", "a label for the key")
 	fl.StringVar(&f.strategy, "strategy", store.DefaultStrategy, "how a credential is chosen: "+strings.Join(store.Strategies, ", "))
+	fl.Var(&f.models, "models", `models the key may use, comma separated: exact names and * globs, e.g. gpt-5,claude-* ("": every model)`)
 	fl.Int64Var(&f.rpm, "rpm", 0, "requests per minute (0: no limit)")
 	fl.Int64Var(&f.tpm, "tpm", 0, "tokens per minute (0: no limit)")
 	fl.Int64Var(&f.dailyTokens, "daily-tokens", 0, "tokens per UTC day (0: no limit)")
@@ -57,11 +59,12 @@ func newKeyCreateCmd(a *app) *cobra.Command {
 		Use:   "create --provider NAME --credentials ID[,ID…]",
 		Short: "Create a gateway key; its secret is printed once and cannot be shown again",
 		Example: `  aigw key create --provider openai --credentials cred_a,cred_b --strategy weighted --rpm 60
-  aigw key create --provider claude --credentials cred_c --name ci --daily-cost 5 --expires-at 2026-12-31 -o json`,
+  aigw key create --provider claude --credentials cred_c --name ci --daily-cost 5 --expires-at 2026-12-31 -o json
+  aigw key create --provider openai --credentials cred_a --models 'gpt-5,gpt-5-mini,o4-*'`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			in := store.KeyInput{
-				Provider: f.provider, Credentials: f.credentials, Name: f.name, Strategy: f.strategy,
+				Provider: f.provider, Credentials: f.credentials, Name: f.name, Strategy: f.strategy, Models: f.models.list,
 				Limits: store.Limits{RPM: f.rpm, TPM: f.tpm, DailyTokens: f.dailyTokens, DailyCost: float64(f.dailyCost),
 					MaxConcurrency: f.maxConcurrency},
 				Timeout: f.timeout, ExpiresAt: f.expiresAt.t,
@@ -113,9 +116,9 @@ func newKeyListCmd(a *app) *cobra.Command {
 			if a.output == "json" {
 				return printJSON(a.io.Out, ks)
 			}
-			t := newTable("ID", "NAME", "PROVIDER", "STRATEGY", "CREDENTIALS", "LIMITS", "STATUS", "EXPIRES")
+			t := newTable("ID", "NAME", "PROVIDER", "STRATEGY", "CREDENTIALS", "MODELS", "LIMITS", "STATUS", "EXPIRES")
 			for _, k := range ks {
-				t.add(k.ID, orDash(k.Name), k.Provider, k.Strategy, strings.Join(k.Credentials, ","),
+				t.add(k.ID, orDash(k.Name), k.Provider, k.Strategy, strings.Join(k.Credentials, ","), modelsText(k.Models),
 					limitsText(k.Limits), k.Status, fmtTimePtr(k.ExpiresAt))
 			}
 			return t.print(a.io.Out, a.io.outWidth)
@@ -171,8 +174,8 @@ func newKeyUpdateCmd(a *app) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:               "update ID [flags]",
-		Short:             "Change a key's pool, strategy, limits, timeout or expiry (only the flags given change)",
-		Example:           "  aigw key update key_9Xe… --rpm 120 --strategy health_best\n  aigw key update key_9Xe… --credentials cred_a,cred_c --no-expiry",
+		Short:             "Change a key's pool, strategy, models, limits, timeout or expiry (only the flags given change)",
+		Example:           "  aigw key update key_9Xe… --rpm 120 --strategy health_best\n  aigw key update key_9Xe… --credentials cred_a,cred_c --no-expiry\n  aigw key update key_9Xe… --models 'gpt-5,gpt-5-mini,claude-*'\n  aigw key update key_9Xe… --models ''   # every model again",
 		Args:              args(cobra.ExactArgs(1)),
 		ValidArgsFunction: a.completeKeys,
 		RunE: func(cmd *cobra.Command, argv []string) error {
@@ -185,6 +188,9 @@ func newKeyUpdateCmd(a *app) *cobra.Command {
 			}
 			if changed(cmd, "strategy") {
 				p.Strategy = &f.strategy
+			}
+			if changed(cmd, "models") {
+				p.Models = &f.models.list
 			}
 			for flag, dst := range map[string]**int64{"rpm": &p.RPM, "tpm": &p.TPM, "daily-tokens": &p.DailyTokens, "max-concurrency": &p.MaxConcurrency} {
 				if changed(cmd, flag) {
@@ -257,7 +263,7 @@ func (a *app) printKeyFields(k store.Key, extra ...string) error {
 		retries = fmt.Sprint(*k.MaxRetries)
 	}
 	pairs := []string{"id", k.ID, "name", orDash(k.Name), "provider", k.Provider, "preview", k.Preview,
-		"credentials", strings.Join(k.Credentials, ", "), "strategy", k.Strategy, "limits", limitsText(k.Limits),
+		"credentials", strings.Join(k.Credentials, ", "), "strategy", k.Strategy, "models", modelsText(k.Models), "limits", limitsText(k.Limits),
 		"timeout", timeoutText(k.Timeout), "max_retries", retries, "status", k.Status,
 		"expires", fmtTimePtr(k.ExpiresAt), "created", fmtTime(k.CreatedAt)}
 	if k.RevokedAt != nil {
