@@ -158,12 +158,12 @@ filtered by --provider, not by --key or --model.`,
   aigw usage --by credential --provider anthropic`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if q.By == store.GroupByCredential && (q.Key != "" || q.Model != "") {
+				return &usageError{errors.New("--key and --model cannot be combined with --by credential (the credential roll-ups are per day, credential and provider)")}
+			}
 			c, err := a.client()
 			if err != nil {
 				return err
-			}
-			if q.By == store.GroupByCredential && (q.Key != "" || q.Model != "") {
-				return &usageError{errors.New("--key and --model cannot be combined with --by credential (the credential roll-ups are per day, credential and provider)")}
 			}
 			rows, err := c.Usage(cmd.Context(), q)
 			if err != nil {
