@@ -69,7 +69,8 @@ func TestTraceQueriesValidateParameters(t *testing.T) {
 	for _, c := range []struct {
 		q     admin.UsageQuery
 		field string
-	}{{admin.UsageQuery{By: "color"}, "by"}, {admin.UsageQuery{Since: "2026-13-45"}, "since"}} {
+	}{{admin.UsageQuery{By: "color"}, "by"}, {admin.UsageQuery{Since: "2026-13-45"}, "since"},
+		{admin.UsageQuery{By: "credential", Key: "key_a"}, "key"}, {admin.UsageQuery{By: "credential", Model: "gpt-4o"}, "model"}} {
 		_, err := e.client.Usage(t.Context(), c.q)
 		var ae *admin.APIError
 		if !errors.As(err, &ae) || ae.Status != 400 || ae.Field != c.field {

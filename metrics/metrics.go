@@ -57,6 +57,7 @@ type Metrics struct {
 	cost        *prometheus.CounterVec
 	costUnknown *prometheus.CounterVec
 	retries     *prometheus.CounterVec
+	shares      shares // per credential and key: share.go
 
 	// Children already looked up, so that a trace costs map lookups on
 	// small keys rather than label hashing. Observe runs on one goroutine
@@ -118,8 +119,10 @@ func New(src Sources) *Metrics {
 	m.retries = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "aigw_retries_total", Help: "Attempts beyond the first, by provider.",
 	}, []string{"provider"})
+	m.shares = newShares()
 	m.reg.MustRegister(m.requests, m.latency, m.ttfb, m.overhead, m.tokens, m.cost, m.costUnknown, m.retries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(m.shares.collectors()...)
 	if src.InFlight != nil {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "aigw_requests_in_flight", Help: "Requests being served.",
@@ -189,6 +192,7 @@ func (m *Metrics) Observe(t *store.Trace) {
 	if t.Retries > 0 {
 		ps.retries.Add(float64(t.Retries))
 	}
+	m.shares.observe(t)
 	if t.PromptTokens+t.CompletionTokens == 0 && t.CostKnown {
 		return
 	}

@@ -19,6 +19,7 @@ type migration struct {
 // migrations is the forward path from an empty file (version 0).
 var migrations = []migration{
 	{to: 1, name: "create buckets", up: migrateV1},
+	{to: 2, name: "create the per-credential usage roll-ups", up: migrateV2},
 }
 
 // LatestSchema is the schema version this build writes.
@@ -32,6 +33,13 @@ func migrateV1(tx *bolt.Tx) error {
 		}
 	}
 	return tx.Bucket(bucketMeta).Put(metaApp, metaAppName)
+}
+
+// migrateV2 adds the credential roll-ups (usage_credentials.go); they
+// start empty: the days before the upgrade have none.
+func migrateV2(tx *bolt.Tx) error {
+	_, err := tx.CreateBucketIfNotExists(bucketUsageCredentials)
+	return err
 }
 
 func readVersion(tx *bolt.Tx) int {

@@ -53,12 +53,12 @@ func TestMigrateV0ToV1(t *testing.T) {
 		s.Close()
 		checkDatabase(t, path, testKey)
 	}()
-	if v, err := s.SchemaVersion(); err != nil || v != 1 {
-		t.Fatalf("SchemaVersion after migration = %d, %v; want 1", v, err)
+	if v, err := s.SchemaVersion(); err != nil || v != LatestSchema {
+		t.Fatalf("SchemaVersion after migration = %d, %v; want %d", v, err, LatestSchema)
 	}
 	err = s.db.View(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bucketMeta, bucketProviders, bucketCredentials, bucketKeys,
-			bucketKeyHashes, bucketTokens, bucketTraces, bucketUsage} {
+			bucketKeyHashes, bucketTokens, bucketTraces, bucketUsage, bucketUsageCredentials} {
 			if tx.Bucket(name) == nil {
 				t.Errorf("bucket %q missing after v0→v1", name)
 			}
@@ -77,22 +77,50 @@ func TestMigrateV0ToV1(t *testing.T) {
 }
 
 // migrationDB opens a v1 database holding one provider and returns its bbolt
-// handle, for running migrate with custom steps.
+// handle, for running migrate with custom steps after the first one
+// (migrations[:1]).
 func migrationDB(t *testing.T) *bolt.DB {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "aigw.db")
-	s, err := Open(path, testKey, Options{})
+	db, err := bolt.Open(writeV1(t, nil), 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.CreateProvider(Provider{Name: "openai", Type: TypeOpenAI, BaseURL: "https://api.openai.com"}); err != nil {
+	t.Cleanup(func() {
+		checkIntegrity(t, db)
+		db.Close()
+	})
+	return db
+}
+
+// writeV1 builds the file the first release (schema v1) would have left,
+// holding one provider; fill, when set, adds to it in the same transaction.
+func writeV1(t *testing.T, fill func(tx *bolt.Tx) error) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "aigw.db")
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		checkIntegrity(t, s.db)
-		s.Close()
+	if err := migrate(db, migrations[:1]); err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		p := Provider{Name: "openai", Type: TypeOpenAI, BaseURL: "https://api.openai.com", CreatedAt: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+		if err := putJSON(tx.Bucket(bucketProviders), []byte(p.Name), &p); err != nil {
+			return err
+		}
+		if fill != nil {
+			return fill(tx)
+		}
+		return nil
 	})
-	return s.db
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func dbVersion(t *testing.T, db *bolt.DB) int {
@@ -140,7 +168,7 @@ func TestMigrateAppliesStepsInOrderOnce(t *testing.T) {
 	db := migrationDB(t)
 	var ran []int
 	v2Runs := 0
-	steps := append(slices.Clone(migrations),
+	steps := append(slices.Clone(migrations[:1]),
 		migration{to: 2, name: "default provider timeout", up: func(tx *bolt.Tx) error {
 			ran = append(ran, 2)
 			v2Runs++
@@ -230,7 +258,7 @@ func TestMigrateFailingStepRollsBack(t *testing.T) {
 		return boom
 	}}
 
-	err := migrate(db, append(slices.Clone(migrations), v2, failing))
+	err := migrate(db, append(slices.Clone(migrations[:1]), v2, failing))
 	if !errors.Is(err, boom) {
 		t.Fatalf("migrate: %v; want the step's error", err)
 	}
@@ -261,7 +289,7 @@ func TestMigrateFailingStepRollsBack(t *testing.T) {
 	fixed.up = func(tx *bolt.Tx) error {
 		return rewriteProviders(tx, func(p *Provider) { p.BaseURL = "https://moved.example.com" })
 	}
-	if err := migrate(db, append(slices.Clone(migrations), v2, fixed)); err != nil {
+	if err := migrate(db, append(slices.Clone(migrations[:1]), v2, fixed)); err != nil {
 		t.Fatalf("migrate after the fix: %v", err)
 	}
 	if v2Runs != 1 {
@@ -279,7 +307,7 @@ func TestMigrateFirstStepFailingKeepsVersion(t *testing.T) {
 	db := migrationDB(t)
 	before := dbProvider(t, db, "openai")
 	boom := errors.New("boom")
-	err := migrate(db, append(slices.Clone(migrations), migration{to: 2, name: "broken", up: func(tx *bolt.Tx) error {
+	err := migrate(db, append(slices.Clone(migrations[:1]), migration{to: 2, name: "broken", up: func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketProviders).Delete([]byte("openai")); err != nil {
 			return err
 		}

@@ -41,7 +41,8 @@ var (
 	ErrWrongMasterKey = errors.New("the master key does not open this database's sealed secrets")
 )
 
-// Bucket names, all created by the first migration.
+// Bucket names, created by the migrations (migrate.go); the credential
+// roll-ups' is in usage_credentials.go.
 var (
 	bucketMeta        = []byte("meta")
 	bucketProviders   = []byte("providers")

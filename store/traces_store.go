@@ -33,7 +33,8 @@ const (
 )
 
 // WriteTraces stores a batch of finished traces and adds them to the usage
-// roll-ups in one transaction: the whole batch is written or none of it.
+// roll-ups (per key and per credential) in one transaction: the whole batch
+// is written or none of it.
 // Every trace is checked and encoded before the transaction starts (a trace
 // without a request id, or one that cannot be encoded, fails the batch and
 // writes nothing), so the write lock is held only for the B-tree work.
@@ -69,7 +70,7 @@ func (s *Store) WriteTraces(batch []*Trace) error {
 		// Only an id at or below the newest stored one can exist already.
 		last, _ := b.Cursor().Last()
 		count := traceCount(tx)
-		roll := newRollups(len(batch))
+		roll, credRoll := newRollups(len(batch)), newCredentialRollups()
 		prev := ""
 		var key []byte // bbolt copies the key it is given
 		for n, i := range order {
@@ -89,8 +90,12 @@ func (s *Store) WriteTraces(batch []*Trace) error {
 			}
 			count++
 			roll.add(t)
+			credRoll.add(t)
 		}
 		if err := roll.flush(tx.Bucket(bucketUsage)); err != nil {
+			return err
+		}
+		if err := credRoll.flush(tx.Bucket(bucketUsageCredentials)); err != nil {
 			return err
 		}
 		return putTraceCount(tx, count)

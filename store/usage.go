@@ -47,17 +47,19 @@ const (
 	GroupByModel    = "model"
 	GroupByProvider = "provider"
 	GroupByDay      = "day"
+	// GroupByCredential reads the per-credential roll-ups (usage_credentials.go).
+	GroupByCredential = "credential"
 )
 
 // UsageGroupings lists the accepted UsageQuery.GroupBy values.
-var UsageGroupings = []string{GroupByKey, GroupByModel, GroupByProvider, GroupByDay}
+var UsageGroupings = []string{GroupByKey, GroupByModel, GroupByProvider, GroupByDay, GroupByCredential}
 
 // UsageSourceNone is a trace's usage_source when no usage could be read.
 const UsageSourceNone = "none"
 
 // UsageRow is one group of the usage roll-ups; JSON names are a public contract.
 type UsageRow struct {
-	Group               string  `json:"group"` // the key id, model, provider or day (YYYY-MM-DD), per GroupBy
+	Group               string  `json:"group"` // the key id, model, provider, day (YYYY-MM-DD) or credential id, per GroupBy
 	Requests            int64   `json:"requests"`
 	Errors              int64   `json:"errors"` // requests with status >= 400 or no status at all (0)
 	PromptTokens        int64   `json:"prompt_tokens"`
@@ -68,11 +70,32 @@ type UsageRow struct {
 	// CostUnknown counts successful requests whose usage was read but not
 	// priced (no price for the model): CostUSD leaves them out.
 	CostUnknown int64 `json:"cost_unknown"`
+	// CacheReadShare is the share of the prompt read from the upstream's
+	// prompt cache: CacheReadTokens / PromptTokens, 0 when PromptTokens is
+	// 0, rounded to 4 decimal places. PromptTokens counts every prompt-side
+	// token on every provider (Anthropic's input_tokens + cache writes +
+	// cache reads; OpenAI's prompt_tokens / input_tokens and Gemini's
+	// promptTokenCount already include their cached tokens), so the share
+	// means the same whatever the API. Derived, not stored: Add keeps it.
+	CacheReadShare float64 `json:"cache_read_share"`
+}
+
+// CacheReadShare is cacheRead / prompt in [0, 1], rounded to 4 decimal
+// places; 0 when prompt is 0. An upstream that reports more cached tokens
+// than prompt tokens gets 1.
+func CacheReadShare(cacheRead, prompt int64) float64 {
+	if prompt <= 0 || cacheRead <= 0 {
+		return 0
+	}
+	if cacheRead >= prompt {
+		return 1
+	}
+	return math.Round(float64(cacheRead)/float64(prompt)*1e4) / 1e4
 }
 
 // UsageQuery selects and groups the usage roll-ups.
 type UsageQuery struct {
-	GroupBy                string // key, model, provider or day (default day)
+	GroupBy                string // key, model, provider, day (default) or credential
 	Since, Until           string // YYYY-MM-DD, inclusive, UTC; "" = open
 	KeyID, Provider, Model string // exact match when set
 }
@@ -102,7 +125,8 @@ func (r *UsageRow) addTrace(t *Trace) {
 	}
 }
 
-// Add adds o's figures (not its Group) to r.
+// Add adds o's figures (not its Group) to r and recomputes r's
+// CacheReadShare from the sums.
 func (r *UsageRow) Add(o *UsageRow) {
 	r.Requests += o.Requests
 	r.Errors += o.Errors
@@ -112,6 +136,7 @@ func (r *UsageRow) Add(o *UsageRow) {
 	r.CacheReadTokens += o.CacheReadTokens
 	r.CostUSD += o.CostUSD
 	r.CostUnknown += o.CostUnknown
+	r.CacheReadShare = CacheReadShare(r.CacheReadTokens, r.PromptTokens)
 }
 
 func appendUsageRec(dst []byte, r *UsageRow) []byte {
@@ -200,11 +225,17 @@ func (r *rollups) add(t *Trace) {
 // flush adds the sums to the stored records.
 func (r *rollups) flush(b *bolt.Bucket) error {
 	r.boundModels(b)
+	return addUsageRecs(b, r.recs)
+}
+
+// addUsageRecs adds each sum to the stored record of its key (the key
+// roll-ups' and the credential roll-ups').
+func addUsageRecs(b *bolt.Bucket, recs map[string]*UsageRow) error {
 	// One buffer for every new value; its capacity is exact, so appending
 	// never moves the values already handed to Put (bbolt keeps them until
 	// the commit).
-	vals := make([]byte, 0, len(r.recs)*usageRecSize)
-	for k, rec := range r.recs {
+	vals := make([]byte, 0, len(recs)*usageRecSize)
+	for k, rec := range recs {
 		key := []byte(k)
 		if old := b.Get(key); old != nil {
 			prev, err := decodeUsageRec(old) // copies out of the page
@@ -335,6 +366,9 @@ func (s *Store) Usage(q UsageQuery) ([]UsageRow, error) {
 	if err := q.validate(); err != nil {
 		return []UsageRow{}, err
 	}
+	if q.GroupBy == GroupByCredential {
+		return s.credentialUsage(q)
+	}
 	keyID, provider, model := rollupPart(q.KeyID), rollupPart(q.Provider), rollupPart(q.Model)
 	groups := map[string]*UsageRow{}
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -366,12 +400,18 @@ func (s *Store) Usage(q UsageQuery) ([]UsageRow, error) {
 	if err != nil {
 		return []UsageRow{}, err
 	}
+	return sortedRows(groups, q.GroupBy == GroupByDay), nil
+}
+
+// sortedRows lists groups by cost (highest first), then group; byDay: in
+// group (date) order.
+func sortedRows(groups map[string]*UsageRow, byDay bool) []UsageRow {
 	rows := make([]UsageRow, 0, len(groups))
 	for _, r := range groups {
 		rows = append(rows, *r)
 	}
 	slices.SortFunc(rows, func(a, b UsageRow) int {
-		if q.GroupBy == GroupByDay {
+		if byDay {
 			return strings.Compare(a.Group, b.Group)
 		}
 		if c := cmp.Compare(b.CostUSD, a.CostUSD); c != 0 {
@@ -379,7 +419,7 @@ func (s *Store) Usage(q UsageQuery) ([]UsageRow, error) {
 		}
 		return strings.Compare(a.Group, b.Group)
 	})
-	return rows, nil
+	return rows
 }
 
 // KeyTotalsForDay sums the roll-ups of one UTC day (YYYY-MM-DD) per key id,

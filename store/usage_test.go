@@ -91,10 +91,11 @@ func writeUsageSet(t *testing.T, s *Store) {
 }
 
 // row builds a UsageRow: requests, errors, prompt, completion, cache
-// creation, cache read, cost, cost unknown.
+// creation, cache read, cost, cost unknown (and the cache-read share they
+// make: TestCacheReadShare checks that function).
 func row(g string, req, errs, p, c, cw, cr int64, cost float64, unk int64) UsageRow {
 	return UsageRow{Group: g, Requests: req, Errors: errs, PromptTokens: p, CompletionTokens: c,
-		CacheCreationTokens: cw, CacheReadTokens: cr, CostUSD: cost, CostUnknown: unk}
+		CacheCreationTokens: cw, CacheReadTokens: cr, CostUSD: cost, CostUnknown: unk, CacheReadShare: CacheReadShare(cr, p)}
 }
 
 func TestUsage(t *testing.T) {
@@ -199,7 +200,7 @@ func TestUsageRefusesBadQueries(t *testing.T) {
 func TestUsageRowJSONNames(t *testing.T) {
 	b, _ := json.Marshal(row("key_a", 1, 2, 3, 4, 5, 6, 0.5, 7))
 	want := `{"group":"key_a","requests":1,"errors":2,"prompt_tokens":3,"completion_tokens":4,` +
-		`"cache_creation_tokens":5,"cache_read_tokens":6,"cost_usd":0.5,"cost_unknown":7}`
+		`"cache_creation_tokens":5,"cache_read_tokens":6,"cost_usd":0.5,"cost_unknown":7,"cache_read_share":1}`
 	if string(b) != want {
 		t.Errorf("UsageRow JSON = %s; want %s", b, want)
 	}

@@ -236,6 +236,9 @@ func fixtureCredentials() credentialsLoadedMsg {
 	}
 	return credentialsLoadedMsg{
 		Providers: fixtureProviders(),
+		Today: map[string]store.UsageRow{
+			"cred_anthropic1": {Group: "cred_anthropic1", Requests: 1204, PromptTokens: 3_100_000, CacheReadTokens: 2_480_000, CacheReadShare: 0.8},
+		},
 		Credentials: []admin.Credential{
 			cred("cred_anthropic1", "anthropic", "team-a", true, 3, health("healthy", time.Time{}, 1204, 3, "")),
 			cred("cred_anthropic2", "anthropic", "team-b", true, 1, health("cooling_down", testNow.Add(40*time.Second), 388, 41, "upstream 529 overloaded")),
@@ -257,7 +260,8 @@ func fixtureKeys() keysLoadedMsg {
 			{ID: "key_old", Name: "", Provider: "openai", Preview: "aigw_u7P…0aaQ", Credentials: []string{"cred_openai1"}, Strategy: "round_robin", Status: store.KeyRevoked},
 		},
 		Today: map[string]store.UsageRow{
-			"key_billing": {Group: "key_billing", Requests: 4210, Errors: 38, PromptTokens: 2_900_000, CompletionTokens: 610_000, CostUSD: 3.4187},
+			"key_billing": {Group: "key_billing", Requests: 4210, Errors: 38, PromptTokens: 2_900_000, CompletionTokens: 610_000, CostUSD: 3.4187,
+				CacheReadTokens: 1_740_000, CacheReadShare: 0.6},
 			"key_support": {Group: "key_support", Requests: 812, Errors: 9, PromptTokens: 1_800_000, CompletionTokens: 390_000, CostUSD: 11.02, CostUnknown: 4},
 		},
 		Credentials: fixtureCredentials().Credentials,
@@ -267,7 +271,8 @@ func fixtureKeys() keysLoadedMsg {
 
 func fixtureUsage() []store.UsageRow {
 	return []store.UsageRow{
-		{Group: "key_billing", Requests: 4210, Errors: 38, PromptTokens: 2_900_000, CompletionTokens: 610_000, CostUSD: 3.4187},
+		{Group: "key_billing", Requests: 4210, Errors: 38, PromptTokens: 2_900_000, CompletionTokens: 610_000, CostUSD: 3.4187,
+			CacheReadTokens: 1_740_000, CacheReadShare: 0.6},
 		{Group: "key_support", Requests: 812, Errors: 90, PromptTokens: 1_800_000, CompletionTokens: 390_000, CostUSD: 11.02, CostUnknown: 4},
 		{Group: "key_lab", Requests: 77, PromptTokens: 52_000, CompletionTokens: 20_000, CostUnknown: 77},
 	}

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -15,6 +16,7 @@ type (
 	credentialsLoadedMsg struct {
 		Credentials []admin.Credential
 		Providers   []admin.Provider
+		Today       map[string]store.UsageRow // today's usage per credential id
 		Err         error
 	}
 	// credentialSavedMsg answers an add, an edit, or an enable/disable.
@@ -38,6 +40,7 @@ type credentialsPage struct {
 	c         *common
 	creds     []admin.Credential
 	providers []admin.Provider
+	today     map[string]store.UsageRow
 	loaded    bool
 	loading   bool
 	table     table
@@ -92,7 +95,23 @@ func (p *credentialsPage) load() tea.Cmd {
 		if msg.Credentials, msg.Err = c.client.Credentials(ctx, ""); msg.Err != nil {
 			return msg
 		}
-		msg.Providers, msg.Err = c.client.Providers(ctx)
+		if msg.Providers, msg.Err = c.client.Providers(ctx); msg.Err != nil {
+			return msg
+		}
+		today := c.today()
+		rows, err := c.client.Usage(ctx, admin.UsageQuery{By: store.GroupByCredential, Since: today, Until: today})
+		var ae *admin.APIError
+		switch {
+		case errors.As(err, &ae) && ae.Field == "by":
+			return msg // a gateway older than the credential roll-ups: no share to show
+		case err != nil:
+			msg.Err = err
+			return msg
+		}
+		msg.Today = make(map[string]store.UsageRow, len(rows))
+		for _, r := range rows {
+			msg.Today[r.Group] = r
+		}
 		return msg
 	}
 }
@@ -109,7 +128,7 @@ func (p *credentialsPage) update(msg tea.Msg) tea.Cmd {
 			p.flash = failBanner("cannot load the credentials", msg.Err)
 			return nil
 		}
-		p.creds, p.providers, p.loaded = msg.Credentials, msg.Providers, true
+		p.creds, p.providers, p.today, p.loaded = msg.Credentials, msg.Providers, msg.Today, true
 		p.setRows()
 	case credentialSavedMsg:
 		if !p.afterSave(msg.Err, &p.flash) {
@@ -244,6 +263,9 @@ func (p *credentialsPage) detail() string {
 				fmtInt(int64(h.RequestsToday)), fmtInt(int64(h.FailuresToday)), fmtInt(int64(h.Requests)), fmtInt(int64(h.Failures)))},
 			detailLine{"last error", "", orDash(oneLine(h.LastError))},
 		)
+	}
+	if p.today != nil {
+		lines = append(lines, detailLine{"cache", "", cacheShareText(p.today[c.ID])})
 	}
 	return details(s, lines...)
 }

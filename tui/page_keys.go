@@ -65,6 +65,7 @@ func newKeysPage(c *common) *keysPage {
 			{title: "REQ", min: 5, right: true},
 			{title: "TOKENS", min: 6, right: true},
 			{title: "COST", min: 8, right: true},
+			{title: "CACHE", min: 6, right: true},
 		},
 		empty: "No gateway keys yet. Press a to create one.",
 	}}
@@ -230,12 +231,31 @@ func (p *keysPage) setRows() {
 		if u.Requests > 0 {
 			tokens, cost = fmtCount(float64(u.PromptTokens+u.CompletionTokens)), usageCost(u)
 		}
-		rows[i] = []string{orDash(k.Name), k.ID, k.Provider, k.Status, fmtInt(u.Requests), tokens, cost}
+		rows[i] = []string{orDash(k.Name), k.ID, k.Provider, k.Status, fmtInt(u.Requests), tokens, cost, cacheShare(u)}
 		if k.Status != store.KeyActive {
 			tones[i] = toneMuted
 		}
 	}
 	p.table.setRows(rows, tones)
+}
+
+// cacheShare is a roll-up's cache-read share: the part of its prompt
+// tokens read from the upstream's prompt cache ("60.0%"), "-" without
+// prompt tokens.
+func cacheShare(u store.UsageRow) string {
+	if u.PromptTokens == 0 {
+		return "-"
+	}
+	return fmtPercent(u.CacheReadShare)
+}
+
+// cacheShareText says how much of a day's prompt came from the cache.
+func cacheShareText(u store.UsageRow) string {
+	if u.PromptTokens == 0 {
+		return "no prompt tokens today"
+	}
+	return fmt.Sprintf("%s of today's prompt read from cache (%s of %s tokens)",
+		fmtPercent(u.CacheReadShare), fmtCount(float64(u.CacheReadTokens)), fmtCount(float64(u.PromptTokens)))
 }
 
 // usageCost is a roll-up's cost, "+?" when some requests had no price.
@@ -286,6 +306,7 @@ func (p *keysPage) detail() string {
 			fmtInt(u.Requests), fmtInt(u.Errors),
 			ofLimit(fmtCount(float64(tokens)), fmtCount(float64(k.DailyTokens)), k.DailyTokens > 0),
 			ofLimit(usageCost(u), fmtUSD(k.DailyCost), k.DailyCost > 0))},
+		detailLine{"cache", "", cacheShareText(u)},
 		detailLine{"other", "", fmt.Sprintf("timeout %s · max retries %s · expires %s", timeout, retries, expires)},
 	)
 }

@@ -213,6 +213,8 @@ func TestUsageGroupingAndPeriod(t *testing.T) {
 	press(m, "s", "s")
 	mustContain(t, m.View(), "today")
 	press(m, "b", "b", "b")
+	mustContain(t, m.View(), "[credential]")
+	press(m, "b")
 	mustContain(t, m.View(), "[key]")
 }
 

@@ -17,7 +17,7 @@ type usageLoadedMsg struct {
 	By       string
 	Period   int
 	Rows     []store.UsageRow
-	KeyNames map[string]string // key id → name, when grouped by key
+	KeyNames map[string]string // key or credential id → name, when grouped by key or credential
 	Err      error
 }
 
@@ -29,8 +29,8 @@ type usagePeriod struct {
 
 var usagePeriods = []usagePeriod{{"today", 1}, {"last 7 days", 7}, {"last 30 days", 30}, {"all time", 0}}
 
-// usagePage shows the usage roll-ups by key, model, provider or day, with a
-// bar chart of the cost.
+// usagePage shows the usage roll-ups by key, model, provider, day or
+// credential, with the cache-read share and a bar chart of the cost.
 type usagePage struct {
 	c        *common
 	by       int // index in store.UsageGroupings
@@ -50,7 +50,8 @@ func newUsagePage(c *common) *usagePage {
 			{title: "ERR", min: 5, right: true},
 			{title: "TOKENS", min: 7, right: true},
 			{title: "COST", min: 9, right: true},
-			{title: "", min: 6, flex: 3, style: &c.styles.Bar},
+			{title: "CACHE", min: 6, right: true},
+			{title: "", min: 6, flex: 1, style: &c.styles.Bar},
 		},
 		empty: "No usage in this period.",
 	}}
@@ -78,17 +79,30 @@ func (p *usagePage) load() tea.Cmd {
 		ctx, cancel := c.call()
 		defer cancel()
 		msg := usageLoadedMsg{By: by, Period: period}
-		if msg.Rows, msg.Err = c.client.Usage(ctx, q); msg.Err != nil || by != store.GroupByKey {
+		if msg.Rows, msg.Err = c.client.Usage(ctx, q); msg.Err != nil {
 			return msg
 		}
-		keys, err := c.client.Keys(ctx)
-		if err != nil {
-			msg.Err = err
-			return msg
-		}
-		msg.KeyNames = make(map[string]string, len(keys))
-		for _, k := range keys {
-			msg.KeyNames[k.ID] = k.Name
+		switch by {
+		case store.GroupByKey:
+			keys, err := c.client.Keys(ctx)
+			if err != nil {
+				msg.Err = err
+				return msg
+			}
+			msg.KeyNames = make(map[string]string, len(keys))
+			for _, k := range keys {
+				msg.KeyNames[k.ID] = k.Name
+			}
+		case store.GroupByCredential:
+			creds, err := c.client.Credentials(ctx, "")
+			if err != nil {
+				msg.Err = err
+				return msg
+			}
+			msg.KeyNames = make(map[string]string, len(creds))
+			for _, cr := range creds {
+				msg.KeyNames[cr.ID] = cr.Name
+			}
 		}
 		return msg
 	}
@@ -147,7 +161,9 @@ func (p *usagePage) groupLabel(g string) string {
 	switch {
 	case g == "" && p.groupBy() == store.GroupByModel:
 		return "(unknown model)"
-	case p.groupBy() == store.GroupByKey && p.keyNames[g] != "":
+	case g == "" && p.groupBy() == store.GroupByCredential:
+		return "(no credential)" // refused before one was chosen
+	case (p.groupBy() == store.GroupByKey || p.groupBy() == store.GroupByCredential) && p.keyNames[g] != "":
 		return p.keyNames[g] + " (" + g + ")"
 	}
 	return g
@@ -160,13 +176,13 @@ func (p *usagePage) setRows() {
 	}
 	p.table.setSource(len(p.rows), func(i int) ([]string, tone) {
 		r := p.rows[i]
-		barW := p.table.widths(p.c.width)[5]
+		barW := p.table.widths(p.c.width)[6]
 		tn := toneNormal
 		if r.Errors > 0 && r.Errors*10 >= r.Requests {
 			tn = toneWarn
 		}
 		return []string{p.groupLabel(r.Group), fmtInt(r.Requests), fmtInt(r.Errors),
-			fmtCount(float64(r.PromptTokens + r.CompletionTokens)), usageCost(r), hbar(r.CostUSD, top, barW)}, tn
+			fmtCount(float64(r.PromptTokens + r.CompletionTokens)), usageCost(r), cacheShare(r), hbar(r.CostUSD, top, barW)}, tn
 	})
 }
 
@@ -179,11 +195,11 @@ func (p *usagePage) view() string {
 		if i == p.by {
 			tabs = append(tabs, s.TabActive.Render("["+g+"]"))
 		} else {
-			tabs = append(tabs, s.Muted.Render(" "+g+" "))
+			tabs = append(tabs, s.Muted.Render(" "+g+" ")) // as wide as "[g]": the tabs stay put
 		}
 	}
-	head := s.Title.Render("Usage by ") + strings.Join(tabs, " ") + s.Muted.Render("  (b)") +
-		s.Title.Render("   period ") + s.Value.Render(usagePeriods[p.period].label) + s.Muted.Render(" (s)")
+	head := s.Title.Render("Usage by ") + strings.Join(tabs, "") + s.Muted.Render(" (b)") +
+		s.Title.Render("  period ") + s.Value.Render(usagePeriods[p.period].label) + s.Muted.Render(" (s)")
 	if !p.loaded {
 		if p.flash.kind != bannerNone {
 			return head + "\n\n" + p.flash.view(s, p.c.width, 3)
@@ -194,8 +210,8 @@ func (p *usagePage) view() string {
 	for i := range p.rows {
 		tot.Add(&p.rows[i])
 	}
-	total := fmt.Sprintf("Total  %s requests · %s errors · %s tokens · %s",
-		fmtInt(tot.Requests), fmtInt(tot.Errors), fmtCount(float64(tot.PromptTokens+tot.CompletionTokens)), usageCost(tot))
+	total := fmt.Sprintf("Total  %s requests · %s errors · %s tokens · %s · cache read %s",
+		fmtInt(tot.Requests), fmtInt(tot.Errors), fmtCount(float64(tot.PromptTokens+tot.CompletionTokens)), usageCost(tot), cacheShare(tot))
 	body := fitLines(p.table.view(s, p.c.width, p.tableHeight()), p.c.width, p.tableHeight())
 	out := head + "\n\n" + body + "\n" + s.Value.Render(total)
 	switch fv := p.flash.view(s, p.c.width, 1); {

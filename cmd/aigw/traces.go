@@ -142,15 +142,25 @@ func usdText(usd float64) string {
 func newUsageCmd(a *app) *cobra.Command {
 	var q admin.UsageQuery
 	cmd := &cobra.Command{
-		Use:   "usage [--by key|model|provider|day] [--since YYYY-MM-DD] [--until YYYY-MM-DD]",
-		Short: "Sum requests, tokens and cost per key, model, provider or day",
+		Use:   "usage [--by key|model|provider|day|credential] [--since YYYY-MM-DD] [--until YYYY-MM-DD]",
+		Short: "Sum requests, tokens and cost per key, model, provider, day or credential",
 		Long: `Sum requests, errors, tokens and cost from the usage roll-ups (UTC days),
-grouped by key, model, provider or day. A cost column ending in "+?" means
-some requests of the group have no known price.`,
+grouped by key, model, provider, day or credential. A cost column ending in
+"+?" means some requests of the group have no known price. CACHE% is the
+cache-read share: the part of the prompt tokens read from the upstream's
+prompt cache (cache_read_tokens / prompt_tokens; JSON: cache_read_share, 0..1).
+By credential, a request counts under the credential that answered it last;
+requests that reached none (refused by a limit) under "-". Credential roll-ups
+start with the version that added them: older days have none. They can be
+filtered by --provider, not by --key or --model.`,
 		Example: `  aigw usage --by model --since 2026-11-01
-  aigw usage --by key -o json`,
+  aigw usage --by key -o json
+  aigw usage --by credential --provider anthropic`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if q.By == store.GroupByCredential && (q.Key != "" || q.Model != "") {
+				return &usageError{errors.New("--key and --model cannot be combined with --by credential (the credential roll-ups are per day, credential and provider)")}
+			}
 			c, err := a.client()
 			if err != nil {
 				return err
@@ -159,32 +169,41 @@ some requests of the group have no known price.`,
 			if err != nil {
 				var ae *admin.APIError
 				if errors.As(err, &ae) && ae.Field == "by" {
-					return &usageError{fmt.Errorf("invalid --by %q: use key, model, provider or day", q.By)}
+					return &usageError{fmt.Errorf("invalid --by %q: use key, model, provider, day or credential", q.By)}
 				}
 				return apiErr(cmd, err)
 			}
 			if a.output == "json" {
 				return printJSON(a.io.Out, rows)
 			}
-			t := newTable(strings.ToUpper(firstNonEmpty(q.By, "day")), "REQUESTS", "ERRORS", "PROMPT", "COMPLETION", "CACHE WRITE", "CACHE READ", "COST")
+			t := newTable(strings.ToUpper(firstNonEmpty(q.By, "day")), "REQUESTS", "ERRORS", "PROMPT", "COMPLETION", "CACHE WRITE", "CACHE READ", "CACHE%", "COST")
 			for _, r := range rows {
 				cost := usdText(r.CostUSD)
 				if r.CostUnknown > 0 {
 					cost += "+?"
 				}
 				t.add(orDash(r.Group), fmt.Sprint(r.Requests), fmt.Sprint(r.Errors), fmt.Sprint(r.PromptTokens),
-					fmt.Sprint(r.CompletionTokens), fmt.Sprint(r.CacheCreationTokens), fmt.Sprint(r.CacheReadTokens), cost)
+					fmt.Sprint(r.CompletionTokens), fmt.Sprint(r.CacheCreationTokens), fmt.Sprint(r.CacheReadTokens), shareText(r), cost)
 			}
 			return t.print(a.io.Out, a.io.outWidth)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&q.By, "by", "day", "group by key, model, provider or day")
+	fl.StringVar(&q.By, "by", "day", "group by key, model, provider, day or credential")
 	fl.StringVar(&q.Since, "since", "", "first UTC day (YYYY-MM-DD)")
 	fl.StringVar(&q.Until, "until", "", "last UTC day (YYYY-MM-DD)")
 	fl.StringVar(&q.Key, "key", "", "only this key id")
 	fl.StringVar(&q.Provider, "provider", "", "only this provider")
 	fl.StringVar(&q.Model, "model", "", "only this model")
-	_ = cmd.RegisterFlagCompletionFunc("by", cobra.FixedCompletions([]string{"key", "model", "provider", "day"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("by", cobra.FixedCompletions(store.UsageGroupings, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
+}
+
+// shareText is a row's cache-read share as a percentage ("83.3%"), "-"
+// when it has no prompt tokens.
+func shareText(r store.UsageRow) string {
+	if r.PromptTokens == 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(r.CacheReadShare*100, 'f', 1, 64) + "%"
 }
