@@ -21,7 +21,8 @@ import (
 	"github.com/aigw/aigw/store"
 )
 
-// Refresher refreshes the OAuth credentials of a store.
+// Refresher refreshes the OAuth credentials of a store. Set its fields,
+// then use it; the zero values of the optional ones are defaults.
 type Refresher struct {
 	Store  *store.Store
 	Reload func() error // rebuild the proxy's snapshot after new tokens are stored
@@ -67,13 +68,6 @@ type flight struct {
 // requests refused with the same access token, without a token request:
 // the stragglers of a burst that all hit the same expiry.
 const recentFailure = 5 * time.Second
-
-// New returns a Refresher ready to Run.
-func New(st *store.Store, reload func() error, logger *slog.Logger) *Refresher {
-	r := &Refresher{Store: st, Reload: reload, Logger: logger}
-	r.once.Do(r.init)
-	return r
-}
 
 func (r *Refresher) init() {
 	if r.Timeout <= 0 {
