@@ -70,6 +70,8 @@ var routes = []route{
 	{http.MethodGet, func(f scopeFixture) string { return "/api/v1/credentials/" + f.cred.ID }, nil, admin.ScopeCredentialsRead, http.StatusOK},
 	{http.MethodPatch, func(f scopeFixture) string { return "/api/v1/credentials/" + f.cred.ID }, fixed(`{"weight":5}`), admin.ScopeCredentialsWrite, http.StatusOK},
 	{http.MethodDelete, func(f scopeFixture) string { return "/api/v1/credentials/" + f.spare.ID }, nil, admin.ScopeCredentialsWrite, http.StatusNoContent},
+	// The fixture's credential is an API key: past the scope check, its refresh is refused as such.
+	{http.MethodPost, func(f scopeFixture) string { return "/api/v1/credentials/" + f.cred.ID + "/refresh" }, nil, admin.ScopeCredentialsWrite, http.StatusBadRequest},
 
 	{http.MethodGet, fixed("/api/v1/keys"), nil, admin.ScopeKeysRead, http.StatusOK},
 	{http.MethodPost, fixed("/api/v1/keys"), func(f scopeFixture) string {

@@ -6,6 +6,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +29,9 @@ type Options struct {
 	Reload func() error
 	// Health gives the credentials' live state (nil: not shown).
 	Health *scheduler.Health
+	// RefreshCredential refreshes an OAuth credential now and waits for the
+	// outcome (nil: POST …/refresh answers 503).
+	RefreshCredential func(ctx context.Context, id string) error
 	// ProviderStates gives, by provider name, why a provider is out of
 	// service ("" or absent: it serves); nil: not shown.
 	ProviderStates func() map[string]string
@@ -48,6 +52,7 @@ type Server struct {
 	tokens   *Tokens
 	reload   func() error
 	health   *scheduler.Health
+	refresh  func(ctx context.Context, id string) error
 	provs    func() map[string]string
 	live     LiveTraces
 	metrics  http.Handler
@@ -58,7 +63,7 @@ type Server struct {
 
 // New builds the server and its routes.
 func New(o Options) *Server {
-	s := &Server{closing: make(chan struct{}), store: o.Store, tokens: o.Tokens, reload: o.Reload, health: o.Health, provs: o.ProviderStates, live: o.Live, metrics: o.Metrics, statusFn: o.Status, log: o.Logger, mux: http.NewServeMux()}
+	s := &Server{closing: make(chan struct{}), store: o.Store, tokens: o.Tokens, reload: o.Reload, health: o.Health, refresh: o.RefreshCredential, provs: o.ProviderStates, live: o.Live, metrics: o.Metrics, statusFn: o.Status, log: o.Logger, mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -91,6 +96,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/credentials/{id}", ScopeCredentialsRead, s.getCredential)
 	s.handle("PATCH /api/v1/credentials/{id}", ScopeCredentialsWrite, s.updateCredential)
 	s.handle("DELETE /api/v1/credentials/{id}", ScopeCredentialsWrite, s.deleteCredential)
+	s.handle("POST /api/v1/credentials/{id}/refresh", ScopeCredentialsWrite, s.refreshCredential)
 
 	s.handle("GET /api/v1/keys", ScopeKeysRead, s.listKeys)
 	s.handle("POST /api/v1/keys", ScopeKeysWrite, s.createKey)

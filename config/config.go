@@ -26,6 +26,7 @@ type Config struct {
 	Timeout Timeouts         `toml:"timeouts"`
 	Retry   Retry            `toml:"retry"`
 	Health  Health           `toml:"health"`
+	OAuth   OAuth            `toml:"oauth"`
 	Limits  Limits           `toml:"limits"`
 	Traces  Traces           `toml:"traces"`
 	Usage   Usage            `toml:"usage"`
@@ -71,6 +72,13 @@ type Health struct {
 	FailureWindow    units.Duration `toml:"failure_window"`
 	Cooldown         units.Duration `toml:"cooldown"`
 	MaxCooldown      units.Duration `toml:"max_cooldown"`
+}
+
+// OAuth configures the refreshing of OAuth credentials.
+type OAuth struct {
+	// RefreshTimeout bounds one token request; a request whose upstream
+	// refused an expired token waits for it.
+	RefreshTimeout units.Duration `toml:"refresh_timeout"`
 }
 
 // Limits bounds the in-process limiter state.
@@ -124,6 +132,7 @@ func Default() Config {
 		Retry:   Retry{MaxRetries: 2, BackoffBase: units.Duration(100 * time.Millisecond), BackoffMax: units.Duration(2 * time.Second)},
 		Health: Health{FailureThreshold: 3, FailureWindow: units.Duration(30 * time.Second),
 			Cooldown: units.Duration(10 * time.Second), MaxCooldown: units.Duration(5 * time.Minute)},
+		OAuth:  OAuth{RefreshTimeout: units.Duration(10 * time.Second)},
 		Limits: Limits{MaxTrackedKeys: 100_000},
 		Traces: Traces{Retention: units.Duration(30 * 24 * time.Hour), MaxCount: 1_000_000, QueueSize: 8192,
 			BatchSize: 2048, FlushInterval: units.Duration(500 * time.Millisecond)},
@@ -190,7 +199,8 @@ func (c *Config) Validate() error {
 		{"timeouts.connect", c.Timeout.Connect}, {"timeouts.first_byte", c.Timeout.FirstByte}, {"timeouts.idle", c.Timeout.Idle},
 		{"retry.backoff_base", c.Retry.BackoffBase}, {"retry.backoff_max", c.Retry.BackoffMax},
 		{"health.failure_window", c.Health.FailureWindow}, {"health.cooldown", c.Health.Cooldown},
-		{"health.max_cooldown", c.Health.MaxCooldown}, {"traces.retention", c.Traces.Retention},
+		{"health.max_cooldown", c.Health.MaxCooldown}, {"oauth.refresh_timeout", c.OAuth.RefreshTimeout},
+		{"traces.retention", c.Traces.Retention},
 		{"traces.flush_interval", c.Traces.FlushInterval},
 	}
 	for _, p := range positive {

@@ -5,6 +5,7 @@ package gateway
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -99,7 +100,7 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("admin token: %w", err)
 	}
 
-	var refresher *oauth.Refresher // set below; the proxy reports rejected credentials to it
+	var refresher *oauth.Refresher // set below; the proxy has it refresh refused OAuth tokens
 	today, err := st.KeyTotalsForDay(store.UsageDay(time.Now()))
 	if err != nil {
 		return fmt.Errorf("reading today's usage: %w", err)
@@ -166,8 +167,13 @@ func Run(ctx context.Context, o Options) error {
 		InjectStreamUsage: cfg.Usage.InjectStreamUsage,
 		Prices:            priceTable,
 		Recorder:          traces,
-		OnRejected:        func(id string) { refresher.Kick(id) },
-		Logger:            log,
+		RefreshCredential: func(ctx context.Context, id string, refused [sha256.Size]byte) error {
+			return refresher.Rejected(ctx, id, refused)
+		},
+		// The refresher bounds the token request itself; a request waits a
+		// little longer, for the new tokens to be stored and loaded.
+		RefreshTimeout: cfg.OAuth.RefreshTimeout.D() + 5*time.Second,
+		Logger:         log,
 	})
 	px.KeyStates().SeedFunc = keyDays.Lookup
 	var reloadMu sync.Mutex
@@ -188,7 +194,7 @@ func Run(ctx context.Context, o Options) error {
 	if err := reload(); err != nil {
 		return fmt.Errorf("load configuration: %w", err)
 	}
-	refresher = oauth.New(st, reload, log)
+	refresher = &oauth.Refresher{Store: st, Reload: reload, Logger: log, Timeout: cfg.OAuth.RefreshTimeout.D()}
 
 	proxyLn, err := net.Listen("tcp", cfg.Proxy.Addr)
 	if err != nil {
@@ -205,7 +211,8 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	adminAPI := admin.New(admin.Options{Store: st, Tokens: tokens, Reload: reload, Health: px.Health(), ProviderStates: px.ProviderStates,
-		Live: traces, Metrics: mets.Handler(), Logger: log,
+		RefreshCredential: refresher.Refresh,
+		Live:              traces, Metrics: mets.Handler(), Logger: log,
 		Status: statusFunc(o.Version, time.Now(), proxyLn.Addr().String(), px, traces)})
 	adminSrv := &http.Server{Handler: adminAPI.Handler(), ReadHeaderTimeout: 10 * time.Second}
 
@@ -252,6 +259,7 @@ func Run(ctx context.Context, o Options) error {
 		drainCtx, cancel := context.WithTimeout(context.Background(), cfg.Proxy.DrainTimeout.D())
 		defer cancel()
 		errProxy := px.Shutdown(drainCtx)
+		refresher.Close() // no request waits on a refresh any more
 		// A shutdown right after start may come before Serve took the
 		// listener: closing it makes a late Serve return at once.
 		proxyLn.Close()

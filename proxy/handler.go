@@ -374,6 +374,9 @@ func (x *exchange) forward() bool {
 		tried.Add(pos)
 		cred := k.creds[pos]
 		err := x.attempt(cred, began)
+		if err != nil && cred.oauth {
+			cred, err = x.renew(cred, err, &began)
+		}
 		ended := x.p.now()
 		took := ended.Sub(began)
 		x.upstreamTime += took
@@ -393,9 +396,6 @@ func (x *exchange) forward() bool {
 		x.addAttempt(cred, err, took)
 		if lastOutcome == scheduler.Rejected {
 			never.Add(pos)
-			if x.p.cfg.OnRejected != nil {
-				x.p.cfg.OnRejected(cred.id)
-			}
 		}
 		last = err
 		x.cred, x.reported = cred, true // for the trace; its outcome is counted

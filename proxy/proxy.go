@@ -16,6 +16,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"log/slog"
 	"net"
@@ -62,10 +63,18 @@ type Config struct {
 
 	// Recorder receives every authenticated request's trace; nil drops them.
 	Recorder Recorder
-	// OnRejected hears of every credential the upstream refused (401/403),
-	// e.g. to refresh an OAuth token; it must not block.
-	OnRejected func(credentialID string)
-	Logger     *slog.Logger
+	// RefreshCredential refreshes an OAuth credential whose access token
+	// the upstream refused (401/403); refused is that token's SHA-256. It
+	// returns nil once the proxy's snapshot holds another access token for
+	// the credential (the request is then sent again on it), and is called
+	// with a context that ends after RefreshTimeout. Concurrent calls for
+	// one credential must share one refresh. nil: no refresh, the
+	// credential is marked invalid at once.
+	RefreshCredential func(ctx context.Context, credentialID string, refused [sha256.Size]byte) error
+	// RefreshTimeout bounds how long a request waits for RefreshCredential
+	// (default 15 s).
+	RefreshTimeout time.Duration
+	Logger         *slog.Logger
 }
 
 // Recorder takes finished traces off the request path. Record may block
@@ -107,6 +116,9 @@ func New(cfg Config) *Proxy {
 	}
 	if p.cfg.FirstByteTimeout <= 0 {
 		p.cfg.FirstByteTimeout = 120 * time.Second
+	}
+	if p.cfg.RefreshTimeout <= 0 {
+		p.cfg.RefreshTimeout = 15 * time.Second
 	}
 	if p.cfg.MaxTrackedKeys <= 0 {
 		p.cfg.MaxTrackedKeys = 100_000

@@ -51,6 +51,7 @@ type credential struct {
 	secretHash [sha256.Size]byte
 	authValues [][]byte // one per provider auth header, ready to send
 	health     *scheduler.Cred
+	oauth      bool // its secret is an access token that can be refreshed
 }
 
 type gwKey struct {
@@ -142,7 +143,7 @@ func buildSnapshot(d *store.Data, rc reloadContext) (*snapshot, error) {
 		if pr == nil {
 			continue
 		}
-		cr := &credential{id: c.ID, secretHash: sha256.Sum256([]byte(c.Secret))}
+		cr := &credential{id: c.ID, secretHash: sha256.Sum256([]byte(c.Secret)), oauth: c.Kind == store.KindOAuth}
 		for _, a := range pr.auth {
 			cr.authValues = append(cr.authValues, []byte(a.prefix+c.Secret+a.suffix))
 		}

@@ -45,6 +45,11 @@ type OAuthInfo struct {
 	TokenURL  string     `json:"token_url"`
 	ClientID  string     `json:"client_id,omitempty"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty"` // of the access token
+	// The last refresh: when, how it went (RefreshOK, RefreshInvalidGrant,
+	// …) and, unless it went well, why, in one line without any secret.
+	LastRefreshAt    *time.Time `json:"last_refresh_at,omitempty"`
+	RefreshState     string     `json:"refresh_state,omitempty"`
+	LastRefreshError string     `json:"last_refresh_error,omitempty"`
 }
 
 // CredentialInput creates a credential.
@@ -68,6 +73,11 @@ type CredentialPatch struct {
 	RPM     *int64  `json:"rpm,omitempty"`
 	Enabled *bool   `json:"enabled,omitempty"`
 	Secret  *string `json:"secret,omitempty"` // rotate the secret
+	// OAuth credentials only (see store/oauth.go).
+	OAuthTokenURL     *string    `json:"oauth_token_url,omitempty"`
+	OAuthRefreshToken *string    `json:"oauth_refresh_token,omitempty"`
+	OAuthClientID     *string    `json:"oauth_client_id,omitempty"`
+	ExpiresAt         *time.Time `json:"expires_at,omitempty"`
 }
 
 // credentialRecord is the stored form: the public fields plus the sealed secrets.
@@ -288,6 +298,9 @@ func (s *Store) UpdateCredential(id string, patch CredentialPatch) (Credential, 
 			return Credential{}, err
 		}
 	}
+	if err := patch.validateOAuth(); err != nil {
+		return Credential{}, err
+	}
 	var c Credential
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		// The sealed values are kept as they are unless replaced, so that a
@@ -314,6 +327,9 @@ func (s *Store) UpdateCredential(id string, patch CredentialPatch) (Credential, 
 			c.Preview = preview(*patch.Secret)
 			rec.SealedSecret = s.sealer.seal(*patch.Secret, c.ID)
 		}
+		if err := s.applyOAuth(&rec, &c, &patch); err != nil {
+			return err
+		}
 		c.UpdatedAt = s.now().UTC()
 		rec.Credential = c
 		return putJSON(tx.Bucket(bucketCredentials), []byte(c.ID), &rec)
@@ -330,23 +346,7 @@ func (s *Store) SetOAuthTokens(id, accessToken, refreshToken string, expiresAt *
 	if err := validSecret("access_token", accessToken); err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
-		c, err := s.getCredential(tx, id, true)
-		if err != nil {
-			return err
-		}
-		if c.Kind != KindOAuth || c.OAuth == nil {
-			return invalid("kind", "credential %s is not an OAuth credential", id)
-		}
-		c.Secret = accessToken
-		c.Preview = preview(accessToken)
-		if refreshToken != "" {
-			c.RefreshToken = refreshToken
-		}
-		c.OAuth.ExpiresAt = utcPtr(expiresAt)
-		c.UpdatedAt = s.now().UTC()
-		return s.putCredential(tx, &c)
-	})
+	return s.RecordOAuthRefresh(id, OAuthRefresh{State: RefreshOK, AccessToken: accessToken, RefreshToken: refreshToken, ExpiresAt: expiresAt})
 }
 
 // DeleteCredential removes a credential that no active key uses; revoked

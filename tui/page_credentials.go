@@ -267,6 +267,7 @@ func (p *credentialsPage) detail() string {
 	if p.today != nil {
 		lines = append(lines, detailLine{"cache", "", cacheShareText(p.today[c.ID])})
 	}
+	lines = append(lines, oauthDetail(c, p.c)...)
 	return details(s, lines...)
 }
 
@@ -295,24 +296,24 @@ func (p *credentialsPage) credentialForm(c *admin.Credential) *form {
 		for _, pr := range p.providers {
 			names = append(names, pr.Name)
 		}
-		return newForm(p.c, "New credential", "The secret is sealed in aigw's database and never shown again.",
+		return newForm(p.c, "New credential", "The secret is sealed in aigw's database and never shown again.", append([]*field{
 			choiceInput("provider", "Provider", names, "", "The provider this secret is for (←/→ to choose)."),
 			textInput("name", "Name", "", "optional", "A label, e.g. the account it belongs to.", nil),
-			secretInput("secret", "Secret", "The upstream API key; what you type is masked.", required),
+			secretInput("secret", "Secret", "The upstream API key, or an OAuth access token; what you type is masked.", required),
 			textInput("weight", "Weight", "1", "", "Share of requests under the weighted strategy, 1 to 1000.", weight),
 			textInput("rpm", "Requests/min", "", "no limit", "This credential's own requests-per-minute limit; empty or 0: none.", rpm),
-		)
+		}, p.oauthFields(nil)...)...)
 	}
 	r := ""
 	if c.RPM > 0 {
 		r = fmt.Sprint(c.RPM)
 	}
-	return newForm(p.c, "Edit credential "+credLabel(c), "Leave the secret empty to keep the current one.",
+	return newForm(p.c, "Edit credential "+credLabel(c), "Leave the secret empty to keep the current one.", append([]*field{
 		textInput("weight", "Weight", fmt.Sprint(c.Weight), "", "Share of requests under the weighted strategy, 1 to 1000.", weight),
 		textInput("name", "Name", c.Name, "optional", "A label, e.g. the account it belongs to.", nil),
 		textInput("rpm", "Requests/min", r, "no limit", "This credential's own requests-per-minute limit; empty or 0: none.", rpm),
 		secretInput("secret", "New secret", "Rotate the secret: type the new one (masked); empty keeps the current one.", nil),
-	)
+	}, p.oauthFields(c)...)...)
 }
 
 func (p *credentialsPage) submit() tea.Cmd {
@@ -322,6 +323,9 @@ func (p *credentialsPage) submit() tea.Cmd {
 	name := f.value("name")
 	if p.editing == "" {
 		in := store.CredentialInput{Provider: f.value("provider"), Name: name, Secret: f.value("secret"), Weight: &weight, RPM: rpm}
+		if !p.oauthInput(&in) {
+			return nil
+		}
 		c := p.c
 		return func() tea.Msg {
 			ctx, cancel := c.call()
@@ -334,6 +338,7 @@ func (p *credentialsPage) submit() tea.Cmd {
 	if s := f.value("secret"); s != "" {
 		patch.Secret = &s
 	}
+	p.oauthPatch(p.byID(p.editing), &patch)
 	return saveCredential(p.c, p.editing, patch, "updated")
 }
 

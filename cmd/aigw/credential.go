@@ -22,7 +22,7 @@ func newCredentialCmd(a *app) *cobra.Command {
 	}
 	cmd.AddCommand(newCredentialAddCmd(a), newCredentialListCmd(a), newCredentialShowCmd(a),
 		newCredentialToggleCmd(a, true), newCredentialToggleCmd(a, false),
-		newCredentialUpdateCmd(a), newCredentialRemoveCmd(a))
+		newCredentialUpdateCmd(a), newCredentialRemoveCmd(a), newCredentialRefreshCmd(a))
 	return cmd
 }
 
@@ -134,7 +134,7 @@ func newCredentialListCmd(a *app) *cobra.Command {
 			t := newTable("ID", "PROVIDER", "NAME", "KIND", "SECRET", "WEIGHT", "RPM", "STATE", "REQUESTS", "FAILURES")
 			for _, c := range cs {
 				state, reqs, fails := healthCells(c)
-				t.add(c.ID, c.Provider, orDash(c.Name), c.Kind, c.Preview, fmt.Sprint(c.Weight), fmtInt(c.RPM), state, reqs, fails)
+				t.add(c.ID, c.Provider, orDash(c.Name), kindCell(c), c.Preview, fmt.Sprint(c.Weight), fmtInt(c.RPM), state, reqs, fails)
 			}
 			return t.print(a.io.Out, a.io.outWidth)
 		},
@@ -201,10 +201,14 @@ func newCredentialUpdateCmd(a *app) *cobra.Command {
 		weight      int
 		rpm         int64
 		secretStdin bool
+		tokenURL    string
+		refresh     string
+		clientID    string
+		expiresAt   timeFlag
 	)
 	cmd := &cobra.Command{
-		Use:               "update ID [--name L] [--weight N] [--rpm N] [--secret-stdin]",
-		Short:             "Change a credential's label, weight, rpm limit or secret",
+		Use:               "update ID [--name L] [--weight N] [--rpm N] [--secret-stdin] [--oauth-… V]",
+		Short:             "Change a credential's label, weight, rpm limit, secret or OAuth settings",
 		Example:           "  aigw credential update cred_4fQ… --weight 5\n  aigw credential update cred_4fQ… --secret-stdin < new-key.txt",
 		Args:              args(cobra.ExactArgs(1)),
 		ValidArgsFunction: a.completeCredentials,
@@ -226,6 +230,16 @@ func newCredentialUpdateCmd(a *app) *cobra.Command {
 				}
 				patch.Secret = &s
 			}
+			if changed(cmd, "oauth-token-url") {
+				patch.OAuthTokenURL = &tokenURL
+			}
+			if changed(cmd, "oauth-refresh-token") {
+				patch.OAuthRefreshToken = &refresh
+			}
+			if changed(cmd, "oauth-client-id") {
+				patch.OAuthClientID = &clientID
+			}
+			patch.ExpiresAt = expiresAt.t
 			if patch == (store.CredentialPatch{}) {
 				return &usageError{errNothingToChange(cmd)}
 			}
@@ -245,6 +259,10 @@ func newCredentialUpdateCmd(a *app) *cobra.Command {
 	fl.IntVar(&weight, "weight", 1, "new weight (1-1000)")
 	fl.Int64Var(&rpm, "rpm", 0, "new requests-per-minute limit (0: none)")
 	fl.BoolVar(&secretStdin, "secret-stdin", false, "replace the secret with one read from standard input")
+	fl.StringVar(&tokenURL, "oauth-token-url", "", "OAuth credentials: new token endpoint")
+	fl.StringVar(&refresh, "oauth-refresh-token", "", "OAuth credentials: new refresh token")
+	fl.StringVar(&clientID, "oauth-client-id", "", "OAuth credentials: new client id")
+	fl.Var(&expiresAt, "expires-at", "OAuth credentials: when the current access token expires (RFC 3339)")
 	return cmd
 }
 
@@ -296,8 +314,7 @@ func (a *app) printCredential(c admin.Credential) error {
 		pairs = append(pairs, "last_error", c.Health.LastError)
 	}
 	if c.OAuth != nil {
-		pairs = append(pairs, "oauth_token_url", c.OAuth.TokenURL, "oauth_client_id", orDash(c.OAuth.ClientID),
-			"token_expires", fmtTimePtr(c.OAuth.ExpiresAt))
+		pairs = append(pairs, oauthFields(c.OAuth)...)
 	}
 	pairs = append(pairs, "created", fmtTime(c.CreatedAt), "updated", fmtTime(c.UpdatedAt))
 	return printFields(a.io.Out, pairs...)
