@@ -156,7 +156,7 @@ func TestCredentialDetailShowsTheRefresh(t *testing.T) {
 	m.pages[3].(*credentialsPage).loading = false
 	send(m, msg)
 	v := m.View()
-	mustContain(t, screenLine(v, "token"), "expires 2025-06-01 11:50 · refreshed 2025-06-01 11:58 invalid_grant")
+	mustContain(t, screenLine(v, "expires 2025"), "expires 2025-06-01 11:50 · refreshed 2025-06-01 11:58 invalid_grant")
 	mustContain(t, screenLine(v, "refresh "), "invalid_grant: token endpoint answered 400 (invalid_grant)\\x1b[2J")
 	checkFits(t, v, 80, 24)
 }
