@@ -36,6 +36,7 @@ type Upstream struct {
 	closed      bool
 	cancelled   int           // requests whose client left, since start or Reset
 	cancelledCh chan struct{} // closed and replaced whenever cancelled grows
+	prompts     *promptCache  // nil unless SimulatePromptCache(true)
 
 	ids      atomic.Uint64
 	active   sync.WaitGroup
@@ -272,6 +273,7 @@ func (x *exchange) serve() {
 	case x.plan.Garbage:
 		x.garbage()
 	default:
+		x.simulatePromptCache()
 		x.ep.handle(x)
 	}
 }
