@@ -36,9 +36,10 @@ const promptCacheCredentials = 1024
 //     "messages" (Anthropic, OpenAI chat), "input" (Responses: each item, or
 //     one block for a string) or "contents" (Gemini). A body whose prompt
 //     fields are not of those shapes is one block: the whole body.
-//   - A block is its JSON with object keys sorted and every "cache_control"
-//     key removed (moving Anthropic's cache breakpoints does not change the
-//     prompt). It counts ceil(bytes/4) tokens, at least 1.
+//   - A block is its JSON without whitespace and with every "cache_control"
+//     member removed (moving Anthropic's cache breakpoints does not change
+//     the prompt; reordering keys does). It counts ceil(bytes/4) tokens, at
+//     least 1.
 //   - The cache is keyed by the credential the request carried and the
 //     model. The longest prefix of blocks this credential has sent before
 //     with this model is read from the cache; then every prefix of this
@@ -62,20 +63,11 @@ const promptCacheCredentials = 1024
 // no earlier context. It measures how well a gateway keeps a conversation
 // on one credential, not what a provider would bill.
 func (u *Upstream) SimulatePromptCache(on bool) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	switch {
-	case !on:
-		u.prompts = nil
-	case u.prompts == nil:
-		u.prompts = newPromptCache(PromptCacheEntries, promptCacheCredentials)
+	if !on {
+		u.prompts.Store(nil)
+		return
 	}
-}
-
-func (u *Upstream) promptCache() *promptCache {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.prompts
+	u.prompts.CompareAndSwap(nil, newPromptCache(PromptCacheEntries, promptCacheCredentials))
 }
 
 // simulatePromptCache replaces the exchange's prompt-side usage with the
@@ -93,7 +85,7 @@ func (x *exchange) simulatePromptCache() {
 	default:
 		return
 	}
-	c := x.u.promptCache()
+	c := x.u.prompts.Load()
 	if c == nil {
 		return
 	}
@@ -168,18 +160,11 @@ func (p *prompt) addRaw(raw json.RawMessage, split bool) bool {
 		}
 		return true
 	}
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.UseNumber()
-	var v any
-	if d.Decode(&v) != nil {
+	block, marked, ok := canonicalBlock(raw)
+	if !ok {
 		return false
 	}
-	marked := stripCacheControl(v)
-	canon, err := json.Marshal(v)
-	if err != nil {
-		return false
-	}
-	p.add(canon, marked)
+	p.add(block, marked)
 	return true
 }
 
@@ -189,25 +174,60 @@ func (p *prompt) add(block []byte, breakpoint bool) {
 	p.breakpoint = append(p.breakpoint, breakpoint)
 }
 
-// stripCacheControl removes every "cache_control" key from v, at any depth,
-// and reports whether there was one.
-func stripCacheControl(v any) bool {
-	found := false
-	switch t := v.(type) {
-	case map[string]any:
-		if _, ok := t["cache_control"]; ok {
-			delete(t, "cache_control")
-			found = true
-		}
-		for _, e := range t {
-			found = stripCacheControl(e) || found
-		}
-	case []any:
-		for _, e := range t {
-			found = stripCacheControl(e) || found
-		}
+// cacheControlKey is the member Anthropic marks cache breakpoints with.
+var cacheControlKey = []byte(`"cache_control":`)
+
+// canonicalBlock is raw compacted (no whitespace outside strings) with every
+// "cache_control" member removed, at any depth; marked reports whether there
+// was one, ok whether raw is JSON. Compacting and cutting the bytes, rather
+// than decoding and encoding again, keeps the client's key order and costs
+// one pass.
+//
+// In compact JSON an unescaped quote followed by `cache_control":` can only
+// open that key: a closing quote is followed by ':', ',', '}' or ']'.
+func canonicalBlock(raw []byte) (block []byte, marked, ok bool) {
+	var buf bytes.Buffer
+	if json.Compact(&buf, raw) != nil {
+		return nil, false, false
 	}
-	return found
+	b := buf.Bytes()
+	for from := 0; from < len(b); {
+		i := bytes.Index(b[from:], cacheControlKey)
+		if i < 0 {
+			break
+		}
+		i += from
+		if escapedAt(b, i) {
+			from = i + 1
+			continue
+		}
+		d := json.NewDecoder(bytes.NewReader(b[i+len(cacheControlKey):]))
+		var v json.RawMessage
+		if d.Decode(&v) != nil {
+			return nil, false, false // not after Compact succeeded
+		}
+		start, end := i, i+len(cacheControlKey)+int(d.InputOffset())
+		switch {
+		case end < len(b) && b[end] == ',':
+			end++
+		case start > 0 && b[start-1] == ',':
+			start--
+		}
+		b = append(b[:start], b[end:]...)
+		marked = true
+		from = start
+	}
+	return b, marked, true
+}
+
+// escapedAt reports whether the byte at i is preceded by an odd number of
+// backslashes.
+func escapedAt(b []byte, i int) bool {
+	n := 0
+	for j := i - 1; j >= 0 && b[j] == '\\'; j-- {
+		n++
+	}
+	return n%2 == 1
 }
 
 // usage is the usage of an answer to this prompt when its first read blocks

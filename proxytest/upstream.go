@@ -36,9 +36,9 @@ type Upstream struct {
 	closed      bool
 	cancelled   int           // requests whose client left, since start or Reset
 	cancelledCh chan struct{} // closed and replaced whenever cancelled grows
-	prompts     *promptCache  // nil unless SimulatePromptCache(true)
 
 	ids      atomic.Uint64
+	prompts  atomic.Pointer[promptCache] // nil unless SimulatePromptCache(true)
 	active   sync.WaitGroup
 	done     chan struct{} // closed by stop
 	stopOnce sync.Once
