@@ -93,7 +93,7 @@ func newReplayEnv(t *testing.T) *replayEnv {
 	fake := proxytest.NewServer()
 	t.Cleanup(fake.Close)
 	fake.SimulatePromptCache(true)
-	fake.SetChunks(3)
+	fake.SetChunks(1)
 	// A credential that fails stays out for the rest of the run; traces are
 	// flushed often, so that the replay can read them at the loss.
 	s := serveWith(t, t.TempDir(), serveOptions{Env: []string{
@@ -111,15 +111,15 @@ func newReplayEnv(t *testing.T) *replayEnv {
 // prompt, and the reminder that opens the first user message.
 var (
 	replayTools    = replayToolsJSON()
-	replaySystem   = fmt.Sprintf(`[{"type":"text","text":"You are Claude Code, Anthropic's official CLI for Claude."},{"type":"text","text":%q,"cache_control":{"type":"ephemeral"}}]`, strings.Repeat("Follow the repository's conventions. ", 28))
-	replayReminder = "<system-reminder>" + strings.Repeat("CLAUDE.md: run make test before committing. ", 4) + "</system-reminder>"
+	replaySystem   = fmt.Sprintf(`[{"type":"text","text":"You are Claude Code, Anthropic's official CLI for Claude."},{"type":"text","text":%q,"cache_control":{"type":"ephemeral"}}]`, strings.Repeat("Follow the repository's conventions. ", 14))
+	replayReminder = "<system-reminder>" + strings.Repeat("CLAUDE.md: run make test before committing. ", 2) + "</system-reminder>"
 )
 
 func replayToolsJSON() string {
 	var tools []string
 	for _, name := range []string{"Bash", "Read", "Edit", "Write", "Grep", "Glob", "Task", "WebFetch"} {
 		tools = append(tools, fmt.Sprintf(`{"name":%q,"description":%q,"input_schema":{"type":"object","properties":{"arg":{"type":"string"}}}}`,
-			name, name+": "+strings.Repeat("describes what the tool does and when to use it. ", 5)))
+			name, name+": "+strings.Repeat("describes what the tool does and when to use it. ", 2)))
 	}
 	return "[" + strings.Join(tools, ",") + "]"
 }
@@ -142,7 +142,7 @@ func newConversation(i int, rng *rand.Rand) *conversation {
 // message (the first carries the shared reminder), with the cache breakpoint
 // on the new message only, in the field order Claude Code sends.
 func (c *conversation) body(conv, turn int, withUserID bool) string {
-	text := fmt.Sprintf("conversation %d, turn %d: here is the tool output: %s", conv, turn, strings.Repeat(fmt.Sprintf("line %d of the output\n", turn), 60))
+	text := fmt.Sprintf("conversation %d, turn %d: here is the tool output: %s", conv, turn, strings.Repeat(fmt.Sprintf("line %d of the output\n", turn), 30))
 	var content string
 	if turn == 1 {
 		content = fmt.Sprintf(`[{"type":"text","text":%q},{"type":"text","text":%q,"cache_control":{"type":"ephemeral"}}]`, replayReminder, text)
