@@ -37,6 +37,15 @@
 // the mapping. Streams carry [Upstream.SetChunks] content chunks
 // ([DefaultChunks] until then) whose text, joined, is [Text].
 //
+// # Prompt cache
+//
+// [Upstream.SimulatePromptCache] makes the fake keep a prompt cache per
+// credential, as the providers keep one per account: the usage of each
+// Anthropic messages, OpenAI chat and responses and Gemini generate answer
+// then reports the tokens of the longest prompt prefix the same credential
+// sent before as cache reads, so that a test can measure how well a gateway
+// keeps each conversation on one credential.
+//
 // # Authentication and recording
 //
 // A request is authenticated when it carries a credential in

@@ -38,6 +38,7 @@ type Upstream struct {
 	cancelledCh chan struct{} // closed and replaced whenever cancelled grows
 
 	ids      atomic.Uint64
+	prompts  atomic.Pointer[promptCache] // nil unless SimulatePromptCache(true)
 	active   sync.WaitGroup
 	done     chan struct{} // closed by stop
 	stopOnce sync.Once
@@ -272,6 +273,7 @@ func (x *exchange) serve() {
 	case x.plan.Garbage:
 		x.garbage()
 	default:
+		x.simulatePromptCache()
 		x.ep.handle(x)
 	}
 }

@@ -26,6 +26,9 @@ import "strings"
 // Anthropic's input_tokens excludes both cache counts and Gemini's
 // candidatesTokenCount excludes the thoughts. OpenAI and Gemini have no
 // cache-creation figure.
+//
+// With [Upstream.SimulatePromptCache] on, Prompt, CacheCreation and CacheRead
+// of prompt-carrying answers are computed from the request instead.
 type Usage struct {
 	Prompt        int
 	Completion    int
