@@ -59,8 +59,11 @@ func startBenchUpstream(b *testing.B) string {
 // since client, proxy and upstream share the machine).
 func BenchmarkProxy(b *testing.B) {
 	up := startBenchUpstream(b)
-	via, keys := benchGateway(b, up, store.Limits{}, store.Limits{RPM: 1 << 38, MaxConcurrency: 1 << 20, TPM: 1 << 38})
-	key, limitedKey := keys[0], keys[1]
+	via, keys := benchGateway(b, up,
+		store.KeyInput{Strategy: store.StrategyRoundRobin},
+		store.KeyInput{Strategy: store.StrategyRoundRobin, Limits: store.Limits{RPM: 1 << 38, MaxConcurrency: 1 << 20, TPM: 1 << 38}},
+		store.KeyInput{Strategy: store.StrategyCacheAffinity})
+	key, limitedKey, affineKey := keys[0], keys[1], keys[2]
 	for _, sc := range []struct {
 		name string
 		body []byte
@@ -68,12 +71,14 @@ func BenchmarkProxy(b *testing.B) {
 		b.Run("direct/"+sc.name, func(b *testing.B) { benchLoad(b, up, "/v1/chat/completions", "sk-bench", sc.body) })
 		b.Run("aigw/"+sc.name, func(b *testing.B) { benchLoad(b, via, "/bench/v1/chat/completions", key, sc.body) })
 		b.Run("aigw_limited_key/"+sc.name, func(b *testing.B) { benchLoad(b, via, "/bench/v1/chat/completions", limitedKey, sc.body) })
+		// cache_affinity reads the body's session fields and hashes its prefix (no user_id here).
+		b.Run("aigw_cache_affinity/"+sc.name, func(b *testing.B) { benchLoad(b, via, "/bench/v1/chat/completions", affineKey, sc.body) })
 	}
 }
 
 // benchGateway starts a proxy over a real store with one provider, one
-// credential and a key per given set of limits.
-func benchGateway(b *testing.B, upstream string, limits ...store.Limits) (addr string, keys []string) {
+// credential and a key per given input (its provider and pool are filled in).
+func benchGateway(b *testing.B, upstream string, inputs ...store.KeyInput) (addr string, keys []string) {
 	e := newEnv(b, func(c *proxy.Config) { c.Recorder = discard{} })
 	if _, err := e.st.CreateProvider(store.Provider{Name: "bench", Type: "openai", BaseURL: "http://" + upstream}); err != nil {
 		b.Fatal(err)
@@ -82,8 +87,9 @@ func benchGateway(b *testing.B, upstream string, limits ...store.Limits) (addr s
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, l := range limits {
-		_, secret, err := e.st.CreateKey(store.KeyInput{Provider: "bench", Credentials: []string{c.ID}, Limits: l})
+	for _, in := range inputs {
+		in.Provider, in.Credentials = "bench", []string{c.ID}
+		_, secret, err := e.st.CreateKey(in)
 		if err != nil {
 			b.Fatal(err)
 		}

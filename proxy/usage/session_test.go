@@ -1,6 +1,7 @@
 package usage
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -46,6 +47,25 @@ func anthropicTurns(system, first string, n int) []string {
 		history = append(history, plain, `{"role":"assistant","content":[{"type":"text","text":"answer `+user+`"}]}`)
 	}
 	return out
+}
+
+func TestReadSessionTrustsOnlyATopLevelFieldAtTheEnd(t *testing.T) {
+	pad := strings.Repeat(`{"role":"user","content":"`+strings.Repeat("x", 100)+`"},`, 100) // past the tail window
+	for _, tc := range []struct{ name, body, user, cacheKey string }{
+		{"claude code order", `{"model":"m","messages":[` + pad + `{"role":"user","content":"q"}],"system":"s","metadata":{"user_id":"u1"},"max_tokens":9,"stream":true}`, "u1", ""},
+		{"nested at the end is not the field", `{"model":"m","messages":[` + pad + `{"role":"user","content":"q","metadata":{"user_id":"nested"}}]}`, "", ""},
+		{"inside a string is not the field", `{"messages":[` + pad + `{"role":"user","content":"say \"metadata\":{\"user_id\":\"s\"}"}]}`, "", ""},
+		{"codex order", `{"model":"gpt-5","input":[` + pad + `{"role":"user","content":"q"}],"stream":true,"prompt_cache_key":"c1"}`, "", "c1"},
+		// Past the tail window the fast path does not look: a late prompt_cache_key is taken.
+		{"a late prompt_cache_key is taken", `{"metadata":{"user_id":"u2"},"input":[` + pad + `{"role":"user","content":"q"}],"prompt_cache_key":"c2"}`, "", "c2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := ReadSession([]byte(tc.body))
+			if string(s.UserID) != tc.user || (tc.user == "" && string(s.PromptCacheKey) != tc.cacheKey) {
+				t.Fatalf("user_id %q prompt_cache_key %q; want %q %q", s.UserID, s.PromptCacheKey, tc.user, tc.cacheKey)
+			}
+		})
+	}
 }
 
 func TestReadSessionPrefixIsStableAcrossTurnsAndDiffersBetweenConversations(t *testing.T) {
@@ -123,7 +143,20 @@ func FuzzReadSession(f *testing.F) {
 	}
 	f.Add([]byte(`{"model":"gpt-5","previous_response_id":"resp_1","input":[{"role":"user","content":"x","cache_control":{}}]}`))
 	f.Add([]byte(`{"system":[{"cache_control":{"type":"ephemeral"},"text":"a"}],"messages":"x"}`))
+	f.Add([]byte(`{"messages":[{"role":"user","content":"x","metadata":{"user_id":"nested"}}],"metadata":{"user_id":"top"}}`))
+	f.Add([]byte(`{"metadata":{"user_id":"early"},"input":[],"prompt_cache_key":"late"}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
+		// The tail's fast path agrees with the whole walk on what it finds
+		// in valid JSON (anything else the upstream refuses anyway).
+		if tail, ok := readSessionTail(body); ok && json.Valid(body) {
+			whole := readSessionWhole(body)
+			if tail.UserID != nil && string(tail.UserID) != string(whole.UserID) {
+				t.Fatalf("tail user_id %q, whole walk %q", tail.UserID, whole.UserID)
+			}
+			if tail.UserID == nil && string(tail.PromptCacheKey) != string(whole.PromptCacheKey) {
+				t.Fatalf("tail prompt_cache_key %q, whole walk %q", tail.PromptCacheKey, whole.PromptCacheKey)
+			}
+		}
 		s := ReadSession(body)
 		// Every field found is a part of the body, and reading is deterministic.
 		for _, v := range [][]byte{s.UserID, s.PromptCacheKey, s.PreviousResponseID} {
@@ -134,7 +167,8 @@ func FuzzReadSession(f *testing.F) {
 		if again := ReadSession(body); again.Prefix != s.Prefix {
 			t.Fatalf("prefix hash not deterministic: %x then %x", s.Prefix, again.Prefix)
 		}
-		if (s.Prefix == 0) != (s.PrefixMissing != "") {
+		named := s.UserID != nil || s.PromptCacheKey != nil || s.PreviousResponseID != nil
+		if !named && (s.Prefix == 0) != (s.PrefixMissing != "") {
 			t.Fatalf("prefix %x with missing %q", s.Prefix, s.PrefixMissing)
 		}
 	})
@@ -147,5 +181,30 @@ func BenchmarkReadSession(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		ReadSession(body)
+	}
+}
+
+// BenchmarkReadSessionAgentBody reads a body shaped like a coding agent's
+// late turn: 60 messages of code-like text (newlines and quotes escaped),
+// about 200 KB, with metadata.user_id at the end as Claude Code sends it.
+func BenchmarkReadSessionAgentBody(b *testing.B) {
+	line := `    if err := run(ctx, \"name\"); err != nil {\n        return fmt.Errorf(\"run: %w\", err)\n    }\n`
+	text := strings.Repeat(line, 32)
+	var msgs []string
+	for i := range 60 {
+		role := "user"
+		if i%2 == 1 {
+			role = "assistant"
+		}
+		msgs = append(msgs, `{"role":"`+role+`","content":[{"type":"text","text":"`+text+`"}]}`)
+	}
+	body := []byte(`{"model":"claude-sonnet-4-5","messages":[` + strings.Join(msgs, ",") +
+		`],"system":[{"type":"text","text":"You are a coding agent."}],"tools":[],"metadata":{"user_id":"user_x_session_1"},"max_tokens":32000,"stream":true}`)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(ReadSession(body).UserID) == 0 {
+			b.Fatal("no user_id")
+		}
 	}
 }
