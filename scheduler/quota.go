@@ -208,7 +208,7 @@ func (c *Cred) ObserveQuota(now time.Time, q *Quota) {
 	}
 	switch {
 	case until > ns && old <= ns:
-		why := "upstream quota used up: " + c.windowText(w)
+		why := c.windowText(w)
 		c.quotaWhy.Store(&why)
 		c.h.onChange(Change{Credential: c.ID, From: c.State(), To: Exhausted, Until: time.Unix(0, until), Reason: why})
 	case until == 0 && old > ns:
@@ -234,23 +234,22 @@ func (c *Cred) exhaustedUntil(now int64) (int64, QuotaWindow) {
 	return until, which
 }
 
-// windowText describes window w's reading for a reason line.
+// windowText says why window w keeps c out, for the state's reason:
+// "requests window: 0 of 50 left", "unified_5h window: 100% used".
 func (c *Cred) windowText(w QuotaWindow) string {
 	s := &c.quota[w]
 	flags := s.flags.Load()
 	has, st := uint8(flags), QuotaStatus(flags>>8)
-	out := w.String()
+	out := w.String() + " window: "
 	switch {
 	case w.counted() && has&HasLimit != 0:
-		out += " window, " + strconv.FormatInt(s.remaining.Load(), 10) + " of " + strconv.FormatInt(s.limit.Load(), 10) + " left"
+		return out + strconv.FormatInt(s.remaining.Load(), 10) + " of " + strconv.FormatInt(s.limit.Load(), 10) + " left"
 	case w.counted():
-		out += " window, " + strconv.FormatInt(s.remaining.Load(), 10) + " left"
+		return out + strconv.FormatInt(s.remaining.Load(), 10) + " left"
 	case st == StatusRejected:
-		out += " window, status rejected"
-	default:
-		out += " window, " + strconv.FormatFloat(100*math.Float64frombits(s.used.Load()), 'f', 0, 64) + "% used"
+		return out + "rejected"
 	}
-	return out + "; back at its reset"
+	return out + strconv.FormatFloat(100*math.Float64frombits(s.used.Load()), 'f', 0, 64) + "% used"
 }
 
 // exhausted reports whether an upstream window keeps c out of rotation

@@ -31,7 +31,7 @@ func TestExhaustedWindowLeavesRotationUntilReset(t *testing.T) {
 			reset := t0.Add(2 * time.Second)
 			observe(a, t0, WindowRequests, counted(0, 50, reset))
 			ch := f.wantChange("a", Healthy, Exhausted, reset)
-			if !strings.Contains(ch.Reason, "requests window, 0 of 50 left") {
+			if ch.Reason != "requests window: 0 of 50 left" {
 				t.Errorf("reason %q does not say which window", ch.Reason)
 			}
 			st := a.Status()
@@ -259,7 +259,7 @@ func TestQuotaStatusJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		`"state":"quota_exhausted"`, `"until":"2025-03-10T12:00:12Z"`, `"reason":"upstream quota used up: requests window, 0 of 50 left; back at its reset"`,
+		`"state":"quota_exhausted"`, `"until":"2025-03-10T12:00:12Z"`, `"reason":"requests window: 0 of 50 left"`,
 		`{"window":"requests","limit":50,"remaining":0,"remaining_fraction":0,"reset":"2025-03-10T12:00:12Z","exhausted":true}`,
 		`{"window":"unified_5h","utilization":0.25,"status":"allowed","remaining_fraction":0.75,"reset":"2025-03-10T13:00:10Z"}`,
 	} {
