@@ -257,9 +257,10 @@ func (c *Cred) windowText(w QuotaWindow) string {
 // the credential back.
 func (c *Cred) exhausted(now int64) bool {
 	until := c.quotaUntil.Load()
-	if until == 0 {
-		return false
-	}
+	return until != 0 && c.stillExhausted(now, until) // inlined: one load when no window is used up
+}
+
+func (c *Cred) stillExhausted(now, until int64) bool {
 	if now < until {
 		return true
 	}
@@ -274,10 +275,14 @@ func (c *Cred) exhausted(now int64) bool {
 // least remaining/limit (or 1 - utilization) over the windows that have
 // not reset yet.
 func (c *Cred) Room(now int64) float64 {
-	seen := c.quotaSeen.Load()
-	if seen == 0 {
-		return 1
+	if c.quotaSeen.Load() == 0 {
+		return 1 // inlined: one load for a credential whose upstream names no window
 	}
+	return c.room(now)
+}
+
+func (c *Cred) room(now int64) float64 {
+	seen := c.quotaSeen.Load()
 	if now < c.quotaUntil.Load() {
 		return 0
 	}
