@@ -201,17 +201,23 @@ func (c *Cred) ObserveQuota(now time.Time, q *Quota) {
 		return
 	}
 	c.quotaSeen.Or(seen)
-	until, w := c.exhaustedUntil(ns)
+	until, w := c.exhaustedUntil(ns) // 0, or after now
 	old := c.quotaUntil.Load()
-	if until == old || !c.quotaUntil.CompareAndSwap(old, until) {
-		return // no change, or another answer is recording one
+	if until == old {
+		return
+	}
+	starts := until != 0 && old <= ns
+	if starts {
+		why := c.windowText(w)
+		c.quotaWhy.Store(&why) // before the mark, so that whoever sees the mark has the reason
+	}
+	if !c.quotaUntil.CompareAndSwap(old, until) {
+		return // another answer is recording its own reading
 	}
 	switch {
-	case until > ns && old <= ns:
-		why := c.windowText(w)
-		c.quotaWhy.Store(&why)
-		c.h.onChange(Change{Credential: c.ID, From: c.State(), To: Exhausted, Until: time.Unix(0, until), Reason: why})
-	case until == 0 && old > ns:
+	case starts:
+		c.h.onChange(Change{Credential: c.ID, From: c.State(), To: Exhausted, Until: time.Unix(0, until), Reason: *c.quotaWhy.Load()})
+	case until == 0:
 		c.h.onChange(Change{Credential: c.ID, From: Exhausted, To: c.State(), Reason: "upstream reports room in every quota window again"})
 	}
 }
@@ -305,9 +311,11 @@ func (c *Cred) room(now int64) float64 {
 // clearQuota forgets every window (a new secret may be another account).
 func (c *Cred) clearQuota() {
 	c.quotaSeen.Store(0)
-	c.quotaUntil.Store(0)
 	for w := range c.quota {
 		c.quota[w].reset.Store(0)
+	}
+	if old := c.quotaUntil.Swap(0); old > c.h.now().UnixNano() {
+		c.h.onChange(Change{Credential: c.ID, From: Exhausted, To: c.State(), Reason: "secret replaced: its quota windows are not known yet"})
 	}
 }
 

@@ -241,7 +241,9 @@ func TestNewSecretForgetsTheWindows(t *testing.T) {
 	if a.Status().State != "quota_exhausted" {
 		t.Fatal("a reload without a new secret cleared the exhaustion")
 	}
+	f.rec.take()
 	f.h.Configure("a", true, 0, true)
+	f.wantChange("a", Exhausted, Healthy, time.Time{})
 	if st := a.Status(); st.State != "healthy" || len(st.Quota) != 0 || a.Room(t0.UnixNano()) != 1 {
 		t.Fatalf("after a new secret: %+v", st)
 	}
