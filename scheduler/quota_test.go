@@ -299,3 +299,18 @@ func TestObserveQuotaConcurrently(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkObserveQuota: keeping a typical Anthropic answer's four windows.
+func BenchmarkObserveQuota(b *testing.B) {
+	h := NewHealth(testHealth, nil)
+	c := h.Cred("a")
+	now := time.Now()
+	var q Quota
+	for i, w := range []QuotaWindow{WindowRequests, WindowTokens, WindowInputTokens, WindowOutputTokens} {
+		*q.Reading(w) = counted(int64(40+i), 50, now.Add(time.Duration(i+1)*time.Second))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		c.ObserveQuota(now, &q)
+	}
+}
