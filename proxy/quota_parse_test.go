@@ -173,6 +173,10 @@ func TestReadQuotaDropsGarbage(t *testing.T) {
 		{"anthropic-ratelimit-unified-5h-status: maybe", scheduler.WindowUnified5h},
 		{"anthropic-ratelimit-unified-reset: soon", scheduler.WindowUnified},
 		{"anthropic-ratelimit-unified-reset: 99999999999999999", scheduler.WindowUnified},
+		{"anthropic-ratelimit-unified-reset: 9300000000", scheduler.WindowUnified},    // ns overflow as seconds
+		{"anthropic-ratelimit-unified-reset: 9223372036855", scheduler.WindowUnified}, // ns overflow as milliseconds
+		{"anthropic-ratelimit-unified-reset: 50000000000", scheduler.WindowUnified},   // neither seconds nor milliseconds
+		{"x-ratelimit-reset-tokens: 9300000000000", scheduler.WindowTokens},           // ns overflow as milliseconds
 		{"x-ratelimit-reset-requests: -1s", scheduler.WindowRequests},
 		{"x-ratelimit-reset-requests: 1 fortnight", scheduler.WindowRequests},
 		{"x-ratelimit-reset-requests: 99999999999h", scheduler.WindowRequests},
@@ -234,7 +238,7 @@ func TestParseRFC3339(t *testing.T) {
 // Differential: whatever the hand-written parsers accept, the standard
 // library reads the same way.
 func FuzzQuotaValues(f *testing.F) {
-	for _, s := range []string{"1s", "6m0s", "20ms", "1h2m3.5s", "7.66s", ".5s", "1.000000000000000000001s", "2562047h47m16.854775807s",
+	for _, s := range []string{"999999999999", "9223372036855", "1773158400", "1773158400000", "1s", "6m0s", "20ms", "1h2m3.5s", "7.66s", ".5s", "1.000000000000000000001s", "2562047h47m16.854775807s",
 		"2026-03-10T12:00:01Z", "2026-03-10T12:00:01.123456789+05:30", "0.42", "1.0", "17", "", "-", "NaN"} {
 		f.Add([]byte(s))
 	}
@@ -263,6 +267,9 @@ func FuzzQuotaValues(f *testing.F) {
 		if v, ok := parseCount(b); ok && v < 0 {
 			t.Fatalf("parseCount(%q) = %v", s, v)
 		}
+		if v, ok := parseUnixTime(b); ok && (v < 0 || v > 9e18) {
+			t.Fatalf("parseUnixTime(%q) = %v out of range", s, v)
+		}
 	})
 }
 
@@ -282,12 +289,16 @@ func FuzzReadQuota(f *testing.F) {
 			if r.Limit < 0 || r.Remaining < 0 || r.Utilization < 0 || math.IsNaN(r.Utilization) || math.IsInf(r.Utilization, 0) {
 				t.Fatalf("%s: %+v", w, r)
 			}
-			if r.Has&scheduler.HasReset != 0 && (r.Reset < 0 || r.Reset > ns(quotaNow)+maxDuration) {
+			if r.Has&scheduler.HasReset != 0 && (r.Reset < 0 || r.Reset > maxResetNS) { // no overflow
 				t.Fatalf("%s reset %d out of range", w, r.Reset)
 			}
 		}
 	})
 }
+
+// maxResetNS is the latest reset a header can give: 2200-12-31 (RFC 3339),
+// 9e12 unix milliseconds, or now plus maxDuration.
+var maxResetNS = max(time.Date(2201, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano(), 9e12*int64(time.Millisecond), ns(quotaNow)+maxDuration)
 
 // readQuotaPeek is the other way to read the same headers: one Peek per
 // name. BenchmarkReadQuota shows why readQuota makes one pass instead.
