@@ -377,8 +377,9 @@ func statusFunc(version string, started time.Time, proxyAddr string, px *proxy.P
 		slices.SortFunc(st.BrokenProviders, func(a, b admin.BrokenProvider) int { return strings.Compare(a.Name, b.Name) })
 		for _, c := range px.Health().All() {
 			st.Credentials[c.State]++
-			if c.State == scheduler.Cooling.String() || c.State == scheduler.Invalid.String() || c.State == scheduler.Broken.String() {
-				st.Out = append(st.Out, admin.OutCredential{ID: c.ID, State: c.State, Until: c.Until, LastError: c.LastError})
+			switch c.State {
+			case scheduler.Cooling.String(), scheduler.Invalid.String(), scheduler.Broken.String(), scheduler.Exhausted.String():
+				st.Out = append(st.Out, admin.OutCredential{ID: c.ID, State: c.State, Until: c.Until, LastError: c.LastError, Reason: c.Reason})
 			}
 		}
 		return st

@@ -263,24 +263,39 @@ func (m *Metrics) Handler() http.Handler {
 }
 
 // credentialCollector reports each credential's state as a labelled gauge
-// (1 for its current state) and its request and failure counts.
+// (1 for its current state), its request and failure counts, and what the
+// upstream last said about each of its rate-limit windows. Windows come
+// from scheduler's fixed set: at most len(QuotaWindowNames()) series per
+// credential and gauge.
 type credentialCollector struct {
 	list func() []scheduler.Status
 }
 
 var (
-	credStateDesc = prometheus.NewDesc("aigw_credential_state", "Credential state: 1 for the current one (healthy, cooling_down, invalid, disabled, broken).",
+	credStateDesc = prometheus.NewDesc("aigw_credential_state", "Credential state: 1 for the current one (healthy, cooling_down, invalid, disabled, broken, quota_exhausted).",
 		[]string{"credential", "state"}, nil)
 	credRequestsDesc = prometheus.NewDesc("aigw_credential_requests_total", "Attempts sent with the credential.", []string{"credential"}, nil)
 	credFailuresDesc = prometheus.NewDesc("aigw_credential_failures_total", "Attempts with the credential that failed.", []string{"credential"}, nil)
+
+	quotaLabels      = []string{"credential", "window"}
+	quotaRatioDesc   = prometheus.NewDesc("aigw_credential_quota_remaining_ratio", "Part of the upstream rate-limit window left (0..1), as the upstream last announced it; per window: requests, tokens, input_tokens, output_tokens, unified, unified_5h, unified_7d.", quotaLabels, nil)
+	quotaRemainDesc  = prometheus.NewDesc("aigw_credential_quota_remaining", "Requests or tokens left in the upstream rate-limit window, as the upstream last announced it.", quotaLabels, nil)
+	quotaLimitDesc   = prometheus.NewDesc("aigw_credential_quota_limit", "Size of the upstream rate-limit window, as the upstream last announced it.", quotaLabels, nil)
+	quotaResetDesc   = prometheus.NewDesc("aigw_credential_quota_reset_timestamp_seconds", "When the upstream rate-limit window resets (unix seconds).", quotaLabels, nil)
+	quotaExhaustDesc = prometheus.NewDesc("aigw_credential_quota_exhausted", "1 while the upstream rate-limit window is used up (the credential is out of rotation until its reset).", quotaLabels, nil)
 )
 
-var credStates = []string{"healthy", "cooling_down", "invalid", "disabled", "broken"}
+var credStates = []string{"healthy", "cooling_down", "invalid", "disabled", "broken", "quota_exhausted"}
 
 func (c *credentialCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- credStateDesc
 	ch <- credRequestsDesc
 	ch <- credFailuresDesc
+	ch <- quotaRatioDesc
+	ch <- quotaRemainDesc
+	ch <- quotaLimitDesc
+	ch <- quotaResetDesc
+	ch <- quotaExhaustDesc
 }
 
 func (c *credentialCollector) Collect(ch chan<- prometheus.Metric) {
@@ -294,6 +309,23 @@ func (c *credentialCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(credRequestsDesc, prometheus.CounterValue, float64(s.Requests), s.ID)
 		ch <- prometheus.MustNewConstMetric(credFailuresDesc, prometheus.CounterValue, float64(s.Failures), s.ID)
+		for _, w := range s.Quota {
+			if w.RemainingFraction != nil {
+				ch <- prometheus.MustNewConstMetric(quotaRatioDesc, prometheus.GaugeValue, *w.RemainingFraction, s.ID, w.Window)
+			}
+			if w.Remaining != nil {
+				ch <- prometheus.MustNewConstMetric(quotaRemainDesc, prometheus.GaugeValue, float64(*w.Remaining), s.ID, w.Window)
+			}
+			if w.Limit != nil {
+				ch <- prometheus.MustNewConstMetric(quotaLimitDesc, prometheus.GaugeValue, float64(*w.Limit), s.ID, w.Window)
+			}
+			exhausted := 0.0
+			if w.Exhausted {
+				exhausted = 1
+			}
+			ch <- prometheus.MustNewConstMetric(quotaExhaustDesc, prometheus.GaugeValue, exhausted, s.ID, w.Window)
+			ch <- prometheus.MustNewConstMetric(quotaResetDesc, prometheus.GaugeValue, float64(w.Reset.UnixMilli())/1000, s.ID, w.Window)
+		}
 	}
 }
 

@@ -25,7 +25,12 @@ func TestMetricsFromTracesAndGauges(t *testing.T) {
 	m := New(Sources{
 		InFlight: func() int64 { return 3 },
 		Credentials: func() []scheduler.Status {
-			return []scheduler.Status{{ID: "cred_a", State: "cooling_down", Requests: 9, Failures: 4}}
+			zero, fifty, none := int64(0), int64(50), 0.0
+			return []scheduler.Status{{ID: "cred_a", State: "cooling_down", Requests: 9, Failures: 4},
+				{ID: "cred_b", State: "quota_exhausted", Quota: []scheduler.QuotaWindowStatus{
+					{Window: "requests", Limit: &fifty, Remaining: &zero, RemainingFraction: &none, Reset: time.Unix(1773158400, 5e8), Exhausted: true},
+					{Window: "unified_5h", Status: "allowed", Reset: time.Unix(1773160000, 0)},
+				}}}
 		},
 		Pipeline: func() tracing.Stats { return tracing.Stats{Queued: 7, Lag: 250 * time.Millisecond, Written: 100} },
 	})
@@ -46,6 +51,13 @@ func TestMetricsFromTracesAndGauges(t *testing.T) {
 		`aigw_credential_state{credential="cred_a",state="cooling_down"} 1`,
 		`aigw_credential_state{credential="cred_a",state="healthy"} 0`,
 		`aigw_credential_failures_total{credential="cred_a"} 4`,
+		`aigw_credential_state{credential="cred_b",state="quota_exhausted"} 1`,
+		`aigw_credential_quota_remaining{credential="cred_b",window="requests"} 0`,
+		`aigw_credential_quota_limit{credential="cred_b",window="requests"} 50`,
+		`aigw_credential_quota_remaining_ratio{credential="cred_b",window="requests"} 0`,
+		`aigw_credential_quota_exhausted{credential="cred_b",window="requests"} 1`,
+		`aigw_credential_quota_reset_timestamp_seconds{credential="cred_b",window="requests"} 1.7731584005e+09`,
+		`aigw_credential_quota_exhausted{credential="cred_b",window="unified_5h"} 0`,
 		`aigw_request_duration_seconds_count{provider="openai"} 2`,
 		`aigw_overhead_seconds_count 1`,
 	} {

@@ -446,6 +446,7 @@ func (x *exchange) attempt(cred *credential, now time.Time) error {
 	if err := roundTrip(x.prov.up.conns, req, h, &x.up, now.Add(timeout), x.p.cfg.StreamIdle); err != nil {
 		return classifyDo(err, timeout)
 	}
+	x.observeQuota(cred) // before the outcome is reported: a used-up window outranks a 429's cool-down
 	switch status := h.StatusCode(); {
 	case status == 401, status == 403, status == 408, status >= 500:
 		return &upstreamStatusError{status: status}

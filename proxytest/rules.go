@@ -11,7 +11,7 @@ import (
 // checks; rules are tried in the order they were programmed and the first
 // that matches and has uses left decides.
 //
-// Its effects apply in this order: Interim; HeaderDelay; then Reset, or else Status,
+// Its effects apply in this order: Interim; Headers; HeaderDelay; then Reset, or else Status,
 // or else Garbage, or else the normal answer. ChunkDelay, HoldAfterChunks
 // and ResetAfterChunks pace and cut Garbage and normal answers.
 //
@@ -39,6 +39,15 @@ type Rule struct {
 	Message string
 	// Body replaces the whole error body sent with Status.
 	Body string
+
+	// Headers are added to the final answer, whatever it is (the normal
+	// one, Status, Garbage), e.g. a provider's rate-limit headers:
+	//
+	//	Headers: map[string]string{
+	//		"anthropic-ratelimit-requests-remaining": "0",
+	//		"anthropic-ratelimit-requests-reset":     time.Now().Add(2 * time.Second).UTC().Format(time.RFC3339Nano),
+	//	}
+	Headers map[string]string
 
 	// Interim lists informational responses (e.g. 100, 103) sent, in order,
 	// before the final answer: a gateway must read past them.

@@ -141,6 +141,31 @@ func TestRuleStatusShapesAndRetryAfter(t *testing.T) {
 	}
 }
 
+// Headers go on whatever the answer is: a normal one, a streamed one, a
+// programmed status; never on an interim answer.
+func TestRuleHeaders(t *testing.T) {
+	s := start(t)
+	rl := map[string]string{"anthropic-ratelimit-requests-remaining": "0", "anthropic-ratelimit-requests-reset": "2026-03-10T12:00:01Z"}
+	s.Program(
+		proxytest.Rule{Credential: "sk-a", Headers: rl, Times: 1},
+		proxytest.Rule{Credential: "sk-a", Headers: rl, Status: http.StatusTooManyRequests, Times: 1},
+	)
+	for i, want := range []int{200, 429, 200} {
+		resp := post(t, s.URL+"/v1/messages", `{"model":"claude-sonnet-4-5","max_tokens":5,"stream":true,"messages":[{"role":"user","content":"hi"}]}`,
+			append([]string{"x-api-key", "sk-a"}, anthropicHeaders[2:]...)...)
+		readBody(t, resp)
+		got := resp.Header.Get("Anthropic-Ratelimit-Requests-Remaining")
+		if resp.StatusCode != want || (i < 2) != (got == "0") {
+			t.Errorf("answer %d: %d, remaining header %q; want %d with the header only while the rules last", i, resp.StatusCode, got, want)
+		}
+	}
+	resp := post(t, s.URL+"/v1/chat/completions", `{"model":"m"}`, "Authorization", "Bearer sk-b")
+	readBody(t, resp)
+	if resp.Header.Get("Anthropic-Ratelimit-Requests-Reset") != "" {
+		t.Error("another credential's answer carries the rule's headers")
+	}
+}
+
 func TestRuleHeaderDelay(t *testing.T) {
 	s := start(t)
 	const delay = 300 * time.Millisecond

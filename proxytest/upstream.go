@@ -262,6 +262,9 @@ func (x *exchange) serve() {
 		x.w.WriteHeader(code)
 		x.w.Header().Del("Link")
 	}
+	for k, v := range x.plan.Headers {
+		x.w.Header().Set(k, v)
+	}
 	if d := x.plan.HeaderDelay; d > 0 && !x.sleep(d) {
 		return
 	}

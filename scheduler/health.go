@@ -25,6 +25,12 @@ const (
 	Invalid               // the upstream refused the credential (401/403); retried with a growing back-off
 	Disabled              // turned off by the operator; never chosen
 	Broken                // its stored record cannot be used (a secret that does not unseal); in no pool until a reload loads it
+	// Exhausted is what Status and Change report while an upstream quota
+	// window of the credential is used up (see ObserveQuota). It is never
+	// the credential's own state: it overlays that state until the
+	// window's reset, so that failures, trials and the operator's settings
+	// go on as they would without it.
+	Exhausted
 )
 
 func (s State) String() string {
@@ -39,6 +45,8 @@ func (s State) String() string {
 		return "disabled"
 	case Broken:
 		return "broken"
+	case Exhausted:
+		return "quota_exhausted"
 	}
 	return "unknown"
 }
@@ -96,6 +104,12 @@ type Cred struct {
 	latEWMA   atomic.Uint64 // float64 bits: recent latency in ms
 	lastError atomic.Pointer[string]
 
+	// Upstream quota windows (quota.go).
+	quota      [NumQuotaWindows]quotaSlot
+	quotaSeen  atomic.Uint32 // bit w: quota[w] was ever set
+	quotaUntil atomic.Int64  // unix ns: out of rotation until (0: not)
+	quotaWhy   atomic.Pointer[string]
+
 	mu          sync.Mutex // failure bookkeeping only
 	failCount   atomic.Int32
 	windowStart int64
@@ -142,6 +156,9 @@ func (h *Health) Cred(id string) *Cred {
 func (h *Health) Configure(id string, enabled bool, rpm int64, secretChanged bool) *Cred {
 	c := h.Cred(id)
 	c.rpmLimit.Store(rpm)
+	if secretChanged {
+		c.clearQuota()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch from := State(c.state.Load()); {
@@ -200,6 +217,11 @@ type Status struct {
 	SuccessRate   float64 `json:"success_rate"`
 	LatencyMS     float64 `json:"latency_ms"`
 	LastError     string  `json:"last_error,omitempty"`
+	// Reason says why a quota_exhausted credential is out of rotation.
+	Reason string `json:"reason,omitempty"`
+	// Quota is the latest the upstream said about each of the
+	// credential's rate-limit windows that has not reset yet.
+	Quota []QuotaWindowStatus `json:"quota,omitempty"`
 }
 
 // Status reports one credential's live state (zero Status if unknown).
@@ -226,9 +248,20 @@ func (c *Cred) Status() Status {
 	if e := c.lastError.Load(); e != nil {
 		s.LastError = *e
 	}
-	if c.day.Load() == c.h.now().UTC().Unix()/86400 {
+	now := c.h.now()
+	if c.day.Load() == now.UTC().Unix()/86400 {
 		s.RequestsToday, s.FailuresToday = c.reqToday.Load(), c.failToday.Load()
 	}
+	ns := now.UnixNano()
+	if until := c.quotaUntil.Load(); until > ns && s.State == Healthy.String() {
+		s.State, s.Until = Exhausted.String(), time.Unix(0, until)
+		if why := c.quotaWhy.Load(); why != nil {
+			s.Reason = *why
+		}
+	} else if until != 0 {
+		c.exhausted(ns) // reset since: clear the mark, report it back
+	}
+	s.Quota = c.quotaStatus(ns)
 	return s
 }
 
@@ -253,11 +286,11 @@ func (c *Cred) State() State { return State(c.state.Load()) }
 func (c *Cred) usable(now int64) (ok, trial bool) {
 	switch State(c.state.Load()) {
 	case Healthy:
-		return c.rpmOK(now), false
+		return c.rpmOK(now) && !c.exhausted(now), false
 	case Disabled, Broken:
 		return false, false
 	}
-	if now < c.until.Load() {
+	if now < c.until.Load() || c.exhausted(now) {
 		return false, false
 	}
 	if c.trial.CompareAndSwap(false, true) {

@@ -221,16 +221,17 @@ func (p *Pool) pickWeighted(now int64, tried Tried) (int, bool) {
 }
 
 // pickBest prefers the highest recent success rate; rates within two
-// points of each other count as equal, and then the lower latency wins
-// (within 20 %, equal again); equals take turns, so that a credential's
-// figures keep being refreshed. A credential out of rotation whose
-// half-open trial is due gets it first: its figures are those that took it
-// out, and would otherwise never let it back.
+// points of each other count as equal, and then the most room left in the
+// upstream's quota windows wins (within five points, equal), then the lower
+// latency (within 20 %, equal again); equals take turns, so that a
+// credential's figures keep being refreshed. A credential out of rotation
+// whose half-open trial is due gets it first: its figures are those that
+// took it out, and would otherwise never let it back.
 func (p *Pool) pickBest(now int64, tried Tried) (int, bool) {
 	n := len(p.creds)
 	start := int(p.next.Add(1) % uint64(n))
 	best, bestK := -1, 0
-	var bestOK, bestLat float64
+	var bestOK, bestRoom, bestLat float64
 	for k := range n {
 		i := (start + k) % n
 		if tried.Has(i) {
@@ -238,19 +239,21 @@ func (p *Pool) pickBest(now int64, tried Tried) (int, bool) {
 		}
 		c := p.creds[i]
 		switch st := State(c.state.Load()); {
-		case st == Disabled, st == Broken, st == Healthy && !c.rpmOK(now):
+		case st == Disabled, st == Broken, st == Healthy && (!c.rpmOK(now) || c.exhausted(now)):
 			continue
 		case st != Healthy:
-			if now >= c.until.Load() && c.trial.CompareAndSwap(false, true) {
+			if now >= c.until.Load() && !c.exhausted(now) && c.trial.CompareAndSwap(false, true) {
 				p.skip(k)
 				return i, true
 			}
 			continue
 		}
 		okRate := math.Float64frombits(c.okEWMA.Load())
+		room := c.Room(now)
 		lat := math.Float64frombits(c.latEWMA.Load())
-		if best < 0 || okRate > bestOK+0.02 || (okRate >= bestOK-0.02 && lat < bestLat*0.8) {
-			best, bestK, bestOK, bestLat = i, k, okRate, lat
+		if best < 0 || okRate > bestOK+0.02 || (okRate >= bestOK-0.02 &&
+			(room > bestRoom+0.05 || (room >= bestRoom-0.05 && lat < bestLat*0.8))) {
+			best, bestK, bestOK, bestRoom, bestLat = i, k, okRate, room, lat
 		}
 	}
 	if best >= 0 {
@@ -259,8 +262,8 @@ func (p *Pool) pickBest(now int64, tried Tried) (int, bool) {
 	return best, false
 }
 
-// leastBad is the enabled credential, not yet tried, whose cool-down ends
-// first; if every one was tried, the same among all but those in never.
+// leastBad is the enabled credential, not yet tried, whose cool-down (or
+// used-up quota window) ends first; if every one was tried, the same among all but those in never.
 func (p *Pool) leastBad(tried, never Tried) int {
 	for _, skip := range []Tried{tried, never} {
 		best := -1
@@ -277,6 +280,7 @@ func (p *Pool) leastBad(tried, never Tried) int {
 			if st == Healthy {
 				u = 0 // over its rpm only: better than any cooling one
 			}
+			u = max(u, c.quotaUntil.Load()) // a used-up quota window: back at its reset
 			if best < 0 || u < bestUntil {
 				best, bestUntil = i, u
 			}

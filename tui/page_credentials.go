@@ -3,6 +3,8 @@ package tui
 import (
 	"errors"
 	"fmt"
+	"math"
+	"strings"
 	"time"
 
 	"github.com/aigw/aigw/admin"
@@ -55,7 +57,7 @@ func newCredentialsPage(c *common) *credentialsPage {
 			{title: "ID", min: 17},
 			{title: "PROVIDER", min: 6, flex: 1},
 			{title: "NAME", min: 4, flex: 1},
-			{title: "STATE", min: 24, flex: 1},
+			{title: "STATE", min: 24, flex: 1}, // with the tightest quota window while healthy
 			{title: "W", min: 3, right: true},
 			{title: "REQ", min: 5, right: true},
 			{title: "ERR", min: 4, right: true},
@@ -188,13 +190,17 @@ func credLabel(c *admin.Credential) string {
 }
 
 // stateText says where a credential stands: "healthy", "cooling down until
-// 15:04:05", "invalid until 15:04:05", "disabled".
+// 15:04:05", "invalid until 15:04:05", "no quota until 15:04:05",
+// "disabled".
 func stateText(state string, until time.Time, c *common) string {
 	label := state
-	if state == "cooling_down" {
+	switch state {
+	case "cooling_down":
 		label = "cooling down"
+	case "quota_exhausted":
+		label = "no quota"
 	}
-	if !until.IsZero() && (state == "cooling_down" || state == "invalid") {
+	if !until.IsZero() && (state == "cooling_down" || state == "invalid" || state == "quota_exhausted") {
 		label += " until " + c.clock(until)
 	}
 	return label
@@ -211,7 +217,7 @@ func credState(c *admin.Credential, cm *common) (string, tone) {
 		return "-", toneNormal
 	}
 	switch c.Health.State {
-	case "cooling_down":
+	case "cooling_down", "quota_exhausted":
 		return stateText(c.Health.State, c.Health.Until, cm), toneWarn
 	case "invalid":
 		return stateText(c.Health.State, c.Health.Until, cm), toneBad
@@ -230,6 +236,9 @@ func (p *credentialsPage) setRows() {
 		req, errs := "-", "-"
 		if c.Health != nil {
 			req, errs = fmtInt(int64(c.Health.RequestsToday)), fmtInt(int64(c.Health.FailuresToday))
+		}
+		if q := quotaCell(c, p.c.now()); q != "" && state == "healthy" {
+			state += " · " + q // 80 columns leave no room for a column of its own
 		}
 		rows[i] = []string{c.ID, c.Provider, orDash(c.Name), state, fmt.Sprint(c.Weight), req, errs}
 		tones[i] = tn
@@ -263,12 +272,76 @@ func (p *credentialsPage) detail() string {
 				fmtInt(int64(h.RequestsToday)), fmtInt(int64(h.FailuresToday)), fmtInt(int64(h.Requests)), fmtInt(int64(h.Failures)))},
 			detailLine{"last error", "", orDash(oneLine(h.LastError))},
 		)
+		if q := quotaText(c, p.c); q != "" {
+			lines = append(lines, detailLine{"quota", "", q})
+		}
 	}
 	if p.today != nil {
 		lines = append(lines, detailLine{"cache", "", cacheShareText(p.today[c.ID])})
 	}
 	lines = append(lines, oauthDetail(c, p.c)...)
 	return details(s, lines...)
+}
+
+// quotaCell is the tightest upstream rate-limit window: the part left and
+// how soon it resets ("12% left ↻3m"); "" when the upstream announced none.
+func quotaCell(c *admin.Credential, now time.Time) string {
+	if c.Health == nil {
+		return ""
+	}
+	best := -1
+	for i, w := range c.Health.Quota {
+		if w.RemainingFraction == nil {
+			continue
+		}
+		if b := c.Health.Quota; best < 0 || *w.RemainingFraction < *b[best].RemainingFraction {
+			best = i
+		}
+	}
+	if best < 0 {
+		return ""
+	}
+	w := c.Health.Quota[best]
+	return fmt.Sprintf("%.0f%% left ↻%s", math.Floor(*w.RemainingFraction*100), fmtIn(w.Reset.Sub(now)))
+}
+
+// quotaText lists every window the upstream announced: "requests 49/50 ·
+// unified_5h 42% used · … (tightest resets 15:04:05)".
+func quotaText(c *admin.Credential, cm *common) string {
+	var parts []string
+	for _, w := range c.Health.Quota {
+		var part string
+		switch {
+		case w.Remaining != nil && w.Limit != nil:
+			part = fmt.Sprintf("%s %s/%s", w.Window, fmtCount(float64(*w.Remaining)), fmtCount(float64(*w.Limit)))
+		case w.Remaining != nil:
+			part = fmt.Sprintf("%s %s left", w.Window, fmtCount(float64(*w.Remaining)))
+		case w.Utilization != nil:
+			part = fmt.Sprintf("%s %.0f%% used", w.Window, *w.Utilization*100)
+		default:
+			part = w.Window + " " + w.Status
+		}
+		if w.Exhausted {
+			part += " (used up until " + cm.clock(w.Reset) + ")"
+		} else {
+			part += " ↻" + fmtIn(w.Reset.Sub(cm.now()))
+		}
+		parts = append(parts, part)
+	}
+	return strings.Join(parts, " · ")
+}
+
+// fmtIn is a short time ahead: "45s", "3m", "2h5m", "6d".
+func fmtIn(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", max(int(d.Seconds()), 0))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
 }
 
 func (p *credentialsPage) view() string {

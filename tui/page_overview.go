@@ -141,7 +141,7 @@ func (p *overviewPage) credentialsView(room int) string {
 		key, label string
 		style      lipgloss.Style
 	}{
-		{"healthy", "healthy", s.Good}, {"cooling_down", "cooling down", s.Warn},
+		{"healthy", "healthy", s.Good}, {"cooling_down", "cooling down", s.Warn}, {"quota_exhausted", "out of quota", s.Warn},
 		{"invalid", "invalid", s.Bad}, {"disabled", "disabled", s.Muted}, {"broken", "broken", s.Bad},
 	} {
 		if n := st.Credentials[state.key]; n > 0 || state.key == "healthy" {
@@ -163,7 +163,11 @@ func (p *overviewPage) credentialsView(room int) string {
 			break
 		}
 		state := stateText(o.State, o.Until, p.c)
-		line := fmt.Sprintf("! %-17s %-28s %s", safe(outName(o)), state, oneLine(o.LastError))
+		why := o.LastError
+		if o.State == "quota_exhausted" {
+			why = o.Reason
+		}
+		line := fmt.Sprintf("! %-17s %-28s %s", safe(outName(o)), state, oneLine(why))
 		tn := s.Warn
 		if o.State == "invalid" || o.State == "broken" {
 			tn = s.Bad

@@ -299,6 +299,38 @@ func healthCells(c admin.Credential) (state, requests, failures string) {
 	return state, fmt.Sprint(c.Health.Requests), fmt.Sprint(c.Health.Failures)
 }
 
+// quotaPairs are the upstream's rate-limit windows of a credential, one
+// line each: "quota_requests: 0 of 50 left, resets 15:04:05 (used up)".
+func quotaPairs(c admin.Credential) []string {
+	if c.Health == nil {
+		return nil
+	}
+	var pairs []string
+	if c.Health.Reason != "" {
+		pairs = append(pairs, "reason", c.Health.Reason)
+	}
+	for _, w := range c.Health.Quota {
+		var v string
+		switch {
+		case w.Remaining != nil && w.Limit != nil:
+			v = fmt.Sprintf("%d of %d left", *w.Remaining, *w.Limit)
+		case w.Remaining != nil:
+			v = fmt.Sprintf("%d left", *w.Remaining)
+		case w.Utilization != nil:
+			v = fmt.Sprintf("%.0f%% used", *w.Utilization*100)
+		}
+		if w.Status != "" {
+			v = strings.TrimPrefix(v+", "+w.Status, ", ")
+		}
+		v += ", resets " + w.Reset.Local().Format("2006-01-02 15:04:05")
+		if w.Exhausted {
+			v += " (used up)"
+		}
+		pairs = append(pairs, "quota_"+w.Window, v)
+	}
+	return pairs
+}
+
 func (a *app) printCredential(c admin.Credential) error {
 	if a.output == "json" {
 		return printJSON(a.io.Out, c)
@@ -313,6 +345,7 @@ func (a *app) printCredential(c admin.Credential) error {
 	case c.Health != nil && c.Health.LastError != "":
 		pairs = append(pairs, "last_error", c.Health.LastError)
 	}
+	pairs = append(pairs, quotaPairs(c)...)
 	if c.OAuth != nil {
 		pairs = append(pairs, oauthFields(c.OAuth)...)
 	}
