@@ -145,6 +145,7 @@ func FuzzReadSession(f *testing.F) {
 	f.Add([]byte(`{"system":[{"cache_control":{"type":"ephemeral"},"text":"a"}],"messages":"x"}`))
 	f.Add([]byte(`{"messages":[{"role":"user","content":"x","metadata":{"user_id":"nested"}}],"metadata":{"user_id":"top"}}`))
 	f.Add([]byte(`{"metadata":{"user_id":"early"},"input":[],"prompt_cache_key":"late"}`))
+	f.Add([]byte(`0,"metadata":{"user_id":"0"}}`)) // not an object: the tail must not be trusted
 	f.Fuzz(func(t *testing.T, body []byte) {
 		// The tail's fast path agrees with the whole walk on what it finds
 		// in valid JSON (anything else the upstream refuses anyway).
