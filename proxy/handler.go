@@ -513,7 +513,8 @@ func (x *exchange) respond() {
 	if x.up.Done() {
 		return // no body
 	}
-	if size := x.up.Size(); size >= 0 && size <= smallBody {
+	size := x.up.Size() // before any of it is read: Size is what is left
+	if size >= 0 && size <= smallBody {
 		// A small answer of known length is read whole and sent at once:
 		// cheaper than a body stream, and nothing waits on it.
 		x.body = slices.Grow(x.body[:0], size)[:size]
@@ -536,7 +537,7 @@ func (x *exchange) respond() {
 		return
 	}
 	x.streaming = true
-	ctx.Response.SetBodyStream(x, x.up.Size())
+	ctx.Response.SetBodyStream(x, size)
 }
 
 // brokeOff answers for an upstream answer that broke before any of it was
