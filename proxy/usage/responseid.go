@@ -182,11 +182,11 @@ func idValue(v []byte) ([]byte, IDScan) {
 // PreviousResponseID returns the raw content of a request body's top-level
 // "previous_response_id" string (escapes not decoded, aliasing body); nil
 // when absent, not a string, or the body is not a JSON object. If the key
-// repeats, the last one wins, as it does for the provider's parser.
+// repeats, the last one wins, as it does for the provider's parser. One
+// walk over the top-level members, values skipped by bracket counting
+// (about 6 GB/s: a search for the key's bytes first would be slower, as
+// prompts are full of its letters).
 func PreviousResponseID(body []byte) []byte {
-	if !bytes.Contains(body, previousResponseKey) && !bytes.Contains(body, litEscape) {
-		return nil // most bodies: one fast search instead of a walk
-	}
 	it := objectIter{b: body}
 	if !it.open() {
 		return nil
@@ -202,5 +202,3 @@ func PreviousResponseID(body []byte) []byte {
 		}
 	}
 }
-
-var previousResponseKey = []byte("previous_response_id")

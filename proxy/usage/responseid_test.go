@@ -145,7 +145,7 @@ func FuzzResponseID(f *testing.F) {
 
 func FuzzPreviousResponseID(f *testing.F) {
 	f.Add([]byte(`{"previous_response_id":"resp_1"}`))
-	f.Add([]byte(`{"previous_\u0072esponse_id":"resp_3","x":[1,{"y":"}"}]}`))
+	f.Add([]byte(`{"previous_response_id":"resp_3","x":[1,{"y":"}"}],"previous_\u0072esponse_id":"resp_4"}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		id := PreviousResponseID(body)
 		if id != nil && !bytes.Contains(body, id) {
@@ -164,5 +164,31 @@ func BenchmarkResponseID(b *testing.B) {
 		if _, st := ResponseID(body[:1024], FormatSSE); st != IDFound {
 			b.Fatal(st)
 		}
+	}
+}
+
+// A Codex-sized request (about 200 KB of input items): with
+// previous_response_id after the input, and without it.
+func BenchmarkPreviousResponseID(b *testing.B) {
+	var items []string
+	for i := range 400 {
+		items = append(items, `{"type":"message","role":"user","content":[{"type":"input_text","text":"step `+strings.Repeat("lorem ipsum dolor sit amet ", 18)+`"}]}`)
+		_ = i
+	}
+	with := []byte(`{"model":"gpt-5","instructions":"You are a coding agent.","input":[` + strings.Join(items, ",") + `],"previous_response_id":"resp_68a1","stream":true}`)
+	without := bytes.Replace(with, []byte(`"previous_response_id":"resp_68a1",`), nil, 1)
+	for _, bc := range []struct {
+		name string
+		body []byte
+		want string
+	}{{"with", with, "resp_68a1"}, {"without", without, ""}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(bc.body)))
+			for b.Loop() {
+				if got := PreviousResponseID(bc.body); string(got) != bc.want {
+					b.Fatalf("%q", got)
+				}
+			}
+		})
 	}
 }
