@@ -70,6 +70,12 @@ type exchange struct {
 	filterBuf []byte // filtered bytes (reused)
 	pending   []byte // filtered bytes not yet handed to fasthttp
 	upDone    bool   // the upstream body ended (filtered path)
+
+	// Response pinning (pinning.go).
+	pinID    []byte // the remembered response id the request names (aliases ctx)
+	pinWatch bool   // the answer's response id is being looked for
+	pinBuf   []byte // its first bytes, when the id did not come in one read
+	pinReads uint8
 }
 
 // prepareUpstream builds the upstream request once; attempts only change
@@ -147,6 +153,9 @@ func (x *exchange) Read(p []byte) (int, error) {
 	}
 	n, err := x.up.Read(p)
 	x.scanner.Write(p[:n])
+	if x.pinWatch {
+		x.noteResponse(p[:n], err != nil)
+	}
 	x.bytesOut += int64(n)
 	x.armWrite()
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -188,6 +197,9 @@ func (x *exchange) fill() error {
 		} else {
 			x.scanner.Write(x.readBuf[:n])
 			out = x.readBuf[:n]
+			if x.pinWatch {
+				x.noteResponse(out, err != nil)
+			}
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
 			x.readErr = err

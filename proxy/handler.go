@@ -353,19 +353,29 @@ func (x *exchange) forward() bool {
 		return false
 	}
 	x.prepareUpstream()
-	affinity := x.affinity()
+	pin, ok := x.pinned()
+	if !ok {
+		return false
+	}
+	var affinity uint64
+	if pin < 0 {
+		affinity = x.affinity()
+	}
 	var tried, never scheduler.Tried
 	var last error
 	var lastOutcome scheduler.Outcome
 	for attempt := 0; attempt <= k.maxRetries; attempt++ {
 		began := x.p.now()
-		pos, trial, ok := k.pool.PickFor(began, tried, never, affinity)
+		pos, trial, ok, wait := x.pick(began, tried, never, affinity, pin)
 		if !ok {
-			if last == nil {
-				x.reject(fasthttp.StatusServiceUnavailable, "aigw: no enabled credential in the key's pool")
-				return false
+			if last != nil {
+				break // nothing left to retry on: the last failure answers
 			}
-			break
+			if pin >= 0 {
+				return x.pinOut(pin, wait)
+			}
+			x.reject(fasthttp.StatusServiceUnavailable, "aigw: no enabled credential in the key's pool")
+			return false
 		}
 		if attempt > 0 {
 			x.backoff(attempt, tried.Has(pos), lastOutcome)
@@ -401,6 +411,17 @@ func (x *exchange) forward() bool {
 	}
 	x.failed(last)
 	return x.streaming
+}
+
+// pick chooses the attempt's credential: the pinned one (pin ≥ 0, see
+// pinned) and never another, else the key's strategy's choice.
+func (x *exchange) pick(now time.Time, tried, never scheduler.Tried, affinity uint64, pin int) (pos int, trial, ok bool, wait time.Duration) {
+	if pin >= 0 {
+		trial, ok, wait = x.key.pool.PickAt(now, pin)
+		return pin, trial, ok, wait
+	}
+	pos, trial, ok = x.key.pool.PickFor(now, tried, never, affinity)
+	return pos, trial, ok, 0
 }
 
 // outcomeOf maps an attempt's error to what it means for the credential.
@@ -510,6 +531,7 @@ func (x *exchange) respond() {
 	x.scanner.Reset(x.api, x.format)
 	x.scanner.StripInjectedUsage(x.injected)
 	x.injected = x.injected && x.format == usage.FormatSSE
+	x.watchResponse()
 	if x.up.Done() {
 		return // no body
 	}
@@ -525,6 +547,9 @@ func (x *exchange) respond() {
 		}
 		x.bytesOut = int64(n)
 		x.scanner.Write(x.body)
+		if x.pinWatch {
+			x.noteResponse(x.body, true)
+		}
 		ctx.SetBody(x.body)
 		return
 	}
