@@ -45,6 +45,10 @@ type Proxy struct {
 	WriteTimeout units.Duration `toml:"write_timeout"`
 	IdleTimeout  units.Duration `toml:"idle_timeout"`
 	DrainTimeout units.Duration `toml:"drain_timeout"`
+	// ResponsePins is how many OpenAI Responses API ids are remembered with
+	// the credential that created them (0: no pinning); ResponsePinTTL how long.
+	ResponsePins   int            `toml:"response_pins"`
+	ResponsePinTTL units.Duration `toml:"response_pin_ttl"`
 }
 
 // Admin is the admin API listener.
@@ -126,6 +130,9 @@ func Default() Config {
 			WriteTimeout: units.Duration(60 * time.Second),
 			IdleTimeout:  units.Duration(120 * time.Second),
 			DrainTimeout: units.Duration(30 * time.Second),
+			// 30 days: as long as OpenAI keeps a stored response.
+			ResponsePins:   100_000,
+			ResponsePinTTL: units.Duration(30 * 24 * time.Hour),
 		},
 		Admin:   Admin{Addr: "127.0.0.1:9090"},
 		Timeout: Timeouts{Connect: units.Duration(10 * time.Second), FirstByte: units.Duration(120 * time.Second), Idle: units.Duration(60 * time.Second)},
@@ -195,7 +202,7 @@ func (c *Config) Validate() error {
 	}{
 		{"proxy.read_timeout", c.Proxy.ReadTimeout}, {"proxy.idle_timeout", c.Proxy.IdleTimeout},
 		{"proxy.write_timeout", c.Proxy.WriteTimeout},
-		{"proxy.drain_timeout", c.Proxy.DrainTimeout},
+		{"proxy.drain_timeout", c.Proxy.DrainTimeout}, {"proxy.response_pin_ttl", c.Proxy.ResponsePinTTL},
 		{"timeouts.connect", c.Timeout.Connect}, {"timeouts.first_byte", c.Timeout.FirstByte}, {"timeouts.idle", c.Timeout.Idle},
 		{"retry.backoff_base", c.Retry.BackoffBase}, {"retry.backoff_max", c.Retry.BackoffMax},
 		{"health.failure_window", c.Health.FailureWindow}, {"health.cooldown", c.Health.Cooldown},
@@ -223,7 +230,7 @@ func (c *Config) Validate() error {
 	}{
 		{"health.failure_threshold", c.Health.FailureThreshold, 1}, {"limits.max_tracked_keys", c.Limits.MaxTrackedKeys, 16},
 		{"traces.max_count", c.Traces.MaxCount, 1}, {"traces.queue_size", c.Traces.QueueSize, 16},
-		{"traces.batch_size", c.Traces.BatchSize, 1},
+		{"traces.batch_size", c.Traces.BatchSize, 1}, {"proxy.response_pins", c.Proxy.ResponsePins, 0},
 	}
 	for _, i := range ints {
 		if i.v < i.min {

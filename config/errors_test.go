@@ -125,6 +125,8 @@ func TestValidateNamesKey(t *testing.T) {
 		{"queue_size 0", func(c *config.Config) { c.Traces.QueueSize = 0 }, "traces.queue_size"},
 		{"batch_size 0", func(c *config.Config) { c.Traces.BatchSize = 0 }, "traces.batch_size"},
 		{"max_count 0", func(c *config.Config) { c.Traces.MaxCount = 0 }, "traces.max_count"},
+		{"negative response_pins", func(c *config.Config) { c.Proxy.ResponsePins = -1 }, "proxy.response_pins"},
+		{"zero response_pin_ttl", func(c *config.Config) { c.Proxy.ResponsePinTTL = 0 }, "proxy.response_pin_ttl"},
 		{"log format yaml", func(c *config.Config) { c.Log.Format = "yaml" }, "log.format"},
 		{"log level verbose", func(c *config.Config) { c.Log.Level = "verbose" }, "log.level"},
 		{"negative price", func(c *config.Config) {

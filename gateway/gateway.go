@@ -3,6 +3,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -164,6 +165,8 @@ func Run(ctx context.Context, o Options) error {
 			MaxCooldown:      cfg.Health.MaxCooldown.D(),
 		},
 		MaxTrackedKeys:    cfg.Limits.MaxTrackedKeys,
+		ResponsePins:      cmp.Or(cfg.Proxy.ResponsePins, -1), // 0 in the file: no pinning
+		ResponsePinTTL:    cfg.Proxy.ResponsePinTTL.D(),
 		InjectStreamUsage: cfg.Usage.InjectStreamUsage,
 		Prices:            priceTable,
 		Recorder:          traces,

@@ -152,7 +152,7 @@ func openAIType(status int) string {
 		return "invalid_request_error"
 	case 429:
 		return "rate_limit_exceeded"
-	case 400, 403, 404, 405, 408, 413, 431:
+	case 400, 403, 404, 405, 408, 409, 413, 431:
 		return "invalid_request_error"
 	}
 	return "api_error"
@@ -172,6 +172,8 @@ func openAICode(status int) string {
 		return "method_not_allowed"
 	case 408:
 		return "request_timeout"
+	case 409:
+		return "conflict"
 	case 431:
 		return "request_header_fields_too_large"
 	case 413:
@@ -188,7 +190,7 @@ func openAICode(status int) string {
 
 func anthropicType(status int) string {
 	switch status {
-	case 400, 405, 408, 431:
+	case 400, 405, 408, 409, 431:
 		return "invalid_request_error"
 	case 401:
 		return "authentication_error"
@@ -218,6 +220,8 @@ func geminiStatus(status int) string {
 		return "PERMISSION_DENIED"
 	case 404:
 		return "NOT_FOUND"
+	case 409:
+		return "ABORTED"
 	case 429:
 		return "RESOURCE_EXHAUSTED"
 	case 503:

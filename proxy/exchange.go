@@ -75,6 +75,12 @@ type exchange struct {
 	model      string // the request's model, once allowModel read it
 	modelRead  bool
 	listModels bool // a model list: its answer is filtered
+
+	// Response pinning (pinning.go).
+	pinID    []byte // the remembered response id the request names (aliases ctx)
+	pinWatch bool   // the answer's response id is being looked for
+	pinBuf   []byte // its first bytes, when the id did not come in one read
+	pinReads uint8
 }
 
 // prepareUpstream builds the upstream request once; attempts only change
@@ -152,6 +158,9 @@ func (x *exchange) Read(p []byte) (int, error) {
 	}
 	n, err := x.up.Read(p)
 	x.scanner.Write(p[:n])
+	if x.pinWatch {
+		x.noteResponse(p[:n], err != nil)
+	}
 	x.bytesOut += int64(n)
 	x.armWrite()
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -193,6 +202,9 @@ func (x *exchange) fill() error {
 		} else {
 			x.scanner.Write(x.readBuf[:n])
 			out = x.readBuf[:n]
+			if x.pinWatch {
+				x.noteResponse(out, err != nil)
+			}
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
 			x.readErr = err

@@ -354,19 +354,29 @@ func (x *exchange) forward() bool {
 		return false
 	}
 	x.prepareUpstream()
-	affinity := x.affinity()
+	pin, ok := x.pinned()
+	if !ok {
+		return false
+	}
+	var affinity uint64
+	if pin < 0 {
+		affinity = x.affinity()
+	}
 	var tried, never scheduler.Tried
 	var last error
 	var lastOutcome scheduler.Outcome
 	for attempt := 0; attempt <= k.maxRetries; attempt++ {
 		began := x.p.now()
-		pos, trial, ok := k.pool.PickFor(began, tried, never, affinity)
+		pos, trial, ok, wait := x.pick(began, tried, never, affinity, pin)
 		if !ok {
-			if last == nil {
-				x.reject(fasthttp.StatusServiceUnavailable, "aigw: no enabled credential in the key's pool")
-				return false
+			if last != nil {
+				break // nothing left to retry on: the last failure answers
 			}
-			break
+			if pin >= 0 {
+				return x.pinOut(pin, wait)
+			}
+			x.reject(fasthttp.StatusServiceUnavailable, "aigw: no enabled credential in the key's pool")
+			return false
 		}
 		if attempt > 0 {
 			x.backoff(attempt, tried.Has(pos), lastOutcome)
@@ -402,6 +412,17 @@ func (x *exchange) forward() bool {
 	}
 	x.failed(last)
 	return x.streaming
+}
+
+// pick chooses the attempt's credential: the pinned one (pin ≥ 0, see
+// pinned) and never another, else the key's strategy's choice.
+func (x *exchange) pick(now time.Time, tried, never scheduler.Tried, affinity uint64, pin int) (pos int, trial, ok bool, wait time.Duration) {
+	if pin >= 0 {
+		trial, ok, wait = x.key.pool.PickAt(now, pin)
+		return pin, trial, ok, wait
+	}
+	pos, trial, ok = x.key.pool.PickFor(now, tried, never, affinity)
+	return pos, trial, ok, 0
 }
 
 // outcomeOf maps an attempt's error to what it means for the credential.
@@ -512,6 +533,7 @@ func (x *exchange) respond() {
 	x.scanner.Reset(x.api, x.format)
 	x.scanner.StripInjectedUsage(x.injected)
 	x.injected = x.injected && x.format == usage.FormatSSE
+	x.watchResponse()
 	if x.listModels && up.StatusCode() == fasthttp.StatusOK {
 		x.respondModelList()
 		return
@@ -519,7 +541,8 @@ func (x *exchange) respond() {
 	if x.up.Done() {
 		return // no body
 	}
-	if size := x.up.Size(); size >= 0 && size <= smallBody {
+	size := x.up.Size() // before any of it is read: Size is what is left
+	if size >= 0 && size <= smallBody {
 		// A small answer of known length is read whole and sent at once:
 		// cheaper than a body stream, and nothing waits on it.
 		x.body = slices.Grow(x.body[:0], size)[:size]
@@ -530,6 +553,9 @@ func (x *exchange) respond() {
 		}
 		x.bytesOut = int64(n)
 		x.scanner.Write(x.body)
+		if x.pinWatch {
+			x.noteResponse(x.body, true)
+		}
 		ctx.SetBody(x.body)
 		return
 	}
@@ -542,7 +568,7 @@ func (x *exchange) respond() {
 		return
 	}
 	x.streaming = true
-	ctx.Response.SetBodyStream(x, x.up.Size())
+	ctx.Response.SetBodyStream(x, size)
 }
 
 // brokeOff answers for an upstream answer that broke before any of it was

@@ -15,6 +15,7 @@
 package proxy
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -54,6 +55,14 @@ type Config struct {
 
 	Health         scheduler.HealthConfig
 	MaxTrackedKeys int
+
+	// ResponsePins bounds the OpenAI Responses API ids remembered with the
+	// credential that created them, so that follow-ups reach that account
+	// (pinning.go): 0 means DefaultResponsePins, < 0 no pinning.
+	// ResponsePinTTL is how long one is remembered; 0 means
+	// DefaultResponsePinTTL.
+	ResponsePins   int
+	ResponsePinTTL time.Duration
 
 	// InjectStreamUsage asks OpenAI chat streams for usage when the client
 	// did not, and removes that chunk from what the client receives.
@@ -96,6 +105,7 @@ type Proxy struct {
 	cors                cors
 	ids                 idGen
 	prices              *usage.Prices
+	pins                *pinTable // nil: no response pinning
 	inflight            atomic.Int64
 	bodyMem             atomic.Int64  // bytes of request bodies held now
 	bigBody             atomic.Int64  // bytes of large bodies read since memory was last given back
@@ -137,6 +147,9 @@ func New(cfg Config) *Proxy {
 	}
 	if p.cfg.BodyMemory <= 0 {
 		p.cfg.BodyMemory = max(8*int64(cfg.MaxBodySize), 256<<20)
+	}
+	if p.cfg.ResponsePins >= 0 {
+		p.pins = newPinTable(cmp.Or(p.cfg.ResponsePins, DefaultResponsePins), cmp.Or(p.cfg.ResponsePinTTL, DefaultResponsePinTTL))
 	}
 	p.srvLog = serverLog{log: p.log, every: 10 * time.Second}
 	p.cors = newCORS(cfg.CORSOrigins)

@@ -21,8 +21,10 @@
 // base URL may carry a prefix: routing starts at the first path segment
 // "v1", "v1beta" or "v1alpha".
 //
-//	OpenAI     POST /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses
-//	           GET  /v1/models, /v1/models/{id}
+//	OpenAI     POST /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses,
+//	                /v1/responses/{id}/cancel
+//	           GET  /v1/models, /v1/models/{id}, /v1/responses/{id}, /v1/responses/{id}/input_items
+//	           DELETE /v1/responses/{id}
 //	Anthropic  POST /v1/messages, /v1/messages/count_tokens
 //	           GET  /v1/models (when the request carries anthropic-version)
 //	Gemini     POST /v1beta/models/{model}:generateContent, :streamGenerateContent
@@ -36,6 +38,13 @@
 // ([DefaultUsage] until then) in each API's own field names; see [Usage] for
 // the mapping. Streams carry [Upstream.SetChunks] content chunks
 // ([DefaultChunks] until then) whose text, joined, is [Text].
+//
+// Responses get unique ids ("resp_proxytest000001", …) and are kept (the
+// newest 10,000) under the credential that created them, as OpenAI keeps
+// them under an account: previous_response_id naming one created with
+// another credential gets 400 previous_response_not_found, and the
+// /v1/responses/{id} endpoints answer 404 to any other credential. See
+// [Upstream.ResponseOwner].
 //
 // # Prompt cache
 //

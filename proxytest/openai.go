@@ -421,6 +421,9 @@ type responseEvent struct {
 }
 
 func (x *exchange) openAIResponses() {
+	if x.previousResponseMissing() {
+		return
+	}
 	id, itemID, created := x.u.newID("resp_"), x.u.newID("msg_"), time.Now().Unix()
 	text := Text(x.chunks)
 	done := responseItem{
@@ -432,6 +435,7 @@ func (x *exchange) openAIResponses() {
 		Error: jsonNull, IncompleteDetails: jsonNull, Model: x.model,
 		Output: []responseItem{done}, Usage: newResponseUsage(x.usage),
 	}
+	x.u.storeResponse(x.cred, final) // under this account only (responses.go)
 	if !x.req.Stream {
 		x.reply(final)
 		return

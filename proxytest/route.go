@@ -46,6 +46,9 @@ func notStreaming(*exchange) streamKind { return notStreamed }
 func route(r *http.Request) (*endpoint, api, bool) {
 	version, rest := splitVersion(r.URL.Path)
 	ep, a := lookup(version, rest, r.Header.Get("Anthropic-Version") != "")
+	if ep == nil && version == "v1" {
+		ep = responsesEndpoint(rest, r.Method)
+	}
 	if ep == nil {
 		return nil, guessAPI(version, r), false
 	}
@@ -130,10 +133,11 @@ type request struct {
 	StreamOptions *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
-	Input          json.RawMessage   `json:"input"`           // OpenAI embeddings and responses
-	EncodingFormat string            `json:"encoding_format"` // OpenAI embeddings
-	Dimensions     int               `json:"dimensions"`      // OpenAI embeddings
-	Requests       []json.RawMessage `json:"requests"`        // Gemini batchEmbedContents
+	Input              json.RawMessage   `json:"input"`                // OpenAI embeddings and responses
+	PreviousResponseID string            `json:"previous_response_id"` // OpenAI responses
+	EncodingFormat     string            `json:"encoding_format"`      // OpenAI embeddings
+	Dimensions         int               `json:"dimensions"`           // OpenAI embeddings
+	Requests           []json.RawMessage `json:"requests"`             // Gemini batchEmbedContents
 }
 
 func (q *request) decode(body []byte) error {

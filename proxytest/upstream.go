@@ -37,6 +37,9 @@ type Upstream struct {
 	cancelled   int           // requests whose client left, since start or Reset
 	cancelledCh chan struct{} // closed and replaced whenever cancelled grows
 
+	stored      map[string]storedResponse // Responses API: by id (responses.go)
+	storedOrder []string                  // their ids, oldest first
+
 	ids      atomic.Uint64
 	prompts  atomic.Pointer[promptCache] // nil unless SimulatePromptCache(true)
 	active   sync.WaitGroup
@@ -287,7 +290,7 @@ func (x *exchange) validate() string {
 	if x.api == apiAnthropic && x.r.Header.Get("Anthropic-Version") == "" {
 		return "anthropic-version: header is required"
 	}
-	if x.r.Method == http.MethodPost {
+	if x.r.Method == http.MethodPost && !(x.ep == &openAIResponseCancel && len(x.body) == 0) {
 		if err := x.req.decode(x.body); err != nil {
 			return "We could not parse the JSON body of your request: " + err.Error()
 		}

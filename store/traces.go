@@ -15,7 +15,9 @@ type Trace struct {
 	Strategy     string    `json:"strategy"`
 	// Affinity is where a cache_affinity request's conversation key came
 	// from (header, metadata.user_id, prompt_cache_key,
-	// previous_response_id, prefix), or "none: why".
+	// previous_response_id, prefix), or "none: why"; "pinned" (any
+	// strategy) when the request named an OpenAI response id remembered
+	// with the credential that created it.
 	Affinity            string    `json:"affinity,omitempty"`
 	Method              string    `json:"method"`
 	Path                string    `json:"path"`

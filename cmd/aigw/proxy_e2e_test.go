@@ -79,7 +79,9 @@ func TestConfiguredWithCLIThenProxied(t *testing.T) {
 	g.okJSON(t, &bad, "credential", "add", "--provider", "openai", "--secret", "sk-revoked-upstream-key")
 	g.okJSON(t, &good, "credential", "add", "--provider", "openai", "--secret", "sk-working-upstream-key")
 	var key struct{ Secret string }
-	g.okJSON(t, &key, "key", "create", "--provider", "openai", "--credentials", bad.ID+","+good.ID)
+	// round_robin: under the default cache_affinity the four identical
+	// requests would all go to one credential, the bad one only by chance.
+	g.okJSON(t, &key, "key", "create", "--provider", "openai", "--credentials", bad.ID+","+good.ID, "--strategy", "round_robin")
 	for range 4 {
 		if r := post(t, "http://"+g.proxyAddr+"/openai/v1/chat/completions", "Bearer "+key.Secret, chatJSON); r.status != 200 {
 			t.Fatalf("request through the proxy: %d %s", r.status, r.body)
