@@ -115,7 +115,7 @@ func innerError(err error) string {
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	return oneLine(err.Error(), maxDescription)
+	return store.OneLine(err.Error(), maxDescription)
 }
 
 // parseAnswer reads a token endpoint's answer: the status and at most
@@ -178,25 +178,6 @@ func clean(s string, secrets []string) string {
 			s = strings.ReplaceAll(s, sec, "[redacted]")
 		}
 	}
-	return oneLine(s, maxDescription)
+	return store.OneLine(s, maxDescription)
 }
 
-// oneLine joins s's lines and cuts it to n bytes on a rune boundary;
-// control characters become spaces.
-func oneLine(s string, n int) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return ' '
-		}
-		return r
-	}, s)
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && s[cut]&0xc0 == 0x80 {
-		cut--
-	}
-	return s[:cut] + "…"
-}

@@ -77,7 +77,7 @@ func (s *Store) RecordOAuthRefresh(id string, r OAuthRefresh) error {
 		}
 		c.OAuth.LastRefreshAt = &at
 		c.OAuth.RefreshState = r.State
-		c.OAuth.LastRefreshError = oneLine(r.Error, maxRefreshError)
+		c.OAuth.LastRefreshError = OneLine(r.Error, maxRefreshError)
 		return s.putCredential(tx, &c)
 	})
 }
@@ -99,8 +99,15 @@ func (s *Store) OAuthCredential(id string) (Credential, error) {
 	return c, nil
 }
 
-// oneLine makes s a single line of at most n bytes (cut on a rune boundary).
-func oneLine(s string, n int) string {
+// OneLine makes s a single line of at most n bytes, cut on a rune
+// boundary: control characters become spaces and runs of space one.
+func OneLine(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return ' '
+		}
+		return r
+	}, s)
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) <= n {
 		return s
