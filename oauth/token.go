@@ -180,4 +180,3 @@ func clean(s string, secrets []string) string {
 	}
 	return store.OneLine(s, maxDescription)
 }
-
