@@ -33,7 +33,7 @@ func TestQuotaWindowsShownByCLIAndMetrics(t *testing.T) {
 	g.okJSON(t, &first, "credential", "add", "--provider", "claude", "--secret", "sk-ant-first")
 	g.okJSON(t, &second, "credential", "add", "--provider", "claude", "--secret", "sk-ant-second")
 	var key struct{ Secret string }
-	g.okJSON(t, &key, "key", "create", "--provider", "claude", "--credentials", first.ID+","+second.ID)
+	g.okJSON(t, &key, "key", "create", "--provider", "claude", "--credentials", first.ID+","+second.ID, "--strategy", "round_robin")
 	for i := 0; fake.CountBy("sk-ant-first") == 0; i++ {
 		if i == 2 {
 			t.Fatal("round robin never reached the first credential")
