@@ -28,7 +28,7 @@ type DemoInfo struct {
 // startDemo starts the fake provider on loopback and registers it as
 // provider "demo" with a credential and a fresh key (the previous demo key
 // is deleted: its secret was only ever printed).
-func startDemo(_ context.Context, st *store.Store, reload func() error, proxyAddr net.Addr, out io.Writer) (*DemoInfo, func(), error) {
+func startDemo(_ context.Context, st *store.Store, reload func() error, proxyAddr, adminAddr net.Addr, out io.Writer) (*DemoInfo, func(), error) {
 	fake, err := proxytest.Start("127.0.0.1:0")
 	if err != nil {
 		return nil, nil, err
@@ -67,20 +67,26 @@ func startDemo(_ context.Context, st *store.Store, reload func() error, proxyAdd
 		}
 		credID = c.ID
 	}
+	// The demo key of an earlier start is kept (its traces and usage stay
+	// under it) with a new secret, since the old one was shown only once.
 	keys, err := st.Keys()
 	if err != nil {
 		return fail(err)
 	}
-	for _, k := range keys {
-		if k.Provider == DemoProvider && k.Name == demoName {
-			if err := st.DeleteKey(k.ID); err != nil {
+	var k store.Key
+	var secret string
+	for _, old := range keys {
+		if old.Provider == DemoProvider && old.Name == demoName && old.Status == store.KeyActive {
+			if k, secret, err = st.RotateKeySecret(old.ID); err != nil {
 				return fail(err)
 			}
+			break
 		}
 	}
-	k, secret, err := st.CreateKey(store.KeyInput{Provider: DemoProvider, Name: demoName, Credentials: []string{credID}})
-	if err != nil {
-		return fail(err)
+	if secret == "" {
+		if k, secret, err = st.CreateKey(store.KeyInput{Provider: DemoProvider, Name: demoName, Credentials: []string{credID}}); err != nil {
+			return fail(err)
+		}
 	}
 	if err := reload(); err != nil {
 		return fail(err)
@@ -104,7 +110,8 @@ Try it:
     -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello"}]}'
 
 Or point an OpenAI SDK at base URL %s/v1 with that key.
+In another terminal: aigw tui (or aigw key list); the admin API is at http://%s.
 
-`, DemoProvider, fake.URL, secret, base, secret, base)
+`, DemoProvider, fake.URL, secret, base, secret, base, adminAddr)
 	return &DemoInfo{UpstreamURL: fake.URL, KeySecret: secret, KeyID: k.ID}, fake.Close, nil
 }

@@ -220,7 +220,7 @@ func Run(ctx context.Context, o Options) error {
 	adminSrv := &http.Server{Handler: adminAPI.Handler(), ReadHeaderTimeout: 10 * time.Second}
 
 	if o.Demo {
-		info, stop, err := startDemo(ctx, st, reload, proxyLn.Addr(), o.Out)
+		info, stop, err := startDemo(ctx, st, reload, proxyLn.Addr(), adminLn.Addr(), o.Out)
 		if err != nil {
 			return fmt.Errorf("demo: %w", err)
 		}

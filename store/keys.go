@@ -379,8 +379,44 @@ func deleteKey(tx *bolt.Tx, id string) error {
 	return tx.Bucket(bucketKeys).Delete([]byte(id))
 }
 
-// DeleteKey removes a key record for good (used for the demo key, which is
-// replaced at every `aigw serve --demo`; operators revoke keys instead).
+// DeleteKey removes a key record for good (operators revoke keys instead).
 func (s *Store) DeleteKey(id string) error {
 	return s.db.Update(func(tx *bolt.Tx) error { return deleteKey(tx, id) })
+}
+
+// RotateKeySecret gives an active key a new secret and returns it; the old
+// secret stops working at once, while the key keeps its id, settings and
+// history. (`aigw serve --demo` uses it to print a working key at every
+// start without replacing the demo key.)
+func (s *Store) RotateKeySecret(id string) (Key, string, error) {
+	var k Key
+	now := s.now().UTC()
+	secret := NewKeySecret()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		rec, err := getKeyRecord(tx, id)
+		if err != nil {
+			return err
+		}
+		if rec.RevokedAt != nil {
+			return invalid("id", "key %s is revoked and cannot be changed", id)
+		}
+		hashes := tx.Bucket(bucketKeyHashes)
+		if err := hashes.Delete(rec.Hash[:]); err != nil {
+			return err
+		}
+		rec.Hash = HashKey([]byte(secret))
+		rec.HashHex = hex.EncodeToString(rec.Hash[:])
+		rec.Preview = keyPreview(secret)
+		rec.UpdatedAt = now
+		if err := hashes.Put(rec.Hash[:], []byte(id)); err != nil {
+			return err
+		}
+		k = rec.Key
+		return putJSON(tx.Bucket(bucketKeys), []byte(id), rec)
+	})
+	if err != nil {
+		return Key{}, "", err
+	}
+	k.setStatus(now)
+	return k, secret, nil
 }

@@ -426,3 +426,51 @@ func TestDeleteKey(t *testing.T) {
 		t.Errorf("second DeleteKey: %v; want ErrNotFound", err)
 	}
 }
+
+// A rotated key keeps its id and settings; only the new secret is known to
+// the store (the gateway's snapshot is built from Load, so the old secret
+// stops working at the next reload), and a revoked key is not revived.
+func TestRotateKeySecret(t *testing.T) {
+	s, _ := openTestClock(t)
+	f := newFixture(t, s)
+	k, oldSecret, err := s.CreateKey(KeyInput{Provider: "openai", Credentials: []string{f.c1.ID}, Name: "demo", Limits: Limits{RPM: 7}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, newSecret, err := s.RotateKeySecret(k.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.ID != k.ID || r.Name != "demo" || r.RPM != 7 || newSecret == oldSecret || r.Hash != HashKey([]byte(newSecret)) ||
+		!strings.HasPrefix(newSecret, strings.TrimSuffix(r.Preview, "…")) {
+		t.Fatalf("rotated key %+v", r)
+	}
+	d, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Keys) != 1 || d.Keys[0].Hash != HashKey([]byte(newSecret)) {
+		t.Fatalf("loaded keys after rotation: %+v", d.Keys)
+	}
+	// The old secret's hash no longer maps to the key.
+	if err := s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketKeyHashes).Get(k.Hash[:]); v != nil {
+			t.Errorf("the old secret's hash still maps to %s", v)
+		}
+		if v := tx.Bucket(bucketKeyHashes).Get(r.Hash[:]); string(v) != k.ID {
+			t.Errorf("the new secret's hash maps to %q", v)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RevokeKey(k.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.RotateKeySecret(k.ID); err == nil {
+		t.Fatal("a revoked key got a new secret")
+	}
+	if _, _, err := s.RotateKeySecret("key_nope"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown key: %v", err)
+	}
+}

@@ -31,7 +31,11 @@ func TestDemoAnswersOutOfTheBox(t *testing.T) {
 	if resp.status != 200 || json.Unmarshal([]byte(resp.body), &body) != nil || len(body.Choices) != 1 || body.Choices[0].Message.Content == "" {
 		t.Fatalf("demo request: %d %s", resp.status, resp.body)
 	}
-	// A second start replaces the demo key instead of piling them up.
+	if !strings.Contains(banner, "aigw tui") || !strings.Contains(banner, "admin API is at http://") {
+		t.Errorf("demo banner does not say where to manage the gateway:\n%s", banner)
+	}
+	// A second start keeps the demo key (its history stays under it) with a
+	// new secret: the banner's key works, the old one does not.
 	g.stop(t)
 	g2, err := tryStartGateway(t, g.dir, true)
 	if err != nil {
@@ -39,11 +43,15 @@ func TestDemoAnswersOutOfTheBox(t *testing.T) {
 	}
 	var keys []map[string]any
 	g2.okJSON(t, &keys, "key", "list")
-	if len(keys) != 1 || keys[0]["id"] != g2.demo.KeyID {
-		t.Fatalf("after a second --demo start, keys = %v", keys)
+	if len(keys) != 1 || keys[0]["id"] != g.demo.KeyID || g2.demo.KeyID != g.demo.KeyID {
+		t.Fatalf("after a second --demo start, keys = %v (first run's key %s)", keys, g.demo.KeyID)
 	}
 	if r := post(t, "http://"+g2.proxyAddr+"/demo/v1/chat/completions", "Bearer "+g.demo.KeySecret, `{}`); r.status != 401 {
-		t.Fatalf("the previous demo key still works: %d", r.status)
+		t.Fatalf("the previous demo secret still works: %d", r.status)
+	}
+	if r := post(t, "http://"+g2.proxyAddr+"/demo/v1/chat/completions", "Bearer "+g2.demo.KeySecret,
+		`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello"}]}`); r.status != 200 {
+		t.Fatalf("the new demo secret: %d %s", r.status, r.body)
 	}
 }
 
