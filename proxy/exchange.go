@@ -97,7 +97,7 @@ func (x *exchange) prepareUpstream() {
 	// was decoded and cleaned of dot segments once (ctx.Path), and goes
 	// upstream escaped again, so that "%252e%252e" stays the text "%2e%2e"
 	// there and cannot climb out of the provider's base path.
-	x.path = appendEscapedPath(append(x.path[:0], up.basePath...), x.rest)
+	x.path = appendEscapedPath(append(x.path[:0], up.basePath...), up.trimVersion(x.rest))
 	if len(x.path) == 0 {
 		x.path = append(x.path, '/')
 	}

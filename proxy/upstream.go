@@ -1,11 +1,13 @@
 package proxy
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +22,45 @@ type upstream struct {
 	conns    *connPool
 	host     []byte // Host header: host[:port] as in the base URL
 	basePath []byte // path prefix of the base URL, without trailing slash
+	// version is basePath's last segment when it is an API version
+	// ("/v1", "/v1beta"): a client path that starts with it again is
+	// joined without repeating it (base …/v1 + /v1/models → …/v1/models).
+	version []byte
+}
+
+// apiVersion returns the last segment of path ("/v1") when it names an API
+// version: v, digits, then optionally alpha or beta and digits.
+func apiVersion(path string) []byte {
+	i := strings.LastIndexByte(path, '/')
+	if i < 0 {
+		return nil
+	}
+	seg := path[i+1:]
+	if len(seg) < 2 || seg[0] != 'v' {
+		return nil
+	}
+	j := 1
+	for j < len(seg) && '0' <= seg[j] && seg[j] <= '9' {
+		j++
+	}
+	if j == 1 {
+		return nil
+	}
+	rest := strings.TrimLeft(strings.TrimPrefix(strings.TrimPrefix(seg[j:], "alpha"), "beta"), "0123456789")
+	if rest != "" {
+		return nil
+	}
+	return []byte(path[i:])
+}
+
+// trimVersion drops from the client's path an API version segment the
+// base path ends with, so that it is not said twice.
+func (u *upstream) trimVersion(rest []byte) []byte {
+	v := u.version
+	if len(v) > 0 && bytes.HasPrefix(rest, v) && (len(rest) == len(v) || rest[len(v)] == '/') {
+		return rest[len(v):]
+	}
+	return rest
 }
 
 // clientCache keeps one HostClient (as a connPool) per (base URL origin, CA file).
@@ -48,7 +89,8 @@ func (cc *clientCache) get(baseURL, caFile string, t upstreamTimeouts) (*upstrea
 			addr = net.JoinHostPort(u.Hostname(), "80")
 		}
 	}
-	up := &upstream{host: []byte(u.Host), basePath: []byte(trimSlash(u.EscapedPath()))}
+	base := trimSlash(u.EscapedPath())
+	up := &upstream{host: []byte(u.Host), basePath: []byte(base), version: apiVersion(base)}
 	cacheKey := u.Scheme + "://" + addr + "|" + caFile
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
