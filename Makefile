@@ -16,10 +16,14 @@ SOAK_TIME    ?= 60s
 SOAK_WORKERS ?= 16
 SOAK_TIMEOUT ?= 30m
 
-.PHONY: help build run test fmt-check vet bench fuzz soak clean
+# `make install` copies the binary here: $GOBIN when set, else ~/.local/bin.
+PREFIX_BIN ?= $(or $(shell $(GO) env GOBIN),$(HOME)/.local/bin)
+
+.PHONY: help build install run test fmt-check vet bench fuzz soak clean
 
 help:
 	@echo "make build   build $(BIN)"
+	@echo "make install build and copy aigw to $(PREFIX_BIN) (on your PATH for the CLI and 'aigw tui')"
 	@echo "make run     build and run 'aigw serve $(RUN_ARGS)'"
 	@echo "make test    gofmt check, go vet, go test -race ./..."
 	@echo "make bench   Go benchmarks with -benchmem (BENCH=regexp BENCHTIME=1s)"
@@ -29,6 +33,11 @@ help:
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/aigw
+
+install: build
+	@mkdir -p "$(PREFIX_BIN)"
+	install -m 0755 $(BIN) "$(PREFIX_BIN)/aigw"
+	@case ":$$PATH:" in *":$(PREFIX_BIN):"*) ;; *) echo "note: $(PREFIX_BIN) is not on your PATH; add it, or run $(BIN) instead";; esac
 
 run: build
 	./$(BIN) serve $(RUN_ARGS)
