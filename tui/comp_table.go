@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -43,6 +44,59 @@ type table struct {
 	cursor int
 	offset int
 	empty  string // shown when there are no rows
+
+	// ids name the rows of a list set by setItems, so that the cursor
+	// stays on the same item (not the same row number) when the list is
+	// reloaded.
+	ids []string
+}
+
+// setItems shows rows named by ids and keeps the cursor on the item it was
+// on. If that item is no longer listed the cursor rests on its neighbour
+// (the row that took its place, or the last) and gone is its id.
+func (t *table) setItems(ids []string, rows [][]string, tones []tone) (gone string) {
+	prev, old, at := t.selectedID(), t.ids, t.cursor
+	t.ids = ids
+	t.setRows(rows, tones)
+	if prev == "" {
+		return ""
+	}
+	index := make(map[string]int, len(ids))
+	for i, id := range ids {
+		index[id] = i
+	}
+	if i, ok := index[prev]; ok {
+		t.cursor = i
+		return ""
+	}
+	// Its neighbour: the first of the items after it that is still
+	// listed, else the nearest before it.
+	for _, id := range old[at+1:] {
+		if i, ok := index[id]; ok {
+			t.cursor = i
+			return prev
+		}
+	}
+	for j := at - 1; j >= 0; j-- {
+		if i, ok := index[old[j]]; ok {
+			t.cursor = i
+			return prev
+		}
+	}
+	return prev
+}
+
+// goneBanner says that the selected item (what, id) left the list.
+func goneBanner(what, id string) banner {
+	return infoBanner(fmt.Sprintf("%s %s is no longer listed (removed elsewhere); the cursor moved to its neighbour.", what, safe(id)))
+}
+
+// selectedID is the id of the item under the cursor ("" when none).
+func (t *table) selectedID() string {
+	if t.cursor >= 0 && t.cursor < len(t.ids) && t.cursor < t.n {
+		return t.ids[t.cursor]
+	}
+	return ""
 }
 
 // setRows shows rows (tones may be nil or shorter: toneNormal).

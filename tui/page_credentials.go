@@ -49,6 +49,7 @@ type credentialsPage struct {
 	modal            // the form or confirmation open over the table
 	editing   string // the id of the credential being edited; "" while adding
 	flash     banner
+	removed   string // the item this page just removed: its going is no news
 }
 
 func newCredentialsPage(c *common) *credentialsPage {
@@ -131,7 +132,12 @@ func (p *credentialsPage) update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		p.creds, p.providers, p.today, p.loaded = msg.Credentials, msg.Providers, msg.Today, true
-		p.setRows()
+		if gone := p.setRows(); gone != "" {
+			if gone != p.removed {
+				p.flash = goneBanner("Credential", gone)
+			}
+			p.removed = ""
+		}
 	case credentialSavedMsg:
 		if !p.afterSave(msg.Err, &p.flash) {
 			return nil
@@ -144,6 +150,7 @@ func (p *credentialsPage) update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		p.flash = okBanner("Credential " + msg.ID + " removed.")
+		p.removed = msg.ID
 		return p.load()
 	case tea.KeyMsg:
 		return p.updateKey(msg)
@@ -227,7 +234,8 @@ func credState(c *admin.Credential, cm *common) (string, tone) {
 	return c.Health.State, toneNormal
 }
 
-func (p *credentialsPage) setRows() {
+func (p *credentialsPage) setRows() (gone string) {
+	ids := make([]string, len(p.creds))
 	rows := make([][]string, len(p.creds))
 	tones := make([]tone, len(p.creds))
 	for i := range p.creds {
@@ -240,10 +248,11 @@ func (p *credentialsPage) setRows() {
 		if q := quotaCell(c, p.c.now()); q != "" && state == "healthy" {
 			state += " · " + q // 80 columns leave no room for a column of its own
 		}
+		ids[i] = c.ID
 		rows[i] = []string{c.ID, c.Provider, orDash(c.Name), state, fmt.Sprint(c.Weight), req, errs}
 		tones[i] = tn
 	}
-	p.table.setRows(rows, tones)
+	return p.table.setItems(ids, rows, tones)
 }
 
 func (p *credentialsPage) detail() string {

@@ -143,7 +143,9 @@ func (p *keysPage) update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		p.keys, p.today, p.creds, p.providers, p.loaded = msg.Keys, msg.Today, msg.Credentials, msg.Providers, true
-		p.setRows()
+		if gone := p.setRows(); gone != "" {
+			p.flash = goneBanner("Key", gone)
+		}
 	case keyCreatedMsg:
 		if !p.afterSave(msg.Err, &p.flash) {
 			return nil
@@ -222,7 +224,8 @@ func keyLabel(k *store.Key) string {
 	return fmt.Sprintf("%s (%s)", k.Name, k.ID)
 }
 
-func (p *keysPage) setRows() {
+func (p *keysPage) setRows() (gone string) {
+	ids := make([]string, len(p.keys))
 	rows := make([][]string, len(p.keys))
 	tones := make([]tone, len(p.keys))
 	for i, k := range p.keys {
@@ -231,12 +234,13 @@ func (p *keysPage) setRows() {
 		if u.Requests > 0 {
 			tokens, cost = fmtCount(float64(u.PromptTokens+u.CompletionTokens)), usageCost(u)
 		}
+		ids[i] = k.ID
 		rows[i] = []string{orDash(k.Name), k.ID, k.Provider, k.Status, fmtInt(u.Requests), tokens, cost, cacheShare(u)}
 		if k.Status != store.KeyActive {
 			tones[i] = toneMuted
 		}
 	}
-	p.table.setRows(rows, tones)
+	return p.table.setItems(ids, rows, tones)
 }
 
 // cacheShare is a roll-up's cache-read share: the part of its prompt

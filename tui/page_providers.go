@@ -40,6 +40,7 @@ type providersPage struct {
 	modal            // the form or confirmation open over the table
 	editing   string // the name of the provider being edited; "" while adding
 	flash     banner
+	removed   string // the item this page just removed: its going is no news
 }
 
 func newProvidersPage(c *common) *providersPage {
@@ -99,7 +100,12 @@ func (p *providersPage) update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		p.providers, p.loaded = msg.Providers, true
-		p.setRows()
+		if gone := p.setRows(); gone != "" {
+			if gone != p.removed {
+				p.flash = goneBanner("Provider", gone)
+			}
+			p.removed = ""
+		}
 	case providerSavedMsg:
 		if !p.afterSave(msg.Err, &p.flash) {
 			return nil
@@ -112,6 +118,7 @@ func (p *providersPage) update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		p.flash = okBanner("Provider " + msg.Name + " removed.")
+		p.removed = msg.Name
 		return p.load()
 	case tea.KeyMsg:
 		return p.updateKey(msg)
@@ -145,7 +152,8 @@ func (p *providersPage) updateKey(msg tea.KeyMsg) tea.Cmd {
 	return nil
 }
 
-func (p *providersPage) setRows() {
+func (p *providersPage) setRows() (gone string) {
+	ids := make([]string, len(p.providers))
 	rows := make([][]string, len(p.providers))
 	tones := make([]tone, len(p.providers))
 	for i, pr := range p.providers {
@@ -157,9 +165,10 @@ func (p *providersPage) setRows() {
 		if pr.Broken != "" { // out of service: the reason is in the detail
 			name, tones[i] = "✗ "+name, toneBad
 		}
+		ids[i] = pr.Name
 		rows[i] = []string{name, pr.Type, pr.BaseURL, timeout}
 	}
-	p.table.setRows(rows, tones)
+	return p.table.setItems(ids, rows, tones)
 }
 
 func (p *providersPage) detail() string {

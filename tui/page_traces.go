@@ -16,19 +16,26 @@ import (
 // tracesPage is the live table of requests, newest first. It keeps the
 // last traces in a ring; paused, it shows what it had and counts what
 // arrives meanwhile; "/" filters; enter opens a trace with every attempt.
+//
+// With the cursor on the top row the table follows the newest trace; below
+// it, the selected trace stays selected (by id) as new ones arrive above,
+// and the status line counts them ("3 new ↑").
 type tracesPage struct {
 	c     *common
 	ring  *traceRing
 	table table
 
 	paused bool
-	frozen []store.Trace // what the table shows while paused, newest first
-	held   int           // traces that arrived while paused
+	frozen []store.Trace // the ring as it was when paused, newest first
+	held   int           // traces (that the filter shows) arrived while paused
+
+	selID string // the selected trace's id when the cursor is below the top row
+	fresh int    // traces that arrived above it since it left the top
 
 	filtering bool // the filter field has the keys
 	input     textinput.Model
 	filter    traceFilter
-	matches   []*store.Trace // the filtered list (when a filter is set and not paused)
+	matches   []*store.Trace // the filtered list (when a filter is set)
 
 	detail *store.Trace // the open trace, or nil
 	vp     viewport.Model
@@ -57,7 +64,7 @@ func newTracesPage(c *common, capacity int) *tracesPage {
 		},
 		empty: "No traces yet: requests through the proxy appear here as they finish.",
 	}
-	p.refresh()
+	p.refresh(-1)
 	return p
 }
 
@@ -78,30 +85,71 @@ func (p *tracesPage) shortHelp() []key.Binding {
 	return []key.Binding{k.Up, k.Down, k.Open, k.Filter, k.Pause}
 }
 
-// source is the list the table shows: the frozen one while paused, the
-// filtered one, or the ring.
-func (p *tracesPage) source() (int, func(i int) *store.Trace) {
-	switch {
-	case p.paused:
+// base is every trace the page has to show: the frozen ones while paused,
+// else the ring.
+func (p *tracesPage) base() (int, func(i int) *store.Trace) {
+	if p.paused {
 		return len(p.frozen), func(i int) *store.Trace { return &p.frozen[i] }
-	case !p.filter.empty():
-		return len(p.matches), func(i int) *store.Trace { return p.matches[i] }
 	}
 	return p.ring.len(), p.ring.at
 }
 
-// refresh recomputes the filtered list and hands the table its rows.
-func (p *tracesPage) refresh() {
-	if !p.paused && !p.filter.empty() {
+// source is the list the table shows: base, filtered when a filter is set.
+func (p *tracesPage) source() (int, func(i int) *store.Trace) {
+	if !p.filter.empty() {
+		return len(p.matches), func(i int) *store.Trace { return p.matches[i] }
+	}
+	return p.base()
+}
+
+// refresh recomputes the filtered list, hands the table its rows and puts
+// the cursor back on the selected trace. hint is where that trace is
+// likely to be now (its row plus the rows added above it).
+func (p *tracesPage) refresh(hint int) {
+	if !p.filter.empty() {
 		p.matches = p.matches[:0]
-		for i := 0; i < p.ring.len(); i++ {
-			if t := p.ring.at(i); p.filter.match(t) {
+		n, at := p.base()
+		for i := 0; i < n; i++ {
+			if t := at(i); p.filter.match(t) {
 				p.matches = append(p.matches, t)
 			}
 		}
 	}
 	n, at := p.source()
 	p.table.setSource(n, func(i int) ([]string, tone) { return p.row(at(i)) })
+	if p.selID == "" {
+		return
+	}
+	was := p.table.cursor
+	i := -1
+	if hint >= 0 && hint < n && at(hint).RequestID == p.selID {
+		i = hint
+	} else {
+		for j := 0; j < n; j++ {
+			if at(j).RequestID == p.selID {
+				i = j
+				break
+			}
+		}
+	}
+	if i < 0 { // gone (out of the ring): stay on the row, select what is there
+		p.table.clamp()
+		p.noteSelection()
+		return
+	}
+	p.table.cursor = i
+	p.table.offset = max(p.table.offset+i-was, 0) // the row stays where it is on screen
+}
+
+// noteSelection records the selected trace after the cursor moved: at the
+// top the table follows the newest trace and nothing is counted.
+func (p *tracesPage) noteSelection() {
+	n, at := p.source()
+	if p.table.cursor <= 0 || p.table.cursor >= n {
+		p.selID, p.fresh = "", 0
+		return
+	}
+	p.selID = at(p.table.cursor).RequestID
 }
 
 func (p *tracesPage) row(t *store.Trace) ([]string, tone) {
@@ -160,15 +208,14 @@ func (p *tracesPage) update(msg tea.Msg) tea.Cmd {
 			}
 		}
 		if p.paused {
-			p.held += len(msg.Traces)
+			p.held += shown
 			return nil
 		}
 		// Keep the selection on the same trace as new ones arrive on top.
-		if p.table.cursor > 0 {
-			p.table.cursor += shown
-			p.table.offset += shown
+		if p.selID != "" {
+			p.fresh += shown
 		}
-		p.refresh()
+		p.refresh(p.table.cursor + shown)
 		return nil
 
 	case tea.WindowSizeMsg:
@@ -204,7 +251,7 @@ func (p *tracesPage) update(msg tea.Msg) tea.Cmd {
 			if !p.filter.empty() {
 				p.input.SetValue("")
 				p.filter = traceFilter{}
-				p.refresh()
+				p.refresh(-1)
 			}
 			return nil
 		case key.Matches(msg, k.Open):
@@ -218,24 +265,34 @@ func (p *tracesPage) update(msg tea.Msg) tea.Cmd {
 			p.vp.SetContent(p.detailText(&t))
 			return nil
 		}
-		p.table.update(msg, k, p.tableHeight())
+		if p.table.update(msg, k, p.tableHeight()) {
+			p.noteSelection()
+			if p.table.offset == 0 { // the newest rows are in sight
+				p.fresh = 0
+			}
+		}
 	}
 	return nil
 }
 
+// setPaused freezes the table as it is (the ring is copied: it goes on
+// filling) or, resuming, shows what arrived meanwhile.
 func (p *tracesPage) setPaused(paused bool) {
-	p.paused = paused
-	p.frozen, p.held = nil, 0
+	hint := -1
 	if paused {
-		n, at := p.source()
-		p.frozen = make([]store.Trace, 0, n)
-		for i := 0; i < n; i++ {
-			if t := at(i); p.filter.match(t) {
-				p.frozen = append(p.frozen, *t)
-			}
+		p.frozen = make([]store.Trace, p.ring.len())
+		for i := range p.frozen {
+			p.frozen[i] = *p.ring.at(i)
 		}
+	} else {
+		if p.selID != "" {
+			p.fresh += p.held
+			hint = p.table.cursor + p.held
+		}
+		p.frozen = nil
 	}
-	p.refresh()
+	p.paused, p.held = paused, 0
+	p.refresh(hint)
 }
 
 // updateFilter edits the filter; the table follows each keystroke.
@@ -262,11 +319,8 @@ func (p *tracesPage) updateFilter(msg tea.KeyMsg) tea.Cmd {
 func (p *tracesPage) applyFilter() {
 	p.filter = parseTraceFilter(p.input.Value())
 	p.table.cursor, p.table.offset = 0, 0
-	if p.paused {
-		p.setPaused(true) // re-filter what is frozen
-		return
-	}
-	p.refresh()
+	p.selID, p.fresh = "", 0
+	p.refresh(-1)
 }
 
 func (p *tracesPage) view() string {
@@ -278,9 +332,12 @@ func (p *tracesPage) view() string {
 	n, _ := p.source()
 	var status []string
 	if p.paused {
-		status = append(status, s.Paused.Render(fmt.Sprintf("‖ PAUSED · %s arrived since (p to resume)", plural(p.held, "trace", "traces"))))
+		status = append(status, s.Paused.Render(fmt.Sprintf("‖ PAUSED · %d new (p to resume)", p.held)))
 	} else {
 		status = append(status, s.Live.Render("▶ live"))
+		if p.fresh > 0 {
+			status = append(status, s.Warn.Render(fmt.Sprintf("%d new ↑ (g: newest)", p.fresh)))
+		}
 	}
 	if !p.filter.empty() {
 		status = append(status, s.Warn.Render(fmt.Sprintf("filter %q: %d shown", p.input.Value(), n)))

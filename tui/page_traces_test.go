@@ -117,13 +117,13 @@ func TestTracesFilterEscWhileTyping(t *testing.T) {
 func TestTracesPause(t *testing.T) {
 	m := tracesModel(t)
 	press(m, "p")
-	mustContain(t, m.View(), "PAUSED", "0 traces arrived since")
+	mustContain(t, m.View(), "PAUSED", "PAUSED · 0 new")
 
 	late := fixtureTraces()[0]
 	late.RequestID, late.Model, late.Time = "late", "o3-mini", testNow
 	send(m, traceMsg{Traces: []store.Trace{late}})
 	v := m.View()
-	mustContain(t, v, "1 trace arrived since")
+	mustContain(t, v, "PAUSED · 1 new")
 	mustNotContain(t, v, "o3-mini")
 
 	press(m, " ") // space resumes too

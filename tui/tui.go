@@ -187,6 +187,9 @@ func (m *Model) route(msg tea.Msg) tea.Cmd {
 		return m.broadcast(msg)
 
 	case tea.KeyMsg:
+		if len(msg.Runes) > 1 && msg.Type == tea.KeyRunes && !msg.Paste && !m.capturing() {
+			return m.eachRune(msg)
+		}
 		if key.Matches(msg, k.ForceQuit) {
 			return m.quit()
 		}
@@ -271,6 +274,34 @@ func (m *Model) route(msg tea.Msg) tea.Cmd {
 		return m.feed.connect(m.c)
 	}
 	return m.broadcast(msg)
+}
+
+// capturing reports whether a text field or form has the keys.
+func (m *Model) capturing() bool {
+	return !m.showHelp && m.pages[m.active].capturing()
+}
+
+// eachRune routes the runes of one key message (keys typed faster than
+// they are read, a held key over SSH) one at a time, as if they had come
+// one by one. Once a key opens a text field, it gets the rest as typed.
+func (m *Model) eachRune(msg tea.KeyMsg) tea.Cmd {
+	var cmds []tea.Cmd
+	for i, r := range msg.Runes {
+		if m.c.ctx.Err() != nil { // quit
+			break
+		}
+		one := msg
+		one.Runes = []rune{r}
+		if m.capturing() {
+			one.Runes = msg.Runes[i:]
+		}
+		cmds = append(cmds, m.route(one))
+		m.layout()
+		if len(one.Runes) > 1 {
+			break
+		}
+	}
+	return tea.Batch(cmds...)
 }
 
 // show makes page i (wrapping around) the active one.
