@@ -178,8 +178,12 @@ func (p *credentialsPage) updateKey(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, k.Edit):
 		p.editing = sel.ID
 		p.form = p.credentialForm(sel)
+	case key.Matches(msg, k.Toggle) && !sel.Enabled:
+		return setCredentialEnabled(p.c, sel.ID, true)
 	case key.Matches(msg, k.Toggle):
-		return setCredentialEnabled(p.c, sel.ID, !sel.Enabled)
+		// Disabling takes traffic away from every key that uses it: asked first.
+		p.confirm.ask(fmt.Sprintf("Disable credential %s?", credLabel(sel)),
+			"No key sends it requests until it is enabled again.", setCredentialEnabled(p.c, sel.ID, false))
 	case key.Matches(msg, k.Delete):
 		p.confirm.ask(fmt.Sprintf("Remove credential %s?", credLabel(sel)),
 			"Its secret is deleted from aigw. Keys whose pool holds it must drop it first.", removeCredential(p.c, sel.ID))

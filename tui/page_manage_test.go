@@ -76,9 +76,24 @@ func TestCredentialFormValidation(t *testing.T) {
 
 func TestCredentialToggleAndRemove(t *testing.T) {
 	m := credentialsModel(t)
-	if cmd := press(m, "t"); cmd == nil {
-		t.Fatal("t does not enable/disable")
+	// Disabling an enabled credential is asked first; "n" leaves it alone.
+	if cmd := press(m, "t"); cmd != nil {
+		t.Fatal("t disabled a credential without asking")
 	}
+	mustContain(t, m.View(), "Disable credential team-a (cred_anthropic1)?")
+	if cmd := press(m, "n"); cmd != nil {
+		t.Fatal("no still disabled the credential")
+	}
+	press(m, "t")
+	if cmd := press(m, "y"); cmd == nil {
+		t.Fatal("yes does not disable")
+	}
+	// Enabling a disabled one (the fifth row) is not asked.
+	press(m, "down", "down", "down", "down")
+	if cmd := press(m, "t"); cmd == nil {
+		t.Fatal("t on a disabled credential does not enable it at once")
+	}
+	press(m, "up", "up", "up", "up")
 	send(m, credentialSavedMsg{Verb: "disabled", Credential: admin.Credential{Credential: store.Credential{ID: "cred_anthropic1", Name: "team-a"}}})
 	mustContain(t, m.View(), "✓ Credential team-a (cred_anthropic1) disabled.")
 
