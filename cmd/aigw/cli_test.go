@@ -170,7 +170,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		want string // in the message
 		code int
 	}{
-		{"unknown provider type", []string{"provider", "add", "x", "--type", "azure", "--base-url", "https://x.example"}, "--type", exitError},
+		{"unknown provider type", []string{"provider", "add", "x", "--type", "azure", "--base-url", "https://x.example"}, "--type", exitUsage},
 		{"base URL not http", []string{"provider", "add", "x", "--type", "openai", "--base-url", "ftp://x.example"}, "--base-url", exitError},
 		{"base URL without scheme", []string{"provider", "add", "x", "--type", "openai", "--base-url", "api.openai.com"}, "--base-url", exitError},
 		{"duplicate provider", []string{"provider", "add", "openai", "--type", "openai", "--base-url", "https://a.example"}, "already exists with base_url https://api.openai.com", exitError},
@@ -184,7 +184,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"key over another provider's credential", []string{"key", "create", "--provider", "openai", "--credentials", other.ID}, "--credentials", exitError},
 		{"key over unknown credential", []string{"key", "create", "--provider", "openai", "--credentials", "cred_nope"}, "cred_nope", exitError},
 		{"key of unknown provider", []string{"key", "create", "--provider", "nope", "--credentials", cred.ID}, `"nope"`, exitError},
-		{"key with unknown strategy", []string{"key", "create", "--provider", "openai", "--credentials", cred.ID, "--strategy", "random"}, "--strategy", exitError},
+		{"key with unknown strategy", []string{"key", "create", "--provider", "openai", "--credentials", cred.ID, "--strategy", "random"}, "--strategy", exitUsage},
 		{"key with negative rpm", []string{"key", "create", "--provider", "openai", "--credentials", cred.ID, "--rpm", "-1"}, "--rpm", exitError},
 		{"key with negative daily cost", []string{"key", "create", "--provider", "openai", "--credentials", cred.ID, "--daily-cost", "-5"}, "--daily-cost", exitUsage},
 		{"key with NaN daily cost", []string{"key", "create", "--provider", "openai", "--credentials", cred.ID, "--daily-cost", "NaN"}, "--daily-cost", exitUsage},

@@ -27,7 +27,7 @@ func newCredentialCmd(a *app) *cobra.Command {
 }
 
 func errNothingToChange(cmd *cobra.Command) error {
-	return fmt.Errorf("%s: nothing to change; give at least one flag (see --help)", cmd.CommandPath())
+	return fmt.Errorf("%s: nothing to change; give at least one flag (see --help)", cmdPath(cmd))
 }
 
 type credentialAddOptions struct {

@@ -39,7 +39,7 @@ func (f *keyFlags) register(a *app, cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringSliceVar(&f.credentials, "credentials", nil, "credential ids of the key's pool, comma separated")
 	fl.StringVar(&f.name, "name", "", "a label for the key")
-	fl.StringVar(&f.strategy, "strategy", store.DefaultStrategy, "how a credential is chosen: "+strings.Join(store.Strategies, ", "))
+	fl.Var(newChoiceFlag(&f.strategy, store.DefaultStrategy, store.Strategies), "strategy", "how a credential is chosen: "+strings.Join(store.Strategies, ", "))
 	fl.Var(&f.models, "models", `models the key may use, comma separated: exact names and * globs, e.g. gpt-5,claude-* ("": every model)`)
 	fl.Int64Var(&f.rpm, "rpm", 0, "requests per minute (0: no limit)")
 	fl.Int64Var(&f.tpm, "tpm", 0, "tokens per minute (0: no limit)")

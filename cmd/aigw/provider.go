@@ -33,7 +33,7 @@ type providerFlags struct {
 
 func (f *providerFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.typ, "type", "", "provider type: "+strings.Join(store.ProviderTypes, ", "))
+	fl.Var(newChoiceFlag(&f.typ, "", store.ProviderTypes), "type", "provider type: "+strings.Join(store.ProviderTypes, ", "))
 	fl.StringVar(&f.baseURL, "base-url", "", "upstream base URL, e.g. https://api.openai.com")
 	fl.StringArrayVar(&f.authHeaders, "auth-header", nil, "how the credential is sent, e.g. 'Authorization: Bearer {key}' (repeatable; default per type)")
 	fl.StringArrayVar(&f.headers, "header", nil, "extra header added upstream when absent, e.g. 'anthropic-version: 2023-06-01' (repeatable)")

@@ -25,7 +25,7 @@ const (
 	exitError       = 1 // the command failed
 	exitUsage       = 2 // bad flags or arguments
 	exitUnreachable = 3 // the admin API could not be reached
-	exitAuth        = 4 // the admin token was refused (missing, invalid or lacking a scope)
+	exitAuth        = 4 // the admin token is missing or was refused (invalid, revoked, expired or lacking a scope)
 )
 
 // ioStreams are the command's standard streams; tests replace them.
@@ -82,6 +82,10 @@ func runContext(ctx context.Context, args []string, streams *ioStreams) int {
 		return exitOK
 	}
 	fmt.Fprintln(streams.Err, "aigw: "+oneLine(err.Error()))
+	var uc *unknownCommandError
+	if errors.As(err, &uc) && uc.hint() != "" {
+		fmt.Fprintln(streams.Err, oneLine(uc.hint()))
+	}
 	var ue *usageError
 	var ae *admin.APIError
 	switch {
@@ -89,7 +93,7 @@ func runContext(ctx context.Context, args []string, streams *ioStreams) int {
 		return exitUsage
 	case errors.Is(err, admin.ErrUnreachable):
 		return exitUnreachable
-	case errors.As(err, &ae) && (ae.Status == 401 || ae.Status == 403):
+	case errors.Is(err, errNoToken), errors.As(err, &ae) && (ae.Status == 401 || ae.Status == 403):
 		return exitAuth
 	}
 	return exitError
@@ -141,6 +145,7 @@ Start it with 'aigw serve'; every other command manages it through the admin API
 		root.AddCommand(c)
 	}
 	root.AddCommand(newVersionCmd(a))
+	refuseUnknownSubcommands(root)
 	return root
 }
 
@@ -153,7 +158,7 @@ func (a *app) client() (*admin.Client, error) {
 		path := filepath.Join(dir, admin.LocalTokenFile)
 		raw, err := os.ReadFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("no admin token: give --token or AIGW_ADMIN_TOKEN, or run where `aigw serve` keeps %s (%v)", path, errors.Unwrap(err))
+			return nil, fmt.Errorf("%w: give --token or AIGW_ADMIN_TOKEN, or run where `aigw serve` keeps %s (%v)", errNoToken, path, errors.Unwrap(err))
 		}
 		token = strings.TrimSpace(string(raw))
 	}
@@ -173,7 +178,7 @@ func firstNonEmpty(vals ...string) string {
 func args(check cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, a []string) error {
 		if err := check(cmd, a); err != nil {
-			return &usageError{fmt.Errorf("%s: %w (see %s --help)", cmd.CommandPath(), err, cmd.CommandPath())}
+			return &usageError{fmt.Errorf("%s: %w (see %s --help)", cmdPath(cmd), err, cmd.CommandPath())}
 		}
 		return nil
 	}
@@ -228,14 +233,14 @@ func checkFlagRules(cmd *cobra.Command) error {
 	if req := cmd.Annotations[annRequired]; req != "" {
 		for _, name := range strings.Split(req, ",") {
 			if !changed(cmd, name) {
-				return &usageError{fmt.Errorf("%s: --%s is required (see --help)", cmd.CommandPath(), name)}
+				return &usageError{fmt.Errorf("%s: --%s is required (see --help)", cmdPath(cmd), name)}
 			}
 		}
 	}
 	if ex := cmd.Annotations[annExclusive]; ex != "" {
 		names := strings.Split(ex, ",")
 		if changed(cmd, names[0]) && changed(cmd, names[1]) {
-			return &usageError{fmt.Errorf("%s: give either --%s or --%s, not both", cmd.CommandPath(), names[0], names[1])}
+			return &usageError{fmt.Errorf("%s: give either --%s or --%s, not both", cmdPath(cmd), names[0], names[1])}
 		}
 	}
 	return nil

@@ -58,9 +58,9 @@ object per line.`,
 	fl.StringVar(&q.Key, "key", "", "only this gateway key's requests (key id)")
 	fl.StringVar(&q.Provider, "provider", "", "only this provider's requests")
 	fl.StringVar(&q.Model, "model", "", "only this model's requests")
-	fl.StringVar(&status, "status", "", "only this status (e.g. 429) or class (2xx, 4xx, 5xx)")
-	fl.StringVar(&q.Since, "since", "", "only requests since this time (RFC 3339 or YYYY-MM-DD)")
-	fl.IntVar(&q.Limit, "limit", 50, "how many traces (1-10000)")
+	fl.Var(statusFlag{&status}, "status", "only this status (e.g. 429) or class (2xx, 4xx, 5xx)")
+	fl.Var(timeTextFlag{val: &q.Since}, "since", "only requests since this time (RFC 3339 or YYYY-MM-DD)")
+	fl.Var(newRangeFlag(&q.Limit, 50, 1, 10000), "limit", "how many traces (1-10000)")
 	_ = cmd.RegisterFlagCompletionFunc("provider", a.completeProviders)
 	_ = cmd.RegisterFlagCompletionFunc("key", a.completeKeys)
 	return cmd
@@ -189,9 +189,9 @@ filtered by --provider, not by --key or --model.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&q.By, "by", "day", "group by key, model, provider, day or credential")
-	fl.StringVar(&q.Since, "since", "", "first UTC day (YYYY-MM-DD)")
-	fl.StringVar(&q.Until, "until", "", "last UTC day (YYYY-MM-DD)")
+	fl.Var(newChoiceFlag(&q.By, store.GroupByDay, store.UsageGroupings), "by", "group by key, model, provider, day or credential")
+	fl.Var(timeTextFlag{val: &q.Since, day: true}, "since", "first UTC day (YYYY-MM-DD)")
+	fl.Var(timeTextFlag{val: &q.Until, day: true}, "until", "last UTC day (YYYY-MM-DD)")
 	fl.StringVar(&q.Key, "key", "", "only this key id")
 	fl.StringVar(&q.Provider, "provider", "", "only this provider")
 	fl.StringVar(&q.Model, "model", "", "only this model")

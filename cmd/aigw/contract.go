@@ -1,0 +1,167 @@
+package main
+
+// The exit-code contract's parts that are not flags of one command: unknown
+// subcommands, a missing admin token, and flag values the CLI can judge by
+// itself (so a bad one exits 2 before any admin call, token or not).
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aigw/aigw/internal/units"
+	"github.com/spf13/cobra"
+)
+
+// errNoToken is a client with no admin token to present: exit 4, like a
+// token the admin API refused.
+var errNoToken = errors.New("no admin token")
+
+// unknownCommandError is a subcommand that does not exist; runContext
+// prints its suggestions on their own lines after the message.
+type unknownCommandError struct {
+	typed, parent string
+	suggestions   []string
+}
+
+func (e *unknownCommandError) Error() string {
+	return fmt.Sprintf("unknown command %q for %q (see %s --help)", e.typed, e.parent, e.parent)
+}
+
+// hint is what follows the message: "did you mean list?", or "" without a
+// suggestion.
+func (e *unknownCommandError) hint() string {
+	if len(e.suggestions) == 0 {
+		return ""
+	}
+	return "did you mean " + strings.Join(e.suggestions, " or ") + "?"
+}
+
+// refuseUnknownSubcommands makes every command that only groups others
+// (aigw, aigw provider, …) print its help when called alone and refuse an
+// argument that names no subcommand. Without it cobra prints the help and
+// exits 0 for `aigw provider lst`.
+func refuseUnknownSubcommands(cmd *cobra.Command) {
+	if !cmd.HasParent() {
+		// A group now runs (to refuse what it does not know), which would
+		// add "aigw provider [flags]" to its usage: it is still only its
+		// subcommands. (Set on the root, the template is everyone's.)
+		const runnable = "{{if .Runnable}}"
+		cmd.SetUsageTemplate(strings.Replace(cmd.UsageTemplate(), runnable, "{{if and .Runnable (not .HasAvailableSubCommands)}}", 1))
+	}
+	for _, c := range cmd.Commands() {
+		refuseUnknownSubcommands(c)
+	}
+	if !cmd.HasSubCommands() || cmd.Runnable() {
+		return
+	}
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(cmd *cobra.Command, argv []string) error {
+		if len(argv) == 0 {
+			return cmd.Help()
+		}
+		cmd.SuggestionsMinimumDistance = 2
+		return &usageError{&unknownCommandError{typed: argv[0], parent: cmd.CommandPath(), suggestions: cmd.SuggestionsFor(argv[0])}}
+	}
+}
+
+// cmdPath is the command's path without the program name: the "aigw: "
+// prefix of every message already says it.
+func cmdPath(cmd *cobra.Command) string {
+	return strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
+}
+
+// choiceFlag is a string flag that takes one of a known set of values.
+type choiceFlag struct {
+	val     *string
+	choices []string
+}
+
+func newChoiceFlag(val *string, def string, choices []string) *choiceFlag {
+	*val = def
+	return &choiceFlag{val: val, choices: choices}
+}
+
+func (f *choiceFlag) String() string {
+	if f.val == nil {
+		return ""
+	}
+	return *f.val
+}
+
+func (f *choiceFlag) Set(s string) error {
+	if !slices.Contains(f.choices, s) {
+		return fmt.Errorf("use one of %s", strings.Join(f.choices, ", "))
+	}
+	*f.val = s
+	return nil
+}
+
+func (f *choiceFlag) Type() string { return "string" }
+
+// statusFlag is --status: an HTTP status (100-599) or a class (1xx-5xx),
+// what the admin API's trace filter takes.
+type statusFlag struct{ val *string }
+
+func (f statusFlag) String() string { return *f.val }
+
+func (f statusFlag) Set(s string) error {
+	class := len(s) == 3 && strings.EqualFold(s[1:], "xx") && s[0] >= '1' && s[0] <= '5'
+	if n, err := strconv.Atoi(s); !class && (err != nil || n < 100 || n > 599) {
+		return errors.New("use an HTTP status (e.g. 429) or a class (2xx, 4xx, 5xx)")
+	}
+	*f.val = s
+	return nil
+}
+
+func (f statusFlag) Type() string { return "string" }
+
+// timeTextFlag is a time kept as typed (the admin API parses it again):
+// RFC 3339 or a date; with day set, only a date (YYYY-MM-DD).
+type timeTextFlag struct {
+	val *string
+	day bool
+}
+
+func (f timeTextFlag) String() string { return *f.val }
+
+func (f timeTextFlag) Set(s string) error {
+	if f.day {
+		if _, err := time.Parse(time.DateOnly, s); err != nil {
+			return errors.New("use a date (YYYY-MM-DD)")
+		}
+	} else if _, err := units.ParseTime(s); err != nil {
+		return errors.New("use an RFC 3339 time (e.g. 2026-12-31T23:59:00Z) or a date (2026-12-31)")
+	}
+	*f.val = s
+	return nil
+}
+
+func (f timeTextFlag) Type() string { return "string" }
+
+// rangeFlag is an int flag bounded to [min, max].
+type rangeFlag struct {
+	val      *int
+	min, max int
+}
+
+func newRangeFlag(val *int, def, min, max int) rangeFlag {
+	*val = def
+	return rangeFlag{val: val, min: min, max: max}
+}
+
+func (f rangeFlag) String() string { return strconv.Itoa(*f.val) }
+
+func (f rangeFlag) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < f.min || n > f.max {
+		return fmt.Errorf("use a whole number from %d to %d", f.min, f.max)
+	}
+	*f.val = n
+	return nil
+}
+
+func (f rangeFlag) Type() string { return "int" }
