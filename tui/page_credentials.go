@@ -212,9 +212,31 @@ func stateText(state string, until time.Time, c *common) string {
 		label = "no quota"
 	}
 	if !until.IsZero() && (state == "cooling_down" || state == "invalid" || state == "quota_exhausted") {
+		if !until.After(c.now()) {
+			return readyText(state)
+		}
 		label += " until " + c.clock(until)
 	}
 	return label
+}
+
+// readyText is the state of a credential whose time out has ended: a
+// cool-down or back-off waits for its trial request, a quota window has
+// reset.
+func readyText(state string) string {
+	if state == "quota_exhausted" {
+		return "ready (quota reset)"
+	}
+	return "ready (trial pending)"
+}
+
+// healthText is the detail pane's health line; figures of a credential
+// that served nothing yet would be made up (100.0 %, 0.00 ms).
+func healthText(state string, requests uint64, success, latencyMS float64) string {
+	if requests == 0 {
+		return state + " · no requests yet"
+	}
+	return fmt.Sprintf("%s · success %s · latency %s", state, fmtPercent(success), fmtMS(latencyMS))
 }
 
 func credState(c *admin.Credential, cm *common) (string, tone) {
@@ -280,7 +302,7 @@ func (p *credentialsPage) detail() string {
 	if h := c.Health; h != nil {
 		state, _ := credState(c, p.c)
 		lines = append(lines,
-			detailLine{"health", "", fmt.Sprintf("%s · success %s · latency %s", state, fmtPercent(h.SuccessRate), fmtMS(h.LatencyMS))},
+			detailLine{"health", "", healthText(state, h.Requests, h.SuccessRate, h.LatencyMS)},
 			detailLine{"requests", "", fmt.Sprintf("today %s (%s failed) · since start %s (%s failed)",
 				fmtInt(int64(h.RequestsToday)), fmtInt(int64(h.FailuresToday)), fmtInt(int64(h.Requests)), fmtInt(int64(h.Failures)))},
 			detailLine{"last error", "", orDash(oneLine(h.LastError))},

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/aigw/aigw/admin"
 	"github.com/aigw/aigw/store"
@@ -293,8 +294,14 @@ func healthCells(c admin.Credential) (state, requests, failures string) {
 		return "-", "-", "-"
 	}
 	state = c.Health.State
-	if !c.Health.Until.IsZero() {
-		state += " until " + c.Health.Until.Local().Format("15:04:05")
+	switch until := c.Health.Until; {
+	case until.IsZero():
+	case !until.After(time.Now()) && state == "quota_exhausted":
+		state = "ready (quota reset)"
+	case !until.After(time.Now()):
+		state = "ready (trial pending)" // the cool-down ended; the next request is its trial
+	default:
+		state += " until " + until.Local().Format("15:04:05")
 	}
 	return state, fmt.Sprint(c.Health.Requests), fmt.Sprint(c.Health.Failures)
 }
