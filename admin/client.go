@@ -94,6 +94,13 @@ func (c *Client) send(ctx context.Context, method, path string, in any) (*http.R
 		}
 		return nil, err
 	}
+	if resp.StatusCode >= 300 && resp.Header.Get("X-Aigw-Request-Id") != "" {
+		// Only the proxy stamps its answers so: the address is aigw's
+		// proxy, not its admin API.
+		resp.Body.Close()
+		return nil, fmt.Errorf("%w: %s is aigw's proxy port, not its admin API; set --admin or AIGW_ADMIN_URL to the admin address (by default http://127.0.0.1:9090, or the one in the data directory's %s)",
+			ErrUnreachable, c.base, LocalURLFile)
+	}
 	if resp.StatusCode >= 300 {
 		defer resp.Body.Close()
 		var eb errorBody

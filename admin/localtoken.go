@@ -3,6 +3,7 @@ package admin
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +16,35 @@ import (
 const LocalTokenFile = "admin.token"
 
 const localTokenTTL = 10 * 365 * 24 * time.Hour
+
+// LocalURLFile is where `aigw serve` writes its admin API's URL in the data
+// directory, beside admin.token, so that the CLI and the TUI on the same
+// machine find an admin API on another address without being told.
+const LocalURLFile = "admin.url"
+
+// WriteLocalURL records the admin listener's address in dir/admin.url; an
+// unspecified IP (0.0.0.0, ::) is written as loopback, where this machine's
+// CLI reaches it.
+func WriteLocalURL(dir string, addr net.Addr) error {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return err
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return WriteFileAtomic(filepath.Join(dir, LocalURLFile), []byte("http://"+net.JoinHostPort(host, port)+"\n"), 0o600)
+}
+
+// AdminURL makes an admin address typed without a scheme
+// ("127.0.0.1:9090") a URL.
+func AdminURL(s string) string {
+	s = strings.TrimRight(strings.TrimSpace(s), "/")
+	if s != "" && !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	return s
+}
 
 // EnsureLocalToken keeps a valid admin-scope token in dir/admin.token: an
 // existing one that still verifies is kept, otherwise (first start, revoked,

@@ -209,6 +209,9 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("admin listener: %w", err)
 	}
 	defer adminLn.Close()
+	if err := admin.WriteLocalURL(dir, adminLn.Addr()); err != nil {
+		return fmt.Errorf("write %s: %w", admin.LocalURLFile, err)
+	}
 	if !isLoopback(adminLn.Addr()) {
 		log.Warn("the admin API listens beyond loopback; anyone who can reach it still needs an admin token", "addr", adminLn.Addr().String())
 	}

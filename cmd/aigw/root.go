@@ -130,7 +130,7 @@ Start it with 'aigw serve'; every other command manages it through the admin API
 	root.SetErr(streams.Err)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return &usageError{err} })
 	pf := root.PersistentFlags()
-	pf.StringVar(&a.admin, "admin", "", "admin API URL (default $AIGW_ADMIN_URL or http://127.0.0.1:9090)")
+	pf.StringVar(&a.admin, "admin", "", "admin API URL (default $AIGW_ADMIN_URL, else the data directory's admin.url, else http://127.0.0.1:9090)")
 	pf.StringVar(&a.token, "token", "", "admin token (default $AIGW_ADMIN_TOKEN or the data directory's admin.token)")
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
 	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json"}, cobra.ShellCompDirectiveNoFileComp))
@@ -151,10 +151,10 @@ Start it with 'aigw serve'; every other command manages it through the admin API
 
 // client builds the admin client from flags, environment and the data directory.
 func (a *app) client() (*admin.Client, error) {
-	url := firstNonEmpty(a.admin, a.io.getenv("AIGW_ADMIN_URL"), "http://127.0.0.1:9090")
+	dir := firstNonEmpty(a.io.getenv("AIGW_DATA_DIR"), config.DefaultDataDir())
+	url := admin.AdminURL(firstNonEmpty(a.admin, a.io.getenv("AIGW_ADMIN_URL"), localURL(dir), "http://127.0.0.1:9090"))
 	token := firstNonEmpty(a.token, a.io.getenv("AIGW_ADMIN_TOKEN"))
 	if token == "" {
-		dir := firstNonEmpty(a.io.getenv("AIGW_DATA_DIR"), config.DefaultDataDir())
 		path := filepath.Join(dir, admin.LocalTokenFile)
 		raw, err := os.ReadFile(path)
 		if err != nil {
@@ -163,6 +163,16 @@ func (a *app) client() (*admin.Client, error) {
 		token = strings.TrimSpace(string(raw))
 	}
 	return admin.NewClient(url, token), nil
+}
+
+// localURL is the admin URL the local `aigw serve` wrote in dir ("" when
+// there is none), found like admin.token is.
+func localURL(dir string) string {
+	raw, err := os.ReadFile(filepath.Join(dir, admin.LocalURLFile))
+	if err != nil || len(raw) > 512 {
+		return ""
+	}
+	return strings.TrimSpace(string(raw))
 }
 
 func firstNonEmpty(vals ...string) string {
