@@ -14,6 +14,7 @@ import (
 
 	"github.com/aigw/aigw/internal/units"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // errNoToken is a client with no admin token to present: exit 4, like a
@@ -165,3 +166,23 @@ func (f rangeFlag) Set(s string) error {
 }
 
 func (f rangeFlag) Type() string { return "int" }
+
+// hideDefaults keeps an update command's help from showing defaults: there
+// an omitted flag leaves the setting as it is, whatever the create command
+// would have used. (pflag prints no default that reads as its type's zero.)
+func hideDefaults(cmd *cobra.Command) {
+	cmd.LocalFlags().VisitAll(func(f *pflag.Flag) {
+		switch f.Value.Type() {
+		case "duration":
+			f.DefValue = "0" // zero for pflag's durations and units.Duration alike
+		case "stringArray", "stringSlice":
+			f.DefValue = "[]"
+		case "bool":
+			f.DefValue = "false"
+		case "int", "int64", "float64", "uint64":
+			f.DefValue = "0"
+		default:
+			f.DefValue = ""
+		}
+	})
+}

@@ -264,6 +264,7 @@ func newCredentialUpdateCmd(a *app) *cobra.Command {
 	fl.StringVar(&refresh, "oauth-refresh-token", "", "OAuth credentials: new refresh token")
 	fl.StringVar(&clientID, "oauth-client-id", "", "OAuth credentials: new client id")
 	fl.Var(&expiresAt, "expires-at", "OAuth credentials: when the current access token expires (RFC 3339)")
+	hideDefaults(cmd)
 	return cmd
 }
 

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -100,5 +102,30 @@ func TestExitCodeContract(t *testing.T) {
 	}
 	if out := g.ok(t, "provider"); !strings.Contains(out, "Available Commands") || strings.Contains(out, "aigw provider [flags]") {
 		t.Errorf("aigw provider: want its help (its subcommands), got %q", out)
+	}
+}
+
+// An update command's help shows no defaults: an omitted flag leaves the
+// setting unchanged, whatever create would have used.
+func TestUpdateHelpShowsNoDefaults(t *testing.T) {
+	generated := regexp.MustCompile(`\(default ("[^"]*"|[0-9][^)]*|\[[^\]]*\])\)$`)
+	for _, c := range [][]string{{"key", "update", "--help"}, {"provider", "update", "--help"}, {"credential", "update", "--help"}} {
+		var out, errb bytes.Buffer
+		if code := run(c, &ioStreams{In: strings.NewReader(""), Out: &out, Err: &errb, getenv: func(string) string { return "" }}); code != 0 {
+			t.Fatalf("%v: exit %d %s", c, code, errb.String())
+		}
+		local, _, _ := strings.Cut(out.String(), "Global Flags:")
+		_, local, _ = strings.Cut(local, "Flags:")
+		for _, line := range strings.Split(local, "\n") {
+			if generated.MatchString(strings.TrimSpace(line)) {
+				t.Errorf("%v shows a default: %s", c[:2], strings.TrimSpace(line))
+			}
+		}
+	}
+	// create keeps its defaults
+	var out bytes.Buffer
+	run([]string{"key", "create", "--help"}, &ioStreams{In: strings.NewReader(""), Out: &out, Err: &out, getenv: func(string) string { return "" }})
+	if !strings.Contains(out.String(), `(default "cache_affinity")`) {
+		t.Error("key create --help no longer shows its default strategy")
 	}
 }

@@ -227,6 +227,7 @@ func newKeyUpdateCmd(a *app) *cobra.Command {
 	f.register(a, cmd)
 	cmd.Flags().BoolVar(&noExpiry, "no-expiry", false, "remove the key's expiry")
 	exclusiveFlags(cmd, "expires-at", "no-expiry")
+	hideDefaults(cmd)
 	return cmd
 }
 

@@ -181,6 +181,7 @@ func newProviderUpdateCmd(a *app) *cobra.Command {
 	f.register(cmd)
 	cmd.Flags().BoolVar(&f.noHeaders, "no-headers", false, "remove every extra header")
 	exclusiveFlags(cmd, "header", "no-headers")
+	hideDefaults(cmd)
 	return cmd
 }
 
