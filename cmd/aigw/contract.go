@@ -121,10 +121,13 @@ func (f statusFlag) Set(s string) error {
 func (f statusFlag) Type() string { return "string" }
 
 // timeTextFlag is a time kept as typed (the admin API parses it again):
-// RFC 3339 or a date; with day set, only a date (YYYY-MM-DD).
+// RFC 3339 or a date; with day set, only a date (YYYY-MM-DD). Without day,
+// a duration ("1h", "30m") means that long ago, and is sent as the time it
+// names.
 type timeTextFlag struct {
 	val *string
 	day bool
+	now func() time.Time // nil: time.Now
 }
 
 func (f timeTextFlag) String() string { return *f.val }
@@ -134,8 +137,14 @@ func (f timeTextFlag) Set(s string) error {
 		if _, err := time.Parse(time.DateOnly, s); err != nil {
 			return errors.New("use a date (YYYY-MM-DD)")
 		}
+	} else if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		now := time.Now
+		if f.now != nil {
+			now = f.now
+		}
+		s = now().Add(-d).UTC().Format(time.RFC3339)
 	} else if _, err := units.ParseTime(s); err != nil {
-		return errors.New("use an RFC 3339 time (e.g. 2026-12-31T23:59:00Z) or a date (2026-12-31)")
+		return errors.New("use an RFC 3339 time (e.g. 2026-12-31T23:59:00Z), a date (2026-12-31) or a duration ago (1h, 30m)")
 	}
 	*f.val = s
 	return nil
