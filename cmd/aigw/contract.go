@@ -7,6 +7,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -194,4 +195,49 @@ func hideDefaults(cmd *cobra.Command) {
 			f.DefValue = ""
 		}
 	})
+}
+
+// idOutput marks the commands that print with -o id: those that add, show,
+// change or list providers, credentials and keys.
+const idOutput = "aigw/output-id"
+
+func markIDOutput(root *cobra.Command) {
+	for _, path := range []string{
+		"provider add", "provider list", "provider show", "provider update",
+		"credential add", "credential list", "credential show", "credential update", "credential enable",
+		"credential disable", "credential refresh",
+		"key list", "key show", "key update", "key revoke",
+	} {
+		if c, _, err := root.Find(strings.Fields(path)); err == nil && c != root {
+			if c.Annotations == nil {
+				c.Annotations = map[string]string{}
+			}
+			c.Annotations[idOutput] = "yes"
+		}
+	}
+}
+
+// checkOutput refuses an output format the command cannot print.
+func checkOutput(cmd *cobra.Command, output string) error {
+	switch {
+	case output == "table", output == "json":
+		return nil
+	case output != "id":
+		return &usageError{fmt.Errorf("invalid --output %q: use table, json or id", output)}
+	case cmd.Annotations[idOutput] != "":
+		return nil
+	case cmd.Name() == "create" && cmd.Parent() != nil && (cmd.Parent().Name() == "key" || cmd.Parent().Name() == "token"):
+		return &usageError{fmt.Errorf("%s prints a secret that is shown only once: use -o json or the table, not -o id", cmd.CommandPath())}
+	}
+	return &usageError{fmt.Errorf("-o id is for commands that add, show, change or list providers, credentials and keys; use table or json with %s", cmd.CommandPath())}
+}
+
+// printIDs writes ids one per line.
+func printIDs(w io.Writer, ids ...string) error {
+	for _, id := range ids {
+		if _, err := fmt.Fprintln(w, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }

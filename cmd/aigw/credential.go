@@ -132,6 +132,13 @@ func newCredentialListCmd(a *app) *cobra.Command {
 			if a.output == "json" {
 				return printJSON(a.io.Out, cs)
 			}
+			if a.output == "id" {
+				ids := make([]string, len(cs))
+				for i, c := range cs {
+					ids[i] = c.ID
+				}
+				return printIDs(a.io.Out, ids...)
+			}
 			t := newTable("ID", "PROVIDER", "NAME", "KIND", "SECRET", "WEIGHT", "RPM", "STATE", "REQUESTS", "FAILURES")
 			for _, c := range cs {
 				state, reqs, fails := healthCells(c)
@@ -340,6 +347,9 @@ func quotaPairs(c admin.Credential) []string {
 }
 
 func (a *app) printCredential(c admin.Credential) error {
+	if a.output == "id" {
+		return printIDs(a.io.Out, c.ID)
+	}
 	if a.output == "json" {
 		return printJSON(a.io.Out, c)
 	}

@@ -116,6 +116,13 @@ func newKeyListCmd(a *app) *cobra.Command {
 			if a.output == "json" {
 				return printJSON(a.io.Out, ks)
 			}
+			if a.output == "id" {
+				ids := make([]string, len(ks))
+				for i, k := range ks {
+					ids[i] = k.ID
+				}
+				return printIDs(a.io.Out, ids...)
+			}
 			t := newTable("ID", "NAME", "PROVIDER", "STRATEGY", "CREDENTIALS", "MODELS", "LIMITS", "STATUS", "EXPIRES")
 			for _, k := range ks {
 				t.add(k.ID, orDash(k.Name), k.Provider, k.Strategy, strings.Join(k.Credentials, ","), modelsText(k.Models),
@@ -252,6 +259,9 @@ func newKeyRevokeCmd(a *app) *cobra.Command {
 }
 
 func (a *app) printKey(k store.Key) error {
+	if a.output == "id" {
+		return printIDs(a.io.Out, k.ID)
+	}
 	if a.output == "json" {
 		return printJSON(a.io.Out, k)
 	}

@@ -92,6 +92,13 @@ func newProviderListCmd(a *app) *cobra.Command {
 			if a.output == "json" {
 				return printJSON(a.io.Out, ps)
 			}
+			if a.output == "id" {
+				names := make([]string, len(ps))
+				for i, p := range ps {
+					names[i] = p.Name
+				}
+				return printIDs(a.io.Out, names...)
+			}
 			t := newTable("NAME", "TYPE", "BASE URL", "TIMEOUT", "AUTH", "STATE")
 			for _, p := range ps {
 				t.add(p.Name, p.Type, p.BaseURL, timeoutText(p.Timeout), strings.Join(p.AuthHeaders, "; "), providerState(p))
@@ -206,6 +213,9 @@ func newProviderRemoveCmd(a *app) *cobra.Command {
 }
 
 func (a *app) printProvider(p admin.Provider) error {
+	if a.output == "id" {
+		return printIDs(a.io.Out, p.Name)
+	}
 	if a.output == "json" {
 		return printJSON(a.io.Out, p)
 	}

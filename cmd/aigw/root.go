@@ -119,8 +119,8 @@ Start it with 'aigw serve'; every other command manages it through the admin API
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			if a.output != "table" && a.output != "json" {
-				return &usageError{fmt.Errorf("invalid --output %q: use table or json", a.output)}
+			if err := checkOutput(cmd, a.output); err != nil {
+				return err
 			}
 			return checkFlagRules(cmd)
 		},
@@ -132,8 +132,8 @@ Start it with 'aigw serve'; every other command manages it through the admin API
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.admin, "admin", "", "admin API URL (default $AIGW_ADMIN_URL, else the data directory's admin.url, else http://127.0.0.1:9090)")
 	pf.StringVar(&a.token, "token", "", "admin token (default $AIGW_ADMIN_TOKEN or the data directory's admin.token)")
-	pf.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
-	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	pf.StringVarP(&a.output, "output", "o", "table", "output format: table, json, or id (the id alone, one per line, where a command adds, shows or lists things)")
+	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "id"}, cobra.ShellCompDirectiveNoFileComp))
 
 	root.AddGroup(&cobra.Group{ID: "run", Title: "Run:"}, &cobra.Group{ID: "manage", Title: "Manage (through the admin API):"})
 	for _, c := range []*cobra.Command{newServeCmd(a), newTUICmd(a)} {
@@ -146,6 +146,7 @@ Start it with 'aigw serve'; every other command manages it through the admin API
 	}
 	root.AddCommand(newVersionCmd(a))
 	refuseUnknownSubcommands(root)
+	markIDOutput(root)
 	return root
 }
 
