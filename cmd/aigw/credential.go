@@ -309,7 +309,7 @@ func healthCells(c admin.Credential) (state, requests, failures string) {
 	case !until.After(time.Now()):
 		state = "ready (trial pending)" // the cool-down ended; the next request is its trial
 	default:
-		state += " until " + until.Local().Format("15:04:05")
+		state += " until " + clockTime(until, time.Now())
 	}
 	return state, fmt.Sprint(c.Health.Requests), fmt.Sprint(c.Health.Failures)
 }

@@ -133,6 +133,17 @@ func fmtTime(t time.Time) string {
 	return t.Local().Format("2006-01-02 15:04")
 }
 
+// clockTime is a time of day for tables, with the date in front when it is
+// not today ("2026-11-30 14:03:10"): a trace from last week must not read
+// as this afternoon's.
+func clockTime(t, now time.Time) string {
+	t, now = t.Local(), now.Local()
+	if y, m, d := t.Date(); y == now.Year() && m == now.Month() && d == now.Day() {
+		return t.Format("15:04:05")
+	}
+	return t.Format("2006-01-02 15:04:05")
+}
+
 func fmtTimePtr(t *time.Time) string {
 	if t == nil {
 		return "-"

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aigw/aigw/admin"
 	"github.com/aigw/aigw/store"
@@ -96,7 +97,7 @@ func traceTable() *table {
 }
 
 func addTraceRow(t *table, tr store.Trace) {
-	t.add(tr.Time.Local().Format("15:04:05"), tr.RequestID, orDash(firstNonEmpty(tr.KeyName, tr.KeyID)), tr.Provider, orDash(tr.Model),
+	t.add(clockTime(tr.Time, time.Now()), tr.RequestID, orDash(firstNonEmpty(tr.KeyName, tr.KeyID)), tr.Provider, orDash(tr.Model),
 		strconv.Itoa(tr.Status), fmtMS(tr.LatencyMS), tokensText(tr), costText(tr.CostUSD, tr.CostKnown), strconv.Itoa(tr.Retries),
 		orDash(oneLine(tr.Error)))
 }
