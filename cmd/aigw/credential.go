@@ -170,6 +170,9 @@ func newCredentialShowCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if argv[0], err = resolveCredential(cmd.Context(), c, argv[0]); err != nil {
+				return err
+			}
 			cred, err := c.Credential(cmd.Context(), argv[0])
 			if err != nil {
 				return err
@@ -192,6 +195,9 @@ func newCredentialToggleCmd(a *app, enable bool) *cobra.Command {
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			c, err := a.client()
 			if err != nil {
+				return err
+			}
+			if argv[0], err = resolveCredential(cmd.Context(), c, argv[0]); err != nil {
 				return err
 			}
 			cred, err := c.UpdateCredential(cmd.Context(), argv[0], store.CredentialPatch{Enabled: &enable})
@@ -255,6 +261,9 @@ func newCredentialUpdateCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if argv[0], err = resolveCredential(cmd.Context(), c, argv[0]); err != nil {
+				return err
+			}
 			cred, err := c.UpdateCredential(cmd.Context(), argv[0], patch)
 			if err != nil {
 				return apiErr(cmd, err)
@@ -285,6 +294,9 @@ func newCredentialRemoveCmd(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			c, err := a.client()
 			if err != nil {
+				return err
+			}
+			if argv[0], err = resolveCredential(cmd.Context(), c, argv[0]); err != nil {
 				return err
 			}
 			if err := c.DeleteCredential(cmd.Context(), argv[0]); err != nil {

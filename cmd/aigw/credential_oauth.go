@@ -25,6 +25,9 @@ show ID' keeps it (refresh_result).`,
 			if err != nil {
 				return err
 			}
+			if argv[0], err = resolveCredential(cmd.Context(), c, argv[0]); err != nil {
+				return err
+			}
 			cred, err := c.RefreshCredential(cmd.Context(), argv[0])
 			if err != nil {
 				return err

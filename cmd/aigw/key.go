@@ -37,7 +37,7 @@ type keyFlags struct {
 
 func (f *keyFlags) register(a *app, cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringSliceVar(&f.credentials, "credentials", nil, "credential ids of the key's pool, comma separated")
+	fl.StringSliceVar(&f.credentials, "credentials", nil, "credentials of the key's pool (ids or names), comma separated")
 	fl.StringVar(&f.name, "name", "", "a label for the key")
 	fl.Var(newChoiceFlag(&f.strategy, store.DefaultStrategy, store.Strategies), "strategy", "how a credential is chosen: "+strings.Join(store.Strategies, ", "))
 	fl.Var(&f.models, "models", `models the key may use, comma separated: exact names and * globs, e.g. gpt-5,claude-* ("": every model)`)
@@ -74,6 +74,9 @@ func newKeyCreateCmd(a *app) *cobra.Command {
 			}
 			c, err := a.client()
 			if err != nil {
+				return err
+			}
+			if in.Credentials, err = resolveCredentials(cmd.Context(), c, in.Credentials); err != nil {
 				return err
 			}
 			k, err := c.CreateKey(cmd.Context(), in)
@@ -165,6 +168,9 @@ func newKeyShowCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if argv[0], err = resolveKey(cmd.Context(), c, argv[0]); err != nil {
+				return err
+			}
 			k, err := c.Key(cmd.Context(), argv[0])
 			if err != nil {
 				return err
@@ -224,6 +230,16 @@ func newKeyUpdateCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if argv[0], err = resolveKey(cmd.Context(), c, argv[0]); err != nil {
+				return err
+			}
+			if p.Credentials != nil {
+				ids, err := resolveCredentials(cmd.Context(), c, *p.Credentials)
+				if err != nil {
+					return err
+				}
+				p.Credentials = &ids
+			}
 			k, err := c.UpdateKey(cmd.Context(), argv[0], p)
 			if err != nil {
 				return apiErr(cmd, err)
@@ -247,6 +263,9 @@ func newKeyRevokeCmd(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			c, err := a.client()
 			if err != nil {
+				return err
+			}
+			if argv[0], err = resolveKey(cmd.Context(), c, argv[0]); err != nil {
 				return err
 			}
 			k, err := c.RevokeKey(cmd.Context(), argv[0])

@@ -37,6 +37,12 @@ object per line.`,
 			if err != nil {
 				return err
 			}
+			if q.Key, err = resolveKey(cmd.Context(), c, q.Key); err != nil {
+				return err
+			}
+			if err := checkProvider(cmd.Context(), c, q.Provider); err != nil {
+				return err
+			}
 			if follow {
 				return a.followTraces(cmd.Context(), c, q)
 			}
@@ -56,7 +62,7 @@ object per line.`,
 	}
 	fl := cmd.Flags()
 	fl.BoolVarP(&follow, "follow", "f", false, "stream new traces as they happen")
-	fl.StringVar(&q.Key, "key", "", "only this gateway key's requests (key id)")
+	fl.StringVar(&q.Key, "key", "", "only this gateway key's requests (its id or name)")
 	fl.StringVar(&q.Provider, "provider", "", "only this provider's requests")
 	fl.StringVar(&q.Model, "model", "", "only this model's requests")
 	fl.Var(statusFlag{&status}, "status", "only this status (e.g. 429) or class (2xx, 4xx, 5xx)")
@@ -167,6 +173,12 @@ filtered by --provider, not by --key or --model.`,
 			if err != nil {
 				return err
 			}
+			if q.Key, err = resolveKey(cmd.Context(), c, q.Key); err != nil {
+				return err
+			}
+			if err := checkProvider(cmd.Context(), c, q.Provider); err != nil {
+				return err
+			}
 			rows, err := c.Usage(cmd.Context(), q)
 			if err != nil {
 				var ae *admin.APIError
@@ -194,7 +206,7 @@ filtered by --provider, not by --key or --model.`,
 	fl.Var(newChoiceFlag(&q.By, store.GroupByDay, store.UsageGroupings), "by", "group by key, model, provider, day or credential")
 	fl.Var(timeTextFlag{val: &q.Since, day: true}, "since", "first UTC day (YYYY-MM-DD)")
 	fl.Var(timeTextFlag{val: &q.Until, day: true}, "until", "last UTC day (YYYY-MM-DD)")
-	fl.StringVar(&q.Key, "key", "", "only this key id")
+	fl.StringVar(&q.Key, "key", "", "only this key (its id or name)")
 	fl.StringVar(&q.Provider, "provider", "", "only this provider")
 	fl.StringVar(&q.Model, "model", "", "only this model")
 	_ = cmd.RegisterFlagCompletionFunc("by", cobra.FixedCompletions(store.UsageGroupings, cobra.ShellCompDirectiveNoFileComp))

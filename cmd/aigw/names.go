@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/aigw/aigw/admin"
+)
+
+// Names are accepted wherever an id is: a key or a credential may be given
+// by its id (key_…, cred_…) or by its name. An unknown name is an error,
+// not an empty answer; a name that several share lists their ids.
+
+func resolveKey(ctx context.Context, c *admin.Client, s string) (string, error) {
+	if s == "" || strings.HasPrefix(s, "key_") {
+		return s, nil
+	}
+	ks, err := c.Keys(ctx)
+	if err != nil {
+		return "", err
+	}
+	var ids []string
+	for _, k := range ks {
+		if k.Name == s {
+			ids = append(ids, k.ID)
+		}
+	}
+	return oneNamed("key", s, ids)
+}
+
+func resolveCredential(ctx context.Context, c *admin.Client, s string) (string, error) {
+	ids, err := resolveCredentials(ctx, c, []string{s})
+	if err != nil || len(ids) == 0 {
+		return "", err
+	}
+	return ids[0], nil
+}
+
+// resolveCredentials maps each name in list to its credential id (ids pass
+// as they are); the credentials are listed once, and only when a name is
+// given.
+func resolveCredentials(ctx context.Context, c *admin.Client, list []string) ([]string, error) {
+	var byName map[string][]string
+	out := make([]string, len(list))
+	for i, s := range list {
+		if s == "" || strings.HasPrefix(s, "cred_") {
+			out[i] = s
+			continue
+		}
+		if byName == nil {
+			cs, err := c.Credentials(ctx, "")
+			if err != nil {
+				return nil, err
+			}
+			byName = map[string][]string{}
+			for _, cr := range cs {
+				byName[cr.Name] = append(byName[cr.Name], cr.ID)
+			}
+		}
+		id, err := oneNamed("credential", s, byName[s])
+		if err != nil {
+			return nil, err
+		}
+		out[i] = id
+	}
+	return out, nil
+}
+
+func oneNamed(kind, name string, ids []string) (string, error) {
+	switch len(ids) {
+	case 1:
+		return ids[0], nil
+	case 0:
+		return "", fmt.Errorf("no %s is named %q (give its id or name; aigw %s list shows them)", kind, name, kind)
+	}
+	return "", fmt.Errorf("%d %ss are named %q: give the id (%s)", len(ids), kind, name, strings.Join(ids, ", "))
+}
+
+// checkProvider makes a filter that names an unknown provider an error
+// rather than an empty table.
+func checkProvider(ctx context.Context, c *admin.Client, name string) error {
+	if name == "" {
+		return nil
+	}
+	_, err := c.Provider(ctx, name)
+	return err
+}
