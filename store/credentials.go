@@ -1,6 +1,8 @@
 package store
 
 import (
+	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -168,6 +170,10 @@ func (s *Store) CreateCredential(in CredentialInput) (Credential, error) {
 		if tx.Bucket(bucketProviders).Get([]byte(c.Provider)) == nil {
 			return fmt.Errorf("provider %q: %w", c.Provider, ErrNotFound)
 		}
+		if same, ok := s.sameCredential(tx, &c); ok {
+			c = same // added again: the one there is (a script may run twice)
+			return nil
+		}
 		return s.putCredential(tx, &c)
 	})
 	if err != nil {
@@ -175,6 +181,33 @@ func (s *Store) CreateCredential(in CredentialInput) (Credential, error) {
 	}
 	return c, nil
 }
+
+// sameCredential finds an API-key credential of c's provider with c's name
+// and secret: adding it again returns it rather than a duplicate. (OAuth
+// credentials carry tokens that change; each add is a new one.)
+func (s *Store) sameCredential(tx *bolt.Tx, c *Credential) (Credential, bool) {
+	if c.Kind != KindAPIKey {
+		return Credential{}, false
+	}
+	var found Credential
+	_ = tx.Bucket(bucketCredentials).ForEach(func(k, v []byte) error {
+		var rec credentialRecord
+		if json.Unmarshal(v, &rec) != nil || rec.Provider != c.Provider || rec.Name != c.Name || rec.Kind != KindAPIKey {
+			return nil
+		}
+		secret, err := s.sealer.open(rec.SealedSecret, rec.ID)
+		if err != nil || subtle.ConstantTimeCompare([]byte(secret), []byte(c.Secret)) != 1 {
+			return nil
+		}
+		found = rec.Credential
+		found.Secret = secret
+		return errFound
+	})
+	return found, found.ID != ""
+}
+
+// errFound ends a ForEach early.
+var errFound = errors.New("found")
 
 func utcPtr(t *time.Time) *time.Time {
 	if t == nil {

@@ -333,3 +333,42 @@ func TestDeleteCredential(t *testing.T) {
 		t.Errorf("second DeleteCredential: %v; want ErrNotFound", err)
 	}
 }
+
+// Adding the same API key again (provider, name and secret) returns the
+// credential already there: a set-up script that runs twice makes no
+// duplicate. Another name or another secret is another credential.
+func TestCreateCredentialTwiceIsIdempotent(t *testing.T) {
+	s, _ := openTestClock(t)
+	newFixture(t, s)
+	in := CredentialInput{Provider: "openai", Name: "work", Secret: "sk-twice-0000000000001"}
+	a, err := s.CreateCredential(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.CreateCredential(in)
+	if err != nil || b.ID != a.ID {
+		t.Fatalf("the same credential added twice: %s then %s (%v)", a.ID, b.ID, err)
+	}
+	other := in
+	other.Secret = "sk-twice-0000000000002"
+	c, _ := s.CreateCredential(other)
+	renamed := in
+	renamed.Name = "spare"
+	d, _ := s.CreateCredential(renamed)
+	if c.ID == a.ID || d.ID == a.ID || c.ID == "" || d.ID == "" {
+		t.Fatalf("another secret (%s) or name (%s) returned the existing %s", c.ID, d.ID, a.ID)
+	}
+	all, err := s.Credentials("openai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, cr := range all {
+		if cr.Name == "work" || cr.Name == "spare" {
+			n++
+		}
+	}
+	if n != 3 {
+		t.Fatalf("%d credentials named work or spare, want 3", n)
+	}
+}
