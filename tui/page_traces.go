@@ -62,13 +62,15 @@ func newTracesPage(c *common, capacity int) *tracesPage {
 			{title: "COST", min: 8, right: true},
 			{title: "RETRY", min: 5, right: true},
 		},
-		empty: "No traces yet: requests through the proxy appear here as they finish.",
+		empty: noTracesYet,
 	}
 	p.refresh(-1)
 	return p
 }
 
 func (p *tracesPage) title() string   { return "Traces" }
+const noTracesYet = "No traces yet: requests through the proxy appear here as they finish."
+
 func (p *tracesPage) capturing() bool { return p.filtering }
 
 func (p *tracesPage) shortHelp() []key.Binding {
@@ -109,6 +111,9 @@ func (p *tracesPage) refresh(hint int) {
 	if !p.filter.empty() {
 		p.matches = p.matches[:0]
 		n, at := p.base()
+		if p.filter.bad != "" {
+			n = 0 // a filter it cannot read shows nothing, and says why
+		}
 		for i := 0; i < n; i++ {
 			if t := at(i); p.filter.match(t) {
 				p.matches = append(p.matches, t)
@@ -318,6 +323,14 @@ func (p *tracesPage) updateFilter(msg tea.KeyMsg) tea.Cmd {
 
 func (p *tracesPage) applyFilter() {
 	p.filter = parseTraceFilter(p.input.Value())
+	switch {
+	case p.filter.bad != "":
+		p.table.empty = p.filter.bad
+	case !p.filter.empty():
+		p.table.empty = "No trace matches " + strconv.Quote(strings.TrimSpace(p.input.Value())) + "."
+	default:
+		p.table.empty = noTracesYet
+	}
 	p.table.cursor, p.table.offset = 0, 0
 	p.selID, p.fresh = "", 0
 	p.refresh(-1)
@@ -414,20 +427,44 @@ func (p *tracesPage) detailText(t *store.Trace) string {
 // "field:value" (key, model, provider, status) or a bare value that may
 // match any of them. Status values are a code (429), a class (5xx), "ok"
 // (2xx) or "err" (4xx, 5xx and no answer).
-type traceFilter struct{ terms [][2]string }
+// bad says what in the text could not be read ("": all of it could).
+type traceFilter struct {
+	terms [][2]string
+	bad   string
+}
 
 func parseTraceFilter(s string) traceFilter {
 	var f traceFilter
 	for _, w := range strings.Fields(strings.ToLower(s)) {
 		field, val, ok := strings.Cut(w, ":")
-		if !ok || !(field == "key" || field == "model" || field == "provider" || field == "status") {
+		switch {
+		case !ok:
 			field, val = "", w
+		case field != "key" && field != "model" && field != "provider" && field != "status":
+			f.bad = fmt.Sprintf("Unknown filter %q: use key:, model:, provider: or status:.", safe(field)+":")
+		case field == "status" && val != "" && !validStatusFilter(val):
+			f.bad = fmt.Sprintf("status:%s is not a status: use a code (429), a class (5xx), ok or err.", safe(val))
 		}
-		if val != "" {
+		if val != "" || f.bad != "" {
 			f.terms = append(f.terms, [2]string{field, val})
 		}
 	}
 	return f
+}
+
+// validStatusFilter is a code (three digits), a class (4xx) or ok/err.
+func validStatusFilter(v string) bool {
+	switch v {
+	case "ok", "err", "error", "errors", "failed":
+		return true
+	}
+	if len(v) != 3 || v[0] < '1' || v[0] > '5' {
+		return false
+	}
+	if v[1:] == "xx" {
+		return true
+	}
+	return v[1] >= '0' && v[1] <= '9' && v[2] >= '0' && v[2] <= '9'
 }
 
 func (f traceFilter) empty() bool { return len(f.terms) == 0 }

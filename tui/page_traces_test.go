@@ -186,3 +186,22 @@ func TestTracesRingIsBounded(t *testing.T) {
 		t.Errorf("ring holds %d, newest %q, oldest %q", p.ring.len(), p.ring.at(0).Model, p.ring.at(4).Model)
 	}
 }
+
+// A filter that matches nothing says so, and one it cannot read says what
+// it expected, instead of "No traces yet".
+func TestTracesFilterSaysWhyNothingShows(t *testing.T) {
+	for _, tc := range []struct{ filter, want string }{
+		{"model:nothing-like-it", `No trace matches "model:nothing-like-it".`},
+		{"status:abc", "status:abc is not a status: use a code (429), a class (5xx), ok or err."},
+		{"color:red", `Unknown filter "color:": use key:, model:, provider: or status:.`},
+	} {
+		m := tracesModel(t)
+		press(m, "/")
+		typeText(m, tc.filter)
+		press(m, "enter")
+		v := m.View()
+		mustContain(t, v, tc.want)
+		mustNotContain(t, v, "No traces yet")
+		checkFits(t, v, 80, 24)
+	}
+}
