@@ -68,7 +68,8 @@ func newTracesPage(c *common, capacity int) *tracesPage {
 	return p
 }
 
-func (p *tracesPage) title() string   { return "Traces" }
+func (p *tracesPage) title() string { return "Traces" }
+
 const noTracesYet = "No traces yet: requests through the proxy appear here as they finish."
 
 func (p *tracesPage) capturing() bool { return p.filtering }
