@@ -214,6 +214,16 @@ func getKeyRecord(tx *bolt.Tx, id string) (*keyRecord, error) {
 	return &rec, nil
 }
 
+// changeableKeyRecord is a key's record unless the key is revoked: a
+// revoked key stays as it is.
+func changeableKeyRecord(tx *bolt.Tx, id string) (*keyRecord, error) {
+	rec, err := getKeyRecord(tx, id)
+	if err == nil && rec.RevokedAt != nil {
+		err = invalid("id", "key %s is revoked and cannot be changed", id)
+	}
+	return rec, err
+}
+
 func (rec *keyRecord) decodeHash() error {
 	h, err := hex.DecodeString(rec.HashHex)
 	if err != nil || len(h) != len(rec.Hash) {
@@ -285,12 +295,9 @@ func (s *Store) UpdateKey(id string, p KeyPatch) (Key, error) {
 	var k Key
 	now := s.now().UTC()
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		rec, err := getKeyRecord(tx, id)
+		rec, err := changeableKeyRecord(tx, id)
 		if err != nil {
 			return err
-		}
-		if rec.RevokedAt != nil {
-			return invalid("id", "key %s is revoked and cannot be changed", id)
 		}
 		k = rec.Key
 		setIf(&k.Name, p.Name)
@@ -393,12 +400,9 @@ func (s *Store) RotateKeySecret(id string) (Key, string, error) {
 	now := s.now().UTC()
 	secret := NewKeySecret()
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		rec, err := getKeyRecord(tx, id)
+		rec, err := changeableKeyRecord(tx, id)
 		if err != nil {
 			return err
-		}
-		if rec.RevokedAt != nil {
-			return invalid("id", "key %s is revoked and cannot be changed", id)
 		}
 		hashes := tx.Bucket(bucketKeyHashes)
 		if err := hashes.Delete(rec.Hash[:]); err != nil {

@@ -166,14 +166,11 @@ func newCredentialShowCmd(a *app) *cobra.Command {
 		Args:              args(cobra.ExactArgs(1)),
 		ValidArgsFunction: a.completeCredentials,
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			c, err := a.client()
+			c, id, err := a.credentialArg(cmd.Context(), argv[0])
 			if err != nil {
 				return err
 			}
-			if argv[0], err = resolveCredential(cmd.Context(), c, argv[0]); err != nil {
-				return err
-			}
-			cred, err := c.Credential(cmd.Context(), argv[0])
+			cred, err := c.Credential(cmd.Context(), id)
 			if err != nil {
 				return err
 			}
@@ -193,14 +190,11 @@ func newCredentialToggleCmd(a *app, enable bool) *cobra.Command {
 		Args:              args(cobra.ExactArgs(1)),
 		ValidArgsFunction: a.completeCredentials,
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			c, err := a.client()
+			c, id, err := a.credentialArg(cmd.Context(), argv[0])
 			if err != nil {
 				return err
 			}
-			if argv[0], err = resolveCredential(cmd.Context(), c, argv[0]); err != nil {
-				return err
-			}
-			cred, err := c.UpdateCredential(cmd.Context(), argv[0], store.CredentialPatch{Enabled: &enable})
+			cred, err := c.UpdateCredential(cmd.Context(), id, store.CredentialPatch{Enabled: &enable})
 			if err != nil {
 				return err
 			}
@@ -257,14 +251,11 @@ func newCredentialUpdateCmd(a *app) *cobra.Command {
 			if patch == (store.CredentialPatch{}) {
 				return &usageError{errNothingToChange(cmd)}
 			}
-			c, err := a.client()
+			c, id, err := a.credentialArg(cmd.Context(), argv[0])
 			if err != nil {
 				return err
 			}
-			if argv[0], err = resolveCredential(cmd.Context(), c, argv[0]); err != nil {
-				return err
-			}
-			cred, err := c.UpdateCredential(cmd.Context(), argv[0], patch)
+			cred, err := c.UpdateCredential(cmd.Context(), id, patch)
 			if err != nil {
 				return apiErr(cmd, err)
 			}
@@ -292,17 +283,14 @@ func newCredentialRemoveCmd(a *app) *cobra.Command {
 		Args:              args(cobra.ExactArgs(1)),
 		ValidArgsFunction: a.completeCredentials,
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			c, err := a.client()
+			c, id, err := a.credentialArg(cmd.Context(), argv[0])
 			if err != nil {
 				return err
 			}
-			if argv[0], err = resolveCredential(cmd.Context(), c, argv[0]); err != nil {
+			if err := c.DeleteCredential(cmd.Context(), id); err != nil {
 				return err
 			}
-			if err := c.DeleteCredential(cmd.Context(), argv[0]); err != nil {
-				return err
-			}
-			return a.printRemoved("credential", argv[0])
+			return a.printRemoved("credential", id)
 		},
 	}
 }

@@ -21,14 +21,11 @@ show ID' keeps it (refresh_result).`,
 		Args:              args(cobra.ExactArgs(1)),
 		ValidArgsFunction: a.completeCredentials,
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			c, err := a.client()
+			c, id, err := a.credentialArg(cmd.Context(), argv[0])
 			if err != nil {
 				return err
 			}
-			if argv[0], err = resolveCredential(cmd.Context(), c, argv[0]); err != nil {
-				return err
-			}
-			cred, err := c.RefreshCredential(cmd.Context(), argv[0])
+			cred, err := c.RefreshCredential(cmd.Context(), id)
 			if err != nil {
 				return err
 			}

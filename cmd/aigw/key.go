@@ -164,14 +164,11 @@ func newKeyShowCmd(a *app) *cobra.Command {
 		Args:              args(cobra.ExactArgs(1)),
 		ValidArgsFunction: a.completeKeys,
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			c, err := a.client()
+			c, id, err := a.keyArg(cmd.Context(), argv[0])
 			if err != nil {
 				return err
 			}
-			if argv[0], err = resolveKey(cmd.Context(), c, argv[0]); err != nil {
-				return err
-			}
-			k, err := c.Key(cmd.Context(), argv[0])
+			k, err := c.Key(cmd.Context(), id)
 			if err != nil {
 				return err
 			}
@@ -226,11 +223,8 @@ func newKeyUpdateCmd(a *app) *cobra.Command {
 			if p == (store.KeyPatch{}) {
 				return &usageError{errNothingToChange(cmd)}
 			}
-			c, err := a.client()
+			c, id, err := a.keyArg(cmd.Context(), argv[0])
 			if err != nil {
-				return err
-			}
-			if argv[0], err = resolveKey(cmd.Context(), c, argv[0]); err != nil {
 				return err
 			}
 			if p.Credentials != nil {
@@ -240,7 +234,7 @@ func newKeyUpdateCmd(a *app) *cobra.Command {
 				}
 				p.Credentials = &ids
 			}
-			k, err := c.UpdateKey(cmd.Context(), argv[0], p)
+			k, err := c.UpdateKey(cmd.Context(), id, p)
 			if err != nil {
 				return apiErr(cmd, err)
 			}
@@ -261,14 +255,11 @@ func newKeyRevokeCmd(a *app) *cobra.Command {
 		Args:              args(cobra.ExactArgs(1)),
 		ValidArgsFunction: a.completeKeys,
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			c, err := a.client()
+			c, id, err := a.keyArg(cmd.Context(), argv[0])
 			if err != nil {
 				return err
 			}
-			if argv[0], err = resolveKey(cmd.Context(), c, argv[0]); err != nil {
-				return err
-			}
-			k, err := c.RevokeKey(cmd.Context(), argv[0])
+			k, err := c.RevokeKey(cmd.Context(), id)
 			if err != nil {
 				return err
 			}

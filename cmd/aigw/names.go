@@ -12,6 +12,27 @@ import (
 // by its id (key_…, cred_…) or by its name. An unknown name is an error,
 // not an empty answer; a name that several share lists their ids.
 
+// keyArg is the admin client and the id of the key arg names (its id or
+// its name): the start of every command that takes a key.
+func (a *app) keyArg(ctx context.Context, arg string) (*admin.Client, string, error) {
+	c, err := a.client()
+	if err != nil {
+		return nil, "", err
+	}
+	id, err := resolveKey(ctx, c, arg)
+	return c, id, err
+}
+
+// credentialArg is keyArg for a credential.
+func (a *app) credentialArg(ctx context.Context, arg string) (*admin.Client, string, error) {
+	c, err := a.client()
+	if err != nil {
+		return nil, "", err
+	}
+	id, err := resolveCredential(ctx, c, arg)
+	return c, id, err
+}
+
 func resolveKey(ctx context.Context, c *admin.Client, s string) (string, error) {
 	if s == "" || strings.HasPrefix(s, "key_") {
 		return s, nil
