@@ -32,6 +32,9 @@ show ID' keeps it (refresh_result).`,
 			if a.output == "json" {
 				return printJSON(a.io.Out, cred)
 			}
+			if a.output == "id" {
+				return printIDs(a.io.Out, cred.ID)
+			}
 			expires := "at an unknown time"
 			if cred.OAuth != nil && cred.OAuth.ExpiresAt != nil {
 				expires = fmtTime(*cred.OAuth.ExpiresAt)

@@ -111,6 +111,9 @@ func TestOAuthCredentialFromTheCLI(t *testing.T) {
 	if n := ts.calls.Load(); n != 3 {
 		t.Errorf("%d token requests after two refreshes by hand, want 3", n)
 	}
+	if out := g.ok(t, "credential", "refresh", cred.ID, "-o", "id"); out != cred.ID+"\n" {
+		t.Errorf("credential refresh -o id: %q", out)
+	}
 
 	// A refresh that fails: exit 1 with the reason on one line; show and
 	// list keep it.
