@@ -49,6 +49,9 @@ type Proxy struct {
 	// the credential that created them (0: no pinning); ResponsePinTTL how long.
 	ResponsePins   int            `toml:"response_pins"`
 	ResponsePinTTL units.Duration `toml:"response_pin_ttl"`
+	// RefusedTraces is how many requests refused before a good gateway key
+	// was found (401, 404, 405, unreadable) are traced a second; 0: none.
+	RefusedTraces int `toml:"refused_traces"`
 }
 
 // Admin is the admin API listener.
@@ -132,6 +135,7 @@ func Default() Config {
 			DrainTimeout: units.Duration(30 * time.Second),
 			// 30 days: as long as OpenAI keeps a stored response.
 			ResponsePins:   100_000,
+			RefusedTraces:  50,
 			ResponsePinTTL: units.Duration(30 * 24 * time.Hour),
 		},
 		Admin:   Admin{Addr: "127.0.0.1:9090"},
@@ -231,6 +235,7 @@ func (c *Config) Validate() error {
 		{"health.failure_threshold", c.Health.FailureThreshold, 1}, {"limits.max_tracked_keys", c.Limits.MaxTrackedKeys, 16},
 		{"traces.max_count", c.Traces.MaxCount, 1}, {"traces.queue_size", c.Traces.QueueSize, 16},
 		{"traces.batch_size", c.Traces.BatchSize, 1}, {"proxy.response_pins", c.Proxy.ResponsePins, 0},
+		{"proxy.refused_traces", c.Proxy.RefusedTraces, 0},
 	}
 	for _, i := range ints {
 		if i.v < i.min {

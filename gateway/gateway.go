@@ -116,8 +116,10 @@ func Run(ctx context.Context, o Options) error {
 		Pipeline:    func() tracing.Stats { return traces.Stats() },
 		Clients: func() metrics.ClientStats {
 			c := px.ConnStats()
+			r := px.RefusalStats()
 			return metrics.ClientStats{Open: int(c.Open), MaxConns: px.MaxConns(), ConnErrors: c.ConnErrors,
-				LogsSuppressed: c.LogsSuppressed, FDWaits: c.FDWaits, BodyBytes: c.BodyBytesHeld}
+				LogsSuppressed: c.LogsSuppressed, FDWaits: c.FDWaits, BodyBytes: c.BodyBytesHeld,
+				RefusedReasons: proxy.RefusalReasons[:], Refused: r.ByReason[:], RefusedUntraced: r.Untraced}
 		},
 		Providers:  func() map[string]string { return px.ProviderStates() },
 		KnownModel: priceTable.Listed,
@@ -165,7 +167,8 @@ func Run(ctx context.Context, o Options) error {
 			MaxCooldown:      cfg.Health.MaxCooldown.D(),
 		},
 		MaxTrackedKeys:    cfg.Limits.MaxTrackedKeys,
-		ResponsePins:      cmp.Or(cfg.Proxy.ResponsePins, -1), // 0 in the file: no pinning
+		ResponsePins:      cmp.Or(cfg.Proxy.ResponsePins, -1),  // 0 in the file: no pinning
+		RefusedTraces:     cmp.Or(cfg.Proxy.RefusedTraces, -1), // 0 in the file: none traced
 		ResponsePinTTL:    cfg.Proxy.ResponsePinTTL.D(),
 		InjectStreamUsage: cfg.Usage.InjectStreamUsage,
 		Prices:            priceTable,

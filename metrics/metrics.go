@@ -36,6 +36,12 @@ type ClientStats struct {
 	LogsSuppressed uint64 // of those, log lines not written (rate limit)
 	FDWaits        uint64 // accepts that waited for a file descriptor
 	BodyBytes      int64  // request-body bytes held in memory
+	// Refused counts requests refused before a good gateway key was found,
+	// one per RefusedReasons entry; RefusedUntraced how many of them were
+	// not traced (over proxy.refused_traces a second).
+	RefusedReasons  []string
+	Refused         []uint64
+	RefusedUntraced uint64
 }
 
 // A client chooses the model, so its label is bounded: a known model is its
@@ -157,6 +163,9 @@ func New(src Sources) *Metrics {
 				func() float64 { return float64(c().FDWaits) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "aigw_proxy_request_body_bytes", Help: "Request-body bytes held in memory (bounded by proxy.body_memory)."},
 				func() float64 { return float64(c().BodyBytes) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "aigw_proxy_refused_untraced_total", Help: "Refused requests not traced (over proxy.refused_traces a second)."},
+				func() float64 { return float64(c().RefusedUntraced) }),
+			refusedCollector{c},
 		)
 	}
 	if src.Providers != nil {
@@ -165,9 +174,29 @@ func New(src Sources) *Metrics {
 	return m
 }
 
+// refusedCollector reports aigw_proxy_refused_total, one series per
+// reason (a fixed set).
+type refusedCollector struct{ stats func() ClientStats }
+
+var refusedDesc = prometheus.NewDesc("aigw_proxy_refused_total",
+	"Requests refused before a good gateway key was found, by reason (all of them, traced or not).", []string{"reason"}, nil)
+
+func (c refusedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- refusedDesc }
+
+func (c refusedCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.stats()
+	for i, r := range s.RefusedReasons {
+		ch <- prometheus.MustNewConstMetric(refusedDesc, prometheus.CounterValue, float64(s.Refused[i]), r)
+	}
+}
+
 // Observe counts one finished request (called by the trace pipeline's
-// writer, one goroutine).
+// writer, one goroutine). Traces of requests no gateway key matched are
+// counted by aigw_proxy_refused_total instead.
 func (m *Metrics) Observe(t *store.Trace) {
+	if t.KeyID == "" {
+		return
+	}
 	rl := reqLabels{t.Provider, t.KeyID, t.Status}
 	c, ok := m.reqs[rl]
 	if !ok {

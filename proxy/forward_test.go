@@ -238,11 +238,23 @@ func TestBadKeysNeverReachUpstream(t *testing.T) {
 	if n := e.fake.Count(); n != 0 {
 		t.Fatalf("the upstream saw %d requests with bad keys", n)
 	}
-	// The operator sees why in the traces of the keys that exist.
-	traces := e.rec.wait(t, 2)
-	if len(traces) != 2 || traces[0].Error != "aigw: gateway key revoked" || traces[1].Error != "aigw: gateway key is bound to another provider" ||
-		traces[0].Status != 401 || traces[0].KeyID != revoked.ID {
-		t.Fatalf("traces of the refused known keys: %+v", traces)
+	// The operator sees why in the traces: the keys that exist by id, the
+	// others by a preview that does not reveal them.
+	traces := e.rec.wait(t, 5)
+	want := []struct{ keyID, preview, err string }{
+		{"", "", "aigw: missing gateway key (send it as the provider's API key)"},
+		{"", "aigw_nota…", "aigw: invalid gateway key"},
+		{"", "sk-… (17 chars)", "aigw: invalid gateway key"},
+		{revoked.ID, revoked.Preview, "aigw: gateway key revoked"},
+		{"", "", "aigw: gateway key is bound to another provider"},
+	}
+	for i, w := range want {
+		tr := traces[i]
+		if tr.Status != 401 || tr.Error != w.err || tr.Provider != "p" || (w.keyID != "" && tr.KeyID != w.keyID) ||
+			(w.preview != "" && tr.KeyPreview != w.preview) || (w.keyID == "" && i < 3 && tr.KeyID != "") {
+			t.Errorf("trace %d: status %d key %q preview %q error %q; want key %q preview %q error %q",
+				i, tr.Status, tr.KeyID, tr.KeyPreview, tr.Error, w.keyID, w.preview, w.err)
+		}
 	}
 	_ = key
 }

@@ -49,10 +49,25 @@ func (p *Proxy) expectContinue(ctx *fasthttp.RequestCtx) int {
 	}
 	if status != fasthttp.StatusContinue {
 		var buf [16]byte
-		ctx.Response.Header.SetCanonical(hdrRequestID, p.ids.next(buf[:0], p.now()))
+		now := p.now()
+		id := p.ids.next(buf[:0], now)
+		ctx.Response.Header.SetCanonical(hdrRequestID, id)
 		writeError(ctx, sh, status, msg)
+		why := refusedUnknownProvider
+		if status == fasthttp.StatusUnauthorized {
+			why = keyRefusal(msg)
+		}
+		p.traceRefusal(ctx, id, now, s.providers[string(name)], status, why, msg)
 	}
 	return status
+}
+
+// keyRefusal tells a missing key from an unknown one by findKey's message.
+func keyRefusal(msg string) refusal {
+	if msg == msgMissingKey {
+		return refusedMissingKey
+	}
+	return refusedInvalidKey
 }
 
 // begin stamps the request with its id and the current snapshot.
@@ -73,7 +88,9 @@ func (x *exchange) route() bool {
 	x.prov = x.snap.providers[string(name)]
 	if x.prov == nil {
 		x.allowOrigin()
-		writeError(ctx, shapeFromRequest(&ctx.Request.Header, ctx.QueryArgs()), fasthttp.StatusNotFound, unknownProvider(name))
+		msg := unknownProvider(name)
+		writeError(ctx, shapeFromRequest(&ctx.Request.Header, ctx.QueryArgs()), fasthttp.StatusNotFound, msg)
+		x.p.traceRefusal(ctx, x.id, x.start, nil, fasthttp.StatusNotFound, refusedUnknownProvider, msg)
 		return false
 	}
 	if ctx.IsOptions() {
@@ -85,8 +102,9 @@ func (x *exchange) route() bool {
 		// made-up methods are nothing a provider's API answers.
 		ctx.Response.Header.Set(fasthttp.HeaderAllow, allowedMethods)
 		x.allowOrigin()
-		writeError(ctx, x.prov.shape, fasthttp.StatusMethodNotAllowed,
-			"aigw: method not allowed (allowed: "+allowedMethods+")")
+		const msg = "aigw: method not allowed (allowed: " + allowedMethods + ")"
+		writeError(ctx, x.prov.shape, fasthttp.StatusMethodNotAllowed, msg)
+		x.p.traceRefusal(ctx, x.id, x.start, x.prov, fasthttp.StatusMethodNotAllowed, refusedMethod, msg)
 		return false
 	}
 	x.rest = rest
@@ -114,26 +132,34 @@ func forwardedMethod(m []byte) bool {
 func (x *exchange) authenticate() bool {
 	k, why := x.snap.findKey(x.ctx)
 	if k == nil {
-		return x.reject(fasthttp.StatusUnauthorized, why)
-	}
-	switch {
-	case k.revoked:
-		why = "gateway key revoked"
-	case k.expiresAt != 0 && x.start.UnixNano() >= k.expiresAt:
-		why = "gateway key expired"
-	case k.provider != x.prov:
-		why = "gateway key is bound to another provider"
-	}
-	x.key = k
-	x.trace = x.newTrace()
-	if why != "" {
-		// The client learns only that the key is not good here; the trace
-		// and the log line keep why.
-		x.reject(fasthttp.StatusUnauthorized, msgInvalidKey)
-		x.trace.Error = "aigw: " + why
+		x.reject(fasthttp.StatusUnauthorized, why)
+		x.p.traceRefusal(x.ctx, x.id, x.start, x.prov, fasthttp.StatusUnauthorized, keyRefusal(why), why)
 		return false
 	}
-	return true
+	var refused refusal
+	switch {
+	case k.revoked:
+		why, refused = "gateway key revoked", refusedKeyRevoked
+	case k.expiresAt != 0 && x.start.UnixNano() >= k.expiresAt:
+		why, refused = "gateway key expired", refusedKeyExpired
+	case k.provider != x.prov:
+		why, refused = "gateway key is bound to another provider", refusedKeyOtherProvider
+	}
+	x.key = k
+	if why == "" {
+		x.trace = x.newTrace()
+		return true
+	}
+	// The client learns only that the key is not good here; the trace and
+	// the log line keep why (as many a second as refused traces may be).
+	if x.p.admitKeyRefusal(refused, x.start) {
+		x.trace = x.newTrace()
+	}
+	x.reject(fasthttp.StatusUnauthorized, msgInvalidKey)
+	if x.trace != nil {
+		x.trace.Error = "aigw: " + why
+	}
+	return false
 }
 
 // findKey looks up the gateway key the request carries; without one, why

@@ -101,6 +101,12 @@ func TestOversizedHeadersAre431(t *testing.T) {
 	if resp.StatusCode != 431 || !strings.Contains(body, `"type":"invalid_request_error"`) || !strings.Contains(body, "headers larger than") {
 		t.Fatalf("got %d %s, want 431 in Anthropic's shape", resp.StatusCode, body)
 	}
+	// The refusal is traced under the id the client was given, without the
+	// key (the headers could not be read whole).
+	if tr := e.rec.wait(t, 1)[0]; tr.Status != 431 || tr.RequestID != resp.Header.Get("X-Aigw-Request-Id") || tr.KeyID != "" ||
+		!strings.Contains(tr.Error, "headers larger than") {
+		t.Fatalf("trace of the 431: %+v", tr)
+	}
 }
 
 // fasthttp's own messages about malformed or aborted requests carry the
@@ -299,6 +305,7 @@ func TestExpectContinueIsRefusedWithoutAKnownKey(t *testing.T) {
 		}
 		return resp
 	}
+	var ids []string
 	for _, c := range []struct {
 		path, auth string
 		want       int
@@ -311,6 +318,16 @@ func TestExpectContinueIsRefusedWithoutAKnownKey(t *testing.T) {
 		resp := send(c.path, c.auth)
 		if resp.StatusCode != c.want || (c.want != 100 && resp.Header.Get("X-Aigw-Request-Id") == "") {
 			t.Errorf("%s with %q: first answer %d, want %d", c.path, c.auth, resp.StatusCode, c.want)
+		}
+		if c.want == 100 {
+			continue
+		}
+		// Refused before the body was sent, and traced all the same.
+		traces := e.rec.wait(t, len(ids)+1)
+		tr := traces[len(ids)]
+		ids = append(ids, tr.RequestID)
+		if tr.Status != c.want || tr.RequestID != resp.Header.Get("X-Aigw-Request-Id") || tr.KeyID != "" {
+			t.Errorf("%s with %q: trace %+v", c.path, c.auth, tr)
 		}
 	}
 }

@@ -64,6 +64,11 @@ type Config struct {
 	ResponsePins   int
 	ResponsePinTTL time.Duration
 
+	// RefusedTraces is how many requests refused before a good gateway
+	// key was found are traced a second (refused.go): 0 means
+	// DefaultRefusedTraces, < 0 none. All are counted.
+	RefusedTraces int
+
 	// InjectStreamUsage asks OpenAI chat streams for usage when the client
 	// did not, and removes that chunk from what the client receives.
 	InjectStreamUsage bool
@@ -111,6 +116,7 @@ type Proxy struct {
 	bigBody             atomic.Int64  // bytes of large bodies read since memory was last given back
 	fdWaits             atomic.Uint64 // accepts that waited for a file descriptor
 	srvLog              serverLog
+	refused             refusals
 	stopped             chan struct{} // closed by Shutdown
 	startOnce, stopOnce sync.Once
 	pool                sync.Pool // *exchange
@@ -151,6 +157,7 @@ func New(cfg Config) *Proxy {
 	if p.cfg.ResponsePins >= 0 {
 		p.pins = newPinTable(cmp.Or(p.cfg.ResponsePins, DefaultResponsePins), cmp.Or(p.cfg.ResponsePinTTL, DefaultResponsePinTTL))
 	}
+	p.refused.perSec = int64(cmp.Or(p.cfg.RefusedTraces, DefaultRefusedTraces))
 	p.srvLog = serverLog{log: p.log, every: 10 * time.Second}
 	p.cors = newCORS(cfg.CORSOrigins)
 	p.ids.init()
@@ -287,26 +294,35 @@ const maxHeaderBytes = 8 << 10
 // handleServerError answers requests fasthttp could not read: a body over
 // the limit (413, refused from its Content-Length without reading it),
 // a read timeout (408) or malformed HTTP (400).
+// Each is a refused request: counted, and traced within the refusals'
+// budget.
 func (p *Proxy) handleServerError(ctx *fasthttp.RequestCtx, err error) {
 	sh := shapeOpenAI
+	var prov *provider
 	if name, _ := splitProvider(ctx.Path()); name != nil {
-		if pr := p.snap.Load().providers[string(name)]; pr != nil {
-			sh = pr.shape
+		if prov = p.snap.Load().providers[string(name)]; prov != nil {
+			sh = prov.shape
 		}
 	}
 	ctx.SetConnectionClose()
 	var to interface{ Timeout() bool }
 	var small *fasthttp.ErrSmallBuffer
+	var status int
+	var msg string
 	switch {
 	case errors.As(err, &small):
-		writeError(ctx, sh, fasthttp.StatusRequestHeaderFieldsTooLarge,
-			"aigw: request headers larger than "+strconv.Itoa(maxHeaderBytes)+" bytes")
+		status, msg = fasthttp.StatusRequestHeaderFieldsTooLarge, "aigw: request headers larger than "+strconv.Itoa(maxHeaderBytes)+" bytes"
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		writeError(ctx, sh, fasthttp.StatusRequestEntityTooLarge,
-			"aigw: request body larger than "+strconv.Itoa(p.cfg.MaxBodySize)+" bytes (proxy.max_body_size)")
+		status, msg = fasthttp.StatusRequestEntityTooLarge, "aigw: request body larger than "+strconv.Itoa(p.cfg.MaxBodySize)+" bytes (proxy.max_body_size)"
 	case errors.As(err, &to) && to.Timeout():
-		writeError(ctx, sh, fasthttp.StatusRequestTimeout, "aigw: timed out reading the request")
+		status, msg = fasthttp.StatusRequestTimeout, "aigw: timed out reading the request"
 	default:
-		writeError(ctx, sh, fasthttp.StatusBadRequest, "aigw: malformed HTTP request")
+		status, msg = fasthttp.StatusBadRequest, "aigw: malformed HTTP request"
 	}
+	var buf [16]byte
+	now := p.now()
+	id := p.ids.next(buf[:0], now)
+	ctx.Response.Header.SetCanonical(hdrRequestID, id)
+	writeError(ctx, sh, status, msg)
+	p.traceRefusal(ctx, id, now, prov, status, refusedUnreadable, msg)
 }

@@ -174,7 +174,9 @@ func TestEndToEnd(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("request with the key from the form: %d", resp.StatusCode)
 	}
-	waitFor(t, tm, "e2e-app", "gpt-4o-mini", " 200 ", "1 shown")
+	// waitServing's probe of "/" was refused (404, no provider) and is
+	// shown too.
+	waitFor(t, tm, "e2e-app", "gpt-4o-mini", " 200 ", " 404 ", "2 shown")
 
 	// Providers: the removal is refused, with the reason.
 	tm.Send(keyPress("5"))

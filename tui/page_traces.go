@@ -175,7 +175,7 @@ func (p *tracesPage) row(t *store.Trace) ([]string, tone) {
 		retries = strconv.Itoa(t.Retries)
 	}
 	return []string{
-		p.c.clock(t.Time), orDash(firstOf(t.KeyName, t.KeyID)), t.Provider, orDash(t.Model), status,
+		p.c.clock(t.Time), orDash(firstOf(t.KeyName, t.KeyID, t.KeyPreview)), orDash(t.Provider), orDash(t.Model), status,
 		fmtMS(t.LatencyMS), tokensText(t), fmtCost(t.CostUSD, t.CostKnown), retries,
 	}, tn
 }

@@ -103,7 +103,7 @@ func traceTable() *table {
 }
 
 func addTraceRow(t *table, tr store.Trace) {
-	t.add(clockTime(tr.Time, time.Now()), tr.RequestID, orDash(firstNonEmpty(tr.KeyName, tr.KeyID)), tr.Provider, orDash(tr.Model),
+	t.add(clockTime(tr.Time, time.Now()), tr.RequestID, orDash(firstNonEmpty(tr.KeyName, tr.KeyID, tr.KeyPreview)), orDash(tr.Provider), orDash(tr.Model),
 		strconv.Itoa(tr.Status), fmtMS(tr.LatencyMS), tokensText(tr), costText(tr.CostUSD, tr.CostKnown), strconv.Itoa(tr.Retries),
 		orDash(oneLine(tr.Error)))
 }
