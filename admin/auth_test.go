@@ -137,7 +137,7 @@ func TestRevokedTokenThroughClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.Status != store.KeyRevoked || rec.RevokedAt == nil {
+	if rec.Status != admin.KeyRevoked || rec.RevokedAt == nil {
 		t.Errorf("revoke answered status %q revoked_at %v, want revoked", rec.Status, rec.RevokedAt)
 	}
 	_, err = c.Providers(t.Context())
@@ -154,7 +154,7 @@ func TestRevokedTokenThroughClient(t *testing.T) {
 	for _, tk := range list {
 		if tk.ID == created.ID {
 			found = true
-			if tk.Status != store.KeyRevoked {
+			if tk.Status != admin.KeyRevoked {
 				t.Errorf("listed status = %q, want revoked", tk.Status)
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aigw/aigw/admin"
 	"github.com/aigw/aigw/store"
 )
 
@@ -50,7 +51,7 @@ func TestBackupThroughClient(t *testing.T) {
 	}
 
 	// A write after the backup is not in it.
-	if _, err := e.client.CreateProvider(t.Context(), store.Provider{Name: "later", Type: store.TypeGemini, BaseURL: "https://g.example"}); err != nil {
+	if _, err := e.client.CreateProvider(t.Context(), admin.Provider{Name: "later", Type: admin.TypeGemini, BaseURL: "https://g.example"}); err != nil {
 		t.Fatal(err)
 	}
 

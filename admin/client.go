@@ -12,8 +12,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
-	"github.com/aigw/aigw/store"
 )
 
 // Client talks to the admin API; the CLI and the TUI use nothing else.
@@ -133,13 +131,13 @@ func (c *Client) Provider(ctx context.Context, name string) (Provider, error) {
 }
 
 // CreateProvider adds a provider.
-func (c *Client) CreateProvider(ctx context.Context, p store.Provider) (Provider, error) {
+func (c *Client) CreateProvider(ctx context.Context, p Provider) (Provider, error) {
 	var out Provider
 	return out, c.do(ctx, http.MethodPost, "/api/v1/providers", p, &out)
 }
 
 // UpdateProvider changes a provider.
-func (c *Client) UpdateProvider(ctx context.Context, name string, p store.ProviderPatch) (Provider, error) {
+func (c *Client) UpdateProvider(ctx context.Context, name string, p ProviderPatch) (Provider, error) {
 	var out Provider
 	return out, c.do(ctx, http.MethodPatch, "/api/v1/providers/"+esc(name), p, &out)
 }
@@ -166,13 +164,13 @@ func (c *Client) Credential(ctx context.Context, id string) (Credential, error) 
 }
 
 // CreateCredential adds a credential.
-func (c *Client) CreateCredential(ctx context.Context, in store.CredentialInput) (Credential, error) {
+func (c *Client) CreateCredential(ctx context.Context, in CredentialInput) (Credential, error) {
 	var out Credential
 	return out, c.do(ctx, http.MethodPost, "/api/v1/credentials", in, &out)
 }
 
 // UpdateCredential changes a credential.
-func (c *Client) UpdateCredential(ctx context.Context, id string, p store.CredentialPatch) (Credential, error) {
+func (c *Client) UpdateCredential(ctx context.Context, id string, p CredentialPatch) (Credential, error) {
 	var out Credential
 	return out, c.do(ctx, http.MethodPatch, "/api/v1/credentials/"+esc(id), p, &out)
 }
@@ -183,38 +181,38 @@ func (c *Client) DeleteCredential(ctx context.Context, id string) error {
 }
 
 // Keys lists gateway keys.
-func (c *Client) Keys(ctx context.Context) ([]store.Key, error) {
-	var out []store.Key
+func (c *Client) Keys(ctx context.Context) ([]Key, error) {
+	var out []Key
 	return out, c.do(ctx, http.MethodGet, "/api/v1/keys", nil, &out)
 }
 
 // Key returns one gateway key.
-func (c *Client) Key(ctx context.Context, id string) (store.Key, error) {
-	var out store.Key
+func (c *Client) Key(ctx context.Context, id string) (Key, error) {
+	var out Key
 	return out, c.do(ctx, http.MethodGet, "/api/v1/keys/"+esc(id), nil, &out)
 }
 
 // CreateKey creates a gateway key; the result holds its secret, shown once.
-func (c *Client) CreateKey(ctx context.Context, in store.KeyInput) (CreatedKey, error) {
+func (c *Client) CreateKey(ctx context.Context, in KeyInput) (CreatedKey, error) {
 	var out CreatedKey
 	return out, c.do(ctx, http.MethodPost, "/api/v1/keys", in, &out)
 }
 
 // UpdateKey changes a gateway key.
-func (c *Client) UpdateKey(ctx context.Context, id string, p store.KeyPatch) (store.Key, error) {
-	var out store.Key
+func (c *Client) UpdateKey(ctx context.Context, id string, p KeyPatch) (Key, error) {
+	var out Key
 	return out, c.do(ctx, http.MethodPatch, "/api/v1/keys/"+esc(id), p, &out)
 }
 
 // RevokeKey revokes a gateway key.
-func (c *Client) RevokeKey(ctx context.Context, id string) (store.Key, error) {
-	var out store.Key
+func (c *Client) RevokeKey(ctx context.Context, id string) (Key, error) {
+	var out Key
 	return out, c.do(ctx, http.MethodPost, "/api/v1/keys/"+esc(id)+"/revoke", nil, &out)
 }
 
 // Tokens lists admin tokens.
-func (c *Client) Tokens(ctx context.Context) ([]store.AdminToken, error) {
-	var out []store.AdminToken
+func (c *Client) Tokens(ctx context.Context) ([]AdminToken, error) {
+	var out []AdminToken
 	return out, c.do(ctx, http.MethodGet, "/api/v1/tokens", nil, &out)
 }
 
@@ -225,8 +223,8 @@ func (c *Client) CreateToken(ctx context.Context, in TokenRequest) (CreatedToken
 }
 
 // RevokeToken revokes an admin token.
-func (c *Client) RevokeToken(ctx context.Context, id string) (store.AdminToken, error) {
-	var out store.AdminToken
+func (c *Client) RevokeToken(ctx context.Context, id string) (AdminToken, error) {
+	var out AdminToken
 	return out, c.do(ctx, http.MethodDelete, "/api/v1/tokens/"+esc(id), nil, &out)
 }
 

@@ -5,13 +5,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aigw/aigw/admin"
 	"github.com/aigw/aigw/store"
 )
 
 func TestClientErrorMapping(t *testing.T) {
 	e := newEnv(t)
 	f := e.fixture()
-	if _, err := e.st.CreateProvider(store.Provider{Name: "anthropic", Type: store.TypeAnthropic, BaseURL: "https://api.anthropic.com"}); err != nil {
+	if _, err := e.st.CreateProvider(store.Provider{Name: "anthropic", Type: admin.TypeAnthropic, BaseURL: "https://api.anthropic.com"}); err != nil {
 		t.Fatal(err)
 	}
 	antCred, err := e.st.CreateCredential(store.CredentialInput{Provider: "anthropic", Secret: "sk-ant-secret-0123456789"})
@@ -36,102 +37,102 @@ func TestClientErrorMapping(t *testing.T) {
 	}{
 		// 400: validation, naming the field.
 		{"provider with an ftp base_url", func() error {
-			_, err := c.CreateProvider(t.Context(), store.Provider{Name: "x", Type: store.TypeOpenAI, BaseURL: "ftp://x.example"})
+			_, err := c.CreateProvider(t.Context(), admin.Provider{Name: "x", Type: admin.TypeOpenAI, BaseURL: "ftp://x.example"})
 			return err
 		}, 400, "base_url", []string{"ftp://x.example"}},
 		{"provider base_url with a query", func() error {
-			_, err := c.CreateProvider(t.Context(), store.Provider{Name: "x", Type: store.TypeOpenAI, BaseURL: "https://x.example?a=1"})
+			_, err := c.CreateProvider(t.Context(), admin.Provider{Name: "x", Type: admin.TypeOpenAI, BaseURL: "https://x.example?a=1"})
 			return err
 		}, 400, "base_url", nil},
 		{"provider name with a capital and a space", func() error {
-			_, err := c.CreateProvider(t.Context(), store.Provider{Name: "My API", Type: store.TypeOpenAI, BaseURL: "https://x.example"})
+			_, err := c.CreateProvider(t.Context(), admin.Provider{Name: "My API", Type: admin.TypeOpenAI, BaseURL: "https://x.example"})
 			return err
 		}, 400, "name", []string{"My API"}},
 		{"provider of an unknown type", func() error {
-			_, err := c.CreateProvider(t.Context(), store.Provider{Name: "x", Type: "mistral", BaseURL: "https://x.example"})
+			_, err := c.CreateProvider(t.Context(), admin.Provider{Name: "x", Type: "mistral", BaseURL: "https://x.example"})
 			return err
 		}, 400, "type", []string{"mistral"}},
 		{"auth header without {key}", func() error {
-			_, err := c.CreateProvider(t.Context(), store.Provider{Name: "x", Type: store.TypeOpenAI, BaseURL: "https://x.example", AuthHeaders: []string{"Authorization: Bearer"}})
+			_, err := c.CreateProvider(t.Context(), admin.Provider{Name: "x", Type: admin.TypeOpenAI, BaseURL: "https://x.example", AuthHeaders: []string{"Authorization: Bearer"}})
 			return err
 		}, 400, "auth_headers", []string{"{key}"}},
 		{"provider update to a bad base_url", func() error {
-			_, err := c.UpdateProvider(t.Context(), "openai", store.ProviderPatch{BaseURL: ptr("not a url")})
+			_, err := c.UpdateProvider(t.Context(), "openai", admin.ProviderPatch{BaseURL: ptr("not a url")})
 			return err
 		}, 400, "base_url", nil},
 		{"credential with an empty secret", func() error {
-			_, err := c.CreateCredential(t.Context(), store.CredentialInput{Provider: "openai"})
+			_, err := c.CreateCredential(t.Context(), admin.CredentialInput{Provider: "openai"})
 			return err
 		}, 400, "secret", nil},
 		{"credential with weight 0", func() error {
-			_, err := c.CreateCredential(t.Context(), store.CredentialInput{Provider: "openai", Secret: "sk-0123456789abcdef", Weight: ptr(0)})
+			_, err := c.CreateCredential(t.Context(), admin.CredentialInput{Provider: "openai", Secret: "sk-0123456789abcdef", Weight: ptr(0)})
 			return err
 		}, 400, "weight", nil},
 		{"credential update with weight 1001", func() error {
-			_, err := c.UpdateCredential(t.Context(), f.cred.ID, store.CredentialPatch{Weight: ptr(1001)})
+			_, err := c.UpdateCredential(t.Context(), f.cred.ID, admin.CredentialPatch{Weight: ptr(1001)})
 			return err
 		}, 400, "weight", nil},
 		{"key over another provider's credential", func() error {
-			_, err := c.CreateKey(t.Context(), store.KeyInput{Provider: "openai", Credentials: []string{antCred.ID}})
+			_, err := c.CreateKey(t.Context(), admin.KeyInput{Provider: "openai", Credentials: []string{antCred.ID}})
 			return err
 		}, 400, "credentials", []string{antCred.ID}},
 		{"key over a credential that does not exist", func() error {
-			_, err := c.CreateKey(t.Context(), store.KeyInput{Provider: "openai", Credentials: []string{"cred_nope"}})
+			_, err := c.CreateKey(t.Context(), admin.KeyInput{Provider: "openai", Credentials: []string{"cred_nope"}})
 			return err
 		}, 400, "credentials", []string{"cred_nope"}},
 		{"key without credentials", func() error {
-			_, err := c.CreateKey(t.Context(), store.KeyInput{Provider: "openai"})
+			_, err := c.CreateKey(t.Context(), admin.KeyInput{Provider: "openai"})
 			return err
 		}, 400, "credentials", nil},
 		{"key with an unknown strategy", func() error {
-			_, err := c.CreateKey(t.Context(), store.KeyInput{Provider: "openai", Credentials: []string{f.cred.ID}, Strategy: "random"})
+			_, err := c.CreateKey(t.Context(), admin.KeyInput{Provider: "openai", Credentials: []string{f.cred.ID}, Strategy: "random"})
 			return err
 		}, 400, "strategy", []string{"random"}},
 		{"key with max_retries 11", func() error {
-			_, err := c.CreateKey(t.Context(), store.KeyInput{Provider: "openai", Credentials: []string{f.cred.ID}, MaxRetries: ptr(11)})
+			_, err := c.CreateKey(t.Context(), admin.KeyInput{Provider: "openai", Credentials: []string{f.cred.ID}, MaxRetries: ptr(11)})
 			return err
 		}, 400, "max_retries", nil},
 		{"key update with a negative rpm", func() error {
-			_, err := c.UpdateKey(t.Context(), f.key.ID, store.KeyPatch{RPM: ptr(int64(-1))})
+			_, err := c.UpdateKey(t.Context(), f.key.ID, admin.KeyPatch{RPM: ptr(int64(-1))})
 			return err
 		}, 400, "rpm", nil},
 		{"update of a revoked key", func() error {
-			_, err := c.UpdateKey(t.Context(), revoked.ID, store.KeyPatch{Name: ptr("new")})
+			_, err := c.UpdateKey(t.Context(), revoked.ID, admin.KeyPatch{Name: ptr("new")})
 			return err
 		}, 400, "id", []string{"revoked"}},
 
 		// 404: unknown names and ids.
 		{"unknown provider", func() error { _, err := c.Provider(t.Context(), "nope"); return err }, 404, "", []string{"nope"}},
 		{"update of an unknown provider", func() error {
-			_, err := c.UpdateProvider(t.Context(), "nope", store.ProviderPatch{Timeout: nil})
+			_, err := c.UpdateProvider(t.Context(), "nope", admin.ProviderPatch{Timeout: nil})
 			return err
 		}, 404, "", []string{"nope"}},
 		{"delete of an unknown provider", func() error { return c.DeleteProvider(t.Context(), "nope") }, 404, "", []string{"nope"}},
 		{"credential for an unknown provider", func() error {
-			_, err := c.CreateCredential(t.Context(), store.CredentialInput{Provider: "nope", Secret: "sk-0123456789abcdef"})
+			_, err := c.CreateCredential(t.Context(), admin.CredentialInput{Provider: "nope", Secret: "sk-0123456789abcdef"})
 			return err
 		}, 404, "", []string{"nope"}},
 		{"credentials of an unknown provider", func() error { _, err := c.Credentials(t.Context(), "nope"); return err }, 404, "", []string{"nope"}},
 		{"unknown credential", func() error { _, err := c.Credential(t.Context(), "cred_nope"); return err }, 404, "", []string{"cred_nope"}},
 		{"update of an unknown credential", func() error {
-			_, err := c.UpdateCredential(t.Context(), "cred_nope", store.CredentialPatch{Enabled: ptr(false)})
+			_, err := c.UpdateCredential(t.Context(), "cred_nope", admin.CredentialPatch{Enabled: ptr(false)})
 			return err
 		}, 404, "", nil},
 		{"delete of an unknown credential", func() error { return c.DeleteCredential(t.Context(), "cred_nope") }, 404, "", nil},
 		{"key for an unknown provider", func() error {
-			_, err := c.CreateKey(t.Context(), store.KeyInput{Provider: "nope", Credentials: []string{f.cred.ID}})
+			_, err := c.CreateKey(t.Context(), admin.KeyInput{Provider: "nope", Credentials: []string{f.cred.ID}})
 			return err
 		}, 404, "", []string{"nope"}},
 		{"unknown key", func() error { _, err := c.Key(t.Context(), "key_nope"); return err }, 404, "", []string{"key_nope"}},
 		{"update of an unknown key", func() error {
-			_, err := c.UpdateKey(t.Context(), "key_nope", store.KeyPatch{Name: ptr("x")})
+			_, err := c.UpdateKey(t.Context(), "key_nope", admin.KeyPatch{Name: ptr("x")})
 			return err
 		}, 404, "", nil},
 		{"revoke of an unknown key", func() error { _, err := c.RevokeKey(t.Context(), "key_nope"); return err }, 404, "", nil},
 
 		// 409: duplicates and removals of what is still in use.
 		{"duplicate provider", func() error {
-			_, err := c.CreateProvider(t.Context(), store.Provider{Name: "openai", Type: store.TypeOpenAI, BaseURL: "https://other.example"})
+			_, err := c.CreateProvider(t.Context(), admin.Provider{Name: "openai", Type: admin.TypeOpenAI, BaseURL: "https://other.example"})
 			return err
 		}, 409, "", []string{"openai", "exists"}},
 		{"remove a provider an active key uses", func() error { return c.DeleteProvider(t.Context(), "openai") }, 409, "", []string{f.key.ID}},
@@ -221,7 +222,7 @@ func TestBadRequestBodies(t *testing.T) {
 // mapping: status, message and field come through unchanged.
 func TestClientSeesServerErrorsAsAPIError(t *testing.T) {
 	e := newEnv(t)
-	_, err := e.client.CreateProvider(t.Context(), store.Provider{Name: "x", Type: store.TypeOpenAI, BaseURL: "ftp://x"})
+	_, err := e.client.CreateProvider(t.Context(), admin.Provider{Name: "x", Type: admin.TypeOpenAI, BaseURL: "ftp://x"})
 	ae := wantAPIError(t, err, http.StatusBadRequest, "base_url")
 	raw := e.do(http.MethodPost, "/api/v1/providers", e.adminToken, `{"name":"x","type":"openai","base_url":"ftp://x"}`)
 	msg, field := raw.errorBody(t)

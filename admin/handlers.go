@@ -25,23 +25,23 @@ func tokenFrom(ctx context.Context) store.AdminToken {
 
 // --- providers ------------------------------------------------------------
 
-// Provider is a provider as the admin API shows it: its settings and, when
-// its configuration could not be loaded (a ca_file gone), why it is out of
+// providerOut is how the server sends a Provider: the record and, when its
+// configuration could not be loaded (a ca_file gone), why it is out of
 // service.
-type Provider struct {
+type providerOut struct {
 	store.Provider
 	Broken string `json:"broken,omitempty"`
 }
 
 // providerViews adds the live state to stored providers.
-func (s *Server) providerViews(ps ...store.Provider) []Provider {
+func (s *Server) providerViews(ps ...store.Provider) []providerOut {
 	var states map[string]string
 	if s.provs != nil {
 		states = s.provs()
 	}
-	out := make([]Provider, len(ps))
+	out := make([]providerOut, len(ps))
 	for i, p := range ps {
-		out[i] = Provider{Provider: p, Broken: states[p.Name]}
+		out[i] = providerOut{Provider: p, Broken: states[p.Name]}
 	}
 	return out
 }
@@ -117,17 +117,17 @@ func (s *Server) deleteProvider(w http.ResponseWriter, r *http.Request) error {
 
 // --- credentials ------------------------------------------------------------
 
-// Credential is a credential with its live health, as the admin API shows
-// it. Broken says why a credential whose record could not be loaded (a
-// secret that does not unseal) is in no pool.
-type Credential struct {
+// credentialOut is how the server sends a Credential: the record with its
+// live health. Broken says why a credential whose record could not be
+// loaded (a secret that does not unseal) is in no pool.
+type credentialOut struct {
 	store.Credential
 	Health *scheduler.Status `json:"health,omitempty"`
 	Broken string            `json:"broken,omitempty"`
 }
 
-func (s *Server) credentialView(c store.Credential) Credential {
-	v := Credential{Credential: c}
+func (s *Server) credentialView(c store.Credential) credentialOut {
+	v := credentialOut{Credential: c}
 	if s.health != nil {
 		st := s.health.Status(c.ID)
 		v.Health = &st
@@ -149,7 +149,7 @@ func (s *Server) listCredentials(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]Credential, len(cs))
+	out := make([]credentialOut, len(cs))
 	for i, c := range cs {
 		out[i] = s.credentialView(c)
 	}
@@ -206,8 +206,8 @@ func (s *Server) deleteCredential(w http.ResponseWriter, r *http.Request) error 
 
 // --- keys -------------------------------------------------------------------
 
-// CreatedKey is a new key with its secret, returned once.
-type CreatedKey struct {
+// createdKeyOut is how the server sends a CreatedKey.
+type createdKeyOut struct {
 	store.Key
 	Secret string `json:"secret"`
 }
@@ -231,7 +231,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.changed()
-	writeJSON(w, http.StatusCreated, CreatedKey{Key: k, Secret: secret})
+	writeJSON(w, http.StatusCreated, createdKeyOut{Key: k, Secret: secret})
 	return nil
 }
 
@@ -277,8 +277,8 @@ type TokenRequest struct {
 	TTL    units.Duration `json:"ttl"` // default DefaultTokenTTL
 }
 
-// CreatedToken is a new admin token with its signed value, returned once.
-type CreatedToken struct {
+// createdTokenOut is how the server sends a CreatedToken.
+type createdTokenOut struct {
 	store.AdminToken
 	Token string `json:"token"`
 }
@@ -326,7 +326,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, CreatedToken{AdminToken: rec, Token: signed})
+	writeJSON(w, http.StatusCreated, createdTokenOut{AdminToken: rec, Token: signed})
 	return nil
 }
 

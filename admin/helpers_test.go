@@ -259,7 +259,7 @@ func (e *env) fixture() fixture {
 	e.t.Helper()
 	var f fixture
 	var err error
-	if f.provider, err = e.st.CreateProvider(store.Provider{Name: "openai", Type: store.TypeOpenAI, BaseURL: "https://api.openai.com/v1"}); err != nil {
+	if f.provider, err = e.st.CreateProvider(store.Provider{Name: "openai", Type: admin.TypeOpenAI, BaseURL: "https://api.openai.com/v1"}); err != nil {
 		e.t.Fatal(err)
 	}
 	if f.cred, err = e.st.CreateCredential(store.CredentialInput{Provider: "openai", Name: "main", Secret: credSecret}); err != nil {

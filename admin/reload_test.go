@@ -27,58 +27,58 @@ func TestReloadAfterEveryWrite(t *testing.T) {
 		sees func(d *store.Data) bool
 	}{
 		{"create provider", func() error {
-			_, err := c.CreateProvider(t.Context(), store.Provider{Name: "openai", Type: store.TypeOpenAI, BaseURL: "https://api.openai.com/v1"})
+			_, err := c.CreateProvider(t.Context(), admin.Provider{Name: "openai", Type: admin.TypeOpenAI, BaseURL: "https://api.openai.com/v1"})
 			return err
 		}, true, func(d *store.Data) bool { return len(d.Providers) == 1 }},
 		{"create provider of the same name, other settings (refused)", func() error {
-			_, err := c.CreateProvider(t.Context(), store.Provider{Name: "openai", Type: store.TypeOpenAI, BaseURL: "https://eu.api.openai.com/v1"})
+			_, err := c.CreateProvider(t.Context(), admin.Provider{Name: "openai", Type: admin.TypeOpenAI, BaseURL: "https://eu.api.openai.com/v1"})
 			return err
 		}, false, nil},
 		{"update provider", func() error {
-			_, err := c.UpdateProvider(t.Context(), "openai", store.ProviderPatch{BaseURL: ptr("https://eu.api.openai.com/v1")})
+			_, err := c.UpdateProvider(t.Context(), "openai", admin.ProviderPatch{BaseURL: ptr("https://eu.api.openai.com/v1")})
 			return err
 		}, true, func(d *store.Data) bool { return d.Providers[0].BaseURL == "https://eu.api.openai.com/v1" }},
 		{"update provider with a bad base_url (refused)", func() error {
-			_, err := c.UpdateProvider(t.Context(), "openai", store.ProviderPatch{BaseURL: ptr("nope")})
+			_, err := c.UpdateProvider(t.Context(), "openai", admin.ProviderPatch{BaseURL: ptr("nope")})
 			return err
 		}, false, nil},
 		{"create credential", func() error {
-			cr, err := c.CreateCredential(t.Context(), store.CredentialInput{Provider: "openai", Secret: credSecret})
+			cr, err := c.CreateCredential(t.Context(), admin.CredentialInput{Provider: "openai", Secret: credSecret})
 			credID = cr.ID
 			return err
 		}, true, func(d *store.Data) bool { return len(d.Credentials) == 1 && d.Credentials[0].Secret == credSecret }},
 		{"create credential without a secret (refused)", func() error {
-			_, err := c.CreateCredential(t.Context(), store.CredentialInput{Provider: "openai"})
+			_, err := c.CreateCredential(t.Context(), admin.CredentialInput{Provider: "openai"})
 			return err
 		}, false, nil},
 		{"disable credential", func() error {
-			_, err := c.UpdateCredential(t.Context(), credID, store.CredentialPatch{Enabled: ptr(false)})
+			_, err := c.UpdateCredential(t.Context(), credID, admin.CredentialPatch{Enabled: ptr(false)})
 			return err
 		}, true, func(d *store.Data) bool { return !d.Credentials[0].Enabled }},
 		{"update unknown credential (refused)", func() error {
-			_, err := c.UpdateCredential(t.Context(), "cred_nope", store.CredentialPatch{Enabled: ptr(true)})
+			_, err := c.UpdateCredential(t.Context(), "cred_nope", admin.CredentialPatch{Enabled: ptr(true)})
 			return err
 		}, false, nil},
 		{"create key", func() error {
-			k, err := c.CreateKey(t.Context(), store.KeyInput{Provider: "openai", Credentials: []string{credID}})
+			k, err := c.CreateKey(t.Context(), admin.KeyInput{Provider: "openai", Credentials: []string{credID}})
 			keyID = k.ID
 			return err
 		}, true, func(d *store.Data) bool { return len(d.Keys) == 1 }},
 		{"create key over an unknown credential (refused)", func() error {
-			_, err := c.CreateKey(t.Context(), store.KeyInput{Provider: "openai", Credentials: []string{"cred_nope"}})
+			_, err := c.CreateKey(t.Context(), admin.KeyInput{Provider: "openai", Credentials: []string{"cred_nope"}})
 			return err
 		}, false, nil},
 		{"update key", func() error {
-			_, err := c.UpdateKey(t.Context(), keyID, store.KeyPatch{RPM: ptr(int64(60))})
+			_, err := c.UpdateKey(t.Context(), keyID, admin.KeyPatch{RPM: ptr(int64(60))})
 			return err
 		}, true, func(d *store.Data) bool { return d.Keys[0].RPM == 60 }},
 		{"update key with a bad strategy (refused)", func() error {
-			_, err := c.UpdateKey(t.Context(), keyID, store.KeyPatch{Strategy: ptr("random")})
+			_, err := c.UpdateKey(t.Context(), keyID, admin.KeyPatch{Strategy: ptr("random")})
 			return err
 		}, false, nil},
 		{"remove credential in use (refused)", func() error { return c.DeleteCredential(t.Context(), credID) }, false, nil},
 		{"revoke key", func() error { _, err := c.RevokeKey(t.Context(), keyID); return err },
-			true, func(d *store.Data) bool { return d.Keys[0].Status == store.KeyRevoked }},
+			true, func(d *store.Data) bool { return d.Keys[0].Status == admin.KeyRevoked }},
 		{"revoke unknown key (refused)", func() error { _, err := c.RevokeKey(t.Context(), "key_nope"); return err }, false, nil},
 		{"remove credential", func() error { return c.DeleteCredential(t.Context(), credID) },
 			true, func(d *store.Data) bool { return len(d.Credentials) == 0 }},
@@ -128,7 +128,7 @@ func TestFailedReloadKeepsTheWriteAndIsLogged(t *testing.T) {
 	boom := errors.New("snapshot build exploded")
 	e.reloadErr.Store(&boom)
 
-	p, err := e.client.CreateProvider(t.Context(), store.Provider{Name: "openai", Type: store.TypeOpenAI, BaseURL: "https://api.openai.com/v1"})
+	p, err := e.client.CreateProvider(t.Context(), admin.Provider{Name: "openai", Type: admin.TypeOpenAI, BaseURL: "https://api.openai.com/v1"})
 	if err != nil {
 		t.Fatalf("the write must still be answered as done: %v", err)
 	}

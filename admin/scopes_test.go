@@ -24,7 +24,7 @@ type scopeFixture struct {
 func (e *env) scopeFixture() scopeFixture {
 	e.t.Helper()
 	f := scopeFixture{fixture: e.fixture()}
-	p, err := e.st.CreateProvider(store.Provider{Name: "doomed", Type: store.TypeGemini, BaseURL: "https://example.com"})
+	p, err := e.st.CreateProvider(store.Provider{Name: "doomed", Type: admin.TypeGemini, BaseURL: "https://example.com"})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -175,12 +175,12 @@ func TestKeysReadTokenCanOnlyReadKeys(t *testing.T) {
 		call  func() error
 	}{
 		{"add a provider", admin.ScopeProvidersWrite, func() error {
-			_, err := c.CreateProvider(t.Context(), store.Provider{Name: "x", Type: store.TypeOpenAI, BaseURL: "https://x.example"})
+			_, err := c.CreateProvider(t.Context(), admin.Provider{Name: "x", Type: admin.TypeOpenAI, BaseURL: "https://x.example"})
 			return err
 		}},
 		{"list providers", admin.ScopeProvidersRead, func() error { _, err := c.Providers(t.Context()); return err }},
 		{"create a key", admin.ScopeKeysWrite, func() error {
-			_, err := c.CreateKey(t.Context(), store.KeyInput{Provider: "openai", Credentials: []string{f.spare.ID}})
+			_, err := c.CreateKey(t.Context(), admin.KeyInput{Provider: "openai", Credentials: []string{f.spare.ID}})
 			return err
 		}},
 		{"revoke a key", admin.ScopeKeysWrite, func() error { _, err := c.RevokeKey(t.Context(), f.key.ID); return err }},
@@ -212,21 +212,21 @@ func TestKeysReadTokenCanOnlyReadKeys(t *testing.T) {
 func TestProviderRouteNeedsCredentialsWrite(t *testing.T) {
 	e := newEnv(t)
 	e.fixture() // provider openai with two credentials
-	if _, err := e.st.CreateProvider(store.Provider{Name: "bare", Type: store.TypeOpenAI, BaseURL: "https://bare.example.com"}); err != nil {
+	if _, err := e.st.CreateProvider(store.Provider{Name: "bare", Type: admin.TypeOpenAI, BaseURL: "https://bare.example.com"}); err != nil {
 		t.Fatal(err)
 	}
 	ca := testkit.WriteCA(t)
 	pw := e.clientWith(e.token(admin.ScopeProvidersWrite))
 	redirects := []struct {
 		name  string
-		patch store.ProviderPatch
+		patch admin.ProviderPatch
 		field string
 	}{
-		{"base_url to the holder's listener", store.ProviderPatch{BaseURL: ptr("http://127.0.0.1:9/steal")}, "base_url"},
-		{"auth header template", store.ProviderPatch{AuthHeaders: &[]string{"X-Copy: {key}"}}, "auth_headers"},
-		{"extra headers", store.ProviderPatch{Headers: &[]string{"X-Route: other"}}, "headers"},
-		{"ca_file", store.ProviderPatch{CAFile: &ca}, "ca_file"},
-		{"type whose default auth header differs", store.ProviderPatch{Type: ptr(store.TypeAnthropic)}, "auth_headers"},
+		{"base_url to the holder's listener", admin.ProviderPatch{BaseURL: ptr("http://127.0.0.1:9/steal")}, "base_url"},
+		{"auth header template", admin.ProviderPatch{AuthHeaders: &[]string{"X-Copy: {key}"}}, "auth_headers"},
+		{"extra headers", admin.ProviderPatch{Headers: &[]string{"X-Route: other"}}, "headers"},
+		{"ca_file", admin.ProviderPatch{CAFile: &ca}, "ca_file"},
+		{"type whose default auth header differs", admin.ProviderPatch{Type: ptr(admin.TypeAnthropic)}, "auth_headers"},
 	}
 	before := e.snapshot()
 	for _, rd := range redirects {
@@ -240,7 +240,7 @@ func TestProviderRouteNeedsCredentialsWrite(t *testing.T) {
 	}
 	t.Run("refused: remove and add again under the same name", func(t *testing.T) {
 		wantAPIError(t, pw.DeleteProvider(t.Context(), "openai"), http.StatusConflict, "")
-		_, err := pw.CreateProvider(t.Context(), store.Provider{Name: "openai", Type: store.TypeOpenAI, BaseURL: "http://127.0.0.1:9/steal"})
+		_, err := pw.CreateProvider(t.Context(), admin.Provider{Name: "openai", Type: admin.TypeOpenAI, BaseURL: "http://127.0.0.1:9/steal"})
 		wantAPIError(t, err, http.StatusConflict, "")
 	})
 	if after := e.snapshot(); after != before {
@@ -251,10 +251,10 @@ func TestProviderRouteNeedsCredentialsWrite(t *testing.T) {
 	}
 
 	t.Run("allowed: settings that do not move the credentials", func(t *testing.T) {
-		for _, patch := range []store.ProviderPatch{
+		for _, patch := range []admin.ProviderPatch{
 			{Timeout: ptr(units.Duration(30 * time.Second))},
 			{BaseURL: ptr("https://api.openai.com/v1/")}, // the same URL
-			{Type: ptr(store.TypeOpenAICompatible)},      // same auth header and extra headers
+			{Type: ptr(admin.TypeOpenAICompatible)},      // same auth header and extra headers
 		} {
 			if _, err := pw.UpdateProvider(t.Context(), "openai", patch); err != nil {
 				t.Errorf("patch %+v: %v", patch, err)
@@ -271,7 +271,7 @@ func TestProviderRouteNeedsCredentialsWrite(t *testing.T) {
 	for _, scopes := range [][]string{{admin.ScopeProvidersWrite, admin.ScopeCredentialsWrite}, {admin.ScopeAdmin}} {
 		t.Run("allowed with "+strings.Join(scopes, "+"), func(t *testing.T) {
 			url := "https://" + strings.ReplaceAll(strings.Join(scopes, "-"), ":", "-") + ".example.com"
-			p, err := e.clientWith(e.token(scopes...)).UpdateProvider(t.Context(), "openai", store.ProviderPatch{BaseURL: &url})
+			p, err := e.clientWith(e.token(scopes...)).UpdateProvider(t.Context(), "openai", admin.ProviderPatch{BaseURL: &url})
 			if err != nil || p.BaseURL != url {
 				t.Fatalf("UpdateProvider = %s, %v; want base_url %s", p.BaseURL, err, url)
 			}
@@ -302,17 +302,17 @@ func TestCAFileErrorsDoNotTellWhichFilesExist(t *testing.T) {
 		}
 		paths["unreadable"] = locked
 	}
-	if _, err := e.client.CreateProvider(t.Context(), store.Provider{Name: "p", Type: store.TypeOpenAI, BaseURL: "https://p.example.com"}); err != nil {
+	if _, err := e.client.CreateProvider(t.Context(), admin.Provider{Name: "p", Type: admin.TypeOpenAI, BaseURL: "https://p.example.com"}); err != nil {
 		t.Fatal(err)
 	}
 	const want = "invalid ca_file: not a readable PEM certificate file"
 	for name, path := range paths {
 		t.Run(name, func(t *testing.T) {
-			_, err := e.client.CreateProvider(t.Context(), store.Provider{Name: "q", Type: store.TypeOpenAI, BaseURL: "https://q.example.com", CAFile: path})
+			_, err := e.client.CreateProvider(t.Context(), admin.Provider{Name: "q", Type: admin.TypeOpenAI, BaseURL: "https://q.example.com", CAFile: path})
 			if ae := wantAPIError(t, err, http.StatusBadRequest, "ca_file"); ae.Message != want {
 				t.Errorf("provider add: message %q, want %q", ae.Message, want)
 			}
-			_, err = e.client.UpdateProvider(t.Context(), "p", store.ProviderPatch{CAFile: &path})
+			_, err = e.client.UpdateProvider(t.Context(), "p", admin.ProviderPatch{CAFile: &path})
 			if ae := wantAPIError(t, err, http.StatusBadRequest, "ca_file"); ae.Message != want {
 				t.Errorf("provider update: message %q, want %q", ae.Message, want)
 			}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aigw/aigw/admin"
 	"github.com/aigw/aigw/store"
 )
 
@@ -67,7 +68,7 @@ func TestKeySecretIsShownOnce(t *testing.T) {
 
 func TestCredentialSecretsAreNeverReturned(t *testing.T) {
 	e := newEnv(t)
-	if _, err := e.st.CreateProvider(store.Provider{Name: "openai", Type: store.TypeOpenAI, BaseURL: "https://api.openai.com/v1"}); err != nil {
+	if _, err := e.st.CreateProvider(store.Provider{Name: "openai", Type: admin.TypeOpenAI, BaseURL: "https://api.openai.com/v1"}); err != nil {
 		t.Fatal(err)
 	}
 	const rotated = "sk-ROTATEDsecret-99887766554433"
@@ -79,11 +80,11 @@ func TestCredentialSecretsAreNeverReturned(t *testing.T) {
 	if created.status != http.StatusCreated {
 		t.Fatalf("create credential = %d %s", created.status, created.body)
 	}
-	var c store.Credential
+	var c admin.Credential
 	if err := json.Unmarshal(created.body, &c); err != nil {
 		t.Fatal(err)
 	}
-	if c.ID == "" || c.Kind != store.KindOAuth || c.OAuth == nil || c.OAuth.TokenURL != "https://auth.example.com/token" {
+	if c.ID == "" || c.Kind != admin.KindOAuth || c.OAuth == nil || c.OAuth.TokenURL != "https://auth.example.com/token" {
 		t.Fatalf("created credential = %+v, want an OAuth credential with its token URL", c)
 	}
 	if !strings.HasPrefix(c.Preview, "sk-") || !strings.HasSuffix(c.Preview, credSecret[len(credSecret)-4:]) {

@@ -19,10 +19,10 @@ type LiveTraces interface {
 	Recent(n int) []*store.Trace
 }
 
-// TracePage is one page of traces, newest first.
-type TracePage struct {
+// tracePageOut is how the server sends a TracePage.
+type tracePageOut struct {
 	Traces     []store.Trace `json:"traces"`
-	NextCursor string        `json:"next_cursor"` // pass as cursor for the next (older) page; "" at the end
+	NextCursor string        `json:"next_cursor"`
 }
 
 // traceFilter reads the shared query parameters of the trace endpoints:
@@ -75,7 +75,7 @@ func (s *Server) listTraces(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, TracePage{Traces: traces, NextCursor: next})
+	writeJSON(w, http.StatusOK, tracePageOut{Traces: traces, NextCursor: next})
 	return nil
 }
 
@@ -245,14 +245,14 @@ func (c *Client) Traces(ctx context.Context, q TraceQuery) (TracePage, error) {
 }
 
 // Trace returns one trace by request id.
-func (c *Client) Trace(ctx context.Context, id string) (store.Trace, error) {
-	var out store.Trace
+func (c *Client) Trace(ctx context.Context, id string) (Trace, error) {
+	var out Trace
 	return out, c.do(ctx, http.MethodGet, "/api/v1/traces/"+esc(id), nil, &out)
 }
 
 // StreamTraces calls fn with every new trace until ctx ends, fn returns an
 // error, or the server goes away (then the error says so).
-func (c *Client) StreamTraces(ctx context.Context, q TraceQuery, fn func(store.Trace) error) error {
+func (c *Client) StreamTraces(ctx context.Context, q TraceQuery, fn func(Trace) error) error {
 	resp, err := c.sendStream(ctx, "/api/v1/traces/stream"+q.values())
 	if err != nil {
 		return err
@@ -265,7 +265,7 @@ func (c *Client) StreamTraces(ctx context.Context, q TraceQuery, fn func(store.T
 		if event != "trace" {
 			return nil
 		}
-		var t store.Trace
+		var t Trace
 		if err := json.Unmarshal(data, &t); err != nil {
 			return fmt.Errorf("live trace stream: %w", err)
 		}
@@ -280,7 +280,7 @@ type UsageQuery struct {
 }
 
 // Usage returns the roll-ups summed per group.
-func (c *Client) Usage(ctx context.Context, q UsageQuery) ([]store.UsageRow, error) {
+func (c *Client) Usage(ctx context.Context, q UsageQuery) ([]UsageRow, error) {
 	v := make([]string, 0, 6)
 	for _, kv := range [][2]string{{"by", q.By}, {"since", q.Since}, {"until", q.Until}, {"key", q.Key}, {"provider", q.Provider}, {"model", q.Model}} {
 		if kv[1] != "" {
@@ -291,7 +291,7 @@ func (c *Client) Usage(ctx context.Context, q UsageQuery) ([]store.UsageRow, err
 	if len(v) > 0 {
 		path += "?" + strings.Join(v, "&")
 	}
-	var out []store.UsageRow
+	var out []UsageRow
 	return out, c.do(ctx, http.MethodGet, path, nil, &out)
 }
 

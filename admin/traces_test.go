@@ -89,12 +89,12 @@ func TestLiveTraceStreamFiltersAndReplays(t *testing.T) {
 	l.publish(&store.Trace{RequestID: "old1", Provider: "openai", Status: 200})
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	got := make(chan store.Trace, 10)
+	got := make(chan admin.Trace, 10)
 	done := make(chan error, 1)
 	var openedFirst atomic.Int32 // 1: Opened ran before any trace; 2: after one
 	opened := func() { openedFirst.CompareAndSwap(0, int32(1+len(got))) }
 	go func() {
-		done <- e.client.StreamTraces(ctx, admin.TraceQuery{Provider: "openai", Backlog: 5, Opened: opened}, func(tr store.Trace) error {
+		done <- e.client.StreamTraces(ctx, admin.TraceQuery{Provider: "openai", Backlog: 5, Opened: opened}, func(tr admin.Trace) error {
 			got <- tr
 			return nil
 		})

@@ -14,7 +14,6 @@ import (
 	"github.com/aigw/aigw/admin"
 	"github.com/aigw/aigw/proxytest"
 	"github.com/aigw/aigw/scheduler"
-	"github.com/aigw/aigw/store"
 )
 
 // Prompt-cache affinity, measured (issue 13, part 1). Coding agents resend
@@ -101,7 +100,7 @@ func newReplayEnv(t *testing.T) *replayEnv {
 	e := &replayEnv{s: s, fake: fake, admin: admin.NewClient(s.adminURL, adminToken(t, s)),
 		client: &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4}}}
 	t.Cleanup(e.client.CloseIdleConnections)
-	if _, err := e.admin.CreateProvider(t.Context(), store.Provider{Name: "claude", Type: "anthropic", BaseURL: fake.URL}); err != nil {
+	if _, err := e.admin.CreateProvider(t.Context(), admin.Provider{Name: "claude", Type: "anthropic", BaseURL: fake.URL}); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -229,7 +228,7 @@ func (e *replayEnv) turn(t *testing.T, key, body string) (string, phase, string)
 
 // traces waits until the key has at least n traces and returns them by
 // request id.
-func (e *replayEnv) traces(t *testing.T, keyID string, n int) map[string]store.Trace {
+func (e *replayEnv) traces(t *testing.T, keyID string, n int) map[string]admin.Trace {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -238,7 +237,7 @@ func (e *replayEnv) traces(t *testing.T, keyID string, n int) map[string]store.T
 			t.Fatal(err)
 		}
 		if len(page.Traces) >= n {
-			out := make(map[string]store.Trace, len(page.Traces))
+			out := make(map[string]admin.Trace, len(page.Traces))
 			for _, tr := range page.Traces {
 				out[tr.RequestID] = tr
 			}
@@ -260,13 +259,13 @@ func (e *replayEnv) replay(t *testing.T, c replayCase) replayResult {
 	var ids, secrets []string
 	for i := range c.pool {
 		secret := newSecret(fmt.Sprintf("sk-ant-replay%d-", i))
-		cr, err := e.admin.CreateCredential(ctx, store.CredentialInput{Provider: "claude", Name: fmt.Sprintf("%s-%d", label, i), Secret: secret})
+		cr, err := e.admin.CreateCredential(ctx, admin.CredentialInput{Provider: "claude", Name: fmt.Sprintf("%s-%d", label, i), Secret: secret})
 		if err != nil {
 			t.Fatal(err)
 		}
 		ids, secrets = append(ids, cr.ID), append(secrets, secret)
 	}
-	key, err := e.admin.CreateKey(ctx, store.KeyInput{Provider: "claude", Credentials: ids, Strategy: c.strategy, Name: label})
+	key, err := e.admin.CreateKey(ctx, admin.KeyInput{Provider: "claude", Credentials: ids, Strategy: c.strategy, Name: label})
 	if err != nil {
 		t.Fatalf("key create --strategy %s: %v", c.strategy, err)
 	}
@@ -294,7 +293,7 @@ func (e *replayEnv) replay(t *testing.T, c replayCase) replayResult {
 			switch c.loss {
 			case lossDisable:
 				off := false
-				if _, err := e.admin.UpdateCredential(ctx, ids[lost], store.CredentialPatch{Enabled: &off}); err != nil {
+				if _, err := e.admin.UpdateCredential(ctx, ids[lost], admin.CredentialPatch{Enabled: &off}); err != nil {
 					t.Fatal(err)
 				}
 			case loss5xx:

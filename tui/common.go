@@ -10,7 +10,6 @@ import (
 
 	"github.com/aigw/aigw/admin"
 	"github.com/aigw/aigw/internal/termsafe"
-	"github.com/aigw/aigw/store"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 )
@@ -39,7 +38,7 @@ func (c *common) call() (context.Context, context.CancelFunc) {
 }
 
 // today is the current UTC day, as the usage roll-ups name it.
-func (c *common) today() string { return store.UsageDay(c.now()) }
+func (c *common) today() string { return admin.UsageDay(c.now()) }
 
 // clock formats a time of day where the operator is.
 func (c *common) clock(t time.Time) string { return t.In(c.loc).Format("15:04:05") }

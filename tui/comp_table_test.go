@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/aigw/aigw/admin"
-	"github.com/aigw/aigw/store"
 )
 
 // selectedLine is the line of the screen the cursor is on.
@@ -20,13 +19,13 @@ func TestListSelectionFollowsID(t *testing.T) {
 		mustContain(t, selectedLine(m.View()), "key_support")
 
 		msg := fixtureKeys()
-		added := store.Key{ID: "key_added", Name: "added", Provider: "openai", Status: store.KeyActive}
-		msg.Keys = append([]store.Key{added}, msg.Keys...)
+		added := admin.Key{ID: "key_added", Name: "added", Provider: "openai", Status: admin.KeyActive}
+		msg.Keys = append([]admin.Key{added}, msg.Keys...)
 		send(m, msg)
 		mustContain(t, selectedLine(m.View()), "key_support")
 
 		msg = fixtureKeys()
-		msg.Keys = append([]store.Key{added}, msg.Keys[0], msg.Keys[2]) // key_support gone
+		msg.Keys = append([]admin.Key{added}, msg.Keys[0], msg.Keys[2]) // key_support gone
 		send(m, msg)
 		v := m.View()
 		mustContain(t, selectedLine(v), "key_old")
@@ -39,7 +38,7 @@ func TestListSelectionFollowsID(t *testing.T) {
 		mustContain(t, selectedLine(m.View()), "cred_openai1")
 
 		msg := fixtureCredentials()
-		added := admin.Credential{Credential: store.Credential{ID: "cred_added", Provider: "anthropic", Name: "new", Kind: store.KindAPIKey, Enabled: true, Weight: 1}}
+		added := admin.Credential{ID: "cred_added", Provider: "anthropic", Name: "new", Kind: admin.KindAPIKey, Enabled: true, Weight: 1}
 		msg.Credentials = append([]admin.Credential{added}, msg.Credentials...)
 		send(m, msg)
 		mustContain(t, selectedLine(m.View()), "cred_openai1")
@@ -59,7 +58,7 @@ func TestListSelectionFollowsID(t *testing.T) {
 		press(m, "down")
 		mustContain(t, selectedLine(m.View()), "openai")
 
-		groq := admin.Provider{Provider: store.Provider{Name: "groq", Type: store.TypeOpenAI, BaseURL: "https://api.groq.com"}}
+		groq := admin.Provider{Name: "groq", Type: admin.TypeOpenAI, BaseURL: "https://api.groq.com"}
 		send(m, providersLoadedMsg{Providers: append([]admin.Provider{groq}, fixtureProviders()...)})
 		mustContain(t, selectedLine(m.View()), "openai")
 	})

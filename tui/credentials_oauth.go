@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/aigw/aigw/admin"
-	"github.com/aigw/aigw/store"
 )
 
 // oauthFields are the OAuth part of the credential form. On the add form
@@ -52,7 +51,7 @@ func httpURL(v string) error {
 
 // oauthInput adds the add form's OAuth fields to in; false (with the form
 // showing why) when they do not make an OAuth credential.
-func (p *credentialsPage) oauthInput(in *store.CredentialInput) bool {
+func (p *credentialsPage) oauthInput(in *admin.CredentialInput) bool {
 	f := p.form
 	in.OAuthTokenURL, in.OAuthRefreshToken, in.OAuthClientID = f.value("oauth_token_url"), f.value("oauth_refresh_token"), f.value("oauth_client_id")
 	in.ExpiresAt, _ = parseExpiry(f.value("expires_at"), p.c.now())
@@ -68,7 +67,7 @@ func (p *credentialsPage) oauthInput(in *store.CredentialInput) bool {
 }
 
 // oauthPatch adds the edit form's OAuth changes to patch.
-func (p *credentialsPage) oauthPatch(c *admin.Credential, patch *store.CredentialPatch) {
+func (p *credentialsPage) oauthPatch(c *admin.Credential, patch *admin.CredentialPatch) {
 	f := p.form
 	if c == nil || c.OAuth == nil || f.field("oauth_token_url") == nil {
 		return

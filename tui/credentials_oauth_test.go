@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/aigw/aigw/admin"
-	"github.com/aigw/aigw/store"
 	tea "github.com/charmbracelet/bubbletea"
 )
 
@@ -19,7 +18,7 @@ func oauthTUI(t *testing.T) (*Model, *admin.Client) {
 	t.Helper()
 	g := startGateway(t, t.TempDir(), "127.0.0.1:0")
 	c := g.client(t)
-	if _, err := c.CreateProvider(t.Context(), store.Provider{Name: "claude", Type: store.TypeAnthropic, BaseURL: "https://api.anthropic.invalid"}); err != nil {
+	if _, err := c.CreateProvider(t.Context(), admin.Provider{Name: "claude", Type: admin.TypeAnthropic, BaseURL: "https://api.anthropic.invalid"}); err != nil {
 		t.Fatal(err)
 	}
 	m := newTestModel(t, c)
@@ -96,9 +95,9 @@ func TestCredentialFormAddsAndEditsAnOAuthCredential(t *testing.T) {
 		t.Fatal(creds, err)
 	}
 	cr := creds[0]
-	if cr.Kind != store.KindOAuth || cr.OAuth == nil || cr.OAuth.TokenURL != ts.URL+"/token" || cr.OAuth.ClientID != "tui-client" ||
+	if cr.Kind != admin.KindOAuth || cr.OAuth == nil || cr.OAuth.TokenURL != ts.URL+"/token" || cr.OAuth.ClientID != "tui-client" ||
 		cr.OAuth.ExpiresAt == nil || !cr.OAuth.ExpiresAt.Equal(testNow.Add(2*time.Hour)) {
-		t.Fatalf("stored %+v %+v", cr.Credential, cr.OAuth)
+		t.Fatalf("stored %+v %+v", cr, cr.OAuth)
 	}
 	if _, err := c.RefreshCredential(t.Context(), cr.ID); err != nil {
 		t.Fatalf("the refresh token typed in the form does not refresh: %v", err)
@@ -150,9 +149,9 @@ func TestCredentialDetailShowsTheRefresh(t *testing.T) {
 	m := credentialsModel(t)
 	msg := fixtureCredentials()
 	exp, last := testNow.Add(-10*time.Minute), testNow.Add(-2*time.Minute)
-	msg.Credentials[0].Kind = store.KindOAuth
-	msg.Credentials[0].OAuth = &store.OAuthInfo{TokenURL: "https://auth.example.com/token", ExpiresAt: &exp, LastRefreshAt: &last,
-		RefreshState: store.RefreshInvalidGrant, LastRefreshError: "token endpoint answered 400 (invalid_grant)\x1b[2J"}
+	msg.Credentials[0].Kind = admin.KindOAuth
+	msg.Credentials[0].OAuth = &admin.OAuthInfo{TokenURL: "https://auth.example.com/token", ExpiresAt: &exp, LastRefreshAt: &last,
+		RefreshState: admin.RefreshInvalidGrant, LastRefreshError: "token endpoint answered 400 (invalid_grant)\x1b[2J"}
 	m.pages[3].(*credentialsPage).loading = false
 	send(m, msg)
 	v := m.View()

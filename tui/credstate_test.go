@@ -6,7 +6,6 @@ import (
 
 	"github.com/aigw/aigw/admin"
 	"github.com/aigw/aigw/scheduler"
-	"github.com/aigw/aigw/store"
 )
 
 // A cool-down that has ended is not shown as "cooling down until" a past
@@ -15,11 +14,11 @@ func TestCredentialStateIsCurrent(t *testing.T) {
 	m := credentialsModel(t)
 	msg := fixtureCredentials()
 	msg.Credentials = []admin.Credential{
-		{Credential: store.Credential{ID: "cred_ended", Provider: "openai", Name: "ended", Kind: store.KindAPIKey, Enabled: true},
+		{ID: "cred_ended", Provider: "openai", Name: "ended", Kind: admin.KindAPIKey, Enabled: true,
 			Health: &scheduler.Status{State: "cooling_down", Until: testNow.Add(-5 * time.Second), Requests: 9, Failures: 3, SuccessRate: 0.5}},
-		{Credential: store.Credential{ID: "cred_reset", Provider: "openai", Name: "reset", Kind: store.KindAPIKey, Enabled: true},
+		{ID: "cred_reset", Provider: "openai", Name: "reset", Kind: admin.KindAPIKey, Enabled: true,
 			Health: &scheduler.Status{State: "quota_exhausted", Until: testNow.Add(-time.Second), Requests: 4, SuccessRate: 1}},
-		{Credential: store.Credential{ID: "cred_fresh", Provider: "openai", Name: "fresh", Kind: store.KindAPIKey, Enabled: true},
+		{ID: "cred_fresh", Provider: "openai", Name: "fresh", Kind: admin.KindAPIKey, Enabled: true,
 			Health: &scheduler.Status{State: "healthy", SuccessRate: 1}},
 	}
 	send(m, msg)

@@ -18,7 +18,6 @@ import (
 	"github.com/aigw/aigw/config"
 	"github.com/aigw/aigw/gateway"
 	"github.com/aigw/aigw/proxytest"
-	"github.com/aigw/aigw/store"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/exp/teatest"
 )
@@ -125,10 +124,10 @@ func TestEndToEnd(t *testing.T) {
 	fake := proxytest.NewServer()
 	t.Cleanup(fake.Close)
 	client := g.client(t)
-	if _, err := client.CreateProvider(t.Context(), store.Provider{Name: "openai", Type: store.TypeOpenAI, BaseURL: fake.URL}); err != nil {
+	if _, err := client.CreateProvider(t.Context(), admin.Provider{Name: "openai", Type: admin.TypeOpenAI, BaseURL: fake.URL}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.CreateCredential(t.Context(), store.CredentialInput{Provider: "openai", Name: "upstream", Secret: "sk-upstream-e2e-0001"}); err != nil {
+	if _, err := client.CreateCredential(t.Context(), admin.CredentialInput{Provider: "openai", Name: "upstream", Secret: "sk-upstream-e2e-0001"}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -242,18 +241,18 @@ func TestStatusNamesOutCredentialsAndCountsUnpriced(t *testing.T) {
 	fake.Program(proxytest.Rule{Credential: "sk-refused-0001", Status: http.StatusUnauthorized})
 	client := g.client(t)
 	ctx := t.Context()
-	if _, err := client.CreateProvider(ctx, store.Provider{Name: "openai", Type: store.TypeOpenAI, BaseURL: fake.URL}); err != nil {
+	if _, err := client.CreateProvider(ctx, admin.Provider{Name: "openai", Type: admin.TypeOpenAI, BaseURL: fake.URL}); err != nil {
 		t.Fatal(err)
 	}
 	var ids []string
 	for _, c := range []struct{ name, secret string }{{"refused", "sk-refused-0001"}, {"good", "sk-good-0002"}} {
-		cred, err := client.CreateCredential(ctx, store.CredentialInput{Provider: "openai", Name: c.name, Secret: c.secret})
+		cred, err := client.CreateCredential(ctx, admin.CredentialInput{Provider: "openai", Name: c.name, Secret: c.secret})
 		if err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, cred.ID)
 	}
-	key, err := client.CreateKey(ctx, store.KeyInput{Provider: "openai", Name: "app", Credentials: ids, Strategy: store.StrategyRoundRobin})
+	key, err := client.CreateKey(ctx, admin.KeyInput{Provider: "openai", Name: "app", Credentials: ids, Strategy: admin.StrategyRoundRobin})
 	if err != nil {
 		t.Fatal(err)
 	}

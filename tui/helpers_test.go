@@ -8,7 +8,6 @@ import (
 
 	"github.com/aigw/aigw/admin"
 	"github.com/aigw/aigw/scheduler"
-	"github.com/aigw/aigw/store"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
@@ -126,7 +125,7 @@ func screenLine(view, s string) string {
 // fixtureTraces are deterministic traces ending just before testNow,
 // oldest first: steady traffic with a few failures, retries, a streamed
 // request and one whose cost is unknown.
-func fixtureTraces() []store.Trace {
+func fixtureTraces() []admin.Trace {
 	type row struct {
 		ago      time.Duration
 		key      string
@@ -161,10 +160,10 @@ func fixtureTraces() []store.Trace {
 		{12 * time.Second, "support-bot", "anthropic", "claude-sonnet-4-5", 200, 1870, 2050, 450, 0.012900, true, 0, ""},
 		{5 * time.Second, "search", "gemini", "gemini-2.5-pro", 200, 1340, 1700, 420, 0.006325, true, 0, ""},
 	}
-	out := make([]store.Trace, len(rows))
+	out := make([]admin.Trace, len(rows))
 	for i, r := range rows {
 		id := "req" + string(rune('a'+i)) + "0000000000"
-		t := store.Trace{
+		t := admin.Trace{
 			RequestID: id, Time: testNow.Add(-r.ago).Add(-time.Duration(r.latency * float64(time.Millisecond))),
 			KeyID: "key_" + r.key, KeyName: r.key, KeyPreview: "aigw_abc…wxyz", Provider: r.provider,
 			CredentialID: "cred_" + r.provider + "1", Strategy: "round_robin", Method: "POST", Path: "/v1/chat/completions",
@@ -173,14 +172,14 @@ func fixtureTraces() []store.Trace {
 			UsageSource: "response", BytesOut: 1800, Error: r.err,
 		}
 		if r.status >= 400 {
-			t.UsageSource = store.UsageSourceNone
+			t.UsageSource = admin.UsageSourceNone
 		}
 		for a := 0; a <= r.retries; a++ {
 			st := r.status
 			if a < r.retries && r.status < 400 {
 				st = 503
 			}
-			at := store.Attempt{CredentialID: "cred_" + r.provider + string(rune('1'+a)), Status: st, LatencyMS: r.latency / float64(r.retries+1)}
+			at := admin.Attempt{CredentialID: "cred_" + r.provider + string(rune('1'+a)), Status: st, LatencyMS: r.latency / float64(r.retries+1)}
 			if st >= 400 {
 				at.Error = "upstream answered " + statusText(st)
 			}
@@ -220,8 +219,8 @@ func fixtureStatus() admin.Status {
 
 func fixtureProviders() []admin.Provider {
 	return []admin.Provider{
-		{Provider: store.Provider{Name: "anthropic", Type: store.TypeAnthropic, BaseURL: "https://api.anthropic.com", AuthHeaders: []string{"x-api-key: {key}"}, Headers: []string{"anthropic-version: 2023-06-01"}}},
-		{Provider: store.Provider{Name: "openai", Type: store.TypeOpenAI, BaseURL: "https://api.openai.com", AuthHeaders: []string{"Authorization: Bearer {key}"}}},
+		{Name: "anthropic", Type: admin.TypeAnthropic, BaseURL: "https://api.anthropic.com", AuthHeaders: []string{"x-api-key: {key}"}, Headers: []string{"anthropic-version: 2023-06-01"}},
+		{Name: "openai", Type: admin.TypeOpenAI, BaseURL: "https://api.openai.com", AuthHeaders: []string{"Authorization: Bearer {key}"}},
 	}
 }
 
@@ -231,12 +230,12 @@ func fixtureCredentials() credentialsLoadedMsg {
 			SuccessRate: 0.97, LatencyMS: 840, LastError: lastErr}
 	}
 	cred := func(id, provider, name string, enabled bool, weight int, h *scheduler.Status) admin.Credential {
-		return admin.Credential{Credential: store.Credential{ID: id, Provider: provider, Name: name, Kind: store.KindAPIKey,
-			Preview: "sk-…" + id[len(id)-4:], Weight: weight, Enabled: enabled}, Health: h}
+		return admin.Credential{ID: id, Provider: provider, Name: name, Kind: admin.KindAPIKey,
+			Preview: "sk-…" + id[len(id)-4:], Weight: weight, Enabled: enabled, Health: h}
 	}
 	return credentialsLoadedMsg{
 		Providers: fixtureProviders(),
-		Today: map[string]store.UsageRow{
+		Today: map[string]admin.UsageRow{
 			"cred_anthropic1": {Group: "cred_anthropic1", Requests: 1204, PromptTokens: 3_100_000, CacheReadTokens: 2_480_000, CacheReadShare: 0.8},
 		},
 		Credentials: []admin.Credential{
@@ -252,14 +251,14 @@ func fixtureCredentials() credentialsLoadedMsg {
 func fixtureKeys() keysLoadedMsg {
 	retries := 2
 	return keysLoadedMsg{
-		Keys: []store.Key{
+		Keys: []admin.Key{
 			{ID: "key_billing", Name: "billing", Provider: "openai", Preview: "aigw_Q2x…9fK0", Credentials: []string{"cred_openai1", "cred_openai3"},
-				Strategy: "weighted", Limits: store.Limits{RPM: 600, DailyTokens: 5_000_000, DailyCost: 25}, MaxRetries: &retries, Status: store.KeyActive},
+				Strategy: "weighted", Limits: admin.Limits{RPM: 600, DailyTokens: 5_000_000, DailyCost: 25}, MaxRetries: &retries, Status: admin.KeyActive},
 			{ID: "key_support", Name: "support-bot", Provider: "anthropic", Preview: "aigw_Zt1…a8Qe", Credentials: []string{"cred_anthropic1", "cred_anthropic2"},
-				Strategy: "health_best", Status: store.KeyActive},
-			{ID: "key_old", Name: "", Provider: "openai", Preview: "aigw_u7P…0aaQ", Credentials: []string{"cred_openai1"}, Strategy: "round_robin", Status: store.KeyRevoked},
+				Strategy: "health_best", Status: admin.KeyActive},
+			{ID: "key_old", Name: "", Provider: "openai", Preview: "aigw_u7P…0aaQ", Credentials: []string{"cred_openai1"}, Strategy: "round_robin", Status: admin.KeyRevoked},
 		},
-		Today: map[string]store.UsageRow{
+		Today: map[string]admin.UsageRow{
 			"key_billing": {Group: "key_billing", Requests: 4210, Errors: 38, PromptTokens: 2_900_000, CompletionTokens: 610_000, CostUSD: 3.4187,
 				CacheReadTokens: 1_740_000, CacheReadShare: 0.6},
 			"key_support": {Group: "key_support", Requests: 812, Errors: 9, PromptTokens: 1_800_000, CompletionTokens: 390_000, CostUSD: 11.02, CostUnknown: 4},
@@ -269,8 +268,8 @@ func fixtureKeys() keysLoadedMsg {
 	}
 }
 
-func fixtureUsage() []store.UsageRow {
-	return []store.UsageRow{
+func fixtureUsage() []admin.UsageRow {
+	return []admin.UsageRow{
 		{Group: "key_billing", Requests: 4210, Errors: 38, PromptTokens: 2_900_000, CompletionTokens: 610_000, CostUSD: 3.4187,
 			CacheReadTokens: 1_740_000, CacheReadShare: 0.6},
 		{Group: "key_support", Requests: 812, Errors: 90, PromptTokens: 1_800_000, CompletionTokens: 390_000, CostUSD: 11.02, CostUnknown: 4},

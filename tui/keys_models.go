@@ -4,14 +4,14 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/aigw/aigw/store"
+	"github.com/aigw/aigw/admin"
 )
 
 // checkModels is the key form's check of its Models field: the admin API's
-// own rule (store.ValidModels), shown before anything is sent.
+// own rule (admin.ValidModels), shown before anything is sent.
 func checkModels(v string) error {
-	err := store.ValidModels(list(v, ", "))
-	if ve := (*store.ValidationError)(nil); errors.As(err, &ve) {
+	err := admin.ValidModels(list(v, ", "))
+	if ve := (*admin.ValidationError)(nil); errors.As(err, &ve) {
 		return errors.New(ve.Msg)
 	}
 	return err

@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/aigw/aigw/admin"
-	"github.com/aigw/aigw/store"
 	tea "github.com/charmbracelet/bubbletea"
 )
 
@@ -23,7 +22,7 @@ type (
 	// usually one, more when they arrive faster than the screen redraws.
 	// Each trace arrives once: the root model drops the repeats of a
 	// reconnection's backlog.
-	traceMsg struct{ Traces []store.Trace }
+	traceMsg struct{ Traces []admin.Trace }
 	// streamOpenMsg says the live stream is connected.
 	streamOpenMsg struct{}
 	// streamEndedMsg says the live stream broke; the root reconnects.

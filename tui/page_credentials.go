@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/aigw/aigw/admin"
-	"github.com/aigw/aigw/store"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 )
@@ -18,7 +17,7 @@ type (
 	credentialsLoadedMsg struct {
 		Credentials []admin.Credential
 		Providers   []admin.Provider
-		Today       map[string]store.UsageRow // today's usage per credential id
+		Today       map[string]admin.UsageRow // today's usage per credential id
 		Err         error
 	}
 	// credentialSavedMsg answers an add, an edit, or an enable/disable.
@@ -42,7 +41,7 @@ type credentialsPage struct {
 	c         *common
 	creds     []admin.Credential
 	providers []admin.Provider
-	today     map[string]store.UsageRow
+	today     map[string]admin.UsageRow
 	loaded    bool
 	loading   bool
 	table     table
@@ -102,7 +101,7 @@ func (p *credentialsPage) load() tea.Cmd {
 			return msg
 		}
 		today := c.today()
-		rows, err := c.client.Usage(ctx, admin.UsageQuery{By: store.GroupByCredential, Since: today, Until: today})
+		rows, err := c.client.Usage(ctx, admin.UsageQuery{By: admin.GroupByCredential, Since: today, Until: today})
 		var ae *admin.APIError
 		switch {
 		case errors.As(err, &ae) && ae.Field == "by":
@@ -111,7 +110,7 @@ func (p *credentialsPage) load() tea.Cmd {
 			msg.Err = err
 			return msg
 		}
-		msg.Today = make(map[string]store.UsageRow, len(rows))
+		msg.Today = make(map[string]admin.UsageRow, len(rows))
 		for _, r := range rows {
 			msg.Today[r.Group] = r
 		}
@@ -430,7 +429,7 @@ func (p *credentialsPage) submit() tea.Cmd {
 	rpm := parseInt(f.value("rpm"))
 	name := f.value("name")
 	if p.editing == "" {
-		in := store.CredentialInput{Provider: f.value("provider"), Name: name, Secret: f.value("secret"), Weight: &weight, RPM: rpm}
+		in := admin.CredentialInput{Provider: f.value("provider"), Name: name, Secret: f.value("secret"), Weight: &weight, RPM: rpm}
 		if !p.oauthInput(&in) {
 			return nil
 		}
@@ -442,7 +441,7 @@ func (p *credentialsPage) submit() tea.Cmd {
 			return credentialSavedMsg{Credential: cr, Verb: "added", Err: err}
 		}
 	}
-	patch := store.CredentialPatch{Name: &name, Weight: &weight, RPM: &rpm}
+	patch := admin.CredentialPatch{Name: &name, Weight: &weight, RPM: &rpm}
 	if s := f.value("secret"); s != "" {
 		patch.Secret = &s
 	}
@@ -455,10 +454,10 @@ func setCredentialEnabled(c *common, id string, enabled bool) tea.Cmd {
 	if enabled {
 		verb = "enabled"
 	}
-	return saveCredential(c, id, store.CredentialPatch{Enabled: &enabled}, verb)
+	return saveCredential(c, id, admin.CredentialPatch{Enabled: &enabled}, verb)
 }
 
-func saveCredential(c *common, id string, patch store.CredentialPatch, verb string) tea.Cmd {
+func saveCredential(c *common, id string, patch admin.CredentialPatch, verb string) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := c.call()
 		defer cancel()

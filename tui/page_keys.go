@@ -7,7 +7,6 @@ import (
 
 	"github.com/aigw/aigw/admin"
 	"github.com/aigw/aigw/internal/units"
-	"github.com/aigw/aigw/store"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
@@ -17,8 +16,8 @@ type (
 	// keysLoadedMsg is the Keys page's data: the keys, today's usage per
 	// key, and the providers and credentials the forms offer.
 	keysLoadedMsg struct {
-		Keys        []store.Key
-		Today       map[string]store.UsageRow
+		Keys        []admin.Key
+		Today       map[string]admin.UsageRow
 		Credentials []admin.Credential
 		Providers   []admin.Provider
 		Err         error
@@ -30,7 +29,7 @@ type (
 	}
 	// keySavedMsg is the answer to an edit or a revocation.
 	keySavedMsg struct {
-		Key  store.Key
+		Key  admin.Key
 		Verb string // "updated", "revoked"
 		Err  error
 	}
@@ -40,8 +39,8 @@ type (
 // creates (the secret is shown once), edits and revokes them.
 type keysPage struct {
 	c           *common
-	keys        []store.Key
-	today       map[string]store.UsageRow
+	keys        []admin.Key
+	today       map[string]admin.UsageRow
 	creds       []admin.Credential
 	providers   []admin.Provider
 	proxyAddr   string // from the status, for the "how to use it" note
@@ -88,7 +87,7 @@ func (p *keysPage) shortHelp() []key.Binding {
 	return []key.Binding{k.Up, k.Down, k.Add, k.Edit, key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "revoke")), k.Refresh}
 }
 
-func (p *keysPage) selected() *store.Key {
+func (p *keysPage) selected() *admin.Key {
 	if p.table.cursor < len(p.keys) {
 		return &p.keys[p.table.cursor]
 	}
@@ -109,12 +108,12 @@ func (p *keysPage) load() tea.Cmd {
 			return msg
 		}
 		today := c.today()
-		rows, err := c.client.Usage(ctx, admin.UsageQuery{By: store.GroupByKey, Since: today, Until: today})
+		rows, err := c.client.Usage(ctx, admin.UsageQuery{By: admin.GroupByKey, Since: today, Until: today})
 		if err != nil {
 			msg.Err = err
 			return msg
 		}
-		msg.Today = make(map[string]store.UsageRow, len(rows))
+		msg.Today = make(map[string]admin.UsageRow, len(rows))
 		for _, r := range rows {
 			msg.Today[r.Group] = r
 		}
@@ -192,7 +191,7 @@ func (p *keysPage) updateKey(msg tea.KeyMsg) tea.Cmd {
 		p.form = p.keyForm(nil)
 	case key.Matches(msg, k.Edit):
 		if sel := p.selected(); sel != nil {
-			if sel.Status == store.KeyRevoked {
+			if sel.Status == admin.KeyRevoked {
 				p.flash = infoBanner("Key " + keyLabel(sel) + " is revoked; it cannot be changed.")
 				return nil
 			}
@@ -205,7 +204,7 @@ func (p *keysPage) updateKey(msg tea.KeyMsg) tea.Cmd {
 		if sel == nil {
 			return nil
 		}
-		if sel.Status == store.KeyRevoked {
+		if sel.Status == admin.KeyRevoked {
 			p.flash = infoBanner("Key " + keyLabel(sel) + " is already revoked.")
 			return nil
 		}
@@ -217,7 +216,7 @@ func (p *keysPage) updateKey(msg tea.KeyMsg) tea.Cmd {
 	return nil
 }
 
-func keyLabel(k *store.Key) string {
+func keyLabel(k *admin.Key) string {
 	if k.Name == "" {
 		return k.ID
 	}
@@ -236,7 +235,7 @@ func (p *keysPage) setRows() (gone string) {
 		}
 		ids[i] = k.ID
 		rows[i] = []string{orDash(k.Name), k.ID, k.Provider, k.Status, fmtInt(u.Requests), tokens, cost, cacheShare(u)}
-		if k.Status != store.KeyActive {
+		if k.Status != admin.KeyActive {
 			tones[i] = toneMuted
 		}
 	}
@@ -246,7 +245,7 @@ func (p *keysPage) setRows() (gone string) {
 // cacheShare is a roll-up's cache-read share: the part of its prompt
 // tokens read from the upstream's prompt cache ("60.0%"), "-" without
 // prompt tokens.
-func cacheShare(u store.UsageRow) string {
+func cacheShare(u admin.UsageRow) string {
 	if u.PromptTokens == 0 {
 		return "-"
 	}
@@ -254,7 +253,7 @@ func cacheShare(u store.UsageRow) string {
 }
 
 // cacheShareText says how much of a day's prompt came from the cache.
-func cacheShareText(u store.UsageRow) string {
+func cacheShareText(u admin.UsageRow) string {
 	if u.PromptTokens == 0 {
 		return "no prompt tokens today"
 	}
@@ -263,7 +262,7 @@ func cacheShareText(u store.UsageRow) string {
 }
 
 // usageCost is a roll-up's cost, "+?" when some requests had no price.
-func usageCost(u store.UsageRow) string {
+func usageCost(u admin.UsageRow) string {
 	switch {
 	case u.CostUnknown > 0 && u.CostUSD == 0:
 		return "?"
@@ -316,7 +315,7 @@ func (p *keysPage) detail() string {
 }
 
 // dayLimits is "5.0M tokens, $25.00", or "none".
-func dayLimits(k *store.Key) string {
+func dayLimits(k *admin.Key) string {
 	var parts []string
 	if k.DailyTokens > 0 {
 		parts = append(parts, fmtCount(float64(k.DailyTokens))+" tokens")
@@ -375,7 +374,7 @@ func proxyHost(addr string) string {
 }
 
 // keyForm is the create form (k == nil) or the edit form of k.
-func (p *keysPage) keyForm(k *store.Key) *form {
+func (p *keysPage) keyForm(k *admin.Key) *form {
 	var names []string
 	for _, pr := range p.providers {
 		names = append(names, pr.Name)
@@ -386,7 +385,7 @@ func (p *keysPage) keyForm(k *store.Key) *form {
 		}
 		return fmt.Sprint(n)
 	}
-	v := store.Key{Strategy: store.DefaultStrategy}
+	v := admin.Key{Strategy: admin.DefaultStrategy}
 	if k != nil {
 		v = *k
 	}
@@ -411,14 +410,14 @@ func (p *keysPage) keyForm(k *store.Key) *form {
 	fields = append(fields,
 		textInput("credentials", "Credentials", strings.Join(v.Credentials, ", "), "every credential of the provider",
 			"The key's pool: credential ids, comma-separated (see page 4). Empty: all of the provider's.", nil),
-		choiceInput("strategy", "Strategy", store.Strategies, v.Strategy, "How a credential is chosen from the pool (←/→)."),
+		choiceInput("strategy", "Strategy", admin.Strategies, v.Strategy, "How a credential is chosen from the pool (←/→)."),
 		textInput("rpm", "Requests/min", num(v.RPM), "no limit", "Requests per minute; empty or 0: no limit.", limit),
 		textInput("tpm", "Tokens/min", num(v.TPM), "no limit", "Tokens per minute; empty or 0: no limit.", limit),
 		textInput("daily_tokens", "Tokens/day", num(v.DailyTokens), "no limit", "Tokens per UTC day; empty or 0: no limit.", limit),
 		textInput("daily_cost", "Cost/day (USD)", cost, "no limit", "US dollars per UTC day, e.g. 5 or 2.50; empty or 0: no limit.", dollars),
 		textInput("max_concurrency", "Concurrency", num(v.MaxConcurrency), "no limit", "Requests in flight at once; empty or 0: no limit.", limit),
 		textInput("timeout", "Timeout", timeout, "provider's", "Upstream timeout, e.g. 60s or 5m; empty: the provider's or the default.", duration),
-		textInput("max_retries", "Max retries", retries, "default", retriesHint(k != nil), wholeNumber(0, store.MaxRetriesLimit)),
+		textInput("max_retries", "Max retries", retries, "default", retriesHint(k != nil), wholeNumber(0, admin.MaxRetriesLimit)),
 		textInput("expires_at", "Expires", expires, "never", "When the key stops working: a duration from now (30d), a date (2026-01-31) or an RFC 3339 time; empty: never.",
 			func(s string) error { _, err := parseExpiry(s, p.c.now()); return err }),
 		textInput("models", "Models", strings.Join(v.Models, ", "), "every model",
@@ -431,7 +430,7 @@ func (p *keysPage) keyForm(k *store.Key) *form {
 }
 
 func retriesHint(editing bool) string {
-	h := fmt.Sprintf("Retries on another credential, 0 to %d; empty: ", store.MaxRetriesLimit)
+	h := fmt.Sprintf("Retries on another credential, 0 to %d; empty: ", admin.MaxRetriesLimit)
 	if editing {
 		return h + "unchanged."
 	}
@@ -479,7 +478,7 @@ func (p *keysPage) retries() *int {
 
 // createInput is the create form as a request; an empty pool is every
 // credential of the chosen provider.
-func (p *keysPage) createInput() (store.KeyInput, bool) {
+func (p *keysPage) createInput() (admin.KeyInput, bool) {
 	f := p.form
 	provider := f.value("provider")
 	pool := list(f.value("credentials"), ", ")
@@ -491,13 +490,13 @@ func (p *keysPage) createInput() (store.KeyInput, bool) {
 		}
 		if len(pool) == 0 {
 			f.fail("credentials", fmt.Sprintf("provider %q has no credentials yet: add one on page 4 first", provider))
-			return store.KeyInput{}, false
+			return admin.KeyInput{}, false
 		}
 	}
 	expires, _ := parseExpiry(f.value("expires_at"), p.c.now())
-	return store.KeyInput{
+	return admin.KeyInput{
 		Provider: provider, Credentials: pool, Name: f.value("name"), Strategy: f.value("strategy"),
-		Limits: store.Limits{
+		Limits: admin.Limits{
 			RPM: parseInt(f.value("rpm")), TPM: parseInt(f.value("tpm")), DailyTokens: parseInt(f.value("daily_tokens")),
 			DailyCost: parseUSD(f.value("daily_cost")), MaxConcurrency: parseInt(f.value("max_concurrency")),
 		},
@@ -507,12 +506,12 @@ func (p *keysPage) createInput() (store.KeyInput, bool) {
 }
 
 // patch is the edit form as a request.
-func (p *keysPage) patch() (store.KeyPatch, bool) {
+func (p *keysPage) patch() (admin.KeyPatch, bool) {
 	f := p.form
 	pool := list(f.value("credentials"), ", ")
 	if len(pool) == 0 {
 		f.fail("credentials", "a key needs at least one credential")
-		return store.KeyPatch{}, false
+		return admin.KeyPatch{}, false
 	}
 	name, strategy := f.value("name"), f.value("strategy")
 	rpm, tpm, daily := parseInt(f.value("rpm")), parseInt(f.value("tpm")), parseInt(f.value("daily_tokens"))
@@ -522,7 +521,7 @@ func (p *keysPage) patch() (store.KeyPatch, bool) {
 	if models == nil {
 		models = []string{} // every model: sent as [], which clears the list
 	}
-	patch := store.KeyPatch{
+	patch := admin.KeyPatch{
 		Name: &name, Credentials: &pool, Strategy: &strategy, RPM: &rpm, TPM: &tpm, DailyTokens: &daily,
 		DailyCost: &cost, MaxConcurrency: &conc, Timeout: &timeout, MaxRetries: p.retries(), Models: &models,
 	}
@@ -533,7 +532,7 @@ func (p *keysPage) patch() (store.KeyPatch, bool) {
 	return patch, true
 }
 
-func createKey(c *common, in store.KeyInput) tea.Cmd {
+func createKey(c *common, in admin.KeyInput) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := c.call()
 		defer cancel()
@@ -542,7 +541,7 @@ func createKey(c *common, in store.KeyInput) tea.Cmd {
 	}
 }
 
-func updateKey(c *common, id string, patch store.KeyPatch) tea.Cmd {
+func updateKey(c *common, id string, patch admin.KeyPatch) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := c.call()
 		defer cancel()

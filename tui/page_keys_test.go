@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/aigw/aigw/admin"
-	"github.com/aigw/aigw/store"
 )
 
 func keysModel(t *testing.T) *Model {
@@ -105,7 +104,7 @@ func TestKeyCreateShowsSecretOnce(t *testing.T) {
 	}
 
 	secret := "aigw_" + strings.Repeat("x", 43)
-	send(m, keyCreatedMsg{Key: admin.CreatedKey{Key: store.Key{ID: "key_new", Name: "new-app", Provider: "openai"}, Secret: secret}})
+	send(m, keyCreatedMsg{Key: admin.CreatedKey{Key: admin.Key{ID: "key_new", Name: "new-app", Provider: "openai"}, Secret: secret}})
 	v := m.View()
 	mustContain(t, v, secret, "only time the secret is shown", "http://127.0.0.1:8080/openai", "Press enter when you have copied it")
 	if !m.pages[2].capturing() {
@@ -166,7 +165,7 @@ func TestKeyRevokeConfirm(t *testing.T) {
 	mustContain(t, m.View(), "✗ admin token tok_1 lacks the keys:write scope")
 	// Success.
 	press(m, "d", "y")
-	send(m, keySavedMsg{Verb: "revoked", Key: store.Key{ID: "key_billing", Name: "billing"}})
+	send(m, keySavedMsg{Verb: "revoked", Key: admin.Key{ID: "key_billing", Name: "billing"}})
 	mustContain(t, m.View(), "✓ Key billing (key_billing) revoked.")
 }
 

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/aigw/aigw/admin"
-	"github.com/aigw/aigw/store"
 )
 
 func credentialsModel(t *testing.T) *Model {
@@ -94,7 +93,7 @@ func TestCredentialToggleAndRemove(t *testing.T) {
 		t.Fatal("t on a disabled credential does not enable it at once")
 	}
 	press(m, "up", "up", "up", "up")
-	send(m, credentialSavedMsg{Verb: "disabled", Credential: admin.Credential{Credential: store.Credential{ID: "cred_anthropic1", Name: "team-a"}}})
+	send(m, credentialSavedMsg{Verb: "disabled", Credential: admin.Credential{ID: "cred_anthropic1", Name: "team-a"}})
 	mustContain(t, m.View(), "✓ Credential team-a (cred_anthropic1) disabled.")
 
 	press(m, "d")
@@ -173,7 +172,7 @@ func TestProviderForm(t *testing.T) {
 	if line := screenLine(v, "My Provider"); !strings.HasPrefix(line, "› Name") {
 		t.Errorf("focus not on the name: %q", line)
 	}
-	if m.pages[4].(*providersPage).form.value("type") != store.TypeAnthropic {
+	if m.pages[4].(*providersPage).form.value("type") != admin.TypeAnthropic {
 		t.Error("→ did not change the type")
 	}
 }
@@ -218,7 +217,7 @@ func TestUsageGroupingAndPeriod(t *testing.T) {
 	mustContain(t, v, "[model]")
 	// The answer to the old question (by key) is ignored; the new one shows.
 	send(m, usageLoadedMsg{By: "key", Period: 1, Rows: fixtureUsage()})
-	send(m, usageLoadedMsg{By: "model", Period: 1, Rows: []store.UsageRow{{Group: "gpt-4o", Requests: 3, CostUSD: 0.5}, {Group: "", Requests: 1}}})
+	send(m, usageLoadedMsg{By: "model", Period: 1, Rows: []admin.UsageRow{{Group: "gpt-4o", Requests: 3, CostUSD: 0.5}, {Group: "", Requests: 1}}})
 	v = m.View()
 	mustContain(t, v, "gpt-4o", "(unknown model)")
 	mustNotContain(t, v, "key_billing")
@@ -236,7 +235,7 @@ func TestUsageGroupingAndPeriod(t *testing.T) {
 func TestUsageDaysNewestFirst(t *testing.T) {
 	m := newTestModel(t, nil)
 	press(m, "6", "b", "b", "b") // by day
-	send(m, usageLoadedMsg{By: "day", Period: 1, Rows: []store.UsageRow{{Group: "2025-05-30", CostUSD: 9}, {Group: "2025-06-01", CostUSD: 1}}})
+	send(m, usageLoadedMsg{By: "day", Period: 1, Rows: []admin.UsageRow{{Group: "2025-05-30", CostUSD: 9}, {Group: "2025-06-01", CostUSD: 1}}})
 	v := m.View()
 	if strings.Index(v, "2025-06-01") > strings.Index(v, "2025-05-30") {
 		t.Errorf("days not newest first:\n%s", v)

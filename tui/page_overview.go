@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/aigw/aigw/admin"
-	"github.com/aigw/aigw/store"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
@@ -179,7 +178,7 @@ func (p *overviewPage) credentialsView(room int) string {
 
 // todayCost is the day's cost, "+?" when some requests had no price.
 func todayCost(t admin.StatusToday) string {
-	return usageCost(store.UsageRow{CostUSD: t.CostUSD, CostUnknown: t.CostUnknown})
+	return usageCost(admin.UsageRow{CostUSD: t.CostUSD, CostUnknown: t.CostUnknown})
 }
 
 // outName names a credential out of rotation as provider/name, or by its

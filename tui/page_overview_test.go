@@ -8,7 +8,6 @@ import (
 
 	"github.com/aigw/aigw/admin"
 	"github.com/aigw/aigw/scheduler"
-	"github.com/aigw/aigw/store"
 )
 
 func TestLiveFigures(t *testing.T) {
@@ -19,11 +18,11 @@ func TestLiveFigures(t *testing.T) {
 		if i%10 == 0 {
 			st = 502
 		}
-		s.add(&store.Trace{Time: testNow.Add(-time.Duration(i) * time.Second), Status: st, LatencyMS: float64(i + 1),
+		s.add(&admin.Trace{Time: testNow.Add(-time.Duration(i) * time.Second), Status: st, LatencyMS: float64(i + 1),
 			OverheadMS: 0.5, PromptTokens: 100, CompletionTokens: 50}, testNow)
 	}
 	// Older traffic, outside the window.
-	s.add(&store.Trace{Time: testNow.Add(-5 * time.Minute), Status: 200, LatencyMS: 9000, PromptTokens: 1e6}, testNow)
+	s.add(&admin.Trace{Time: testNow.Add(-5 * time.Minute), Status: 200, LatencyMS: 9000, PromptTokens: 1e6}, testNow)
 
 	f := s.figures(testNow)
 	if f.Requests != 60 || f.Errors != 6 || math.Abs(f.RPS-1) > 1e-9 || math.Abs(f.ErrorRate-0.1) > 1e-9 {
@@ -54,7 +53,7 @@ func TestLiveFigures(t *testing.T) {
 // counts now, and a backlog lands where it happened.
 func TestStatsCountAtFinish(t *testing.T) {
 	var s liveStats
-	s.add(&store.Trace{Time: testNow.Add(-90 * time.Second), Status: 200, LatencyMS: 85_000}, testNow)
+	s.add(&admin.Trace{Time: testNow.Add(-90 * time.Second), Status: 200, LatencyMS: 85_000}, testNow)
 	if f := s.figures(testNow); f.Requests != 1 {
 		t.Errorf("slow request not counted at its finish: %+v", f)
 	}

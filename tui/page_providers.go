@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/aigw/aigw/admin"
-	"github.com/aigw/aigw/store"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 )
@@ -141,7 +140,7 @@ func (p *providersPage) updateKey(msg tea.KeyMsg) tea.Cmd {
 	case sel == nil:
 	case key.Matches(msg, k.Edit):
 		p.editing = sel.Name
-		p.form = p.providerForm(&sel.Provider)
+		p.form = p.providerForm(sel)
 	case key.Matches(msg, k.Delete):
 		p.confirm.ask(fmt.Sprintf("Remove provider %s?", sel.Name),
 			"Requests to /"+sel.Name+"/… get 404 afterwards. aigw refuses while keys or credentials still use it.",
@@ -206,8 +205,8 @@ func (p *providersPage) view() string {
 }
 
 // providerForm is the add form (pr == nil) or the edit form of pr.
-func (p *providersPage) providerForm(pr *store.Provider) *form {
-	v := store.Provider{Type: store.TypeOpenAI}
+func (p *providersPage) providerForm(pr *admin.Provider) *form {
+	v := admin.Provider{Type: admin.TypeOpenAI}
 	if pr != nil {
 		v = *pr
 	}
@@ -221,7 +220,7 @@ func (p *providersPage) providerForm(pr *store.Provider) *form {
 			"The first URL segment: clients call http://aigw:8080/NAME/… (lowercase letters, digits, - _ .).", required))
 	}
 	fields = append(fields,
-		choiceInput("type", "Type", store.ProviderTypes, v.Type, "The API it speaks, for usage reading and defaults (←/→)."),
+		choiceInput("type", "Type", admin.ProviderTypes, v.Type, "The API it speaks, for usage reading and defaults (←/→)."),
 		textInput("base_url", "Base URL", v.BaseURL, "https://api.openai.com", "Where requests go: {base URL}/{rest of the path}.", required),
 		textInput("auth_headers", "Auth headers", strings.Join(v.AuthHeaders, "; "), "the type's default",
 			"How the credential is sent, {key} replaced by it, e.g. Authorization: Bearer {key}; several separated by ';'.", nil),
@@ -242,7 +241,7 @@ func (p *providersPage) submit() tea.Cmd {
 	timeout := parseDuration(f.value("timeout"))
 	c := p.c
 	if p.editing == "" {
-		in := store.Provider{Name: f.value("name"), Type: typ, BaseURL: base, AuthHeaders: auth, Headers: headers, Timeout: timeout}
+		in := admin.Provider{Name: f.value("name"), Type: typ, BaseURL: base, AuthHeaders: auth, Headers: headers, Timeout: timeout}
 		return func() tea.Msg {
 			ctx, cancel := c.call()
 			defer cancel()
@@ -256,7 +255,7 @@ func (p *providersPage) submit() tea.Cmd {
 	if headers == nil {
 		headers = []string{}
 	}
-	patch := store.ProviderPatch{Type: &typ, BaseURL: &base, AuthHeaders: &auth, Headers: &headers, Timeout: &timeout}
+	patch := admin.ProviderPatch{Type: &typ, BaseURL: &base, AuthHeaders: &auth, Headers: &headers, Timeout: &timeout}
 	name := p.editing
 	return func() tea.Msg {
 		ctx, cancel := c.call()

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/aigw/aigw/store"
+	"github.com/aigw/aigw/admin"
 	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
@@ -26,7 +26,7 @@ type tracesPage struct {
 	table table
 
 	paused bool
-	frozen []store.Trace // the ring as it was when paused, newest first
+	frozen []admin.Trace // the ring as it was when paused, newest first
 	held   int           // traces (that the filter shows) arrived while paused
 
 	selID string // the selected trace's id when the cursor is below the top row
@@ -35,9 +35,9 @@ type tracesPage struct {
 	filtering bool // the filter field has the keys
 	input     textinput.Model
 	filter    traceFilter
-	matches   []*store.Trace // the filtered list (when a filter is set)
+	matches   []*admin.Trace // the filtered list (when a filter is set)
 
-	detail *store.Trace // the open trace, or nil
+	detail *admin.Trace // the open trace, or nil
 	vp     viewport.Model
 }
 
@@ -90,17 +90,17 @@ func (p *tracesPage) shortHelp() []key.Binding {
 
 // base is every trace the page has to show: the frozen ones while paused,
 // else the ring.
-func (p *tracesPage) base() (int, func(i int) *store.Trace) {
+func (p *tracesPage) base() (int, func(i int) *admin.Trace) {
 	if p.paused {
-		return len(p.frozen), func(i int) *store.Trace { return &p.frozen[i] }
+		return len(p.frozen), func(i int) *admin.Trace { return &p.frozen[i] }
 	}
 	return p.ring.len(), p.ring.at
 }
 
 // source is the list the table shows: base, filtered when a filter is set.
-func (p *tracesPage) source() (int, func(i int) *store.Trace) {
+func (p *tracesPage) source() (int, func(i int) *admin.Trace) {
 	if !p.filter.empty() {
-		return len(p.matches), func(i int) *store.Trace { return p.matches[i] }
+		return len(p.matches), func(i int) *admin.Trace { return p.matches[i] }
 	}
 	return p.base()
 }
@@ -158,7 +158,7 @@ func (p *tracesPage) noteSelection() {
 	p.selID = at(p.table.cursor).RequestID
 }
 
-func (p *tracesPage) row(t *store.Trace) ([]string, tone) {
+func (p *tracesPage) row(t *admin.Trace) ([]string, tone) {
 	status := strconv.Itoa(t.Status)
 	if t.Status == 0 {
 		status = "-"
@@ -181,8 +181,8 @@ func (p *tracesPage) row(t *store.Trace) ([]string, tone) {
 }
 
 // tokensText is prompt + completion tokens, "-" when the usage is unknown.
-func tokensText(t *store.Trace) string {
-	if t.UsageSource == store.UsageSourceNone && t.PromptTokens == 0 && t.CompletionTokens == 0 {
+func tokensText(t *admin.Trace) string {
+	if t.UsageSource == admin.UsageSourceNone && t.PromptTokens == 0 && t.CompletionTokens == 0 {
 		return "-"
 	}
 	return fmtCount(float64(t.PromptTokens + t.CompletionTokens))
@@ -286,7 +286,7 @@ func (p *tracesPage) update(msg tea.Msg) tea.Cmd {
 func (p *tracesPage) setPaused(paused bool) {
 	hint := -1
 	if paused {
-		p.frozen = make([]store.Trace, p.ring.len())
+		p.frozen = make([]admin.Trace, p.ring.len())
 		for i := range p.frozen {
 			p.frozen[i] = *p.ring.at(i)
 		}
@@ -367,7 +367,7 @@ func (p *tracesPage) view() string {
 
 // detailText is everything about one trace, attempt by attempt. Its values
 // are plain text, made safe (kv, line) before they are styled.
-func (p *tracesPage) detailText(t *store.Trace) string {
+func (p *tracesPage) detailText(t *admin.Trace) string {
 	s := p.c.styles
 	var b strings.Builder
 	label := func(k string) string { return s.Label.Render(cell(k, 14, false)) + " " }
@@ -470,7 +470,7 @@ func validStatusFilter(v string) bool {
 
 func (f traceFilter) empty() bool { return len(f.terms) == 0 }
 
-func (f traceFilter) match(t *store.Trace) bool {
+func (f traceFilter) match(t *admin.Trace) bool {
 	for _, term := range f.terms {
 		field, v := term[0], term[1]
 		key := strings.Contains(strings.ToLower(t.KeyID), v) || strings.Contains(strings.ToLower(t.KeyName), v)
@@ -497,7 +497,7 @@ func (f traceFilter) match(t *store.Trace) bool {
 	return true
 }
 
-func statusMatches(t *store.Trace, v string) bool {
+func statusMatches(t *admin.Trace, v string) bool {
 	switch v {
 	case "ok":
 		return t.Status >= 200 && t.Status < 300

@@ -4,13 +4,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aigw/aigw/store"
+	"github.com/aigw/aigw/admin"
 )
 
 // lateTraces are n traces newer than the fixture's, named late0… with
 // model o3-mini.
-func lateTraces(n int) []store.Trace {
-	out := make([]store.Trace, n)
+func lateTraces(n int) []admin.Trace {
+	out := make([]admin.Trace, n)
 	for i := range out {
 		tr := fixtureTraces()[0]
 		tr.RequestID, tr.Model, tr.Time = "late"+string(rune('0'+i)), "o3-mini", testNow
@@ -89,7 +89,7 @@ func TestTracesNewAboveTheCursor(t *testing.T) {
 	mustContain(t, selectedLine(v), "o3-mini")
 
 	// At the top, the newest trace is selected as it arrives: no count.
-	send(m, traceMsg{Traces: []store.Trace{{RequestID: "newest", Model: "gpt-5", Time: testNow, Status: 200}}})
+	send(m, traceMsg{Traces: []admin.Trace{{RequestID: "newest", Model: "gpt-5", Time: testNow, Status: 200}}})
 	v = m.View()
 	mustNotContain(t, v, "new ↑")
 	mustContain(t, selectedLine(v), "gpt-5")
@@ -120,7 +120,7 @@ func TestTracesSelectionEvicted(t *testing.T) {
 	p := newTracesPage(newTestModel(t, nil).c, 5)
 	push := func(ids ...string) {
 		for _, id := range ids {
-			p.update(traceMsg{Traces: []store.Trace{{RequestID: id, Model: "m-" + id, Time: testNow}}})
+			p.update(traceMsg{Traces: []admin.Trace{{RequestID: id, Model: "m-" + id, Time: testNow}}})
 		}
 	}
 	push("a", "b", "c", "d", "e")

@@ -4,14 +4,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aigw/aigw/store"
+	"github.com/aigw/aigw/admin"
 )
 
 // tracesModel is the root model on the Traces page with the fixture traces.
 func tracesModel(t *testing.T) *Model {
 	m := newTestModel(t, nil)
 	for _, tr := range fixtureTraces() {
-		send(m, traceMsg{Traces: []store.Trace{tr}})
+		send(m, traceMsg{Traces: []admin.Trace{tr}})
 	}
 	press(m, "2")
 	return m
@@ -121,7 +121,7 @@ func TestTracesPause(t *testing.T) {
 
 	late := fixtureTraces()[0]
 	late.RequestID, late.Model, late.Time = "late", "o3-mini", testNow
-	send(m, traceMsg{Traces: []store.Trace{late}})
+	send(m, traceMsg{Traces: []admin.Trace{late}})
 	v := m.View()
 	mustContain(t, v, "PAUSED · 1 new")
 	mustNotContain(t, v, "o3-mini")
@@ -139,7 +139,7 @@ func TestTracesSelectionStaysOnTrace(t *testing.T) {
 	before := screenLine(m.View(), "›")
 	late := fixtureTraces()[0]
 	late.RequestID, late.Model = "late", "o3-mini"
-	send(m, traceMsg{Traces: []store.Trace{late}})
+	send(m, traceMsg{Traces: []admin.Trace{late}})
 	if after := screenLine(m.View(), "›"); after != before {
 		t.Errorf("selection moved from %q to %q", before, after)
 	}
@@ -179,8 +179,8 @@ func TestTraceDetailShowsUsage(t *testing.T) {
 func TestTracesRingIsBounded(t *testing.T) {
 	p := newTracesPage(newTestModel(t, nil).c, 5)
 	for i := range 12 {
-		tr := store.Trace{RequestID: string(rune('a' + i)), Model: "m" + string(rune('a'+i)), Time: testNow}
-		p.update(traceMsg{Traces: []store.Trace{tr}})
+		tr := admin.Trace{RequestID: string(rune('a' + i)), Model: "m" + string(rune('a'+i)), Time: testNow}
+		p.update(traceMsg{Traces: []admin.Trace{tr}})
 	}
 	if p.ring.len() != 5 || p.ring.at(0).Model != "ml" || p.ring.at(4).Model != "mh" {
 		t.Errorf("ring holds %d, newest %q, oldest %q", p.ring.len(), p.ring.at(0).Model, p.ring.at(4).Model)

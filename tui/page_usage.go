@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/aigw/aigw/admin"
-	"github.com/aigw/aigw/store"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 )
@@ -16,7 +15,7 @@ import (
 type usageLoadedMsg struct {
 	By       string
 	Period   int
-	Rows     []store.UsageRow
+	Rows     []admin.UsageRow
 	KeyNames map[string]string // key or credential id → name, when grouped by key or credential
 	Err      error
 }
@@ -33,9 +32,9 @@ var usagePeriods = []usagePeriod{{"today", 1}, {"last 7 days", 7}, {"last 30 day
 // credential, with the cache-read share and a bar chart of the cost.
 type usagePage struct {
 	c        *common
-	by       int // index in store.UsageGroupings
+	by       int // index in admin.UsageGroupings
 	period   int // index in usagePeriods
-	rows     []store.UsageRow
+	rows     []admin.UsageRow
 	keyNames map[string]string
 	loaded   bool
 	table    table
@@ -66,14 +65,14 @@ func (p *usagePage) shortHelp() []key.Binding {
 	return []key.Binding{k.GroupBy, k.Period, k.Up, k.Down, k.Refresh}
 }
 
-func (p *usagePage) groupBy() string { return store.UsageGroupings[p.by] }
+func (p *usagePage) groupBy() string { return admin.UsageGroupings[p.by] }
 
 func (p *usagePage) load() tea.Cmd {
 	c, by, period := p.c, p.groupBy(), p.period
 	q := admin.UsageQuery{By: by}
 	if days := usagePeriods[period].days; days > 0 {
 		q.Until = c.today()
-		q.Since = store.UsageDay(c.now().UTC().AddDate(0, 0, 1-days))
+		q.Since = admin.UsageDay(c.now().UTC().AddDate(0, 0, 1-days))
 	}
 	return func() tea.Msg {
 		ctx, cancel := c.call()
@@ -83,7 +82,7 @@ func (p *usagePage) load() tea.Cmd {
 			return msg
 		}
 		switch by {
-		case store.GroupByKey:
+		case admin.GroupByKey:
 			keys, err := c.client.Keys(ctx)
 			if err != nil {
 				msg.Err = err
@@ -93,7 +92,7 @@ func (p *usagePage) load() tea.Cmd {
 			for _, k := range keys {
 				msg.KeyNames[k.ID] = k.Name
 			}
-		case store.GroupByCredential:
+		case admin.GroupByCredential:
 			creds, err := c.client.Credentials(ctx, "")
 			if err != nil {
 				msg.Err = err
@@ -128,7 +127,7 @@ func (p *usagePage) update(msg tea.Msg) tea.Cmd {
 	case tea.KeyMsg:
 		switch {
 		case key.Matches(msg, k.GroupBy):
-			p.by = (p.by + 1) % len(store.UsageGroupings)
+			p.by = (p.by + 1) % len(admin.UsageGroupings)
 			p.table.cursor = 0
 			return p.load()
 		case key.Matches(msg, k.Period):
@@ -145,11 +144,11 @@ func (p *usagePage) update(msg tea.Msg) tea.Cmd {
 
 // sortRows puts days newest first, other groups by cost, then requests.
 func (p *usagePage) sortRows() {
-	if p.groupBy() == store.GroupByDay {
-		slices.SortFunc(p.rows, func(a, b store.UsageRow) int { return cmp.Compare(b.Group, a.Group) })
+	if p.groupBy() == admin.GroupByDay {
+		slices.SortFunc(p.rows, func(a, b admin.UsageRow) int { return cmp.Compare(b.Group, a.Group) })
 		return
 	}
-	slices.SortFunc(p.rows, func(a, b store.UsageRow) int {
+	slices.SortFunc(p.rows, func(a, b admin.UsageRow) int {
 		if c := cmp.Compare(b.CostUSD, a.CostUSD); c != 0 {
 			return c
 		}
@@ -159,11 +158,11 @@ func (p *usagePage) sortRows() {
 
 func (p *usagePage) groupLabel(g string) string {
 	switch {
-	case g == "" && p.groupBy() == store.GroupByModel:
+	case g == "" && p.groupBy() == admin.GroupByModel:
 		return "(unknown model)"
-	case g == "" && p.groupBy() == store.GroupByCredential:
+	case g == "" && p.groupBy() == admin.GroupByCredential:
 		return "(no credential)" // refused before one was chosen
-	case (p.groupBy() == store.GroupByKey || p.groupBy() == store.GroupByCredential) && p.keyNames[g] != "":
+	case (p.groupBy() == admin.GroupByKey || p.groupBy() == admin.GroupByCredential) && p.keyNames[g] != "":
 		return p.keyNames[g] + " (" + g + ")"
 	}
 	return g
@@ -191,7 +190,7 @@ func (p *usagePage) tableHeight() int { return max(p.c.bodyHeight-4, 2) }
 func (p *usagePage) view() string {
 	s := p.c.styles
 	var tabs []string
-	for i, g := range store.UsageGroupings {
+	for i, g := range admin.UsageGroupings {
 		if i == p.by {
 			tabs = append(tabs, s.TabActive.Render("["+g+"]"))
 		} else {
@@ -206,7 +205,7 @@ func (p *usagePage) view() string {
 		}
 		return head + "\n\n" + s.Muted.Render("Loading usage…")
 	}
-	var tot store.UsageRow
+	var tot admin.UsageRow
 	for i := range p.rows {
 		tot.Add(&p.rows[i])
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/aigw/aigw/admin"
 	"github.com/aigw/aigw/proxytest"
-	"github.com/aigw/aigw/store"
 	"github.com/charmbracelet/x/exp/teatest"
 )
 
@@ -42,7 +41,7 @@ func TestCacheReadShareOnKeysCredentialsAndUsage(t *testing.T) {
 
 	m = newTestModel(t, nil)
 	press(m, "6", "b", "b", "b", "b") // by credential
-	send(m, usageLoadedMsg{By: "credential", Period: 1, KeyNames: map[string]string{"cred_anthropic1": "team-a"}, Rows: []store.UsageRow{
+	send(m, usageLoadedMsg{By: "credential", Period: 1, KeyNames: map[string]string{"cred_anthropic1": "team-a"}, Rows: []admin.UsageRow{
 		{Group: "cred_anthropic1", Requests: 10, PromptTokens: 3000, CacheReadTokens: 1800, CacheReadShare: 0.6, CostUSD: 2},
 		{Group: "cred_openai1", Requests: 5, PromptTokens: 1000, CacheReadTokens: 200, CacheReadShare: 0.2, CostUSD: 1},
 		{Group: "", Requests: 2, Errors: 2},
@@ -68,14 +67,14 @@ func TestCacheReadShareEndToEnd(t *testing.T) {
 	t.Cleanup(fake.Close)
 	client := g.client(t)
 	ctx := t.Context()
-	if _, err := client.CreateProvider(ctx, store.Provider{Name: "claude", Type: store.TypeAnthropic, BaseURL: fake.URL}); err != nil {
+	if _, err := client.CreateProvider(ctx, admin.Provider{Name: "claude", Type: admin.TypeAnthropic, BaseURL: fake.URL}); err != nil {
 		t.Fatal(err)
 	}
-	cred, err := client.CreateCredential(ctx, store.CredentialInput{Provider: "claude", Name: "team-a", Secret: "sk-ant-e2e-0001"})
+	cred, err := client.CreateCredential(ctx, admin.CredentialInput{Provider: "claude", Name: "team-a", Secret: "sk-ant-e2e-0001"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := client.CreateKey(ctx, store.KeyInput{Provider: "claude", Credentials: []string{cred.ID}, Name: "agent"})
+	key, err := client.CreateKey(ctx, admin.KeyInput{Provider: "claude", Credentials: []string{cred.ID}, Name: "agent"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +97,7 @@ func TestCacheReadShareEndToEnd(t *testing.T) {
 	}
 	// The trace writer commits within its flush interval.
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		rows, err := client.Usage(ctx, admin.UsageQuery{By: store.GroupByCredential})
+		rows, err := client.Usage(ctx, admin.UsageQuery{By: admin.GroupByCredential})
 		if err == nil && len(rows) == 1 && rows[0].Requests == 2 {
 			break
 		}

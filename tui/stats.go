@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/aigw/aigw/store"
+	"github.com/aigw/aigw/admin"
 )
 
 // The Overview's live figures come from the trace stream, counted in
@@ -40,11 +40,11 @@ type liveStats struct {
 	next    int
 }
 
-func failed(t *store.Trace) bool { return t.Status >= 400 || t.Status == 0 }
+func failed(t *admin.Trace) bool { return t.Status >= 400 || t.Status == 0 }
 
 // add counts t at the second it finished (its start plus its latency),
 // so that a reconnection's backlog lands where it happened.
-func (s *liveStats) add(t *store.Trace, now time.Time) {
+func (s *liveStats) add(t *admin.Trace, now time.Time) {
 	end := t.Time.Add(time.Duration(t.LatencyMS * float64(time.Millisecond)))
 	if end.After(now) {
 		end = now
@@ -167,16 +167,16 @@ func (s *liveStats) series(now time.Time, n int) series {
 
 // traceRing keeps the latest traces, newest first; memory is bounded.
 type traceRing struct {
-	buf   []store.Trace
+	buf   []admin.Trace
 	start int // index of the oldest
 	n     int
 }
 
 func newTraceRing(capacity int) *traceRing {
-	return &traceRing{buf: make([]store.Trace, max(capacity, 1))}
+	return &traceRing{buf: make([]admin.Trace, max(capacity, 1))}
 }
 
-func (r *traceRing) push(t store.Trace) {
+func (r *traceRing) push(t admin.Trace) {
 	if r.n < len(r.buf) {
 		r.buf[(r.start+r.n)%len(r.buf)] = t
 		r.n++
@@ -189,6 +189,6 @@ func (r *traceRing) push(t store.Trace) {
 func (r *traceRing) len() int { return r.n }
 
 // at returns the i-th newest trace (0: the newest).
-func (r *traceRing) at(i int) *store.Trace {
+func (r *traceRing) at(i int) *admin.Trace {
 	return &r.buf[(r.start+r.n-1-i)%len(r.buf)]
 }

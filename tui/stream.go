@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/aigw/aigw/admin"
-	"github.com/aigw/aigw/store"
 	tea "github.com/charmbracelet/bubbletea"
 )
 
@@ -39,9 +38,9 @@ func (f *liveFeed) connect(c *common) tea.Cmd {
 				case <-c.ctx.Done():
 				}
 			}
-			err := c.client.StreamTraces(c.ctx, admin.TraceQuery{Backlog: f.backlog, Opened: opened}, func(t store.Trace) error {
+			err := c.client.StreamTraces(c.ctx, admin.TraceQuery{Backlog: f.backlog, Opened: opened}, func(t admin.Trace) error {
 				select {
-				case f.ch <- traceMsg{Traces: []store.Trace{t}}:
+				case f.ch <- traceMsg{Traces: []admin.Trace{t}}:
 					return nil
 				case <-c.ctx.Done():
 					return c.ctx.Err()

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/aigw/aigw/admin"
-	"github.com/aigw/aigw/store"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
@@ -28,12 +27,12 @@ const (
 // rawSequences are what must never reach the terminal from the data.
 var rawSequences = []string{"\x1b]", "\x07", "\u009b", "\x1b[2J", "\u202e"}
 
-func hostileTrace() store.Trace {
+func hostileTrace() admin.Trace {
 	tr := fixtureTraces()[0]
 	tr.Time = testNow.Add(-time.Second)
 	tr.Model, tr.Path, tr.Error, tr.KeyName = hostileModel, hostilePath, hostileError, hostileName
 	tr.Status = 502
-	tr.Attempts = []store.Attempt{{CredentialID: "cred_openai1", Status: 502, Error: hostileError}}
+	tr.Attempts = []admin.Attempt{{CredentialID: "cred_openai1", Status: 502, Error: hostileError}}
 	return tr
 }
 
@@ -53,7 +52,7 @@ func noRawSequences(t *testing.T, what, view string, ascii bool) {
 
 func TestTracesPageEscapesHostileText(t *testing.T) {
 	m := newTestModel(t, nil)
-	send(m, traceMsg{Traces: []store.Trace{hostileTrace()}})
+	send(m, traceMsg{Traces: []admin.Trace{hostileTrace()}})
 	press(m, "2")
 	v := m.View()
 	noRawSequences(t, "the traces table", v, true)
@@ -74,7 +73,7 @@ func TestTracesPageEscapesHostileTextInColour(t *testing.T) {
 	m := New(Options{Client: admin.NewClient("http://127.0.0.1:9", "test-token"), Context: t.Context(), Renderer: r,
 		Now: func() time.Time { return testNow }, Location: time.UTC})
 	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
-	send(m, traceMsg{Traces: []store.Trace{hostileTrace()}})
+	send(m, traceMsg{Traces: []admin.Trace{hostileTrace()}})
 	press(m, "2")
 	noRawSequences(t, "the traces table in colour", m.View(), false)
 	press(m, "enter")
@@ -91,7 +90,7 @@ func TestTraceDetailEscapesEveryTextField(t *testing.T) {
 	tr := hostileTrace()
 	fillStrings(reflect.ValueOf(&tr).Elem(), hostileModel)
 	m := newTestModel(t, nil)
-	send(m, traceMsg{Traces: []store.Trace{tr}})
+	send(m, traceMsg{Traces: []admin.Trace{tr}})
 	press(m, "2")
 	noRawSequences(t, "the traces table", m.View(), true)
 	press(m, "enter")
@@ -128,7 +127,7 @@ func fillStrings(v reflect.Value, s string) {
 func TestUsagePageEscapesHostileGroups(t *testing.T) {
 	m := newTestModel(t, nil)
 	press(m, "6", "b") // by model
-	send(m, usageLoadedMsg{By: "model", Period: 1, Rows: []store.UsageRow{{Group: hostileModel, Requests: 3, CostUSD: 0.5}}})
+	send(m, usageLoadedMsg{By: "model", Period: 1, Rows: []admin.UsageRow{{Group: hostileModel, Requests: 3, CostUSD: 0.5}}})
 	v := m.View()
 	noRawSequences(t, "the usage page", v, true)
 	mustContain(t, v, `evil\x1b]0;pwned\x07\x1b`, "█")

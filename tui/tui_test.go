@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/aigw/aigw/admin"
-	"github.com/aigw/aigw/store"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
@@ -157,7 +156,7 @@ func feedAll(m *Model) {
 	st := fixtureStatus()
 	send(m, statusMsg{Status: st})
 	for _, tr := range fixtureTraces() {
-		send(m, traceMsg{Traces: []store.Trace{tr}})
+		send(m, traceMsg{Traces: []admin.Trace{tr}})
 	}
 	send(m, fixtureKeys(), fixtureCredentials(), providersLoadedMsg{Providers: fixtureProviders()},
 		usageLoadedMsg{By: "key", Period: 1, Rows: fixtureUsage()})
@@ -239,7 +238,7 @@ func TestReplayedTracesCountOnce(t *testing.T) {
 	tr := fixtureTraces()
 	for range 3 {
 		for _, x := range tr {
-			send(m, traceMsg{Traces: []store.Trace{x}})
+			send(m, traceMsg{Traces: []admin.Trace{x}})
 		}
 	}
 	press(m, "2")

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/aigw/aigw/admin"
-	"github.com/aigw/aigw/store"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -32,7 +31,7 @@ func errNothingToChange(cmd *cobra.Command) error {
 }
 
 type credentialAddOptions struct {
-	in          store.CredentialInput
+	in          admin.CredentialInput
 	weight      int
 	secretStdin bool
 	expiresAt   timeFlag
@@ -194,7 +193,7 @@ func newCredentialToggleCmd(a *app, enable bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cred, err := c.UpdateCredential(cmd.Context(), id, store.CredentialPatch{Enabled: &enable})
+			cred, err := c.UpdateCredential(cmd.Context(), id, admin.CredentialPatch{Enabled: &enable})
 			if err != nil {
 				return err
 			}
@@ -221,7 +220,7 @@ func newCredentialUpdateCmd(a *app) *cobra.Command {
 		Args:              args(cobra.ExactArgs(1)),
 		ValidArgsFunction: a.completeCredentials,
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			var patch store.CredentialPatch
+			var patch admin.CredentialPatch
 			if changed(cmd, "name") {
 				patch.Name = &name
 			}
@@ -248,7 +247,7 @@ func newCredentialUpdateCmd(a *app) *cobra.Command {
 				patch.OAuthClientID = &clientID
 			}
 			patch.ExpiresAt = expiresAt.t
-			if patch == (store.CredentialPatch{}) {
+			if patch == (admin.CredentialPatch{}) {
 				return &usageError{errNothingToChange(cmd)}
 			}
 			c, id, err := a.credentialArg(cmd.Context(), argv[0])

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/aigw/aigw/admin"
-	"github.com/aigw/aigw/store"
 	"github.com/spf13/cobra"
 )
 
@@ -49,13 +48,13 @@ show ID' keeps it (refresh_result).`,
 }
 
 // oauthFields are an OAuth credential's lines in `credential show`.
-func oauthFields(o *store.OAuthInfo) []string {
+func oauthFields(o *admin.OAuthInfo) []string {
 	return []string{"oauth_token_url", o.TokenURL, "oauth_client_id", orDash(o.ClientID),
 		"token_expires", fmtTimePtr(o.ExpiresAt), "last_refresh", fmtTimePtr(o.LastRefreshAt), "refresh_result", refreshResult(o)}
 }
 
 // refreshResult is how the last refresh went: "ok", or its state and why.
-func refreshResult(o *store.OAuthInfo) string {
+func refreshResult(o *admin.OAuthInfo) string {
 	switch {
 	case o.RefreshState == "":
 		return "-"
@@ -68,7 +67,7 @@ func refreshResult(o *store.OAuthInfo) string {
 // kindCell is a credential's kind in a table: an OAuth credential whose
 // last refresh failed says how ("oauth (invalid_grant)").
 func kindCell(c admin.Credential) string {
-	if c.OAuth != nil && store.RefreshFailed(c.OAuth.RefreshState) {
+	if c.OAuth != nil && admin.RefreshFailed(c.OAuth.RefreshState) {
 		return c.Kind + " (" + c.OAuth.RefreshState + ")"
 	}
 	return c.Kind

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/aigw/aigw/admin"
 	"github.com/aigw/aigw/internal/units"
-	"github.com/aigw/aigw/store"
 	"github.com/spf13/cobra"
 )
 
@@ -39,7 +39,7 @@ func (f *keyFlags) register(a *app, cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringSliceVar(&f.credentials, "credentials", nil, "credentials of the key's pool (ids or names), comma separated")
 	fl.StringVar(&f.name, "name", "", "a label for the key")
-	fl.Var(newChoiceFlag(&f.strategy, store.DefaultStrategy, store.Strategies), "strategy", "how a credential is chosen: "+strings.Join(store.Strategies, ", "))
+	fl.Var(newChoiceFlag(&f.strategy, admin.DefaultStrategy, admin.Strategies), "strategy", "how a credential is chosen: "+strings.Join(admin.Strategies, ", "))
 	fl.Var(&f.models, "models", `models the key may use, comma separated: exact names and * globs, e.g. gpt-5,claude-* ("": every model)`)
 	fl.Int64Var(&f.rpm, "rpm", 0, "requests per minute (0: no limit)")
 	fl.Int64Var(&f.tpm, "tpm", 0, "tokens per minute (0: no limit)")
@@ -49,7 +49,7 @@ func (f *keyFlags) register(a *app, cmd *cobra.Command) {
 	fl.Var(&f.timeout, "timeout", "upstream timeout for this key's requests, e.g. 90s (default: provider's, then config)")
 	fl.IntVar(&f.maxRetries, "max-retries", 2, "retries on another credential when the upstream fails (0-10)")
 	fl.Var(&f.expiresAt, "expires-at", "when the key stops working (RFC 3339 or YYYY-MM-DD)")
-	_ = cmd.RegisterFlagCompletionFunc("strategy", cobra.FixedCompletions(store.Strategies, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("strategy", cobra.FixedCompletions(admin.Strategies, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("credentials", a.completeCredentials)
 }
 
@@ -63,9 +63,9 @@ func newKeyCreateCmd(a *app) *cobra.Command {
   aigw key create --provider openai --credentials cred_a --models 'gpt-5,gpt-5-mini,o4-*'`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			in := store.KeyInput{
+			in := admin.KeyInput{
 				Provider: f.provider, Credentials: f.credentials, Name: f.name, Strategy: f.strategy, Models: f.models.list,
-				Limits: store.Limits{RPM: f.rpm, TPM: f.tpm, DailyTokens: f.dailyTokens, DailyCost: float64(f.dailyCost),
+				Limits: admin.Limits{RPM: f.rpm, TPM: f.tpm, DailyTokens: f.dailyTokens, DailyCost: float64(f.dailyCost),
 					MaxConcurrency: f.maxConcurrency},
 				Timeout: f.timeout, ExpiresAt: f.expiresAt.t,
 			}
@@ -137,7 +137,7 @@ func newKeyListCmd(a *app) *cobra.Command {
 }
 
 // limitsText summarises a key's limits: "rpm 60, tpm 10000".
-func limitsText(l store.Limits) string {
+func limitsText(l admin.Limits) string {
 	var parts []string
 	add := func(name string, v int64) {
 		if v > 0 {
@@ -189,7 +189,7 @@ func newKeyUpdateCmd(a *app) *cobra.Command {
 		Args:              args(cobra.ExactArgs(1)),
 		ValidArgsFunction: a.completeKeys,
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			var p store.KeyPatch
+			var p admin.KeyPatch
 			if changed(cmd, "name") {
 				p.Name = &f.name
 			}
@@ -220,7 +220,7 @@ func newKeyUpdateCmd(a *app) *cobra.Command {
 			}
 			p.ExpiresAt = f.expiresAt.t
 			p.NoExpiry = noExpiry
-			if p == (store.KeyPatch{}) {
+			if p == (admin.KeyPatch{}) {
 				return &usageError{errNothingToChange(cmd)}
 			}
 			c, id, err := a.keyArg(cmd.Context(), argv[0])
@@ -268,7 +268,7 @@ func newKeyRevokeCmd(a *app) *cobra.Command {
 	}
 }
 
-func (a *app) printKey(k store.Key) error {
+func (a *app) printKey(k admin.Key) error {
 	if a.output == "id" {
 		return printIDs(a.io.Out, k.ID)
 	}
@@ -278,7 +278,7 @@ func (a *app) printKey(k store.Key) error {
 	return a.printKeyFields(k)
 }
 
-func (a *app) printKeyFields(k store.Key, extra ...string) error {
+func (a *app) printKeyFields(k admin.Key, extra ...string) error {
 	retries := "default"
 	if k.MaxRetries != nil {
 		retries = fmt.Sprint(*k.MaxRetries)

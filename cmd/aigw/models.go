@@ -4,7 +4,7 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/aigw/aigw/store"
+	"github.com/aigw/aigw/admin"
 )
 
 // modelsFlag is --models: a key's model allow-list, comma separated, exact
@@ -15,9 +15,9 @@ type modelsFlag struct{ list []string }
 func (f *modelsFlag) String() string { return strings.Join(f.list, ",") }
 
 func (f *modelsFlag) Set(s string) error {
-	l, err := store.ParseModels(s)
+	l, err := admin.ParseModels(s)
 	if err != nil {
-		var ve *store.ValidationError
+		var ve *admin.ValidationError
 		if errors.As(err, &ve) {
 			return errors.New(ve.Msg)
 		}

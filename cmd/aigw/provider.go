@@ -5,7 +5,6 @@ import (
 
 	"github.com/aigw/aigw/admin"
 	"github.com/aigw/aigw/internal/units"
-	"github.com/aigw/aigw/store"
 	"github.com/spf13/cobra"
 )
 
@@ -33,14 +32,14 @@ type providerFlags struct {
 
 func (f *providerFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.Var(newChoiceFlag(&f.typ, "", store.ProviderTypes), "type", "provider type: "+strings.Join(store.ProviderTypes, ", "))
+	fl.Var(newChoiceFlag(&f.typ, "", admin.ProviderTypes), "type", "provider type: "+strings.Join(admin.ProviderTypes, ", "))
 	fl.StringVar(&f.baseURL, "base-url", "", "upstream base URL, e.g. https://api.openai.com")
 	fl.StringArrayVar(&f.authHeaders, "auth-header", nil, "how the credential is sent, e.g. 'Authorization: Bearer {key}' (repeatable; default per type)")
 	fl.StringArrayVar(&f.headers, "header", nil, "extra header added upstream when absent, e.g. 'anthropic-version: 2023-06-01' (repeatable)")
 	fl.Var(&f.timeout, "timeout", "upstream timeout for this provider, e.g. 60s (default from config)")
 	fl.StringVar(&f.caFile, "ca-file", "", "extra CA certificate (PEM) trusted for this provider's TLS")
-	fl.StringVar(&f.session, "session-header", "", "request header naming a client's conversation, for cache_affinity keys (default "+store.DefaultSessionHeader+")")
-	_ = cmd.RegisterFlagCompletionFunc("type", cobra.FixedCompletions(store.ProviderTypes, cobra.ShellCompDirectiveNoFileComp))
+	fl.StringVar(&f.session, "session-header", "", "request header naming a client's conversation, for cache_affinity keys (default "+admin.DefaultSessionHeader+")")
+	_ = cmd.RegisterFlagCompletionFunc("type", cobra.FixedCompletions(admin.ProviderTypes, cobra.ShellCompDirectiveNoFileComp))
 }
 
 func newProviderAddCmd(a *app) *cobra.Command {
@@ -58,7 +57,7 @@ func newProviderAddCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			p, err := c.CreateProvider(cmd.Context(), store.Provider{
+			p, err := c.CreateProvider(cmd.Context(), admin.Provider{
 				Name: argv[0], Type: f.typ, BaseURL: f.baseURL, AuthHeaders: f.authHeaders,
 				Headers: f.headers, Timeout: f.timeout, CAFile: f.caFile, SessionHeader: f.session,
 			})
@@ -145,7 +144,7 @@ func newProviderUpdateCmd(a *app) *cobra.Command {
 		Args:              args(cobra.ExactArgs(1)),
 		ValidArgsFunction: a.completeProviders,
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			var patch store.ProviderPatch
+			var patch admin.ProviderPatch
 			if changed(cmd, "type") {
 				patch.Type = &f.typ
 			}
@@ -171,7 +170,7 @@ func newProviderUpdateCmd(a *app) *cobra.Command {
 			if changed(cmd, "session-header") {
 				patch.SessionHeader = &f.session
 			}
-			if patch == (store.ProviderPatch{}) {
+			if patch == (admin.ProviderPatch{}) {
 				return &usageError{errNothingToChange(cmd)}
 			}
 			c, err := a.client()
@@ -229,7 +228,7 @@ func (a *app) printProvider(p admin.Provider) error {
 
 func sessionHeaderText(h string) string {
 	if h == "" {
-		return store.DefaultSessionHeader + " (default)"
+		return admin.DefaultSessionHeader + " (default)"
 	}
 	return h
 }

@@ -6,7 +6,6 @@ import (
 
 	"github.com/aigw/aigw/admin"
 	"github.com/aigw/aigw/internal/units"
-	"github.com/aigw/aigw/store"
 	"github.com/spf13/cobra"
 )
 
@@ -108,7 +107,7 @@ func newTokenRevokeCmd(a *app) *cobra.Command {
 	}
 }
 
-func (a *app) printToken(t store.AdminToken) error {
+func (a *app) printToken(t admin.AdminToken) error {
 	if a.output == "json" {
 		return printJSON(a.io.Out, t)
 	}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/aigw/aigw/admin"
-	"github.com/aigw/aigw/store"
 	"github.com/spf13/cobra"
 )
 
@@ -83,7 +82,7 @@ func (a *app) followTraces(ctx context.Context, c *admin.Client, q admin.TraceQu
 		fmt.Fprint(a.io.Out, t.rowText(t.header, a.io.outWidth))
 	}
 	enc := json.NewEncoder(a.io.Out)
-	err := c.StreamTraces(ctx, q, func(tr store.Trace) error {
+	err := c.StreamTraces(ctx, q, func(tr admin.Trace) error {
 		if a.output == "json" {
 			return enc.Encode(tr)
 		}
@@ -102,7 +101,7 @@ func traceTable() *table {
 	return newTable("TIME", "REQUEST", "KEY", "PROVIDER", "MODEL", "STATUS", "LATENCY", "TOKENS", "COST", "RETRIES", "ERROR")
 }
 
-func addTraceRow(t *table, tr store.Trace) {
+func addTraceRow(t *table, tr admin.Trace) {
 	t.add(clockTime(tr.Time, time.Now()), tr.RequestID, orDash(firstNonEmpty(tr.KeyName, tr.KeyID, tr.KeyPreview)), orDash(tr.Provider), orDash(tr.Model),
 		strconv.Itoa(tr.Status), fmtMS(tr.LatencyMS), tokensText(tr), costText(tr.CostUSD, tr.CostKnown), strconv.Itoa(tr.Retries),
 		orDash(oneLine(tr.Error)))
@@ -115,7 +114,7 @@ func fmtMS(ms float64) string {
 	return strconv.FormatFloat(ms, 'f', 1, 64) + "ms"
 }
 
-func tokensText(tr store.Trace) string {
+func tokensText(tr admin.Trace) string {
 	if tr.UsageSource == "none" && tr.PromptTokens == 0 {
 		return "-"
 	}
@@ -166,7 +165,7 @@ filtered by --provider, not by --key or --model.`,
   aigw usage --by credential --provider anthropic`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if q.By == store.GroupByCredential && (q.Key != "" || q.Model != "") {
+			if q.By == admin.GroupByCredential && (q.Key != "" || q.Model != "") {
 				return &usageError{errors.New("--key and --model cannot be combined with --by credential (the credential roll-ups are per day, credential and provider)")}
 			}
 			c, err := a.client()
@@ -203,19 +202,19 @@ filtered by --provider, not by --key or --model.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.Var(newChoiceFlag(&q.By, store.GroupByDay, store.UsageGroupings), "by", "group by key, model, provider, day or credential")
+	fl.Var(newChoiceFlag(&q.By, admin.GroupByDay, admin.UsageGroupings), "by", "group by key, model, provider, day or credential")
 	fl.Var(timeTextFlag{val: &q.Since, day: true}, "since", "first UTC day (YYYY-MM-DD)")
 	fl.Var(timeTextFlag{val: &q.Until, day: true}, "until", "last UTC day (YYYY-MM-DD)")
 	fl.StringVar(&q.Key, "key", "", "only this key (its id or name)")
 	fl.StringVar(&q.Provider, "provider", "", "only this provider")
 	fl.StringVar(&q.Model, "model", "", "only this model")
-	_ = cmd.RegisterFlagCompletionFunc("by", cobra.FixedCompletions(store.UsageGroupings, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("by", cobra.FixedCompletions(admin.UsageGroupings, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
 // shareText is a row's cache-read share as a percentage ("83.3%"), "-"
 // when it has no prompt tokens.
-func shareText(r store.UsageRow) string {
+func shareText(r admin.UsageRow) string {
 	if r.PromptTokens == 0 {
 		return "-"
 	}
