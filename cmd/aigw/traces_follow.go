@@ -157,7 +157,7 @@ func (f *follower) print(tr store.Trace) error {
 
 func (f *follower) write(tr store.Trace) error {
 	if f.a.output == "json" {
-		return f.enc.Encode(tr)
+		return f.enc.Encode(jsonValue(tr))
 	}
 	f.t.rows = f.t.rows[:0]
 	addTraceRow(f.t, tr)
