@@ -47,6 +47,7 @@ func TestExitCodeContract(t *testing.T) {
 		{"bad --by", []string{"usage", "--by", "color"}, nil, exitUsage, `"color" for "--by" flag: use one of key, model, provider, day, credential`, ""},
 		{"bad -o", []string{"key", "list", "-o", "yaml"}, nil, exitUsage, `invalid --output "yaml"`, ""},
 		{"unknown flag", []string{"key", "list", "--bogus"}, nil, exitUsage, "unknown flag: --bogus", ""},
+		{"--no-retry without --follow", []string{"traces", "--no-retry"}, nil, exitUsage, "aigw: traces: --no-retry goes with --follow", ""},
 		{"--limit 0", []string{"traces", "--limit", "0"}, nil, exitUsage, `"0" for "--limit" flag: use a whole number from 1 to 10000`, ""},
 		{"--limit negative", []string{"traces", "--limit", "-1"}, nil, exitUsage, `"-1" for "--limit" flag`, ""},
 		{"--limit too large", []string{"traces", "--limit", "20000"}, nil, exitUsage, `"20000" for "--limit" flag`, ""},

@@ -20,7 +20,7 @@ func newTracesCmd(a *app) *cobra.Command {
 		status  string
 	)
 	cmd := &cobra.Command{
-		Use:   "traces [--follow] [--key ID] [--provider NAME] [--status CODE] [--limit N]",
+		Use:   "traces [--follow [--no-retry]] [--key ID] [--provider NAME] [--status CODE] [--limit N]",
 		Short: "Show recent requests (newest first), or follow new ones live",
 		Long: `Show recent requests with their key, provider, credential, model, status,
 latency, tokens and cost, newest first; --follow streams new ones as they
@@ -35,6 +35,9 @@ object per line.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			q.Status = status
+			if noRetry && !follow {
+				return &usageError{errors.New("traces: --no-retry goes with --follow")}
+			}
 			c, err := a.client()
 			if err != nil {
 				return err
