@@ -70,15 +70,20 @@ func serve(t *testing.T, dir string, extra ...string) *server {
 }
 
 // serveOptions start `aigw serve` differently: under a shell that first
-// runs Shell (e.g. "ulimit -n 256"), with more environment variables.
+// runs Shell (e.g. "ulimit -n 256"), with more environment variables, on
+// given addresses (a restart on the ports of the last run).
 type serveOptions struct {
-	Shell string
-	Env   []string
+	Shell                string
+	Env                  []string
+	ProxyAddr, AdminAddr string
 }
 
 func serveWith(t *testing.T, dir string, o serveOptions, extra ...string) *server {
 	t.Helper()
-	proxyAddr, adminAddr := freePort(t), freePort(t)
+	proxyAddr, adminAddr := o.ProxyAddr, o.AdminAddr
+	if proxyAddr == "" || adminAddr == "" {
+		proxyAddr, adminAddr = freePort(t), freePort(t)
+	}
 	s := &server{dir: dir, proxyURL: "http://" + proxyAddr, adminURL: "http://" + adminAddr,
 		stderr: &testkit.SyncBuffer{}, stdout: &testkit.SyncBuffer{}, exited: make(chan error, 1)}
 	args := append([]string{"serve", "--data-dir", dir, "--proxy-addr", proxyAddr, "--admin-addr", adminAddr}, extra...)

@@ -199,34 +199,12 @@ func credLabel(c *admin.Credential) string {
 	return fmt.Sprintf("%s (%s)", c.Name, c.ID)
 }
 
-// stateText says where a credential stands: "healthy", "cooling down until
-// 15:04:05", "invalid until 15:04:05", "no quota until 15:04:05",
-// "disabled".
+// stateText says where a credential stands, in the words of the CLI and
+// the JSON: the state token, then its detail ("healthy", "cooling_down
+// until 15:04:05", "cooling_down · trial pending", "disabled"; see
+// admin.CredentialStateText).
 func stateText(state string, until time.Time, c *common) string {
-	label := state
-	switch state {
-	case "cooling_down":
-		label = "cooling down"
-	case "quota_exhausted":
-		label = "no quota"
-	}
-	if !until.IsZero() && (state == "cooling_down" || state == "invalid" || state == "quota_exhausted") {
-		if !until.After(c.now()) {
-			return readyText(state)
-		}
-		label += " until " + c.clock(until)
-	}
-	return label
-}
-
-// readyText is the state of a credential whose time out has ended: a
-// cool-down or back-off waits for its trial request, a quota window has
-// reset.
-func readyText(state string) string {
-	if state == "quota_exhausted" {
-		return "ready (quota reset)"
-	}
-	return "ready (trial pending)"
+	return admin.CredentialStateText(state, until, c.now(), c.clock)
 }
 
 // healthText is the detail pane's health line; figures of a credential

@@ -19,7 +19,7 @@ func TestCredentialsListLiveState(t *testing.T) {
 	v := m.View()
 	tests := []struct{ id, state, requests, errors string }{
 		{"cred_anthropic1", "healthy", "1,204", "3"},
-		{"cred_anthropic2", "cooling down until 12:00:40", "388", "41"},
+		{"cred_anthropic2", "cooling_down until 12:00:40", "388", "41"},
 		{"cred_openai3", "invalid until 12:04:00", "17", "17"},
 		{"cred_openai4", "disabled", "0", "0"},
 	}

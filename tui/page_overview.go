@@ -3,6 +3,7 @@ package tui
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/aigw/aigw/admin"
 	"github.com/charmbracelet/bubbles/key"
@@ -136,18 +137,33 @@ func (p *overviewPage) credentialsView(room int) string {
 	}
 	st := p.status
 	var counts []string
+	// The counts use the states' tokens, as the CLI and the JSON do.
 	for _, state := range []struct {
-		key, label string
-		style      lipgloss.Style
+		key   string
+		style lipgloss.Style
 	}{
-		{"healthy", "healthy", s.Good}, {"cooling_down", "cooling down", s.Warn}, {"quota_exhausted", "out of quota", s.Warn},
-		{"invalid", "invalid", s.Bad}, {"disabled", "disabled", s.Muted}, {"broken", "broken", s.Bad},
+		{"healthy", s.Good}, {"cooling_down", s.Warn}, {"quota_exhausted", s.Warn},
+		{"invalid", s.Bad}, {"disabled", s.Muted}, {"broken", s.Bad},
 	} {
 		if n := st.Credentials[state.key]; n > 0 || state.key == "healthy" {
-			counts = append(counts, state.style.Render(fmt.Sprintf("%d %s", n, state.label)))
+			counts = append(counts, state.style.Render(fmt.Sprintf("%d %s", n, state.key)))
 		}
 	}
-	out := s.Title.Render("Credentials") + "  " + strings.Join(counts, s.Muted.Render(" · "))
+	// The counts wrap under each other rather than be cut at 80 columns.
+	const lead = len("Credentials  ")
+	out, x := s.Title.Render("Credentials")+"  ", lead
+	for i, c := range counts {
+		sep := ""
+		if i > 0 {
+			sep = " · "
+		}
+		if w := lipgloss.Width(sep + c); i > 0 && x+w > p.c.width {
+			out += "\n" + strings.Repeat(" ", lead)
+			x, sep, room = lead, "", room-1
+		}
+		out += s.Muted.Render(sep) + c
+		x += lipgloss.Width(sep + c)
+	}
 	for _, b := range st.BrokenProviders { // their keys answer 503
 		out += "\n " + s.Bad.Render(fmt.Sprintf("! provider %-17s %-19s %s", b.Name, "broken", oneLine(b.Reason)))
 		room--
@@ -156,6 +172,15 @@ func (p *overviewPage) credentialsView(room int) string {
 		return out + "\n " + s.Good.Render("✓ every enabled credential is in rotation")
 	}
 	room = max(room, 1)
+	// The name and state columns are as wide as what they show (names up
+	// to 17 columns), leaving the reason as much room as there is.
+	nameW, stateW := 8, 12
+	for i, o := range st.Out {
+		if i < room {
+			nameW = min(max(nameW, utf8.RuneCountInString(safe(outName(o)))), 17)
+			stateW = max(stateW, utf8.RuneCountInString(stateText(o.State, o.Until, p.c)))
+		}
+	}
 	for i, o := range st.Out {
 		if i == room-1 && len(st.Out) > room {
 			out += "\n " + s.Muted.Render(fmt.Sprintf("… and %d more (see 4 Credentials)", len(st.Out)-i))
@@ -166,7 +191,7 @@ func (p *overviewPage) credentialsView(room int) string {
 		if o.State == "quota_exhausted" {
 			why = o.Reason
 		}
-		line := fmt.Sprintf("! %-17s %-28s %s", safe(outName(o)), state, oneLine(why))
+		line := fmt.Sprintf("! %-*s %-*s  %s", nameW, safe(outName(o)), stateW, state, oneLine(why))
 		tn := s.Warn
 		if o.State == "invalid" || o.State == "broken" {
 			tn = s.Bad

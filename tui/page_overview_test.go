@@ -106,10 +106,10 @@ func TestOverviewFigures(t *testing.T) {
 	// Some of today's requests had no price: the cost says so, never hides them.
 	mustContain(t, v, "In flight    3", "Cost today   $41.27+?", "12,840 requests · 131 errors", "$41.27 + 12 unpriced")
 	// Out of rotation, highlighted with the reason, by name when it has one.
-	mustContain(t, v, "1 cooling down", "1 invalid",
-		"! anthropic/backup  cooling down until 12:00:40",
+	mustContain(t, v, "1 cooling_down", "1 invalid",
+		"! anthropic/backup cooling_down until 12:00:40",
 		"upstream 529 overloaded",
-		"! cred_openai3      invalid until 12:04:00")
+		"! cred_openai3     invalid until 12:04:00")
 }
 
 func TestOverviewAllInRotation(t *testing.T) {

@@ -294,22 +294,15 @@ func newCredentialRemoveCmd(a *app) *cobra.Command {
 	}
 }
 
-// healthCells is the live state of a credential for a table: "healthy",
-// "cooling_down until 14:03:10", …
+// healthCells is the live state of a credential for a table: the JSON's
+// state token, then its detail ("cooling_down until 14:03:10",
+// "cooling_down · trial pending"; see admin.CredentialStateText).
 func healthCells(c admin.Credential) (state, requests, failures string) {
 	if c.Health == nil {
 		return "-", "-", "-"
 	}
-	state = c.Health.State
-	switch until := c.Health.Until; {
-	case until.IsZero():
-	case !until.After(time.Now()) && state == "quota_exhausted":
-		state = "ready (quota reset)"
-	case !until.After(time.Now()):
-		state = "ready (trial pending)" // the cool-down ended; the next request is its trial
-	default:
-		state += " until " + clockTime(until, time.Now())
-	}
+	now := time.Now()
+	state = admin.CredentialStateText(c.Health.State, c.Health.Until, now, func(t time.Time) string { return clockTime(t, now) })
 	return state, fmt.Sprint(c.Health.Requests), fmt.Sprint(c.Health.Failures)
 }
 

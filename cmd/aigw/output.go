@@ -14,11 +14,12 @@ import (
 	"github.com/aigw/aigw/internal/units"
 )
 
-// printJSON writes v as indented JSON: the stable, scriptable output.
+// printJSON writes v as indented JSON: the stable, scriptable output
+// (lists as arrays even when empty, defaults as null: see jsonValue).
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	return enc.Encode(jsonValue(v))
 }
 
 // table is a list printed in aligned columns. When the terminal is narrower

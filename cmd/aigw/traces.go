@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -15,16 +13,20 @@ import (
 
 func newTracesCmd(a *app) *cobra.Command {
 	var (
-		q      admin.TraceQuery
-		follow bool
-		status string
+		q       admin.TraceQuery
+		follow  bool
+		noRetry bool
+		status  string
 	)
 	cmd := &cobra.Command{
-		Use:   "traces [--follow] [--key ID] [--provider NAME] [--status CODE] [--limit N]",
+		Use:   "traces [--follow [--no-retry]] [--key ID] [--provider NAME] [--status CODE] [--limit N]",
 		Short: "Show recent requests (newest first), or follow new ones live",
 		Long: `Show recent requests with their key, provider, credential, model, status,
 latency, tokens and cost, newest first; --follow streams new ones as they
-happen (Ctrl-C to stop). With -o json: an array, or with --follow one JSON
+happen (Ctrl-C to stop, exit 0). When the gateway restarts or the stream
+drops, --follow says so on stderr and reconnects (every 0.5 s, doubling to
+5 s), then prints the traces that ended while it was away, each trace once;
+--no-retry exits 3 instead. With -o json: an array, or with --follow one JSON
 object per line.`,
 		Example: `  aigw traces --limit 20
   aigw traces --provider openai --status 5xx -o json
@@ -32,6 +34,9 @@ object per line.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			q.Status = status
+			if noRetry && !follow {
+				return &usageError{errors.New("traces: --no-retry goes with --follow")}
+			}
 			c, err := a.client()
 			if err != nil {
 				return err
@@ -43,7 +48,7 @@ object per line.`,
 				return err
 			}
 			if follow {
-				return a.followTraces(cmd.Context(), c, q)
+				return a.followTraces(cmd.Context(), c, q, !noRetry)
 			}
 			page, err := c.Traces(cmd.Context(), q)
 			if err != nil {
@@ -61,6 +66,7 @@ object per line.`,
 	}
 	fl := cmd.Flags()
 	fl.BoolVarP(&follow, "follow", "f", false, "stream new traces as they happen")
+	fl.BoolVar(&noRetry, "no-retry", false, "with --follow: exit 3 when the connection is lost instead of reconnecting")
 	fl.StringVar(&q.Key, "key", "", "only this gateway key's requests (its id or name)")
 	fl.StringVar(&q.Provider, "provider", "", "only this provider's requests")
 	fl.StringVar(&q.Model, "model", "", "only this model's requests")
@@ -71,30 +77,6 @@ object per line.`,
 	_ = cmd.RegisterFlagCompletionFunc("provider", a.completeProviders)
 	_ = cmd.RegisterFlagCompletionFunc("key", a.completeKeys)
 	return cmd
-}
-
-func (a *app) followTraces(ctx context.Context, c *admin.Client, q admin.TraceQuery) error {
-	q.Limit = 0
-	t := traceTable()
-	// Rows arrive one at a time: columns get fixed widths up front.
-	t.min = []int{8, 13, 16, 10, 18, 6, 8, 11, 10, 7, 20}
-	if a.output != "json" {
-		fmt.Fprint(a.io.Out, t.rowText(t.header, a.io.outWidth))
-	}
-	enc := json.NewEncoder(a.io.Out)
-	err := c.StreamTraces(ctx, q, func(tr admin.Trace) error {
-		if a.output == "json" {
-			return enc.Encode(tr)
-		}
-		t.rows = t.rows[:0]
-		addTraceRow(t, tr)
-		_, err := fmt.Fprint(a.io.Out, t.rowText(t.rows[0], a.io.outWidth))
-		return err
-	})
-	if ctx.Err() != nil {
-		return nil // Ctrl-C
-	}
-	return err
 }
 
 func traceTable() *table {

@@ -181,7 +181,8 @@ func itoa(n int) string {
 }
 
 // A live stream (aigw tui, traces --follow) does not hold aigw serve's
-// shutdown until its drain deadline; the follower is told the stream ended.
+// shutdown until its drain deadline; a follower with --no-retry is told
+// the stream ended (one that reconnects: traces_follow_test.go).
 func TestShutdownEndsLiveStreams(t *testing.T) {
 	g := startGateway(t, t.TempDir())
 	var out testkit.SyncBuffer
@@ -191,7 +192,7 @@ func TestShutdownEndsLiveStreams(t *testing.T) {
 			getenv: func(k string) string {
 				return map[string]string{"AIGW_DATA_DIR": g.dir, "AIGW_ADMIN_URL": g.adminURL}[k]
 			}}
-		done <- runContext(context.Background(), []string{"traces", "--follow"}, streams)
+		done <- runContext(context.Background(), []string{"traces", "--follow", "--no-retry"}, streams)
 	}()
 	time.Sleep(300 * time.Millisecond) // connected
 	start := time.Now()
@@ -201,7 +202,7 @@ func TestShutdownEndsLiveStreams(t *testing.T) {
 	}
 	select {
 	case code := <-done:
-		if code == 0 || !strings.Contains(out.String(), "stream ended") {
+		if code != exitUnreachable || !strings.Contains(out.String(), "stream ended") {
 			t.Errorf("follow after shutdown: exit %d, %q", code, out.String())
 		}
 	case <-time.After(5 * time.Second):
