@@ -52,15 +52,15 @@ func newTracesPage(c *common, capacity int) *tracesPage {
 	p := &tracesPage{c: c, ring: newTraceRing(capacity), input: in}
 	p.table = table{
 		cols: []column{
-			{title: "TIME", min: 8},
-			{title: "KEY", min: 6, flex: 2},
-			{title: "PROVIDER", min: 6, flex: 2},
-			{title: "MODEL", min: 10, flex: 4},
-			{title: "ST", min: 3, right: true},
-			{title: "LATENCY", min: 7, right: true},
-			{title: "TOKENS", min: 6, right: true},
-			{title: "COST", min: 8, right: true},
-			{title: "RETRY", min: 5, right: true},
+			{title: "TIME", min: 8, keep: 3},
+			{title: "KEY", min: 6, keep: 2},
+			{title: "PROVIDER", short: "PROV", min: 5, keep: 1},
+			{title: "MODEL", min: 10, max: 40, keep: 2},
+			{title: "ST", min: 3, right: true, keep: 3},
+			{title: "LATENCY", short: "LAT", min: 5, right: true},
+			{title: "TOKENS", short: "TOK", min: 5, right: true},
+			{title: "COST", min: 8, right: true, keep: 2},
+			{title: "RETRY", short: "RT", min: 2, right: true},
 		},
 		empty: noTracesYet,
 	}
