@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/bubbles/textinput"
 	"github.com/charmbracelet/bubbles/viewport"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 )
 
 // tracesPage is the live table of requests, newest first. It keeps the
@@ -371,7 +372,7 @@ func (p *tracesPage) detailText(t *store.Trace) string {
 	s := p.c.styles
 	var b strings.Builder
 	label := func(k string) string { return s.Label.Render(cell(k, 14, false)) + " " }
-	kv := func(k, v string) { b.WriteString(label(k) + safe(v) + "\n") }
+	kv := func(k, v string) { b.WriteString(hangValue(label(k), safe(v), s.Plain, p.c.width, 15) + "\n") }
 	status := strconv.Itoa(t.Status)
 	if t.Status == 0 {
 		status = "no answer"
@@ -404,7 +405,7 @@ func (p *tracesPage) detailText(t *store.Trace) string {
 	kv("usage from", orDash(t.UsageSource))
 	kv("bytes out", fmtInt(t.BytesOut))
 	if t.Error != "" {
-		b.WriteString(label("error") + s.Bad.Render(oneLine(t.Error)) + "\n")
+		b.WriteString(hangValue(label("error"), oneLine(t.Error), s.Bad, p.c.width, 15) + "\n")
 	}
 	b.WriteString("\n" + s.Title.Render(fmt.Sprintf("Attempts (%d)", len(t.Attempts))) + "\n")
 	if len(t.Attempts) == 0 {
@@ -415,10 +416,12 @@ func (p *tracesPage) detailText(t *store.Trace) string {
 		if a.Status == 0 {
 			st = "no answer"
 		}
-		line := fmt.Sprintf("  %d. %-17s %-9s %8s  %s", i+1, safe(a.CredentialID), st, fmtMS(a.LatencyMS), oneLine(a.Error))
+		head := fmt.Sprintf("  %d. %-17s %-9s %8s  ", i+1, safe(a.CredentialID), st, fmtMS(a.LatencyMS))
+		style := s.Plain
 		if a.Status == 0 || a.Status >= 400 {
-			line = s.Bad.Render(line)
+			style = s.Bad
 		}
+		line := hangValue(style.Render(head), oneLine(a.Error), style, p.c.width, lipgloss.Width(head))
 		b.WriteString(line + "\n")
 	}
 	return strings.TrimRight(b.String(), "\n")
