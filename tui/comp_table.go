@@ -52,6 +52,9 @@ type table struct {
 	// stays on the same item (not the same row number) when the list is
 	// reloaded.
 	ids []string
+	// want is an item to select when a reload lists it (one just
+	// created); moving the cursor forgets it.
+	want string
 	// measured is the widest cell of each column of a list set by
 	// setRows; nil for rows drawn by a function, measured where on screen.
 	measured []int
@@ -64,12 +67,16 @@ func (t *table) setItems(ids []string, rows [][]string, tones []tone) (gone stri
 	prev, old, at := t.selectedID(), t.ids, t.cursor
 	t.ids = ids
 	t.setRows(rows, tones)
-	if prev == "" {
-		return ""
-	}
 	index := make(map[string]int, len(ids))
 	for i, id := range ids {
 		index[id] = i
+	}
+	if i, ok := index[t.want]; ok && t.want != "" {
+		t.cursor, t.want = i, ""
+		return ""
+	}
+	if prev == "" {
+		return ""
 	}
 	if i, ok := index[prev]; ok {
 		t.cursor = i
@@ -151,6 +158,7 @@ func (t *table) update(msg tea.KeyMsg, k *KeyMap, height int) bool {
 	default:
 		return false
 	}
+	t.want = ""
 	t.clamp()
 	t.offset = t.first(rowsH)
 	return true

@@ -143,6 +143,7 @@ func (p *credentialsPage) update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		p.flash = okBanner(fmt.Sprintf("Credential %s %s.", credLabel(&msg.Credential), msg.Verb))
+		p.table.want = msg.Credential.ID
 		return p.load()
 	case credentialRemovedMsg:
 		if msg.Err != nil {

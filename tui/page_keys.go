@@ -152,6 +152,7 @@ func (p *keysPage) update(msg tea.Msg) tea.Cmd {
 		}
 		k := msg.Key
 		p.created = &k
+		p.table.want = k.ID
 		p.flash = okBanner(fmt.Sprintf("Key %s created.", keyLabel(&k.Key)))
 		return p.load()
 	case keySavedMsg:

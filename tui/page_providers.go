@@ -111,6 +111,7 @@ func (p *providersPage) update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		p.flash = okBanner(fmt.Sprintf("Provider %s %s.", msg.Provider.Name, msg.Verb))
+		p.table.want = msg.Provider.Name
 		return p.load()
 	case providerRemovedMsg:
 		if msg.Err != nil {

@@ -349,7 +349,7 @@ func (p *tracesPage) view() string {
 	if p.paused {
 		status = append(status, s.Paused.Render(fmt.Sprintf("‖ PAUSED · %d new (p to resume)", p.held)))
 	} else {
-		status = append(status, s.Live.Render("▶ live"))
+		status = append(status, feedState(p.c))
 		if p.fresh > 0 {
 			status = append(status, s.Warn.Render(fmt.Sprintf("%d new ↑ (g: newest)", p.fresh)))
 		}
