@@ -1,10 +1,13 @@
 package tui
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/aigw/aigw/store"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/exp/golden"
 )
 
 const dialErr = "dial tcp 127.0.0.1:1: connect: connection refused"
@@ -85,5 +88,17 @@ func mustShowWhole(t *testing.T, view string, wants ...string) {
 		if !strings.Contains(squeeze(view), squeeze(w)) {
 			t.Errorf("the screen does not show %q whole:\n%s", w, view)
 		}
+	}
+}
+
+// The long trace's details as a user sees them, at both golden sizes.
+func TestGoldenTraceDetailWrapped(t *testing.T) {
+	for _, size := range goldenSizes {
+		t.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(t *testing.T) {
+			m := newTestModel(t, nil)
+			send(m, tea.WindowSizeMsg{Width: size[0], Height: size[1]}, streamOpenMsg{}, traceMsg{Traces: []store.Trace{longTrace()}})
+			press(m, "2", "enter")
+			golden.RequireEqual(t, []byte(m.View()))
+		})
 	}
 }
