@@ -15,8 +15,8 @@ type column struct {
 	title string
 	short string // the title when the column is narrower than title
 	min   int
-	max   int // the widest its cells make it (0: defaultColumnMax)
-	keep  int // importance: when room is short, lower keep is cut first
+	max   int  // the widest its cells make it (0: defaultColumnMax)
+	keep  int  // importance: when room is short, lower keep is cut first
 	fill  bool // not measured: a bar that takes spare room, up to fillColumnMax
 	right bool
 	style *lipgloss.Style // drawn in this style (nil: the row's)
