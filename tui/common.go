@@ -27,6 +27,10 @@ type common struct {
 
 	width, height int // the terminal
 	bodyHeight    int // lines left for the active page between header and footer
+
+	// The gateway's connection as the header shows it.
+	offline bool        // the status poll fails
+	stream  streamState // the live trace stream
 }
 
 // requestTimeout bounds one admin API call made by a command.

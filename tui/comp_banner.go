@@ -20,15 +20,18 @@ const (
 type banner struct {
 	kind bannerKind
 	text string
+	id   uint64 // tells this message from the next (see comp_flash.go)
 }
 
-func infoBanner(text string) banner { return banner{kind: bannerInfo, text: text} }
-func okBanner(text string) banner   { return banner{kind: bannerOK, text: text} }
-func errBanner(err error) banner    { return banner{kind: bannerErr, text: errText(err)} }
+func infoBanner(text string) banner { return banner{kind: bannerInfo, text: text, id: nextBannerID()} }
+func okBanner(text string) banner   { return banner{kind: bannerOK, text: text, id: nextBannerID()} }
+func errBanner(err error) banner {
+	return banner{kind: bannerErr, text: errText(err), id: nextBannerID()}
+}
 
 // failBanner says what could not be done and why.
 func failBanner(what string, err error) banner {
-	return banner{kind: bannerErr, text: what + ": " + errText(err)}
+	return banner{kind: bannerErr, text: what + ": " + errText(err), id: nextBannerID()}
 }
 
 // view wraps the text to width, at most maxLines lines.

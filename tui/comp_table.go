@@ -9,12 +9,15 @@ import (
 	"github.com/charmbracelet/lipgloss"
 )
 
-// column is one column of a table: at least min cells wide, growing by
-// flex (a weight; 0 keeps it at min) when there is room.
+// column is one column of a table, as wide as its widest cell within
+// [min, max] (see comp_columns.go for how the room is shared).
 type column struct {
 	title string
+	short string // the title when the column is narrower than title
 	min   int
-	flex  int
+	max   int  // the widest its cells make it (0: defaultColumnMax)
+	keep  int  // importance: when room is short, lower keep is cut first
+	fill  bool // not measured: a bar that takes spare room, up to fillColumnMax
 	right bool
 	style *lipgloss.Style // drawn in this style (nil: the row's)
 }
@@ -49,6 +52,12 @@ type table struct {
 	// stays on the same item (not the same row number) when the list is
 	// reloaded.
 	ids []string
+	// want is an item to select when a reload lists it (one just
+	// created); moving the cursor forgets it.
+	want string
+	// measured is the widest cell of each column of a list set by
+	// setRows; nil for rows drawn by a function, measured where on screen.
+	measured []int
 }
 
 // setItems shows rows named by ids and keeps the cursor on the item it was
@@ -58,12 +67,16 @@ func (t *table) setItems(ids []string, rows [][]string, tones []tone) (gone stri
 	prev, old, at := t.selectedID(), t.ids, t.cursor
 	t.ids = ids
 	t.setRows(rows, tones)
-	if prev == "" {
-		return ""
-	}
 	index := make(map[string]int, len(ids))
 	for i, id := range ids {
 		index[id] = i
+	}
+	if i, ok := index[t.want]; ok && t.want != "" {
+		t.cursor, t.want = i, ""
+		return ""
+	}
+	if prev == "" {
+		return ""
 	}
 	if i, ok := index[prev]; ok {
 		t.cursor = i
@@ -107,11 +120,12 @@ func (t *table) setRows(rows [][]string, tones []tone) {
 		}
 		return rows[i], toneNormal
 	})
+	t.measured = t.measure(0, t.n)
 }
 
 // setSource shows n rows drawn by row.
 func (t *table) setSource(n int, row func(i int) ([]string, tone)) {
-	t.n, t.row = n, row
+	t.n, t.row, t.measured = n, row, nil
 	t.clamp()
 }
 
@@ -144,6 +158,7 @@ func (t *table) update(msg tea.KeyMsg, k *KeyMap, height int) bool {
 	default:
 		return false
 	}
+	t.want = ""
 	t.clamp()
 	t.offset = t.first(rowsH)
 	return true
@@ -165,64 +180,17 @@ func (t table) first(rowsH int) int {
 	return max(off, 0)
 }
 
-// widths shares width among the columns (2 cells go to the cursor mark,
-// 1 between columns).
-func (t table) widths(width int) []int {
-	w := make([]int, len(t.cols))
-	avail := width - 2 - (len(t.cols) - 1)
-	flex := 0
-	for i, c := range t.cols {
-		w[i] = c.min
-		avail -= c.min
-		flex += c.flex
-	}
-	if avail > 0 && flex > 0 {
-		left := avail
-		for i, c := range t.cols {
-			if c.flex == 0 {
-				continue
-			}
-			add := avail * c.flex / flex
-			w[i] += add
-			left -= add
-		}
-		for i := len(t.cols) - 1; i >= 0 && left > 0; i-- { // rounding
-			if t.cols[i].flex > 0 {
-				w[i] += left
-				left = 0
-			}
-		}
-	}
-	// Too narrow: shrink the flexible columns, then any, down to 3 cells.
-	for avail < 0 {
-		shrunk := false
-		for pass := 0; pass < 2 && avail < 0; pass++ {
-			for i, c := range t.cols {
-				if avail < 0 && w[i] > 3 && (pass == 1 || c.flex > 0) {
-					w[i]--
-					avail++
-					shrunk = true
-				}
-			}
-		}
-		if !shrunk {
-			break
-		}
-	}
-	return w
-}
-
 // view draws the header and the rows that fit in height lines (header
 // included), keeping the cursor in sight.
 func (t table) view(s *Styles, width, height int) string {
-	w := t.widths(width)
+	rowsH := height - 1
+	w := t.widths(width, max(rowsH, 1))
 	var b strings.Builder
 	head := make([]string, len(t.cols))
 	for i, c := range t.cols {
-		head[i] = cell(c.title, w[i], c.right)
+		head[i] = cell(c.heading(w[i]), w[i], c.right)
 	}
 	b.WriteString(s.TableHeader.Render("  " + strings.Join(head, " ")))
-	rowsH := height - 1
 	if t.n == 0 {
 		if rowsH > 0 {
 			b.WriteString("\n" + s.Muted.Render("  "+t.empty))

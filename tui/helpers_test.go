@@ -242,7 +242,7 @@ func fixtureCredentials() credentialsLoadedMsg {
 			cred("cred_anthropic1", "anthropic", "team-a", true, 3, health("healthy", time.Time{}, 1204, 3, "")),
 			cred("cred_anthropic2", "anthropic", "team-b", true, 1, health("cooling_down", testNow.Add(40*time.Second), 388, 41, "upstream 529 overloaded")),
 			cred("cred_openai1", "openai", "prod", true, 1, health("healthy", time.Time{}, 9120, 12, "")),
-			cred("cred_openai3", "openai", "old", true, 1, health("invalid", testNow.Add(4*time.Minute), 17, 17, "upstream 401: invalid api key")),
+			cred("cred_openai3", "openai", "personal-2023", true, 1, health("invalid", testNow.Add(4*time.Minute), 17, 17, "upstream 401: invalid api key")),
 			cred("cred_openai4", "openai", "spare", false, 1, health("disabled", time.Time{}, 0, 0, "")),
 		},
 	}

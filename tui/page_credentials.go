@@ -54,13 +54,13 @@ type credentialsPage struct {
 func newCredentialsPage(c *common) *credentialsPage {
 	return &credentialsPage{c: c, table: table{
 		cols: []column{
-			{title: "ID", min: 17},
-			{title: "PROVIDER", min: 6, flex: 1},
-			{title: "NAME", min: 4, flex: 1},
-			{title: "STATE", min: 24, flex: 1}, // with the tightest quota window while healthy
-			{title: "W", min: 3, right: true},
-			{title: "REQ", min: 5, right: true},
-			{title: "ERR", min: 4, right: true},
+			{title: "ID", min: 8, keep: 2},
+			{title: "PROVIDER", short: "PROV", min: 5, keep: 1},
+			{title: "NAME", min: 4, keep: 3},
+			{title: "STATE", min: 12, max: 48, keep: 3}, // with the tightest quota window while healthy
+			{title: "W", min: 1, right: true},
+			{title: "REQ", min: 5, right: true, keep: 2},
+			{title: "ERR", min: 3, right: true, keep: 2},
 		},
 		empty: "No credentials yet. Press a to add one (a provider comes first, on page 5).",
 	}}
@@ -142,6 +142,7 @@ func (p *credentialsPage) update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		p.flash = okBanner(fmt.Sprintf("Credential %s %s.", credLabel(&msg.Credential), msg.Verb))
+		p.table.want = msg.Credential.ID
 		return p.load()
 	case credentialRemovedMsg:
 		if msg.Err != nil {

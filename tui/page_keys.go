@@ -57,14 +57,14 @@ type keysPage struct {
 func newKeysPage(c *common) *keysPage {
 	return &keysPage{c: c, table: table{
 		cols: []column{
-			{title: "NAME", min: 6, flex: 2},
-			{title: "ID", min: 16},
-			{title: "PROVIDER", min: 6, flex: 1},
-			{title: "STATUS", min: 7},
-			{title: "REQ", min: 5, right: true},
-			{title: "TOKENS", min: 6, right: true},
-			{title: "COST", min: 8, right: true},
-			{title: "CACHE", min: 6, right: true},
+			{title: "NAME", min: 6, keep: 3},
+			{title: "ID", min: 8, keep: 1},
+			{title: "PROVIDER", min: 6, keep: 1},
+			{title: "STATUS", min: 7, keep: 2},
+			{title: "REQ", min: 5, right: true, keep: 2},
+			{title: "TOKENS", min: 6, right: true, keep: 1},
+			{title: "COST", min: 9, right: true, keep: 3}, // "$0.0049+?": the unpriced mark is never cut
+			{title: "CACHE", min: 5, right: true},
 		},
 		empty: "No gateway keys yet. Press a to create one.",
 	}}
@@ -151,6 +151,7 @@ func (p *keysPage) update(msg tea.Msg) tea.Cmd {
 		}
 		k := msg.Key
 		p.created = &k
+		p.table.want = k.ID
 		p.flash = okBanner(fmt.Sprintf("Key %s created.", keyLabel(&k.Key)))
 		return p.load()
 	case keySavedMsg:

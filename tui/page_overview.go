@@ -84,7 +84,7 @@ func (p *overviewPage) view() string {
 		{"Latency p50", lat(f.P50), "Latency p99", lat(f.P99), "Tokens/min", s.Value.Render(fmtCount(f.TokensPerMin))},
 		{"Overhead p50", lat(f.OverheadP50), "Overhead p99", lat(f.OverheadP99), "Cost today", fromStatus(todayCost(st.Today))},
 	}
-	colW := max(w/3, overviewLabel+6)
+	colW := min(max(w/3, overviewLabel+6), overviewLabel+24) // wide screens: figures stay near their labels
 	var b strings.Builder
 	b.WriteString(s.Title.Render("Last minute") + s.Muted.Render(fmt.Sprintf("  %s, %s", plural(int(f.Requests), "request", "requests"), plural(int(f.Errors), "error", "errors"))))
 	for _, r := range rows {
@@ -103,7 +103,7 @@ func (p *overviewPage) view() string {
 	}
 
 	// Charts: one column per chartStep, as many as fit (at most 10 min).
-	chartW := max(w-overviewLabel-14, 10)
+	chartW := min(max(w-overviewLabel-14, 10), chartColumns)
 	ser := p.stats.series(now, chartW)
 	b.WriteString("\n\n" + s.Title.Render("Last 10 minutes") + s.Muted.Render(fmt.Sprintf("  one column per %s", chartStep)))
 	for _, ch := range []struct {

@@ -45,9 +45,9 @@ type providersPage struct {
 func newProvidersPage(c *common) *providersPage {
 	return &providersPage{c: c, table: table{
 		cols: []column{
-			{title: "NAME", min: 8, flex: 1},
-			{title: "TYPE", min: 17},
-			{title: "BASE URL", min: 12, flex: 3},
+			{title: "NAME", min: 6, keep: 3},
+			{title: "TYPE", min: 6, keep: 2},
+			{title: "BASE URL", min: 12, max: 60, keep: 1}, // in full in the details
 			{title: "TIMEOUT", min: 7, right: true},
 		},
 		empty: "No providers yet. Press a to add one (e.g. openai, https://api.openai.com).",
@@ -110,6 +110,7 @@ func (p *providersPage) update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		p.flash = okBanner(fmt.Sprintf("Provider %s %s.", msg.Provider.Name, msg.Verb))
+		p.table.want = msg.Provider.Name
 		return p.load()
 	case providerRemovedMsg:
 		if msg.Err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/bubbles/textinput"
 	"github.com/charmbracelet/bubbles/viewport"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 )
 
 // tracesPage is the live table of requests, newest first. It keeps the
@@ -52,15 +53,15 @@ func newTracesPage(c *common, capacity int) *tracesPage {
 	p := &tracesPage{c: c, ring: newTraceRing(capacity), input: in}
 	p.table = table{
 		cols: []column{
-			{title: "TIME", min: 8},
-			{title: "KEY", min: 6, flex: 2},
-			{title: "PROVIDER", min: 6, flex: 2},
-			{title: "MODEL", min: 10, flex: 4},
-			{title: "ST", min: 3, right: true},
-			{title: "LATENCY", min: 7, right: true},
-			{title: "TOKENS", min: 6, right: true},
-			{title: "COST", min: 8, right: true},
-			{title: "RETRY", min: 5, right: true},
+			{title: "TIME", min: 8, keep: 3},
+			{title: "KEY", min: 6, keep: 2},
+			{title: "PROVIDER", short: "PROV", min: 5, keep: 1},
+			{title: "MODEL", min: 10, max: 40, keep: 2},
+			{title: "ST", min: 3, right: true, keep: 3},
+			{title: "LATENCY", short: "LAT", min: 5, right: true},
+			{title: "TOKENS", short: "TOK", min: 5, right: true},
+			{title: "COST", min: 8, right: true, keep: 2},
+			{title: "RETRY", short: "RT", min: 2, right: true},
 		},
 		empty: noTracesYet,
 	}
@@ -348,7 +349,7 @@ func (p *tracesPage) view() string {
 	if p.paused {
 		status = append(status, s.Paused.Render(fmt.Sprintf("‖ PAUSED · %d new (p to resume)", p.held)))
 	} else {
-		status = append(status, s.Live.Render("▶ live"))
+		status = append(status, feedState(p.c))
 		if p.fresh > 0 {
 			status = append(status, s.Warn.Render(fmt.Sprintf("%d new ↑ (g: newest)", p.fresh)))
 		}
@@ -371,7 +372,7 @@ func (p *tracesPage) detailText(t *admin.Trace) string {
 	s := p.c.styles
 	var b strings.Builder
 	label := func(k string) string { return s.Label.Render(cell(k, 14, false)) + " " }
-	kv := func(k, v string) { b.WriteString(label(k) + safe(v) + "\n") }
+	kv := func(k, v string) { b.WriteString(hangValue(label(k), safe(v), s.Plain, p.c.width, 15) + "\n") }
 	status := strconv.Itoa(t.Status)
 	if t.Status == 0 {
 		status = "no answer"
@@ -404,7 +405,7 @@ func (p *tracesPage) detailText(t *admin.Trace) string {
 	kv("usage from", orDash(t.UsageSource))
 	kv("bytes out", fmtInt(t.BytesOut))
 	if t.Error != "" {
-		b.WriteString(label("error") + s.Bad.Render(oneLine(t.Error)) + "\n")
+		b.WriteString(hangValue(label("error"), oneLine(t.Error), s.Bad, p.c.width, 15) + "\n")
 	}
 	b.WriteString("\n" + s.Title.Render(fmt.Sprintf("Attempts (%d)", len(t.Attempts))) + "\n")
 	if len(t.Attempts) == 0 {
@@ -415,10 +416,12 @@ func (p *tracesPage) detailText(t *admin.Trace) string {
 		if a.Status == 0 {
 			st = "no answer"
 		}
-		line := fmt.Sprintf("  %d. %-17s %-9s %8s  %s", i+1, safe(a.CredentialID), st, fmtMS(a.LatencyMS), oneLine(a.Error))
+		head := fmt.Sprintf("  %d. %-17s %-9s %8s  ", i+1, safe(a.CredentialID), st, fmtMS(a.LatencyMS))
+		style := s.Plain
 		if a.Status == 0 || a.Status >= 400 {
-			line = s.Bad.Render(line)
+			style = s.Bad
 		}
+		line := hangValue(style.Render(head), oneLine(a.Error), style, p.c.width, lipgloss.Width(head))
 		b.WriteString(line + "\n")
 	}
 	return strings.TrimRight(b.String(), "\n")

@@ -167,7 +167,7 @@ func TestTraceDetail(t *testing.T) {
 	press(m, "esc")
 	v = m.View()
 	mustNotContain(t, v, "Attempts")
-	mustContain(t, v, "LATENCY")
+	mustContain(t, v, "MODEL")
 }
 
 func TestTraceDetailShowsUsage(t *testing.T) {

@@ -39,18 +39,19 @@ type usagePage struct {
 	loaded   bool
 	table    table
 	flash    banner
+	barW     int // the bar column's width, as last laid out
 }
 
 func newUsagePage(c *common) *usagePage {
 	p := &usagePage{c: c, period: 1, table: table{
 		cols: []column{
-			{title: "GROUP", min: 10, flex: 3},
-			{title: "REQ", min: 6, right: true},
-			{title: "ERR", min: 5, right: true},
-			{title: "TOKENS", min: 7, right: true},
-			{title: "COST", min: 9, right: true},
-			{title: "CACHE", min: 6, right: true},
-			{title: "", min: 6, flex: 1, style: &c.styles.Bar},
+			{title: "GROUP", min: 10, max: 48, keep: 3},
+			{title: "REQ", min: 5, right: true, keep: 2},
+			{title: "ERR", min: 3, right: true, keep: 1},
+			{title: "TOKENS", min: 6, right: true, keep: 1},
+			{title: "COST", min: 9, right: true, keep: 3},
+			{title: "CACHE", min: 5, right: true},
+			{title: "", min: 4, fill: true, style: &c.styles.Bar},
 		},
 		empty: "No usage in this period.",
 	}}
@@ -175,7 +176,7 @@ func (p *usagePage) setRows() {
 	}
 	p.table.setSource(len(p.rows), func(i int) ([]string, tone) {
 		r := p.rows[i]
-		barW := p.table.widths(p.c.width)[6]
+		barW := p.barW
 		tn := toneNormal
 		if r.Errors > 0 && r.Errors*10 >= r.Requests {
 			tn = toneWarn
@@ -211,6 +212,7 @@ func (p *usagePage) view() string {
 	}
 	total := fmt.Sprintf("Total  %s requests · %s errors · %s tokens · %s · cache read %s",
 		fmtInt(tot.Requests), fmtInt(tot.Errors), fmtCount(float64(tot.PromptTokens+tot.CompletionTokens)), usageCost(tot), cacheShare(tot))
+	p.barW = p.table.widths(p.c.width, p.tableHeight()-1)[len(p.table.cols)-1]
 	body := fitLines(p.table.view(s, p.c.width, p.tableHeight()), p.c.width, p.tableHeight())
 	out := head + "\n\n" + body + "\n" + s.Value.Render(total)
 	switch fv := p.flash.view(s, p.c.width, 1); {

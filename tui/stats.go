@@ -18,6 +18,8 @@ const (
 	statWindow  = 60               // seconds: the live figures' window
 	sampleCap   = 4096             // latency samples kept
 	chartStep   = 10 * time.Second // one chart column
+
+	chartColumns = statSeconds * int(time.Second) / int(chartStep) // the most a chart draws
 )
 
 type secBucket struct {

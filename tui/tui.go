@@ -37,6 +37,9 @@ type Options struct {
 	PollInterval time.Duration
 	// TraceBuffer is how many traces the Traces page keeps. Default: 1000.
 	TraceBuffer int
+	// StatusFor is how long a status message ("✓ Key … created.") stays.
+	// Default: 5s.
+	StatusFor time.Duration
 
 	// Run only: the terminal. Default: stdin and stdout.
 	Input  io.Reader
@@ -77,6 +80,9 @@ type Model struct {
 	stream streamState
 	retry  backoff
 	seen   *idSet
+
+	statusFor time.Duration
+	fading    map[int]uint64 // page → the status message whose timer runs
 }
 
 // New makes the root model.
@@ -118,6 +124,11 @@ func New(opts Options) *Model {
 		retry: backoff{min: 500 * time.Millisecond, max: 15 * time.Second},
 		seen:  newIDSet(2 * buf),
 		help:  help.New(),
+
+		statusFor: opts.StatusFor, fading: make(map[int]uint64),
+	}
+	if m.statusFor <= 0 {
+		m.statusFor = defaultStatusFor
 	}
 	if m.pollEvery <= 0 {
 		m.pollEvery = 2 * time.Second
@@ -175,7 +186,7 @@ func (m *Model) Init() tea.Cmd {
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	cmd := m.route(msg)
 	m.layout()
-	return m, cmd
+	return m, tea.Batch(cmd, m.fades())
 }
 
 func (m *Model) route(msg tea.Msg) tea.Cmd {
@@ -272,6 +283,10 @@ func (m *Model) route(msg tea.Msg) tea.Cmd {
 	case streamRetryMsg:
 		m.stream = streamConnecting
 		return m.feed.connect(m.c)
+
+	case flashFadeMsg:
+		m.fade(msg)
+		return nil
 	}
 	return m.broadcast(msg)
 }
@@ -306,6 +321,9 @@ func (m *Model) eachRune(msg tea.KeyMsg) tea.Cmd {
 
 // show makes page i (wrapping around) the active one.
 func (m *Model) show(i int) tea.Cmd {
+	if next := (i + len(m.pages)) % len(m.pages); next != m.active {
+		m.leave(m.active)
+	}
 	m.active = (i + len(m.pages)) % len(m.pages)
 	m.layout()
 	return m.pages[m.active].update(pageShownMsg{})
@@ -327,6 +345,7 @@ func (m *Model) broadcast(msg tea.Msg) tea.Cmd {
 
 // layout works out the page's height from the header and footer.
 func (m *Model) layout() {
+	m.c.offline, m.c.stream = m.offline != nil, m.stream
 	m.help.Width = m.c.width
 	m.c.bodyHeight = max(m.c.height-lipgloss.Height(m.header())-1, 1)
 }
