@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/aigw/aigw/admin"
-	"github.com/aigw/aigw/store"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 )
@@ -19,8 +18,8 @@ func layoutModel(t *testing.T, page string, w, h int) *Model {
 	send(m, tea.WindowSizeMsg{Width: w, Height: h})
 	keys := goldenKeys()
 	creds := fixtureCredentials()
-	creds.Credentials = append(creds.Credentials, admin.Credential{Credential: store.Credential{
-		ID: "cred_Zq81mXcPa0Lk", Provider: "openai", Name: "batch-jobs-eu-west", Kind: store.KindAPIKey, Weight: 2, Enabled: true}})
+	creds.Credentials = append(creds.Credentials, admin.Credential{
+		ID: "cred_Zq81mXcPa0Lk", Provider: "openai", Name: "batch-jobs-eu-west", Kind: admin.KindAPIKey, Weight: 2, Enabled: true})
 	press(m, page)
 	send(m, statusMsg{Status: fixtureStatus()}, keys, creds,
 		providersLoadedMsg{Providers: goldenProviders()},
@@ -41,7 +40,7 @@ func TestColumnsKeepWhatMatters(t *testing.T) {
 		{"3", "key_support", []string{"support-bot", "$11.02+?"}},
 		{"4", "personal-2023", []string{"cred_openai3", "invalid until 12:04:00", "17"}},
 		{"4", "batch-jobs-eu-west", []string{"2"}},
-		{"4", "team-b", []string{"cooling down until 12:00:40", "388", "41"}},
+		{"4", "team-b", []string{"cooling_down until 12:00:40", "388", "41"}},
 		{"5", "azure-eastus", []string{"openai", "1m30s"}},
 		{"6", "support-bot (key_support)", []string{"812", "$11.02+?"}},
 		{"2", "11:55:39", []string{"support-bot", "claude-sonnet-4-5", "502", "30.1s"}},

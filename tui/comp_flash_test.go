@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/aigw/aigw/admin"
-	"github.com/aigw/aigw/store"
 	tea "github.com/charmbracelet/bubbletea"
 )
 
@@ -67,7 +66,7 @@ func statusModel(t *testing.T, statusFor time.Duration) *Model {
 }
 
 func saved(name string) keySavedMsg {
-	return keySavedMsg{Key: store.Key{ID: "key_" + name, Name: name}, Verb: "updated"}
+	return keySavedMsg{Key: admin.Key{ID: "key_" + name, Name: name}, Verb: "updated"}
 }
 
 // A status message fades on its own after StatusFor.
@@ -127,17 +126,17 @@ func TestStatusMessageStaysOnItsPage(t *testing.T) {
 func TestNewItemIsSelected(t *testing.T) {
 	t.Run("key", func(t *testing.T) {
 		m := keysModel(t)
-		nk := store.Key{ID: "key_new", Name: "new-app", Provider: "openai", Status: store.KeyActive}
+		nk := admin.Key{ID: "key_new", Name: "new-app", Provider: "openai", Status: admin.KeyActive}
 		send(m, keyCreatedMsg{Key: admin.CreatedKey{Key: nk, Secret: "aigw_" + "s3cr3t"}})
 		press(m, "enter") // copied the secret
 		msg := fixtureKeys()
-		msg.Keys = append(msg.Keys[:1:1], append([]store.Key{nk}, msg.Keys[1:]...)...)
+		msg.Keys = append(msg.Keys[:1:1], append([]admin.Key{nk}, msg.Keys[1:]...)...)
 		send(m, msg)
 		mustContain(t, selectedLine(m.View()), "key_new")
 	})
 	t.Run("credential", func(t *testing.T) {
 		m := credentialsModel(t)
-		nc := admin.Credential{Credential: store.Credential{ID: "cred_new", Provider: "openai", Name: "fresh", Enabled: true}}
+		nc := admin.Credential{ID: "cred_new", Provider: "openai", Name: "fresh", Enabled: true}
 		send(m, credentialSavedMsg{Credential: nc, Verb: "added"})
 		msg := fixtureCredentials()
 		msg.Credentials = append(msg.Credentials, nc)
@@ -148,7 +147,7 @@ func TestNewItemIsSelected(t *testing.T) {
 		m := newTestModel(t, nil)
 		press(m, "5")
 		send(m, providersLoadedMsg{Providers: fixtureProviders()})
-		np := admin.Provider{Provider: store.Provider{Name: "groq", Type: store.TypeOpenAI, BaseURL: "https://api.groq.com/openai"}}
+		np := admin.Provider{Name: "groq", Type: admin.TypeOpenAI, BaseURL: "https://api.groq.com/openai"}
 		send(m, providerSavedMsg{Provider: np, Verb: "added"})
 		mustContain(t, m.View(), "✓ Provider groq added.")
 		send(m, providersLoadedMsg{Providers: append(fixtureProviders(), np)})

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aigw/aigw/store"
+	"github.com/aigw/aigw/admin"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/exp/golden"
 )
@@ -14,7 +14,7 @@ const dialErr = "dial tcp 127.0.0.1:1: connect: connection refused"
 
 // A trace whose error, path and model are longer than the screen is wide,
 // with attempts that failed the same way.
-func longTrace() store.Trace {
+func longTrace() admin.Trace {
 	tr := fixtureTraces()[8]
 	tr.RequestID = "reqlong000000"
 	tr.Error = "upstream: " + dialErr + " (after 3 attempts on every credential of the pool)"
@@ -32,7 +32,7 @@ func longTrace() store.Trace {
 // the last attempt.
 func TestTraceDetailWrapsLongValues(t *testing.T) {
 	m := newTestModel(t, nil)
-	send(m, traceMsg{Traces: []store.Trace{longTrace()}})
+	send(m, traceMsg{Traces: []admin.Trace{longTrace()}})
 	press(m, "2", "enter")
 	v := m.View()
 	checkFits(t, v, 80, 24)
@@ -96,7 +96,7 @@ func TestGoldenTraceDetailWrapped(t *testing.T) {
 	for _, size := range goldenSizes {
 		t.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(t *testing.T) {
 			m := newTestModel(t, nil)
-			send(m, tea.WindowSizeMsg{Width: size[0], Height: size[1]}, streamOpenMsg{}, traceMsg{Traces: []store.Trace{longTrace()}})
+			send(m, tea.WindowSizeMsg{Width: size[0], Height: size[1]}, streamOpenMsg{}, traceMsg{Traces: []admin.Trace{longTrace()}})
 			press(m, "2", "enter")
 			golden.RequireEqual(t, []byte(m.View()))
 		})

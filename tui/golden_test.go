@@ -14,7 +14,6 @@ import (
 
 	"github.com/aigw/aigw/admin"
 	"github.com/aigw/aigw/internal/units"
-	"github.com/aigw/aigw/store"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/charmbracelet/x/exp/teatest"
@@ -81,24 +80,24 @@ func fixtureAdmin(t *testing.T) *admin.Client {
 // unpriced: its cost ("$0.0049+?") is as wide as a cost gets.
 func goldenKeys() keysLoadedMsg {
 	msg := fixtureKeys()
-	msg.Keys = append(msg.Keys, store.Key{ID: "key_lab", Name: "lab", Provider: "openai", Preview: "aigw_Lb4…c2Rt",
-		Credentials: []string{"cred_openai1"}, Strategy: "round_robin", Status: store.KeyActive})
-	msg.Today["key_lab"] = store.UsageRow{Group: "key_lab", Requests: 7, PromptTokens: 5200, CompletionTokens: 2000, CostUSD: 0.0049, CostUnknown: 3}
+	msg.Keys = append(msg.Keys, admin.Key{ID: "key_lab", Name: "lab", Provider: "openai", Preview: "aigw_Lb4…c2Rt",
+		Credentials: []string{"cred_openai1"}, Strategy: "round_robin", Status: admin.KeyActive})
+	msg.Today["key_lab"] = admin.UsageRow{Group: "key_lab", Requests: 7, PromptTokens: 5200, CompletionTokens: 2000, CostUSD: 0.0049, CostUnknown: 3}
 	return msg
 }
 
 // goldenProviders are the fixture providers plus one with a long base URL.
 func goldenProviders() []admin.Provider {
-	return append(fixtureProviders(), admin.Provider{Provider: store.Provider{Name: "azure-eastus", Type: store.TypeOpenAI,
-		BaseURL: "https://my-company-openai-eastus.openai.azure.com/openai/deployments/gpt-4o", Timeout: units.Duration(90 * time.Second)}})
+	return append(fixtureProviders(), admin.Provider{Name: "azure-eastus", Type: admin.TypeOpenAI,
+		BaseURL: "https://my-company-openai-eastus.openai.azure.com/openai/deployments/gpt-4o", Timeout: units.Duration(90 * time.Second)})
 }
 
-func rowsOf(m map[string]store.UsageRow) []store.UsageRow {
-	rows := make([]store.UsageRow, 0, len(m))
+func rowsOf(m map[string]admin.UsageRow) []admin.UsageRow {
+	rows := make([]admin.UsageRow, 0, len(m))
 	for _, r := range m {
 		rows = append(rows, r)
 	}
-	slices.SortFunc(rows, func(a, b store.UsageRow) int { return strings.Compare(a.Group, b.Group) })
+	slices.SortFunc(rows, func(a, b admin.UsageRow) int { return strings.Compare(a.Group, b.Group) })
 	return rows
 }
 
