@@ -17,6 +17,7 @@ func keysModel(t *testing.T) *Model {
 
 func TestKeysList(t *testing.T) {
 	m := keysModel(t)
+	press(m, "H") // revoked keys are hidden until H
 	v := m.View()
 	billing := screenLine(v, "key_billing")
 	for _, col := range []string{"billing", "openai", "active", "4,210", "3.5M", "$3.4187"} {
@@ -172,7 +173,7 @@ func TestKeyRevokeConfirm(t *testing.T) {
 
 func TestKeyRevokedCannotBeRevokedAgain(t *testing.T) {
 	m := keysModel(t)
-	press(m, "G", "d")
+	press(m, "H", "G", "d")
 	v := m.View()
 	mustContain(t, v, "Key key_old is already revoked.")
 	mustNotContain(t, v, "Revoke key")

@@ -21,6 +21,7 @@ import (
 // credential's details.
 func TestCacheReadShareOnKeysCredentialsAndUsage(t *testing.T) {
 	m := keysModel(t)
+	press(m, "H") // list the revoked key too
 	v := m.View()
 	if f := strings.Fields(screenLine(v, "key_billing")); f[len(f)-1] != "60.0%" {
 		t.Errorf("billing row %v: want its cache share 60.0%% last", f)
