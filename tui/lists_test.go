@@ -331,3 +331,46 @@ func TestUsageCustomPeriod(t *testing.T) {
 	press(m, "esc", "p")
 	mustContain(t, m.View(), "period today")
 }
+
+// The key form picks the pool from the chosen provider's credentials
+// (name, id and state shown), space to pick; another provider offers its
+// own; the edit form starts with the key's pool picked.
+func TestKeyFormPicksCredentialsFromAList(t *testing.T) {
+	m := keysModel(t)
+	press(m, "a", "tab") // provider: anthropic, the first
+	press(m, "tab")      // the pool
+	v := m.View()
+	mustContain(t, v, "(0 of 2; space picks)", "team-a", "cred_anthropic1", "healthy", "cred_anthropic2", "cooling down until 12:00:40")
+	mustNotContain(t, v, "cred_openai1")
+	mustContain(t, v, "space/↑/↓ pick")
+	press(m, "down", " ") // the second
+	mustContain(t, m.View(), "[x] team-b", "(1 of 2; space picks)")
+	// Another provider: its credentials, nothing picked of them.
+	press(m, "shift+tab", "right", "tab")
+	v = m.View()
+	mustContain(t, v, "cred_openai1", "cred_openai3", "invalid until", "cred_openai4", "disabled", "(0 of 3; space picks)")
+	press(m, " ", "down", "down", " ")
+	p := m.pages[2].(*keysPage)
+	if got := p.form.value("credentials"); got != "cred_openai1, cred_openai4" {
+		t.Errorf("picked %q", got)
+	}
+	press(m, "up", "up", " ") // dropped again
+	press(m, "down")          // ↓ past the last: the next field
+	press(m, "down", "down")
+	mustContain(t, screenLine(m.View(), "› "), "Strategy")
+	if in, ok := p.createInput(); !ok || strings.Join(in.Credentials, ",") != "cred_openai4" {
+		t.Errorf("create request pool %v (ok %v)", in.Credentials, ok)
+	}
+	checkFits(t, m.View(), 80, 24)
+
+	// Edit: the key's pool is picked.
+	press(m, "esc")
+	press(m, "e", "tab")
+	v = m.View()
+	mustContain(t, v, "Edit key billing", "(2 of 3; space picks)", "[x] prod", "[x] old", "[ ] spare")
+	press(m, "down", " ")
+	patch, ok := p.patch()
+	if !ok || strings.Join(*patch.Credentials, ",") != "cred_openai1" {
+		t.Errorf("edit request pool %v", patch.Credentials)
+	}
+}

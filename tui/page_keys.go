@@ -425,8 +425,7 @@ func (p *keysPage) keyForm(k *store.Key) *form {
 		fields = append(fields, choiceInput("provider", "Provider", names, "", "The provider the key's requests go to (←/→ to choose)."))
 	}
 	fields = append(fields,
-		textInput("credentials", "Credentials", strings.Join(v.Credentials, ", "), "every credential of the provider",
-			"The key's pool: credential ids, comma-separated (see page 4). Empty: all of the provider's.", nil),
+		p.credentialsInput(k, v.Credentials),
 		choiceInput("strategy", "Strategy", store.Strategies, v.Strategy, "How a credential is chosen from the pool (←/→)."),
 		textInput("rpm", "Requests/min", num(v.RPM), "no limit", "Requests per minute; empty or 0: no limit.", limit),
 		textInput("tpm", "Tokens/min", num(v.TPM), "no limit", "Tokens per minute; empty or 0: no limit.", limit),

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"github.com/aigw/aigw/admin"
 	"github.com/aigw/aigw/store"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
@@ -57,4 +58,46 @@ func (p *keysPage) hiddenNote() string {
 		return plural(n, "revoked key", "revoked keys") + " hidden (H shows)"
 	}
 	return ""
+}
+
+// credentialsInput is the key form's pool: the chosen provider's
+// credentials (name, id, state) to pick from. A credential of the pool
+// that is not listed (removed since) stays picked, and says so.
+func (p *keysPage) credentialsInput(k *store.Key, pool []string) *field {
+	provider := func() string {
+		if k != nil {
+			return k.Provider
+		}
+		if p.form != nil {
+			return p.form.value("provider")
+		}
+		return ""
+	}
+	options := func() []pickOption {
+		var creds []*admin.Credential
+		nameW := 1
+		for i := range p.creds {
+			if c := &p.creds[i]; c.Provider == provider() {
+				creds = append(creds, c)
+				nameW = max(nameW, min(len(c.Name), 16))
+			}
+		}
+		var out []pickOption
+		seen := make(map[string]bool)
+		for _, c := range creds {
+			state, _ := credState(c, p.c)
+			seen[c.ID] = true
+			out = append(out, pickOption{value: c.ID, label: cell(orDash(c.Name), nameW, false) + "  " + c.ID + "  " + state})
+		}
+		if k != nil {
+			for _, id := range pool {
+				if !seen[id] {
+					out = append(out, pickOption{value: id, label: cell("-", nameW, false) + "  " + id + "  not found"})
+				}
+			}
+		}
+		return out
+	}
+	return pickInput("credentials", "Credentials", "every credential of the provider", options, pool,
+		"The key's pool: space picks or drops the credential under the cursor (↑/↓). None picked: all of the provider's.")
 }
