@@ -217,6 +217,7 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.withLastUsed(ks)
 	writeJSON(w, http.StatusOK, ks)
 	return nil
 }
@@ -240,6 +241,7 @@ func (s *Server) getKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	k = s.keyWithLastUsed(k)
 	writeJSON(w, http.StatusOK, k)
 	return nil
 }
@@ -254,6 +256,7 @@ func (s *Server) updateKey(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.changed()
+	k = s.keyWithLastUsed(k)
 	writeJSON(w, http.StatusOK, k)
 	return nil
 }
@@ -264,6 +267,7 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.changed()
+	k = s.keyWithLastUsed(k)
 	writeJSON(w, http.StatusOK, k)
 	return nil
 }

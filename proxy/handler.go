@@ -125,6 +125,7 @@ func (x *exchange) authenticate() bool {
 		why = "gateway key is bound to another provider"
 	}
 	x.key = k
+	k.lastUsed.Store(x.start.UnixNano()) // presented: "last used", even if refused below
 	x.trace = x.newTrace()
 	if why != "" {
 		// The client learns only that the key is not good here; the trace

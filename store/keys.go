@@ -49,6 +49,10 @@ type Key struct {
 	Status     string         `json:"status"` // derived: active, revoked, expired
 	CreatedAt  time.Time      `json:"created_at"`
 	UpdatedAt  time.Time      `json:"updated_at"`
+	// LastUsedAt is when a request last presented the key (null: never
+	// since the newest traces kept). Derived: the admin API fills it from
+	// the proxy; the store never writes it.
+	LastUsedAt *time.Time `json:"last_used_at"`
 
 	Hash [32]byte `json:"-"` // SHA-256 of the secret
 }

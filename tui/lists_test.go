@@ -216,7 +216,7 @@ func TestSortByColumn(t *testing.T) {
 		t.Errorf("by cost: %v", rows)
 	}
 	mustContain(t, selectedLine(v), "key_support")
-	press(m, "s", "s") // past the last column: the gateway's order again
+	press(m, "s", "s", "s") // CACHE, LAST USED, then past the last column: the gateway's order again
 	v = m.View()
 	mustNotContain(t, v, "sorted by", "▲", "▼")
 	// The help bar and ? name the keys.
@@ -372,5 +372,26 @@ func TestKeyFormPicksCredentialsFromAList(t *testing.T) {
 	patch, ok := p.patch()
 	if !ok || strings.Join(*patch.Credentials, ",") != "cred_openai1" {
 		t.Errorf("edit request pool %v", patch.Credentials)
+	}
+}
+
+// Keys show when each was last used, relative to now, "never" when not
+// since the traces kept; the details give the time; the column sorts by it.
+func TestKeysLastUsed(t *testing.T) {
+	m := newTestModel(t, nil)
+	press(m, "3")
+	msg := fixtureKeys()
+	used := testNow.Add(-3 * time.Minute)
+	msg.Keys[0].LastUsedAt = &used
+	send(m, msg)
+	v := m.View()
+	mustContain(t, v, "LAST USED")
+	mustContain(t, screenLine(v, "key_billing"), "3m ago")
+	mustContain(t, screenLine(v, "key_support"), "never")
+	mustContain(t, screenLine(v, "last used "), "2025-06-01 11:57 (3m ago)")
+	checkFits(t, v, 80, 24)
+	press(m, "s", "s", "s", "s", "s", "s", "s", "s", "s", "S") // LAST USED, newest first
+	if rows := keyRows(m.View()); strings.Join(rows, " ") != "key_billing key_support" {
+		t.Errorf("by last use, newest first: %v", rows)
 	}
 }

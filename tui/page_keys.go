@@ -68,6 +68,7 @@ func newKeysPage(c *common) *keysPage {
 			{title: "TOKENS", min: 6, right: true},
 			{title: "COST", min: 8, right: true},
 			{title: "CACHE", min: 6, right: true},
+			{title: "LAST USED", min: 9, right: true},
 		},
 		empty: "No gateway keys yet. Press a to create one.",
 	}}
@@ -250,8 +251,8 @@ func (p *keysPage) setRows() (gone string) {
 		if u.Requests > 0 {
 			tokens, cost = fmtCount(float64(u.PromptTokens+u.CompletionTokens)), usageCost(u)
 		}
-		rows[i] = listRow{id: k.ID, cells: []string{orDash(k.Name), k.ID, k.Provider, k.Status, fmtInt(u.Requests), tokens, cost, cacheShare(u)},
-			hidden: k.Status == store.KeyRevoked && !p.showRevoked}
+		rows[i] = listRow{id: k.ID, cells: []string{orDash(k.Name), k.ID, k.Provider, k.Status, fmtInt(u.Requests), tokens, cost, cacheShare(u), lastUsedText(k.LastUsedAt, p.c.now())},
+			sortKeys: lastUsedSortKey(k.LastUsedAt), hidden: k.Status == store.KeyRevoked && !p.showRevoked}
 		if k.Status != store.KeyActive {
 			rows[i].tone = toneMuted
 		}
@@ -328,6 +329,7 @@ func (p *keysPage) detail() string {
 			ofLimit(usageCost(u), fmtUSD(k.DailyCost), k.DailyCost > 0))},
 		detailLine{"cache", "", cacheShareText(u)},
 		detailLine{"other", "", fmt.Sprintf("timeout %s · max retries %s · expires %s", timeout, retries, expires)},
+		detailLine{"last used", "", lastUsedDetail(k.LastUsedAt, p.c)},
 	)
 }
 

@@ -1,6 +1,10 @@
 package tui
 
 import (
+	"fmt"
+	"strconv"
+	"time"
+
 	"github.com/aigw/aigw/admin"
 	"github.com/aigw/aigw/store"
 	"github.com/charmbracelet/bubbles/key"
@@ -100,4 +104,39 @@ func (p *keysPage) credentialsInput(k *store.Key, pool []string) *field {
 	}
 	return pickInput("credentials", "Credentials", "every credential of the provider", options, pool,
 		"The key's pool: space picks or drops the credential under the cursor (↑/↓). None picked: all of the provider's.")
+}
+
+// lastUsedText is a key's last use relative to now: "3m ago", "never".
+func lastUsedText(t *time.Time, now time.Time) string {
+	if t == nil {
+		return "never"
+	}
+	d := now.Sub(*t)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds ago", max(int(d.Seconds()), 0))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh ago", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd ago", int(d.Hours()/24))
+}
+
+// lastUsedDetail is the detail pane's last use: the time and how long ago.
+func lastUsedDetail(t *time.Time, c *common) string {
+	if t == nil {
+		return "never"
+	}
+	return t.In(c.loc).Format("2006-01-02 15:04") + " (" + lastUsedText(t, c.now()) + ")"
+}
+
+// lastUsedSortKey sorts LAST USED (the 9th column) by time, never first.
+func lastUsedSortKey(t *time.Time) []string {
+	keys := make([]string, 9)
+	keys[8] = "-"
+	if t != nil {
+		keys[8] = strconv.FormatInt(t.Unix(), 10)
+	}
+	return keys
 }
