@@ -44,7 +44,7 @@ type Options struct {
 	Status func() Status
 	// KeysLastUsed gives when each key was last used (nil: not shown).
 	KeysLastUsed func() map[string]time.Time
-	Logger *slog.Logger
+	Logger       *slog.Logger
 }
 
 // Server serves the admin API.
