@@ -130,7 +130,7 @@ func TestEnterDrillsDownAndEscComesBack(t *testing.T) {
 		mustContain(t, selectedLine(m.View()), "key_billing")
 		run(m, press(m, "enter"))
 		v := m.View()
-		mustContain(t, v, "[2 Traces]", `filter "key:key_billing": 7 shown`, "esc back to Keys")
+		mustContain(t, v, "[2 Traces]", `filter "key:key_billing": 7 shown of the last 1000 kept`, "esc back to Keys")
 		for _, r := range tableRows(v) {
 			if !strings.Contains(r, "billing") {
 				t.Errorf("a trace of another key is listed: %q", r)

@@ -356,7 +356,7 @@ func (p *tracesPage) view() string {
 		}
 	}
 	if !p.filter.empty() {
-		status = append(status, s.Warn.Render(fmt.Sprintf("filter %q: %d shown", p.input.Value(), n)))
+		status = append(status, s.Warn.Render(fmt.Sprintf("filter %q: %d shown of the last %d kept", p.input.Value(), n, len(p.ring.buf))))
 	} else {
 		status = append(status, s.Muted.Render(fmt.Sprintf("%d shown (last %d kept)", n, len(p.ring.buf))))
 	}
