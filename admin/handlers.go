@@ -208,7 +208,7 @@ func (s *Server) deleteCredential(w http.ResponseWriter, r *http.Request) error 
 
 // createdKeyOut is how the server sends a CreatedKey.
 type createdKeyOut struct {
-	store.Key
+	keyOut
 	Secret string `json:"secret"`
 }
 
@@ -217,7 +217,7 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, ks)
+	writeJSON(w, http.StatusOK, s.withLastUsed(ks...))
 	return nil
 }
 
@@ -231,7 +231,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.changed()
-	writeJSON(w, http.StatusCreated, createdKeyOut{Key: k, Secret: secret})
+	writeJSON(w, http.StatusCreated, createdKeyOut{keyOut: keyOut{Key: k}, Secret: secret})
 	return nil
 }
 
@@ -240,7 +240,7 @@ func (s *Server) getKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, k)
+	writeJSON(w, http.StatusOK, s.withLastUsed(k)[0])
 	return nil
 }
 
@@ -254,7 +254,7 @@ func (s *Server) updateKey(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.changed()
-	writeJSON(w, http.StatusOK, k)
+	writeJSON(w, http.StatusOK, s.withLastUsed(k)[0])
 	return nil
 }
 
@@ -264,7 +264,7 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.changed()
-	writeJSON(w, http.StatusOK, k)
+	writeJSON(w, http.StatusOK, s.withLastUsed(k)[0])
 	return nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"net/http/pprof"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aigw/aigw/scheduler"
 	"github.com/aigw/aigw/store"
@@ -41,7 +42,9 @@ type Options struct {
 	Metrics http.Handler
 	// Status reports the live figures of /api/v1/status (nil: not served).
 	Status func() Status
-	Logger *slog.Logger
+	// KeysLastUsed gives when each key was last used (nil: not shown).
+	KeysLastUsed func() map[string]time.Time
+	Logger       *slog.Logger
 }
 
 // Server serves the admin API.
@@ -57,13 +60,14 @@ type Server struct {
 	live     LiveTraces
 	metrics  http.Handler
 	statusFn func() Status
+	lastUsed func() map[string]time.Time
 	log      *slog.Logger
 	mux      *http.ServeMux
 }
 
 // New builds the server and its routes.
 func New(o Options) *Server {
-	s := &Server{closing: make(chan struct{}), store: o.Store, tokens: o.Tokens, reload: o.Reload, health: o.Health, refresh: o.RefreshCredential, provs: o.ProviderStates, live: o.Live, metrics: o.Metrics, statusFn: o.Status, log: o.Logger, mux: http.NewServeMux()}
+	s := &Server{closing: make(chan struct{}), store: o.Store, tokens: o.Tokens, reload: o.Reload, health: o.Health, refresh: o.RefreshCredential, provs: o.ProviderStates, live: o.Live, metrics: o.Metrics, statusFn: o.Status, lastUsed: o.KeysLastUsed, log: o.Logger, mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -129,6 +129,7 @@ type Key struct {
 	Status     string         `json:"status"` // KeyActive, KeyRevoked, KeyExpired
 	CreatedAt  time.Time      `json:"created_at"`
 	UpdatedAt  time.Time      `json:"updated_at"`
+	LastUsedAt *time.Time     `json:"last_used_at"` // when a request last presented it; nil: never
 }
 
 // KeyInput creates a gateway key.

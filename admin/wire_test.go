@@ -31,7 +31,7 @@ func TestWireTypesMatchTheServer(t *testing.T) {
 		{"Credential", &credentialOut{Health: &scheduler.Status{}}, &Credential{}},
 		{"CredentialInput (client → server)", &CredentialInput{}, &store.CredentialInput{}},
 		{"CredentialPatch (client → server)", &CredentialPatch{}, &store.CredentialPatch{}},
-		{"Key", &store.Key{}, &Key{}},
+		{"Key", &keyOut{}, &Key{}},
 		{"KeyInput (client → server)", &KeyInput{}, &store.KeyInput{}},
 		{"KeyPatch (client → server)", &KeyPatch{}, &store.KeyPatch{}},
 		{"CreatedKey", &createdKeyOut{}, &CreatedKey{}},

@@ -39,6 +39,9 @@ const (
 	MasterKeyFile = "master.key"
 )
 
+// lastUsedScan bounds the traces read at start for the keys' last use.
+const lastUsedScan = 100_000
+
 // Options are the parts of `aigw serve` that are not configuration.
 type Options struct {
 	Config config.Config
@@ -200,6 +203,11 @@ func Run(ctx context.Context, o Options) error {
 	if err := reload(); err != nil {
 		return fmt.Errorf("load configuration: %w", err)
 	}
+	if used, err := st.KeysLastUsed(lastUsedScan); err != nil {
+		log.Warn("cannot read the keys' last use from the traces", "err", err)
+	} else {
+		px.SeedLastUsed(used)
+	}
 	refresher = &oauth.Refresher{Store: st, Reload: reload, Logger: log, Timeout: cfg.OAuth.RefreshTimeout.D()}
 
 	proxyLn, err := net.Listen("tcp", cfg.Proxy.Addr)
@@ -221,7 +229,7 @@ func Run(ctx context.Context, o Options) error {
 
 	adminAPI := admin.New(admin.Options{Store: st, Tokens: tokens, Reload: reload, Health: px.Health(), ProviderStates: px.ProviderStates,
 		RefreshCredential: refresher.Refresh,
-		Live:              traces, Metrics: mets.Handler(), Logger: log,
+		Live:              traces, Metrics: mets.Handler(), Logger: log, KeysLastUsed: px.KeysLastUsed,
 		Status: statusFunc(o.Version, time.Now(), proxyLn.Addr().String(), px, traces)})
 	adminSrv := &http.Server{Handler: adminAPI.Handler(), ReadHeaderTimeout: 10 * time.Second}
 

@@ -146,6 +146,7 @@ func (x *exchange) authenticate() bool {
 		why, refused = "gateway key is bound to another provider", refusedKeyOtherProvider
 	}
 	x.key = k
+	k.lastUsed.Store(x.start.UnixNano()) // presented: "last used", even if refused below
 	if why == "" {
 		x.trace = x.newTrace()
 		return true

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aigw/aigw/scheduler"
@@ -20,7 +21,8 @@ import (
 type snapshot struct {
 	providers map[string]*provider
 	keys      map[[sha256.Size]byte]*gwKey
-	creds     map[string]*credential // by id, for secret-change detection
+	creds     map[string]*credential   // by id, for secret-change detection
+	used      map[string]*atomic.Int64 // each key's last use (unix ns) by id; see lastused.go
 	// problems are the records left out of service because they could not
 	// be loaded; everything else serves.
 	problems []Problem
@@ -67,7 +69,8 @@ type gwKey struct {
 	maxRetries int
 	expiresAt  int64 // unix ns; 0: never
 	revoked    bool
-	noPool     string // the client's 503 when pool is nil
+	noPool     string        // the client's 503 when pool is nil
+	lastUsed   *atomic.Int64 // unix ns of the last request that presented it; shared with the next snapshot
 
 	models *modelAllow // the allowed models; nil: every model
 }
@@ -112,6 +115,7 @@ func buildSnapshot(d *store.Data, rc reloadContext) (*snapshot, error) {
 		providers: make(map[string]*provider, len(d.Providers)),
 		keys:      make(map[[sha256.Size]byte]*gwKey, len(d.Keys)),
 		creds:     make(map[string]*credential, len(d.Credentials)),
+		used:      make(map[string]*atomic.Int64, len(d.Keys)),
 	}
 	for _, p := range d.Providers {
 		pr := &provider{name: p.Name, typ: p.Type, shape: shapeOf(p.Type), timeout: p.Timeout.D(),
@@ -170,8 +174,9 @@ func buildSnapshot(d *store.Data, rc reloadContext) (*snapshot, error) {
 		gk := &gwKey{
 			id: k.ID, name: k.Name, preview: k.Preview, provider: pr, limits: k.Limits,
 			timeout: k.Timeout.D(), maxRetries: rc.maxRetries, revoked: k.RevokedAt != nil,
-			models: compileModels(k.Models),
+			models: compileModels(k.Models), lastUsed: lastUsedOf(k.ID, rc.previous),
 		}
+		s.used[k.ID] = gk.lastUsed
 		gk.limited = k.RPM > 0 || k.TPM > 0 || k.DailyTokens > 0 || k.DailyCost > 0 || k.MaxConcurrency > 0
 		if k.MaxRetries != nil {
 			gk.maxRetries = *k.MaxRetries

@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -24,6 +25,7 @@ type common struct {
 	keys   *KeyMap
 	now    func() time.Time // the clock (tests pin it)
 	loc    *time.Location   // where times are shown
+	out    io.Writer        // the terminal, for escape sequences beside the screen (OSC 52); nil: none
 
 	width, height int // the terminal
 	bodyHeight    int // lines left for the active page between header and footer

@@ -21,6 +21,7 @@ const (
 	textField   fieldKind = iota
 	secretField           // typed into a masked input, never shown
 	choiceField           // one of a few values, changed with ←/→
+	pickField             // any of a list, picked with space (comp_picker.go)
 )
 
 // field is one line of a form.
@@ -32,6 +33,7 @@ type field struct {
 	input   textinput.Model
 	choices []string
 	choice  int
+	pick    *picker            // a pickField's list
 	check   func(string) error // nil: anything goes
 	err     string
 }
@@ -78,6 +80,8 @@ func (f *field) value() string {
 		return ""
 	case secretField:
 		return f.input.Value()
+	case pickField:
+		return f.pick.value()
 	}
 	return strings.TrimSpace(f.input.Value())
 }
@@ -208,6 +212,9 @@ func (f *form) update(msg tea.Msg) (formResult, tea.Cmd) {
 		switch {
 		case key.Matches(msg, k.Cancel):
 			return formCancelled, nil
+		case fl.kind == pickField && fl.pick.key(msg):
+			fl.err = ""
+			return formEditing, nil
 		case key.Matches(msg, k.Submit):
 			f.err = ""
 			if !f.validate() {
@@ -231,7 +238,7 @@ func (f *form) update(msg tea.Msg) (formResult, tea.Cmd) {
 				fl.err = ""
 			}
 			return formEditing, nil
-		case fl.kind == choiceField:
+		case fl.kind == choiceField || fl.kind == pickField:
 			return formEditing, nil
 		}
 		before := fl.input.Value()
@@ -271,6 +278,8 @@ func (f *form) view() string {
 				v = "‹ " + v + " ›"
 			}
 			b.WriteString(s.FormInput.Render(v))
+		case pickField:
+			b.WriteString(fl.pick.view(s, i == f.focus, f.c.width))
 		default:
 			b.WriteString(fl.input.View())
 		}
@@ -295,8 +304,11 @@ func (f *form) view() string {
 func (f *form) shortHelp() []key.Binding {
 	k := f.c.keys
 	out := []key.Binding{k.NextField, k.PrevField}
-	if f.fields[f.focus].kind == choiceField {
+	switch f.fields[f.focus].kind {
+	case choiceField:
 		out = append(out, k.Choose)
+	case pickField:
+		out = append(out, pickHelp)
 	}
 	return append(out, k.Submit, k.Cancel)
 }

@@ -15,7 +15,7 @@ func selectedLine(view string) string { return screenLine(view, "› ") }
 func TestListSelectionFollowsID(t *testing.T) {
 	t.Run("keys", func(t *testing.T) {
 		m := keysModel(t)
-		press(m, "down")
+		press(m, "H", "down")
 		mustContain(t, selectedLine(m.View()), "key_support")
 
 		msg := fixtureKeys()

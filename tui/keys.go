@@ -25,13 +25,21 @@ type KeyMap struct {
 	Open     key.Binding
 	Back     key.Binding
 
-	// Traces.
-	Filter key.Binding
-	Pause  key.Binding
+	// Traces and the lists.
+	Filter      key.Binding
+	ListFilter  key.Binding
+	Pause       key.Binding
+	Sort        key.Binding
+	SortReverse key.Binding
+	Copy        key.Binding
 
 	// Usage.
-	GroupBy key.Binding
-	Period  key.Binding
+	GroupBy      key.Binding
+	Period       key.Binding
+	CustomPeriod key.Binding
+
+	// Keys.
+	ShowRevoked key.Binding
 
 	// Keys, Credentials, Providers.
 	Add    key.Binding
@@ -77,11 +85,18 @@ func DefaultKeyMap() *KeyMap {
 		Open:     b([]string{"enter"}, "enter", "details"),
 		Back:     b([]string{"esc"}, "esc", "back"),
 
-		Filter: b([]string{"/"}, "/", "filter traces"),
-		Pause:  b([]string{"p", " "}, "p/space", "pause/resume"),
+		Filter:      b([]string{"/"}, "/", "filter traces"),
+		ListFilter:  b([]string{"/"}, "/", "filter the list"),
+		Pause:       b([]string{"p", " "}, "p/space", "pause/resume"),
+		Sort:        b([]string{"s"}, "s", "sort by next column"),
+		SortReverse: b([]string{"S"}, "S", "reverse the sort"),
+		Copy:        b([]string{"c"}, "c", "copy id (OSC 52)"),
 
-		GroupBy: b([]string{"b"}, "b", "group usage by"),
-		Period:  b([]string{"s"}, "s", "usage period"),
+		GroupBy:      b([]string{"b"}, "b", "group usage by"),
+		Period:       b([]string{"p"}, "p", "usage period"),
+		CustomPeriod: b([]string{"P"}, "P", "custom period"),
+
+		ShowRevoked: b([]string{"H"}, "H", "show/hide revoked"),
 
 		Add:    b([]string{"a"}, "a", "add / create"),
 		Edit:   b([]string{"e"}, "e", "edit"),
@@ -110,8 +125,9 @@ func (k *KeyMap) helpGroups() []helpGroup {
 	return []helpGroup{
 		{"Everywhere", []key.Binding{k.Pages, k.NextPage, k.PrevPage, k.Refresh, k.Help, k.Quit, k.ForceQuit}},
 		{"Lists", []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Open, k.Back}},
-		{"Traces, usage", []key.Binding{k.Filter, k.Pause, k.GroupBy, k.Period}},
-		{"Keys, credentials, providers", []key.Binding{k.Add, k.Edit, k.Delete, k.Toggle}},
+		{"Traces, usage", []key.Binding{k.Filter, k.Pause, k.GroupBy, k.Period, k.CustomPeriod}},
+		{"List pages", []key.Binding{tracesBinding, k.ListFilter, k.Sort, k.SortReverse, k.Copy}},
+		{"Keys, creds, providers", []key.Binding{k.Add, k.Edit, k.Delete, k.Toggle, k.ShowRevoked}},
 		{"Forms, dialogs", []key.Binding{k.NextField, k.PrevField, k.Choose, k.Submit, k.Cancel, k.Yes, k.No}},
 	}
 }

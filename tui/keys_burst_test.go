@@ -33,6 +33,6 @@ func TestKeysArrivingTogether(t *testing.T) {
 	// On another page: "3" then "j" go to the Keys page.
 	k := newTestModel(t, nil)
 	send(k, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("3")}, statusMsg{Status: fixtureStatus()}, fixtureKeys())
-	send(k, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("jj")})
+	send(k, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("Hjj")}) // H lists the revoked key
 	mustContain(t, selectedLine(k.View()), "key_old")
 }

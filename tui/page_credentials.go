@@ -49,10 +49,11 @@ type credentialsPage struct {
 	editing   string // the id of the credential being edited; "" while adding
 	flash     banner
 	removed   string // the item this page just removed: its going is no news
+	list      listView
 }
 
 func newCredentialsPage(c *common) *credentialsPage {
-	return &credentialsPage{c: c, table: table{
+	p := &credentialsPage{c: c, table: table{
 		cols: []column{
 			{title: "ID", min: 8, keep: 2},
 			{title: "PROVIDER", short: "PROV", min: 5, keep: 1},
@@ -64,22 +65,27 @@ func newCredentialsPage(c *common) *credentialsPage {
 		},
 		empty: "No credentials yet. Press a to add one (a provider comes first, on page 5).",
 	}}
+	p.list = newListView(c, &p.table, "credential")
+	return p
 }
 
 func (p *credentialsPage) title() string   { return "Credentials" }
-func (p *credentialsPage) capturing() bool { return p.modalOpen() }
+func (p *credentialsPage) capturing() bool { return p.modalOpen() || p.list.filtering }
 
 func (p *credentialsPage) shortHelp() []key.Binding {
 	k := p.c.keys
 	if h := p.modalHelp(k); h != nil {
 		return h
 	}
-	return []key.Binding{k.Up, k.Down, k.Add, k.Edit, k.Toggle, key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "remove"))}
+	if h := p.list.help(); h != nil {
+		return h
+	}
+	return []key.Binding{footAdd, k.Edit, k.Toggle, key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "remove")), footTraces, footFilter, footSort, footCopy}
 }
 
 func (p *credentialsPage) selected() *admin.Credential {
-	if p.table.cursor < len(p.creds) {
-		return &p.creds[p.table.cursor]
+	if i := p.list.at(&p.table); i >= 0 && i < len(p.creds) {
+		return &p.creds[i]
 	}
 	return nil
 }
@@ -152,6 +158,10 @@ func (p *credentialsPage) update(msg tea.Msg) tea.Cmd {
 		p.flash = okBanner("Credential " + msg.ID + " removed.")
 		p.removed = msg.ID
 		return p.load()
+	case copiedMsg:
+		if msg.page == p.title() {
+			p.flash = copiedBanner(msg)
+		}
 	case tea.KeyMsg:
 		return p.updateKey(msg)
 	}
@@ -161,6 +171,9 @@ func (p *credentialsPage) update(msg tea.Msg) tea.Cmd {
 func (p *credentialsPage) updateKey(msg tea.KeyMsg) tea.Cmd {
 	k := p.c.keys
 	if cmd, handled := p.modalKey(msg, k, p.submit); handled {
+		return cmd
+	}
+	if cmd, handled := p.listKey(msg); handled {
 		return cmd
 	}
 	sel := p.selected()
@@ -188,7 +201,7 @@ func (p *credentialsPage) updateKey(msg tea.KeyMsg) tea.Cmd {
 		p.confirm.ask(fmt.Sprintf("Remove credential %s?", credLabel(sel)),
 			"Its secret is deleted from aigw. Keys whose pool holds it must drop it first.", removeCredential(p.c, sel.ID))
 	default:
-		p.table.update(msg, k, listTableHeight(p.c, p.detail(), p.flash))
+		p.table.update(msg, k, p.list.tableHeight(p.detail(), p.flash, ""))
 	}
 	return nil
 }
@@ -239,9 +252,7 @@ func credState(c *admin.Credential, cm *common) (string, tone) {
 }
 
 func (p *credentialsPage) setRows() (gone string) {
-	ids := make([]string, len(p.creds))
-	rows := make([][]string, len(p.creds))
-	tones := make([]tone, len(p.creds))
+	rows := make([]listRow, len(p.creds))
 	for i := range p.creds {
 		c := &p.creds[i]
 		state, tn := credState(c, p.c)
@@ -252,11 +263,9 @@ func (p *credentialsPage) setRows() (gone string) {
 		if q := quotaCell(c, p.c.now()); q != "" && state == "healthy" {
 			state += " · " + q // 80 columns leave no room for a column of its own
 		}
-		ids[i] = c.ID
-		rows[i] = []string{c.ID, c.Provider, orDash(c.Name), state, fmt.Sprint(c.Weight), req, errs}
-		tones[i] = tn
+		rows[i] = listRow{id: c.ID, cells: []string{c.ID, c.Provider, orDash(c.Name), state, fmt.Sprint(c.Weight), req, errs}, tone: tn}
 	}
-	return p.table.setItems(ids, rows, tones)
+	return p.list.apply(&p.table, rows)
 }
 
 func (p *credentialsPage) detail() string {
@@ -370,7 +379,7 @@ func (p *credentialsPage) view() string {
 		}
 		return s.Muted.Render("Loading credentials…")
 	}
-	return listLayout(p.c, p.table, p.detail(), p.flash)
+	return p.list.layout(p.table, p.detail(), p.flash, "")
 }
 
 // credentialForm is the add form (c == nil) or the edit form of c.

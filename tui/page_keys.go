@@ -52,10 +52,12 @@ type keysPage struct {
 	editExpires string            // the edited key's expiry as the form showed it
 	created     *admin.CreatedKey // the key whose secret is on screen
 	flash       banner
+	list        listView // filter, sort, selection by id
+	showRevoked bool     // H: revoked keys are listed too
 }
 
 func newKeysPage(c *common) *keysPage {
-	return &keysPage{c: c, table: table{
+	p := &keysPage{c: c, table: table{
 		cols: []column{
 			{title: "NAME", min: 6, keep: 3},
 			{title: "ID", min: 8, keep: 1},
@@ -65,31 +67,38 @@ func newKeysPage(c *common) *keysPage {
 			{title: "TOKENS", min: 6, right: true, keep: 1},
 			{title: "COST", min: 9, right: true, keep: 3}, // "$0.0049+?": the unpriced mark is never cut
 			{title: "CACHE", min: 5, right: true},
+			{title: "LAST USED", short: "USED", min: 7, right: true},
 		},
 		empty: "No gateway keys yet. Press a to create one.",
 	}}
+	p.list = newListView(c, &p.table, "key")
+	return p
 }
 
 func (p *keysPage) title() string { return "Keys" }
 
 func (p *keysPage) capturing() bool {
-	return p.modalOpen() || p.created != nil
+	return p.modalOpen() || p.created != nil || p.list.filtering
 }
 
 func (p *keysPage) shortHelp() []key.Binding {
 	k := p.c.keys
 	if p.created != nil {
-		return []key.Binding{key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "I have copied the secret"))}
+		return []key.Binding{key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "I have copied the secret")),
+			key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "copy the secret"))}
 	}
 	if h := p.modalHelp(k); h != nil {
 		return h
 	}
-	return []key.Binding{k.Up, k.Down, k.Add, k.Edit, key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "revoke")), k.Refresh}
+	if h := p.list.help(); h != nil {
+		return h
+	}
+	return []key.Binding{footAdd, k.Edit, key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "revoke")), footTraces, footFilter, footSort, footRevoked, footCopy}
 }
 
 func (p *keysPage) selected() *admin.Key {
-	if p.table.cursor < len(p.keys) {
-		return &p.keys[p.table.cursor]
+	if i := p.list.at(&p.table); i >= 0 && i < len(p.keys) {
+		return &p.keys[i]
 	}
 	return nil
 }
@@ -163,6 +172,10 @@ func (p *keysPage) update(msg tea.Msg) tea.Cmd {
 		}
 		p.flash = okBanner(fmt.Sprintf("Key %s %s.", keyLabel(&msg.Key), msg.Verb))
 		return p.load()
+	case copiedMsg:
+		if msg.page == p.title() {
+			p.flash = copiedBanner(msg)
+		}
 	case tea.KeyMsg:
 		return p.updateKey(msg)
 	}
@@ -172,12 +185,18 @@ func (p *keysPage) update(msg tea.Msg) tea.Cmd {
 func (p *keysPage) updateKey(msg tea.KeyMsg) tea.Cmd {
 	k := p.c.keys
 	if p.created != nil {
-		if key.Matches(msg, k.Submit) || key.Matches(msg, k.Back) {
+		switch {
+		case key.Matches(msg, k.Submit) || key.Matches(msg, k.Back):
 			p.created = nil
+		case key.Matches(msg, k.Copy):
+			return copyToClipboard(p.c, p.title(), "the new key's secret", p.created.Secret)
 		}
 		return nil
 	}
 	if cmd, handled := p.modalKey(msg, k, p.submit); handled {
+		return cmd
+	}
+	if cmd, handled := p.listKey(msg); handled {
 		return cmd
 	}
 	switch {
@@ -212,7 +231,7 @@ func (p *keysPage) updateKey(msg tea.KeyMsg) tea.Cmd {
 		p.confirm.ask(fmt.Sprintf("Revoke key %s?", keyLabel(sel)),
 			"Applications that use it get 401 from now on. This cannot be undone.", revokeKey(p.c, sel.ID))
 	default:
-		p.table.update(msg, k, listTableHeight(p.c, p.detail(), p.flash))
+		p.table.update(msg, k, p.list.tableHeight(p.detail(), p.flash, p.hiddenNote()))
 	}
 	return nil
 }
@@ -225,22 +244,20 @@ func keyLabel(k *admin.Key) string {
 }
 
 func (p *keysPage) setRows() (gone string) {
-	ids := make([]string, len(p.keys))
-	rows := make([][]string, len(p.keys))
-	tones := make([]tone, len(p.keys))
+	rows := make([]listRow, len(p.keys))
 	for i, k := range p.keys {
 		u := p.today[k.ID]
 		tokens, cost := "-", "-"
 		if u.Requests > 0 {
 			tokens, cost = fmtCount(float64(u.PromptTokens+u.CompletionTokens)), usageCost(u)
 		}
-		ids[i] = k.ID
-		rows[i] = []string{orDash(k.Name), k.ID, k.Provider, k.Status, fmtInt(u.Requests), tokens, cost, cacheShare(u)}
+		rows[i] = listRow{id: k.ID, cells: []string{orDash(k.Name), k.ID, k.Provider, k.Status, fmtInt(u.Requests), tokens, cost, cacheShare(u), lastUsedText(k.LastUsedAt, p.c.now())},
+			sortKeys: lastUsedSortKey(k.LastUsedAt), hidden: k.Status == admin.KeyRevoked && !p.showRevoked}
 		if k.Status != admin.KeyActive {
-			tones[i] = toneMuted
+			rows[i].tone = toneMuted
 		}
 	}
-	return p.table.setItems(ids, rows, tones)
+	return p.list.apply(&p.table, rows)
 }
 
 // cacheShare is a roll-up's cache-read share: the part of its prompt
@@ -312,6 +329,7 @@ func (p *keysPage) detail() string {
 			ofLimit(usageCost(u), fmtUSD(k.DailyCost), k.DailyCost > 0))},
 		detailLine{"cache", "", cacheShareText(u)},
 		detailLine{"other", "", fmt.Sprintf("timeout %s · max retries %s · expires %s", timeout, retries, expires)},
+		detailLine{"last used", "", lastUsedDetail(k.LastUsedAt, p.c)},
 	)
 }
 
@@ -346,7 +364,7 @@ func (p *keysPage) view() string {
 		}
 		return msg
 	}
-	return listLayout(p.c, p.table, p.detail(), p.flash)
+	return p.list.layout(p.table, p.detail(), p.flash, p.hiddenNote())
 }
 
 // secretView shows a new key's secret, the only time it can be seen.
@@ -409,8 +427,7 @@ func (p *keysPage) keyForm(k *admin.Key) *form {
 		fields = append(fields, choiceInput("provider", "Provider", names, "", "The provider the key's requests go to (←/→ to choose)."))
 	}
 	fields = append(fields,
-		textInput("credentials", "Credentials", strings.Join(v.Credentials, ", "), "every credential of the provider",
-			"The key's pool: credential ids, comma-separated (see page 4). Empty: all of the provider's.", nil),
+		p.credentialsInput(k, v.Credentials),
 		choiceInput("strategy", "Strategy", admin.Strategies, v.Strategy, "How a credential is chosen from the pool (←/→)."),
 		textInput("rpm", "Requests/min", num(v.RPM), "no limit", "Requests per minute; empty or 0: no limit.", limit),
 		textInput("tpm", "Tokens/min", num(v.TPM), "no limit", "Tokens per minute; empty or 0: no limit.", limit),

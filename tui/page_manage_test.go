@@ -222,9 +222,9 @@ func TestUsageGroupingAndPeriod(t *testing.T) {
 	mustContain(t, v, "gpt-4o", "(unknown model)")
 	mustNotContain(t, v, "key_billing")
 
-	press(m, "s")
+	press(m, "p")
 	mustContain(t, m.View(), "last 30 days")
-	press(m, "s", "s")
+	press(m, "p", "p")
 	mustContain(t, m.View(), "today")
 	press(m, "b", "b", "b")
 	mustContain(t, m.View(), "[credential]")

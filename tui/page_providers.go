@@ -40,10 +40,11 @@ type providersPage struct {
 	editing   string // the name of the provider being edited; "" while adding
 	flash     banner
 	removed   string // the item this page just removed: its going is no news
+	list      listView
 }
 
 func newProvidersPage(c *common) *providersPage {
-	return &providersPage{c: c, table: table{
+	p := &providersPage{c: c, table: table{
 		cols: []column{
 			{title: "NAME", min: 6, keep: 3},
 			{title: "TYPE", min: 6, keep: 2},
@@ -52,22 +53,27 @@ func newProvidersPage(c *common) *providersPage {
 		},
 		empty: "No providers yet. Press a to add one (e.g. openai, https://api.openai.com).",
 	}}
+	p.list = newListView(c, &p.table, "provider")
+	return p
 }
 
 func (p *providersPage) title() string   { return "Providers" }
-func (p *providersPage) capturing() bool { return p.modalOpen() }
+func (p *providersPage) capturing() bool { return p.modalOpen() || p.list.filtering }
 
 func (p *providersPage) shortHelp() []key.Binding {
 	k := p.c.keys
 	if h := p.modalHelp(k); h != nil {
 		return h
 	}
-	return []key.Binding{k.Up, k.Down, k.Add, k.Edit, key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "remove")), k.Refresh}
+	if h := p.list.help(); h != nil {
+		return h
+	}
+	return []key.Binding{footAdd, k.Edit, key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "remove")), footTraces, footFilter, footSort, footCopy, k.Refresh}
 }
 
 func (p *providersPage) selected() *admin.Provider {
-	if p.table.cursor < len(p.providers) {
-		return &p.providers[p.table.cursor]
+	if i := p.list.at(&p.table); i >= 0 && i < len(p.providers) {
+		return &p.providers[i]
 	}
 	return nil
 }
@@ -120,6 +126,10 @@ func (p *providersPage) update(msg tea.Msg) tea.Cmd {
 		p.flash = okBanner("Provider " + msg.Name + " removed.")
 		p.removed = msg.Name
 		return p.load()
+	case copiedMsg:
+		if msg.page == p.title() {
+			p.flash = copiedBanner(msg)
+		}
 	case tea.KeyMsg:
 		return p.updateKey(msg)
 	}
@@ -129,6 +139,9 @@ func (p *providersPage) update(msg tea.Msg) tea.Cmd {
 func (p *providersPage) updateKey(msg tea.KeyMsg) tea.Cmd {
 	k := p.c.keys
 	if cmd, handled := p.modalKey(msg, k, p.submit); handled {
+		return cmd
+	}
+	if cmd, handled := p.listKey(msg); handled {
 		return cmd
 	}
 	sel := p.selected()
@@ -147,28 +160,25 @@ func (p *providersPage) updateKey(msg tea.KeyMsg) tea.Cmd {
 			"Requests to /"+sel.Name+"/… get 404 afterwards. aigw refuses while keys or credentials still use it.",
 			removeProvider(p.c, sel.Name))
 	default:
-		p.table.update(msg, k, listTableHeight(p.c, p.detail(), p.flash))
+		p.table.update(msg, k, p.list.tableHeight(p.detail(), p.flash, ""))
 	}
 	return nil
 }
 
 func (p *providersPage) setRows() (gone string) {
-	ids := make([]string, len(p.providers))
-	rows := make([][]string, len(p.providers))
-	tones := make([]tone, len(p.providers))
+	rows := make([]listRow, len(p.providers))
 	for i, pr := range p.providers {
 		timeout := "default"
 		if pr.Timeout != 0 {
 			timeout = pr.Timeout.String()
 		}
-		name := pr.Name
+		name, tn := pr.Name, toneNormal
 		if pr.Broken != "" { // out of service: the reason is in the detail
-			name, tones[i] = "✗ "+name, toneBad
+			name, tn = "✗ "+name, toneBad
 		}
-		ids[i] = pr.Name
-		rows[i] = []string{name, pr.Type, pr.BaseURL, timeout}
+		rows[i] = listRow{id: pr.Name, cells: []string{name, pr.Type, pr.BaseURL, timeout}, tone: tn}
 	}
-	return p.table.setItems(ids, rows, tones)
+	return p.list.apply(&p.table, rows)
 }
 
 func (p *providersPage) detail() string {
@@ -202,7 +212,7 @@ func (p *providersPage) view() string {
 		}
 		return s.Muted.Render("Loading providers…")
 	}
-	return listLayout(p.c, p.table, p.detail(), p.flash)
+	return p.list.layout(p.table, p.detail(), p.flash, "")
 }
 
 // providerForm is the add form (pr == nil) or the edit form of pr.

@@ -2,8 +2,10 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aigw/aigw/admin"
 	"github.com/charmbracelet/bubbles/cursor"
@@ -355,7 +357,7 @@ func (p *tracesPage) view() string {
 		}
 	}
 	if !p.filter.empty() {
-		status = append(status, s.Warn.Render(fmt.Sprintf("filter %q: %d shown", p.input.Value(), n)))
+		status = append(status, s.Warn.Render(fmt.Sprintf("filter %q: %d shown of the last %d kept", p.input.Value(), n, len(p.ring.buf))))
 	} else {
 		status = append(status, s.Muted.Render(fmt.Sprintf("%d shown (last %d kept)", n, len(p.ring.buf))))
 	}
@@ -428,9 +430,11 @@ func (p *tracesPage) detailText(t *admin.Trace) string {
 }
 
 // traceFilter is what "/" typed: words that must all match. A word is
-// "field:value" (key, model, provider, status) or a bare value that may
-// match any of them. Status values are a code (429), a class (5xx), "ok"
-// (2xx) or "err" (4xx, 5xx and no answer).
+// "field:value" (key, model, provider, cred, status, since, until) or a
+// bare value that may match key, model, provider or status. Values match
+// as a substring, or whole after "=" (model:=gpt-4o). Status values are a
+// code (429), a class (5xx), "ok" (2xx) or "err" (4xx, 5xx and no answer);
+// since and until are UTC days (YYYY-MM-DD), both included.
 // bad says what in the text could not be read ("": all of it could).
 type traceFilter struct {
 	terms [][2]string
@@ -444,16 +448,33 @@ func parseTraceFilter(s string) traceFilter {
 		switch {
 		case !ok:
 			field, val = "", w
-		case field != "key" && field != "model" && field != "provider" && field != "status":
-			f.bad = fmt.Sprintf("Unknown filter %q: use key:, model:, provider: or status:.", safe(field)+":")
+		case !traceFilterFields[field]:
+			f.bad = fmt.Sprintf("Unknown filter %q: use key model provider cred status since until.", safe(field)+":")
 		case field == "status" && val != "" && !validStatusFilter(val):
 			f.bad = fmt.Sprintf("status:%s is not a status: use a code (429), a class (5xx), ok or err.", safe(val))
+		case (field == "since" || field == "until") && val != "" && !validDay(val):
+			f.bad = fmt.Sprintf("%s:%s is not a day: use YYYY-MM-DD.", field, safe(val))
+		}
+		if field == "credential" {
+			field = "cred"
 		}
 		if val != "" || f.bad != "" {
 			f.terms = append(f.terms, [2]string{field, val})
 		}
 	}
 	return f
+}
+
+// traceFilterFields are the fields a filter word may name.
+var traceFilterFields = map[string]bool{
+	"key": true, "model": true, "provider": true, "status": true,
+	"cred": true, "credential": true, "since": true, "until": true,
+}
+
+// validDay is a day as YYYY-MM-DD.
+func validDay(v string) bool {
+	_, err := time.Parse(time.DateOnly, v)
+	return err == nil
 }
 
 // validStatusFilter is a code (three digits), a class (4xx) or ok/err.
@@ -476,22 +497,30 @@ func (f traceFilter) empty() bool { return len(f.terms) == 0 }
 func (f traceFilter) match(t *admin.Trace) bool {
 	for _, term := range f.terms {
 		field, v := term[0], term[1]
-		key := strings.Contains(strings.ToLower(t.KeyID), v) || strings.Contains(strings.ToLower(t.KeyName), v)
-		model := strings.Contains(strings.ToLower(t.Model), v)
-		provider := strings.Contains(strings.ToLower(t.Provider), v)
-		status := statusMatches(t, v)
+		has := func(s string) bool {
+			if w, exact := strings.CutPrefix(v, "="); exact {
+				return strings.ToLower(s) == w
+			}
+			return strings.Contains(strings.ToLower(s), v)
+		}
 		ok := false
 		switch field {
 		case "key":
-			ok = key
+			ok = has(t.KeyID) || has(t.KeyName)
 		case "model":
-			ok = model
+			ok = has(t.Model)
 		case "provider":
-			ok = provider
+			ok = has(t.Provider)
 		case "status":
-			ok = status
+			ok = statusMatches(t, v)
+		case "cred":
+			ok = has(t.CredentialID) || slices.ContainsFunc(t.Attempts, func(a admin.Attempt) bool { return has(a.CredentialID) })
+		case "since":
+			ok = admin.UsageDay(t.Time) >= v
+		case "until":
+			ok = admin.UsageDay(t.Time) <= v
 		default:
-			ok = key || model || provider || status
+			ok = has(t.KeyID) || has(t.KeyName) || has(t.Model) || has(t.Provider) || statusMatches(t, v)
 		}
 		if !ok {
 			return false

@@ -193,7 +193,7 @@ func TestTracesFilterSaysWhyNothingShows(t *testing.T) {
 	for _, tc := range []struct{ filter, want string }{
 		{"model:nothing-like-it", `No trace matches "model:nothing-like-it".`},
 		{"status:abc", "status:abc is not a status: use a code (429), a class (5xx), ok or err."},
-		{"color:red", `Unknown filter "color:": use key:, model:, provider: or status:.`},
+		{"color:red", `Unknown filter "color:": use key model provider cred status since until.`},
 	} {
 		m := tracesModel(t)
 		press(m, "/")

@@ -40,6 +40,9 @@ type usagePage struct {
 	table    table
 	flash    banner
 	barW     int // the bar column's width, as last laid out
+	list     listView
+	custom   usageRange // the period of your own (p.period == customPeriod)
+	form     *form      // the custom period's form, while open
 }
 
 func newUsagePage(c *common) *usagePage {
@@ -55,15 +58,22 @@ func newUsagePage(c *common) *usagePage {
 		},
 		empty: "No usage in this period.",
 	}}
+	p.list = newListView(c, &p.table, "row")
 	return p
 }
 
 func (p *usagePage) title() string   { return "Usage" }
-func (p *usagePage) capturing() bool { return false }
+func (p *usagePage) capturing() bool { return p.form != nil || p.list.filtering }
 
 func (p *usagePage) shortHelp() []key.Binding {
 	k := p.c.keys
-	return []key.Binding{k.GroupBy, k.Period, k.Up, k.Down, k.Refresh}
+	if p.form != nil {
+		return p.form.shortHelp()
+	}
+	if h := p.list.help(); h != nil {
+		return h
+	}
+	return []key.Binding{footGroup, footPeriod, footDates, footTraces, footFilter, footSort, k.Refresh}
 }
 
 func (p *usagePage) groupBy() string { return admin.UsageGroupings[p.by] }
@@ -71,10 +81,7 @@ func (p *usagePage) groupBy() string { return admin.UsageGroupings[p.by] }
 func (p *usagePage) load() tea.Cmd {
 	c, by, period := p.c, p.groupBy(), p.period
 	q := admin.UsageQuery{By: by}
-	if days := usagePeriods[period].days; days > 0 {
-		q.Until = c.today()
-		q.Since = admin.UsageDay(c.now().UTC().AddDate(0, 0, 1-days))
-	}
+	q.Since, q.Until = p.span()
 	return func() tea.Msg {
 		ctx, cancel := c.call()
 		defer cancel()
@@ -125,20 +132,29 @@ func (p *usagePage) update(msg tea.Msg) tea.Cmd {
 		p.rows, p.keyNames, p.loaded = msg.Rows, msg.KeyNames, true
 		p.sortRows()
 		p.setRows()
+	case tea.WindowSizeMsg:
+		if p.form != nil {
+			p.form.update(msg)
+		}
+		p.setRows() // the bars follow the width
 	case tea.KeyMsg:
+		if cmd, handled := p.listKey(msg); handled {
+			return cmd
+		}
 		switch {
 		case key.Matches(msg, k.GroupBy):
 			p.by = (p.by + 1) % len(admin.UsageGroupings)
 			p.table.cursor = 0
 			return p.load()
 		case key.Matches(msg, k.Period):
-			p.period = (p.period + 1) % len(usagePeriods)
+			p.period = (p.period + 1) % (len(usagePeriods) + 1) % len(usagePeriods) // from the custom period: back to the first
+			p.table.cursor = 0
 			p.table.cursor = 0
 			return p.load()
 		case key.Matches(msg, k.Refresh):
 			return p.load()
 		}
-		p.table.update(msg, k, p.tableHeight())
+		p.table.update(msg, k, p.tableHeight()-p.statusLines())
 	}
 	return nil
 }
@@ -174,16 +190,17 @@ func (p *usagePage) setRows() {
 	for _, r := range p.rows {
 		top = max(top, r.CostUSD)
 	}
-	p.table.setSource(len(p.rows), func(i int) ([]string, tone) {
-		r := p.rows[i]
-		barW := p.barW
+	barW := p.barW
+	rows := make([]listRow, len(p.rows))
+	for i, r := range p.rows {
 		tn := toneNormal
 		if r.Errors > 0 && r.Errors*10 >= r.Requests {
 			tn = toneWarn
 		}
-		return []string{p.groupLabel(r.Group), fmtInt(r.Requests), fmtInt(r.Errors),
-			fmtCount(float64(r.PromptTokens + r.CompletionTokens)), usageCost(r), cacheShare(r), hbar(r.CostUSD, top, barW)}, tn
-	})
+		rows[i] = listRow{id: "group:" + r.Group, tone: tn, cells: []string{p.groupLabel(r.Group), fmtInt(r.Requests), fmtInt(r.Errors),
+			fmtCount(float64(r.PromptTokens + r.CompletionTokens)), usageCost(r), cacheShare(r), hbar(r.CostUSD, top, barW)}}
+	}
+	p.list.apply(&p.table, rows)
 }
 
 func (p *usagePage) tableHeight() int { return max(p.c.bodyHeight-4, 2) }
@@ -199,7 +216,10 @@ func (p *usagePage) view() string {
 		}
 	}
 	head := s.Title.Render("Usage by ") + strings.Join(tabs, "") + s.Muted.Render(" (b)") +
-		s.Title.Render("  period ") + s.Value.Render(usagePeriods[p.period].label) + s.Muted.Render(" (s)")
+		s.Title.Render(p.periodTitle()) + s.Value.Render(p.periodLabel()) + s.Muted.Render(" (p, P)")
+	if p.form != nil {
+		return head + "\n\n" + p.form.view()
+	}
 	if !p.loaded {
 		if p.flash.kind != bannerNone {
 			return head + "\n\n" + p.flash.view(s, p.c.width, 3)
@@ -207,13 +227,22 @@ func (p *usagePage) view() string {
 		return head + "\n\n" + s.Muted.Render("Loading usage…")
 	}
 	var tot admin.UsageRow
-	for i := range p.rows {
+	for _, i := range p.list.shown { // the rows on screen: a filter narrows the total too
 		tot.Add(&p.rows[i])
 	}
 	total := fmt.Sprintf("Total  %s requests · %s errors · %s tokens · %s · cache read %s",
 		fmtInt(tot.Requests), fmtInt(tot.Errors), fmtCount(float64(tot.PromptTokens+tot.CompletionTokens)), usageCost(tot), cacheShare(tot))
-	p.barW = p.table.widths(p.c.width, p.tableHeight()-1)[len(p.table.cols)-1]
-	body := fitLines(p.table.view(s, p.c.width, p.tableHeight()), p.c.width, p.tableHeight())
+	tableH := p.tableHeight() - p.statusLines()
+	// The bar takes what the other columns leave: redraw the rows when
+	// that changed (a resize, other figures).
+	if w := p.table.widths(p.c.width, tableH-1)[len(p.table.cols)-1]; w != p.barW {
+		p.barW = w
+		p.setRows()
+	}
+	body := fitLines(p.table.view(s, p.c.width, tableH), p.c.width, tableH)
+	if st := p.list.status(""); st != "" {
+		body = st + "\n" + body
+	}
 	out := head + "\n\n" + body + "\n" + s.Value.Render(total)
 	switch fv := p.flash.view(s, p.c.width, 1); {
 	case fv != "":

@@ -42,7 +42,12 @@ func TestReadmeKeyTableMatchesTheKeyMap(t *testing.T) {
 			}
 		}
 	}
-	for _, m := range regexp.MustCompile("`([^`]+)`").FindAllStringSubmatch(table, -1) {
+	// The keys are in each row's first cell.
+	var firsts strings.Builder
+	for _, row := range regexp.MustCompile("(?m)^\\| ([^|]+) \\|").FindAllStringSubmatch(table, -1) {
+		firsts.WriteString(row[1] + "\n")
+	}
+	for _, m := range regexp.MustCompile("`([^`]+)`").FindAllStringSubmatch(firsts.String(), -1) {
 		k := m[1]
 		if k == "?" && bound["?"] || bound[k] || (len(k) == 1 && k >= "1" && k <= "9") {
 			continue

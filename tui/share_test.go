@@ -20,14 +20,15 @@ import (
 // credential's details.
 func TestCacheReadShareOnKeysCredentialsAndUsage(t *testing.T) {
 	m := keysModel(t)
+	press(m, "H") // list the revoked key too
 	v := m.View()
-	if f := strings.Fields(screenLine(v, "key_billing")); f[len(f)-1] != "60.0%" {
-		t.Errorf("billing row %v: want its cache share 60.0%% last", f)
+	if f := strings.Fields(screenLine(v, "› billing")); f[len(f)-2] != "60.0%" {
+		t.Errorf("billing row %v: want its cache share 60.0%% before LAST USED", f)
 	}
-	if f := strings.Fields(screenLine(v, "key_support")); f[len(f)-1] != "0.0%" {
+	if f := strings.Fields(screenLine(v, "support-bot")); f[len(f)-2] != "0.0%" {
 		t.Errorf("support row %v: want 0.0%% (prompt tokens, no cache reads)", f)
 	}
-	if f := strings.Fields(screenLine(v, "key_old")); f[len(f)-1] != "-" {
+	if f := strings.Fields(screenLine(v, "key_old")); f[len(f)-2] != "-" {
 		t.Errorf("old row %v: want - (no prompt tokens today)", f)
 	}
 	mustContain(t, screenLine(v, "cache "), "60.0% of today's prompt read from cache (1.7M of 2.9M tokens)")

@@ -76,6 +76,8 @@ type Model struct {
 	offline   error     // the last status poll failed with this
 	offSince  time.Time // when it started failing
 
+	back *drillReturn // where esc on the Traces page goes after a drill-down
+
 	feed   *liveFeed
 	stream streamState
 	retry  backoff
@@ -106,7 +108,7 @@ func New(opts Options) *Model {
 	}
 	c := &common{
 		ctx: ctx, client: opts.Client, styles: NewStyles(r), keys: DefaultKeyMap(),
-		now: opts.Now, loc: opts.Location, width: 80, height: 24,
+		now: opts.Now, loc: opts.Location, out: opts.Output, width: 80, height: 24,
 	}
 	if c.now == nil {
 		c.now = time.Now
@@ -152,12 +154,10 @@ func Run(ctx context.Context, opts Options) error {
 		return errors.New("tui: no admin client")
 	}
 	opts.Context = ctx
-	var popts []tea.ProgramOption
+	opts.Output = lockOutput(opts.Output) // shared with the clipboard's escape sequences
+	popts := []tea.ProgramOption{tea.WithOutput(opts.Output)}
 	if opts.Input != nil {
 		popts = append(popts, tea.WithInput(opts.Input))
-	}
-	if opts.Output != nil {
-		popts = append(popts, tea.WithOutput(opts.Output))
 	}
 	m := New(opts)
 	defer m.cancel()
@@ -231,6 +231,9 @@ func (m *Model) route(msg tea.Msg) tea.Cmd {
 				}
 				return nil
 			}
+			if cmd, ok := m.drillBack(msg); ok {
+				return cmd
+			}
 		}
 		return p.update(msg)
 
@@ -287,6 +290,8 @@ func (m *Model) route(msg tea.Msg) tea.Cmd {
 	case flashFadeMsg:
 		m.fade(msg)
 		return nil
+	case drillMsg:
+		return m.drillDown(msg)
 	}
 	return m.broadcast(msg)
 }
@@ -325,6 +330,7 @@ func (m *Model) show(i int) tea.Cmd {
 		m.leave(m.active)
 	}
 	m.active = (i + len(m.pages)) % len(m.pages)
+	m.back = nil
 	m.layout()
 	return m.pages[m.active].update(pageShownMsg{})
 }
@@ -410,7 +416,7 @@ func (m *Model) footer() string {
 		b = []key.Binding{key.NewBinding(key.WithKeys("?"), key.WithHelp("?/esc", "close help")), k.Quit}
 	} else {
 		p := m.pages[m.active]
-		b = p.shortHelp()
+		b = m.drillHelp(p.shortHelp())
 		if !p.capturing() {
 			b = append(b, k.Help, k.Quit)
 		}

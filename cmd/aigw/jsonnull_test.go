@@ -15,7 +15,7 @@ import (
 
 // nullable are the fields -o json may show as null: settings left to their
 // default (timeout, max_retries) and times that have not happened.
-var nullable = map[string]bool{"timeout": true, "max_retries": true, "expires_at": true, "revoked_at": true}
+var nullable = map[string]bool{"timeout": true, "max_retries": true, "expires_at": true, "revoked_at": true, "last_used_at": true}
 
 // jsonNulls walks a decoded JSON document and reports every null that is
 // not a nullable field, and every "0s" (a default that reads as a value).

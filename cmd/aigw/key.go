@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aigw/aigw/admin"
 	"github.com/aigw/aigw/internal/units"
@@ -126,10 +127,11 @@ func newKeyListCmd(a *app) *cobra.Command {
 				}
 				return printIDs(a.io.Out, ids...)
 			}
-			t := newTable("ID", "NAME", "PROVIDER", "STRATEGY", "CREDENTIALS", "MODELS", "LIMITS", "STATUS", "EXPIRES")
+			t := newTable("ID", "NAME", "PROVIDER", "STRATEGY", "CREDENTIALS", "MODELS", "LIMITS", "STATUS", "EXPIRES", "LAST USED")
+			now := time.Now()
 			for _, k := range ks {
 				t.add(k.ID, orDash(k.Name), k.Provider, k.Strategy, strings.Join(k.Credentials, ","), modelsText(k.Models),
-					limitsText(k.Limits), k.Status, fmtTimePtr(k.ExpiresAt))
+					limitsText(k.Limits), k.Status, fmtTimePtr(k.ExpiresAt), lastUsedText(k.LastUsedAt, now))
 			}
 			return t.print(a.io.Out, a.io.outWidth)
 		},
@@ -286,7 +288,7 @@ func (a *app) printKeyFields(k admin.Key, extra ...string) error {
 	pairs := []string{"id", k.ID, "name", orDash(k.Name), "provider", k.Provider, "preview", k.Preview,
 		"credentials", strings.Join(k.Credentials, ", "), "strategy", k.Strategy, "models", modelsText(k.Models), "limits", limitsText(k.Limits),
 		"timeout", timeoutText(k.Timeout), "max_retries", retries, "status", k.Status,
-		"expires", fmtTimePtr(k.ExpiresAt), "created", fmtTime(k.CreatedAt)}
+		"expires", fmtTimePtr(k.ExpiresAt), "created", fmtTime(k.CreatedAt), "last_used", lastUsedText(k.LastUsedAt, time.Now())}
 	if k.RevokedAt != nil {
 		pairs = append(pairs, "revoked", fmtTimePtr(k.RevokedAt))
 	}
