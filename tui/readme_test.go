@@ -2,6 +2,7 @@ package tui
 
 import (
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -54,4 +55,72 @@ func TestReadmeKeyTableMatchesTheKeyMap(t *testing.T) {
 		}
 		t.Errorf("README's key table names `%s`, which no binding answers to", k)
 	}
+}
+
+// The screens README.md and tui/README.md show are golden files as they
+// are today: a change of a screen that regenerates its golden file must
+// update the captures too.
+func TestReadmeCapturesAreGoldenScreens(t *testing.T) {
+	goldens := map[string]string{}
+	files, err := filepath.Glob("testdata/*/80x24.golden")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no golden screens: %v", err)
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		goldens[trimLines(string(raw))] = f
+	}
+	for _, doc := range []string{"../README.md", "README.md"} {
+		raw, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		captures := 0
+		for _, block := range codeBlocks(string(raw)) {
+			first, _, _ := strings.Cut(block, "\n")
+			if !strings.Contains(first, "Overview") || !strings.Contains(first, "Usage") {
+				continue // not a screen
+			}
+			captures++
+			if _, ok := goldens[trimLines(block)]; !ok {
+				t.Errorf("%s shows a screen that is no golden file (regenerate the capture from tui/testdata):\n%s", doc, block)
+			}
+		}
+		if captures == 0 {
+			t.Errorf("%s shows no screen", doc)
+		}
+	}
+}
+
+// trimLines drops trailing blanks of each line and trailing empty lines.
+func trimLines(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n "), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// codeBlocks are the bodies of a Markdown text's plain ``` blocks.
+func codeBlocks(md string) []string {
+	var out []string
+	var body []string
+	in, plain := false, false
+	for _, l := range strings.Split(md, "\n") {
+		switch {
+		case !in && strings.HasPrefix(l, "```"):
+			in, plain, body = true, l == "```", body[:0]
+		case in && strings.HasPrefix(l, "```"):
+			in = false
+			if plain {
+				out = append(out, strings.Join(body, "\n"))
+			}
+		case in:
+			body = append(body, l)
+		}
+	}
+	return out
 }
