@@ -1,35 +1,15 @@
 package tui
 
 import (
-	"bytes"
 	"encoding/base64"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aigw/aigw/admin"
+	"github.com/aigw/aigw/internal/testkit"
 )
-
-// syncBuffer is a bytes.Buffer safe for the program's writes and the
-// test's reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // The real program (Run) against a real gateway: c on the Keys page puts
 // the key's id on the clipboard with an OSC 52 sequence written to the
@@ -50,7 +30,7 @@ func TestCopyThroughTheProgramsOutput(t *testing.T) {
 	}
 
 	in, typed := io.Pipe()
-	out := &syncBuffer{}
+	out := &testkit.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(t.Context(), Options{Client: client, Input: in, Output: out, NoColor: true})

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aigw/aigw/internal/testkit"
 	"github.com/aigw/aigw/proxytest"
 )
 
@@ -59,7 +60,7 @@ func TestOAuthCredentialFromTheCLI(t *testing.T) {
 	defer fake.Close()
 	fake.Program(proxytest.Rule{Credential: cliExpiredToken, Status: 401})
 	ts := newLiveTokenServer(t, cliRefreshToken)
-	log := &syncBuffer{}
+	log := &testkit.SyncBuffer{}
 	dir := t.TempDir()
 	g, err := tryStartGatewayLogged(t, dir, false, log)
 	if err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"encoding/pem"
 	"io"
@@ -11,32 +10,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aigw/aigw/gateway"
+	"github.com/aigw/aigw/internal/testkit"
 	"github.com/aigw/aigw/proxytest"
 	bolt "go.etcd.io/bbolt"
 )
-
-// syncBuffer is a bytes.Buffer the gateway's goroutines may log into.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // damageCredential flips a byte of a credential's sealed secret in the
 // database file of a stopped gateway, as a disk error or a bad edit would.
@@ -130,7 +111,7 @@ func TestOneBadRecordDoesNotStopTheGateway(t *testing.T) {
 		t.Fatal(err)
 	}
 	damageCredential(t, dir, bad.ID)
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	g, err := tryStartGatewayLogged(t, dir, false, &logs)
 	if err != nil {
 		t.Fatalf("aigw serve with one bad provider and one bad credential: %v", err)
