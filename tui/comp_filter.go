@@ -113,7 +113,7 @@ func (l *listView) apply(t *table, rows []listRow) (gone string) {
 	}
 	t.empty = l.empty
 	if l.active() {
-		t.empty = "No " + l.noun + " matches `" + l.input.Value() + "` (esc clears the filter)."
+		t.empty = "No " + l.noun + " matches `" + safe(l.input.Value()) + "` (esc clears the filter)."
 	}
 	ids := make([]string, len(l.shown))
 	cells := make([][]string, len(l.shown))

@@ -193,3 +193,15 @@ func TestManagementPagesEscapeNamesAndErrors(t *testing.T) {
 	noRawSequences(t, "the providers page", v, true)
 	mustContain(t, v, `x-note: \u009b2J\u202e`)
 }
+
+// Text typed or pasted into a list filter is shown escaped: in the filter
+// line and in "No key matches …".
+func TestListFilterEscapesWhatIsTyped(t *testing.T) {
+	m := keysModel(t)
+	press(m, "/")
+	send(m, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(hostileModel), Paste: true})
+	press(m, "enter")
+	v := m.View()
+	mustContain(t, v, "No key matches `evil")
+	noRawSequences(t, "the Keys filter", v, true)
+}
