@@ -86,10 +86,10 @@ type Config struct {
 	// Thresholds in percent of a budget, each in 1..100 (default 80, 100).
 	Thresholds []float64
 	Budgets    func() []BudgetUsage
-	// Pools lists the active keys' pools; Health tells which credentials
-	// are healthy.
-	Pools  func() []Pool
-	Health *scheduler.Health
+	// Pools lists the active keys' pools; Credentials gives every
+	// credential's live state (the scheduler's Health.All).
+	Pools       func() []Pool
+	Credentials func() []scheduler.Status
 	// Pipeline reports the trace writer; it is behind when more than
 	// TracesQueued traces wait or the last batch's lag passed TracesLag.
 	Pipeline     func() tracing.Stats

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/aigw/aigw/alerts"
+	"github.com/aigw/aigw/config"
 	"github.com/aigw/aigw/internal/testkit"
 	"github.com/aigw/aigw/scheduler"
 	"github.com/aigw/aigw/store"
@@ -43,7 +45,7 @@ type receiver struct {
 	mu     sync.Mutex
 	bodies [][]byte
 	sigs   []string
-	status atomic.Int32 // answer; 0: 204
+	status atomic.Int32  // answer; 0: 204
 	hold   chan struct{} // non-nil: every request waits for it to close
 }
 
@@ -248,7 +250,7 @@ func TestSlowWebhookNeverBlocks(t *testing.T) {
 	h := scheduler.NewHealth(scheduler.DefaultHealth, nil)
 	var pools atomic.Pointer[[]alerts.Pool]
 	pools.Store(&[]alerts.Pool{})
-	m := start(t, alerts.Config{Interval: time.Hour, Health: h, Pools: func() []alerts.Pool { return *pools.Load() },
+	m := start(t, alerts.Config{Interval: time.Hour, Credentials: h.All, Pools: func() []alerts.Pool { return *pools.Load() },
 		Webhooks: []alerts.Webhook{{URL: rcv.URL}}, Delivery: alerts.Delivery{Queue: 2, Timeout: time.Minute}})
 	// Many credentials become invalid at once: each is its own alert.
 	for i := range 50 {
@@ -258,6 +260,8 @@ func TestSlowWebhookNeverBlocks(t *testing.T) {
 		return metric(t, m, `aigw_alerts_total{kind="credential_invalid"}`) >= 10 &&
 			metric(t, m, `aigw_webhook_deliveries_total{result="queue_full"}`) > 0
 	})
+	waitFor(t, "the first POST", func() bool { b, _ := rcv.posts(); return len(b) >= 1 })
+	time.Sleep(20 * time.Millisecond)
 	if b, _ := rcv.posts(); len(b) != 1 {
 		t.Errorf("receiver got %d POSTs while holding the first; want 1", len(b))
 	}
@@ -275,9 +279,11 @@ func TestEventsOncePerDay(t *testing.T) {
 		func(c scheduler.Change) { m.CredentialChanged(c) })
 	h.Configure("cred_a", true, 0, false)
 	h.Configure("cred_b", true, 0, false)
-	pools := func() []alerts.Pool { return []alerts.Pool{{Key: "key_a", Name: "app", Credentials: []string{"cred_a", "cred_b"}}} }
+	pools := func() []alerts.Pool {
+		return []alerts.Pool{{Key: "key_a", Name: "app", Credentials: []string{"cred_a", "cred_b"}}}
+	}
 	var err error
-	m, err = alerts.New(alerts.Config{Interval: 5 * time.Millisecond, Health: h, Pools: pools, Store: st, Now: clock})
+	m, err = alerts.New(alerts.Config{Interval: 5 * time.Millisecond, Credentials: h.All, Pools: pools, Store: st, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -424,4 +430,11 @@ func metric(t *testing.T, m *alerts.Manager, series string) float64 {
 	}
 	t.Fatalf("no series %s", series)
 	return 0
+}
+
+// The config file's list of kinds (validated at load) is this package's.
+func TestConfigKnowsEveryKind(t *testing.T) {
+	if !slices.Equal(config.AlertKinds, alerts.Kinds) {
+		t.Errorf("config.AlertKinds = %v; alerts.Kinds = %v", config.AlertKinds, alerts.Kinds)
+	}
 }

@@ -61,11 +61,11 @@ func amount(budget string, v float64) string {
 // checkPools raises, per active key, a pool in which no credential is
 // healthy (all cooling down, invalid, disabled, broken or out of quota).
 func (m *Manager) checkPools() {
-	if m.cfg.Pools == nil || m.cfg.Health == nil {
+	if m.cfg.Pools == nil || m.cfg.Credentials == nil {
 		return
 	}
 	states := map[string]string{}
-	for _, s := range m.cfg.Health.All() {
+	for _, s := range m.cfg.Credentials() {
 		states[s.ID] = s.State
 	}
 	today := day(m.now())
