@@ -16,7 +16,9 @@ import (
 
 // lateFeed lets the alerts manager, which needs the env's store, be made
 // after the server that streams its alerts.
-type lateFeed struct{ m atomic.Pointer[alerts.Manager] }
+type lateFeed struct {
+	m atomic.Pointer[alerts.Manager]
+}
 
 func (f *lateFeed) Subscribe(n int) (<-chan store.Alert, func()) { return f.m.Load().Subscribe(n) }
 

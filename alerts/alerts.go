@@ -274,6 +274,9 @@ func (m *Manager) raise(a store.Alert) {
 			m.log.Error("cannot store an alert", "kind", a.Kind, "err", err)
 		}
 	}
+	if a.ID == "" { // not stored: still an id to tell alerts apart
+		a.ID = "alert_t" + strconv.FormatInt(a.Time.UnixNano(), 10)
+	}
 	m.log.Warn("alert: "+a.Message, "kind", a.Kind, "subject", a.Subject, "period", a.Period)
 	m.publish(a)
 	for _, h := range m.hooks {
