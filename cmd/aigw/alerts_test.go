@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aigw/aigw/admin"
 	"github.com/aigw/aigw/config"
 	"github.com/aigw/aigw/gateway"
 	"github.com/aigw/aigw/internal/testkit"
@@ -135,6 +136,24 @@ func TestAlertsFromTheCLI(t *testing.T) {
 		t.Errorf("webhook got %d POSTs; want 2 (credential_invalid, pool_unhealthy)", len(rcv.bodies))
 	}
 	rcv.mu.Unlock()
+	token, err := os.ReadFile(filepath.Join(g.dir, admin.LocalTokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var metrics string
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		metrics = scrapeMetrics(t, g.adminURL, strings.TrimSpace(string(token)))
+		if strings.Contains(metrics, `aigw_webhook_deliveries_total{result="delivered"} 2`) || time.Now().After(deadline) {
+			break
+		}
+	}
+	for _, want := range []string{`aigw_alerts_total{kind="credential_invalid"} 1`, `aigw_alerts_total{kind="pool_unhealthy"} 1`,
+		`aigw_alerts_total{kind="budget_threshold"} 0`, `aigw_webhook_deliveries_total{result="delivered"} 2`,
+		`aigw_webhook_deliveries_total{result="failed"} 0`, `aigw_webhook_deliveries_total{result="queue_full"} 0`} {
+		if !strings.Contains(metrics, "\n"+want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 
 	var list []struct{ ID, Kind, Subject, Message string }
 	g.okJSON(t, &list, "alerts")
