@@ -106,6 +106,7 @@ func newEnvWith(t *testing.T, extra admin.Options) *env {
 		Live:    extra.Live,
 		Metrics: extra.Metrics,
 		Health:  extra.Health,
+		Alerts:  extra.Alerts,
 	})
 	e.srv = httptest.NewServer(srv.Handler())
 	if !strings.HasPrefix(e.srv.URL, "http://127.0.0.1:") {

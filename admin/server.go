@@ -44,7 +44,9 @@ type Options struct {
 	Status func() Status
 	// KeysLastUsed gives when each key was last used (nil: not shown).
 	KeysLastUsed func() map[string]time.Time
-	Logger       *slog.Logger
+	// Alerts is the live alert feed (nil: no live alert stream).
+	Alerts AlertFeed
+	Logger *slog.Logger
 }
 
 // Server serves the admin API.
@@ -61,13 +63,14 @@ type Server struct {
 	metrics  http.Handler
 	statusFn func() Status
 	lastUsed func() map[string]time.Time
+	alerts   AlertFeed
 	log      *slog.Logger
 	mux      *http.ServeMux
 }
 
 // New builds the server and its routes.
 func New(o Options) *Server {
-	s := &Server{closing: make(chan struct{}), store: o.Store, tokens: o.Tokens, reload: o.Reload, health: o.Health, refresh: o.RefreshCredential, provs: o.ProviderStates, live: o.Live, metrics: o.Metrics, statusFn: o.Status, lastUsed: o.KeysLastUsed, log: o.Logger, mux: http.NewServeMux()}
+	s := &Server{closing: make(chan struct{}), store: o.Store, tokens: o.Tokens, reload: o.Reload, health: o.Health, refresh: o.RefreshCredential, provs: o.ProviderStates, live: o.Live, metrics: o.Metrics, statusFn: o.Status, lastUsed: o.KeysLastUsed, alerts: o.Alerts, log: o.Logger, mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -120,6 +123,9 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/traces/{id}", ScopeTracesRead, s.getTrace)
 	s.handle("GET /api/v1/usage", ScopeUsageRead, s.usage)
 	s.handle("GET /api/v1/status", ScopeMetricsRead, s.status)
+	// Alerts are status: what metrics:read already shows, in a sentence.
+	s.handle("GET /api/v1/alerts", ScopeMetricsRead, s.listAlerts)
+	s.handle("GET /api/v1/alerts/stream", ScopeMetricsRead, s.streamAlerts)
 	s.handle("GET /metrics", ScopeMetricsRead, func(w http.ResponseWriter, r *http.Request) error {
 		if s.metrics == nil {
 			return &httpError{status: http.StatusNotFound, msg: "metrics are not enabled"}

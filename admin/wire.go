@@ -316,3 +316,21 @@ func (r *UsageRow) Add(o *UsageRow) {
 	r.CostUnknown += o.CostUnknown
 	r.CacheReadShare = store.CacheReadShare(r.CacheReadTokens, r.PromptTokens)
 }
+
+// Alert is one alert (a budget threshold or an event) as the admin API
+// shows it; the store keeps the last 1,000.
+type Alert struct {
+	ID      string    `json:"id"`
+	Time    time.Time `json:"time"`
+	Kind    string    `json:"kind"`    // budget_threshold, credential_invalid, pool_unhealthy, model_unpriced, traces_behind
+	Subject string    `json:"subject"` // key:ID, provider:NAME, credential:ID, model:NAME, traces
+	// Period is what the alert fires once per: a budget's period
+	// ("2026-12", "total") or, for events, the UTC day.
+	Period    string  `json:"period"`
+	Message   string  `json:"message"`
+	Name      string  `json:"name,omitempty"`
+	Budget    string  `json:"budget,omitempty"`
+	Threshold float64 `json:"threshold,omitempty"` // percent of the budget
+	Used      float64 `json:"used,omitempty"`
+	Limit     float64 `json:"limit,omitempty"`
+}

@@ -38,6 +38,7 @@ func TestWireTypesMatchTheServer(t *testing.T) {
 		{"Trace", &store.Trace{}, &Trace{}},
 		{"TracePage", &tracePageOut{}, &TracePage{}},
 		{"UsageRow", &store.UsageRow{}, &UsageRow{}},
+		{"Alert", &store.Alert{}, &Alert{}},
 		{"AdminToken", &store.AdminToken{}, &AdminToken{}},
 		{"CreatedToken", &createdTokenOut{}, &CreatedToken{}},
 	}

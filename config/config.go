@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,8 +33,30 @@ type Config struct {
 	Traces  Traces           `toml:"traces"`
 	Usage   Usage            `toml:"usage"`
 	Log     Log              `toml:"log"`
+	Alerts  Alerts           `toml:"alerts"`
 	Pricing map[string]Price `toml:"pricing"`
 }
+
+// Alerts configures budget thresholds and the webhooks alerts are POSTed to.
+type Alerts struct {
+	// Thresholds are percentages of a budget (1–100) that raise an alert.
+	Thresholds []float64 `toml:"thresholds"`
+	// Webhooks are [[alerts.webhook]] tables.
+	Webhooks []Webhook `toml:"webhook"`
+}
+
+// Webhook receives alerts as JSON POSTs.
+type Webhook struct {
+	URL string `toml:"url"` // http or https
+	// Events are the alert kinds sent (AlertKinds); empty: all.
+	Events []string `toml:"events"`
+	// Secret, when set, signs each body: X-Aigw-Signature: sha256=<hex HMAC-SHA256>.
+	Secret string `toml:"secret"`
+}
+
+// AlertKinds are the alert kinds a webhook may ask for (the alerts
+// package's Kinds; a test keeps the two lists equal).
+var AlertKinds = []string{"budget_threshold", "credential_invalid", "pool_unhealthy", "model_unpriced", "traces_behind"}
 
 // Proxy is the data-plane listener.
 type Proxy struct {
@@ -147,8 +171,9 @@ func Default() Config {
 		Limits: Limits{MaxTrackedKeys: 100_000},
 		Traces: Traces{Retention: units.Duration(30 * 24 * time.Hour), MaxCount: 1_000_000, QueueSize: 8192,
 			BatchSize: 2048, FlushInterval: units.Duration(500 * time.Millisecond)},
-		Usage: Usage{InjectStreamUsage: true},
-		Log:   Log{Format: "text", Level: "info"},
+		Usage:  Usage{InjectStreamUsage: true},
+		Log:    Log{Format: "text", Level: "info"},
+		Alerts: Alerts{Thresholds: []float64{80, 100}},
 	}
 }
 
@@ -261,5 +286,30 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	c.validateAlerts(bad)
 	return errors.Join(errs...)
+}
+
+func (c *Config) validateAlerts(bad func(key, format string, args ...any)) {
+	for _, t := range c.Alerts.Thresholds {
+		if math.IsNaN(t) || t < 1 || t > 100 {
+			bad("alerts.thresholds", "%v must be between 1 and 100 (percent of a budget)", t)
+		}
+	}
+	for i, h := range c.Alerts.Webhooks {
+		key := fmt.Sprintf("alerts.webhook[%d]", i)
+		u, err := url.Parse(h.URL)
+		switch {
+		case h.URL == "":
+			bad(key+".url", "is empty")
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			// Not the URL itself: a webhook URL's path is often a secret.
+			bad(key+".url", "must be an http:// or https:// URL with a host")
+		}
+		for _, e := range h.Events {
+			if !slices.Contains(AlertKinds, e) {
+				bad(key+".events", "%q is not an alert kind (%s)", e, strings.Join(AlertKinds, ", "))
+			}
+		}
+	}
 }

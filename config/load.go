@@ -151,8 +151,11 @@ func setFromString(fv reflect.Value, raw string) error {
 		}
 		fv.SetBool(b)
 	case reflect.Slice:
+		if fv.Type().Elem().Kind() == reflect.Float64 { // alerts.thresholds: "80,100"
+			return setFloats(fv, raw)
+		}
 		if fv.Type().Elem().Kind() != reflect.String {
-			return fmt.Errorf("unsupported list type")
+			return fmt.Errorf("cannot be set from the environment; use the config file")
 		}
 		var items []string
 		for _, s := range strings.Split(raw, ",") {
@@ -166,5 +169,21 @@ func setFromString(fv reflect.Value, raw string) error {
 	default:
 		return fmt.Errorf("unsupported type %s", fv.Type())
 	}
+	return nil
+}
+
+func setFloats(fv reflect.Value, raw string) error {
+	var items []float64
+	for _, s := range strings.Split(raw, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		x, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", s)
+		}
+		items = append(items, x)
+	}
+	fv.Set(reflect.ValueOf(items))
 	return nil
 }

@@ -19,9 +19,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aigw/aigw/admin"
+	"github.com/aigw/aigw/alerts"
 	"github.com/aigw/aigw/config"
 	"github.com/aigw/aigw/metrics"
 	"github.com/aigw/aigw/oauth"
@@ -112,7 +114,12 @@ func Run(ctx context.Context, o Options) error {
 	keyDays := tracing.NewKeyDays(today, time.Now())
 	var px *proxy.Proxy
 	var traces *tracing.Pipeline
+	var loaded atomic.Pointer[store.Data] // the configuration the proxy serves
 	priceTable := prices(cfg.Pricing)
+	alerter, err := newAlerts(cfg, st, log, &loaded, func() *proxy.Proxy { return px }, func() *tracing.Pipeline { return traces })
+	if err != nil {
+		return err
+	}
 	mets := metrics.New(metrics.Sources{
 		InFlight:    func() int64 { return px.InFlight() },
 		Credentials: func() []scheduler.Status { return px.Health().All() },
@@ -126,13 +133,14 @@ func Run(ctx context.Context, o Options) error {
 		},
 		Providers:  func() map[string]string { return px.ProviderStates() },
 		KnownModel: priceTable.Listed,
+		Extra:      alerter.Collectors(),
 	})
 	traces = tracing.New(tracing.Config{
 		QueueSize:     cfg.Traces.QueueSize,
 		BatchSize:     cfg.Traces.BatchSize,
 		FlushInterval: cfg.Traces.FlushInterval.D(),
 		Store:         st,
-		Observers:     []tracing.Observer{mets, keyDays},
+		Observers:     []tracing.Observer{mets, keyDays, alerter},
 		RequestLog:    o.requestLog(),
 		LogJSON:       cfg.Log.Format == "json",
 		Logger:        log,
@@ -182,6 +190,7 @@ func Run(ctx context.Context, o Options) error {
 		// The refresher bounds the token request itself; a request waits a
 		// little longer, for the new tokens to be stored and loaded.
 		RefreshTimeout: cfg.OAuth.RefreshTimeout.D() + 5*time.Second,
+		HealthChanged:  alerter.CredentialChanged,
 		Logger:         log,
 	})
 	px.KeyStates().SeedFunc = keyDays.Lookup
@@ -197,6 +206,7 @@ func Run(ctx context.Context, o Options) error {
 		if err := px.Load(d); err != nil {
 			return err
 		}
+		loaded.Store(d)
 		logged = logProblems(log, px.Problems(), logged)
 		return nil
 	}
@@ -229,7 +239,7 @@ func Run(ctx context.Context, o Options) error {
 
 	adminAPI := admin.New(admin.Options{Store: st, Tokens: tokens, Reload: reload, Health: px.Health(), ProviderStates: px.ProviderStates,
 		RefreshCredential: refresher.Refresh,
-		Live:              traces, Metrics: mets.Handler(), Logger: log, KeysLastUsed: px.KeysLastUsed,
+		Live:              traces, Metrics: mets.Handler(), Logger: log, KeysLastUsed: px.KeysLastUsed, Alerts: alerter,
 		Status: statusFunc(o.Version, time.Now(), proxyLn.Addr().String(), px, traces)})
 	adminSrv := &http.Server{Handler: adminAPI.Handler(), ReadHeaderTimeout: 10 * time.Second}
 
@@ -247,6 +257,10 @@ func Run(ctx context.Context, o Options) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		refresher.Run(gctx)
+		return nil
+	})
+	g.Go(func() error {
+		alerter.Run(gctx)
 		return nil
 	})
 	g.Go(func() error {
@@ -401,4 +415,44 @@ func statusFunc(version string, started time.Time, proxyAddr string, px *proxy.P
 		}
 		return st
 	}
+}
+
+// newAlerts builds the alerts from the config; the proxy and the trace
+// pipeline are created after it, so it reaches them through px and traces.
+// Budgets plug in as Config.Budgets (the proxy's budget counters).
+func newAlerts(cfg config.Config, st *store.Store, log *slog.Logger, loaded *atomic.Pointer[store.Data],
+	px func() *proxy.Proxy, traces func() *tracing.Pipeline) (*alerts.Manager, error) {
+	hooks := make([]alerts.Webhook, len(cfg.Alerts.Webhooks))
+	for i, h := range cfg.Alerts.Webhooks {
+		hooks[i] = alerts.Webhook{URL: h.URL, Events: h.Events, Secret: h.Secret}
+	}
+	m, err := alerts.New(alerts.Config{
+		Thresholds: cfg.Alerts.Thresholds,
+		Pools: func() []alerts.Pool {
+			d := loaded.Load()
+			if d == nil {
+				return nil
+			}
+			var out []alerts.Pool
+			for _, k := range d.Keys {
+				if k.Status == "active" {
+					out = append(out, alerts.Pool{Key: k.ID, Name: k.Name, Credentials: k.Credentials})
+				}
+			}
+			return out
+		},
+		Credentials: func() []scheduler.Status { return px().Health().All() },
+		Pipeline:    func() tracing.Stats { return traces().Stats() },
+		// Behind: half the queue waiting, or a batch written 10 flush
+		// intervals (at least 10 s) after its oldest trace came.
+		TracesQueued: cfg.Traces.QueueSize / 2,
+		TracesLag:    max(10*cfg.Traces.FlushInterval.D(), 10*time.Second),
+		Webhooks:     hooks,
+		Store:        st,
+		Logger:       log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("alerts: %w", err)
+	}
+	return m, nil
 }

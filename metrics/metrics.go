@@ -27,6 +27,8 @@ type Sources struct {
 	// out of service (its configuration could not be loaded).
 	Providers func() map[string]string
 	Clients   func() ClientStats
+	// Extra are other parts' collectors (the alerts'), registered as they are.
+	Extra []prometheus.Collector
 }
 
 // ClientStats are the proxy's counters of its client side.
@@ -129,6 +131,7 @@ func New(src Sources) *Metrics {
 	m.reg.MustRegister(m.requests, m.latency, m.ttfb, m.overhead, m.tokens, m.cost, m.costUnknown, m.retries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.reg.MustRegister(m.shares.collectors()...)
+	m.reg.MustRegister(src.Extra...)
 	if src.InFlight != nil {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "aigw_requests_in_flight", Help: "Requests being served.",

@@ -88,7 +88,11 @@ type Config struct {
 	// RefreshTimeout bounds how long a request waits for RefreshCredential
 	// (default 15 s).
 	RefreshTimeout time.Duration
-	Logger         *slog.Logger
+	// HealthChanged, if set, hears every credential state change after it
+	// is logged (alerts). It runs on the goroutine that made the change,
+	// often a request's, with the credential's lock held: it must not block.
+	HealthChanged func(scheduler.Change)
+	Logger        *slog.Logger
 }
 
 // Recorder takes finished traces off the request path. Record may block
@@ -286,6 +290,9 @@ func (p *Proxy) logHealthChange(c scheduler.Change) {
 		level = slog.LevelInfo
 	}
 	p.log.Log(context.Background(), level, "credential state changed", attrs...)
+	if p.cfg.HealthChanged != nil {
+		p.cfg.HealthChanged(c)
+	}
 }
 
 // maxHeaderBytes bounds a request's line and headers (larger: 431).

@@ -195,8 +195,8 @@ func TestMigrateV1ToV2(t *testing.T) {
 		s.Close()
 		checkDatabase(t, path, testKey)
 	}()
-	if v, _ := s.SchemaVersion(); v != 2 {
-		t.Fatalf("schema v%d after the upgrade; want v2", v)
+	if v, _ := s.SchemaVersion(); v != LatestSchema {
+		t.Fatalf("schema v%d after the upgrade; want v%d", v, LatestSchema)
 	}
 	if p := dbProvider(t, s.db, "openai"); p.BaseURL != "https://api.openai.com" {
 		t.Errorf("provider after the upgrade: %+v", p)

@@ -14,6 +14,7 @@ type KeyMap struct {
 	PrevPage  key.Binding
 	Pages     key.Binding // 1–6
 	Refresh   key.Binding
+	Alerts    key.Binding // the Alerts view
 
 	// Lists and views.
 	Up       key.Binding
@@ -75,6 +76,7 @@ func DefaultKeyMap() *KeyMap {
 		PrevPage:  b([]string{"shift+tab"}, "shift+tab", "previous page"),
 		Pages:     b(pageKeys, "1-6", "go to page"),
 		Refresh:   b([]string{"r"}, "r", "reload the page"),
+		Alerts:    b([]string{"!"}, "!", "alerts"),
 
 		Up:       b([]string{"up", "k"}, "↑/k", "up"),
 		Down:     b([]string{"down", "j"}, "↓/j", "down"),
@@ -123,7 +125,7 @@ type helpGroup struct {
 // helpGroups is everything "?" shows.
 func (k *KeyMap) helpGroups() []helpGroup {
 	return []helpGroup{
-		{"Everywhere", []key.Binding{k.Pages, k.NextPage, k.PrevPage, k.Refresh, k.Help, k.Quit, k.ForceQuit}},
+		{"Everywhere", []key.Binding{k.Pages, k.NextPage, k.PrevPage, k.Refresh, k.Alerts, k.Help, k.Quit, k.ForceQuit}},
 		{"Lists", []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Open, k.Back}},
 		{"Traces, usage", []key.Binding{k.Filter, k.Pause, k.GroupBy, k.Period, k.CustomPeriod}},
 		{"List pages", []key.Binding{tracesBinding, k.ListFilter, k.Sort, k.SortReverse, k.Copy}},

@@ -85,6 +85,8 @@ type Model struct {
 
 	statusFor time.Duration
 	fading    map[int]uint64 // page → the status message whose timer runs
+
+	alerts alertState // the banner and the Alerts view (alerts.go)
 }
 
 // New makes the root model.
@@ -180,7 +182,7 @@ const (
 
 // Init starts the status poll and the live stream.
 func (m *Model) Init() tea.Cmd {
-	return tea.Batch(pollStatus(m.c), m.feed.connect(m.c), m.feed.next(m.c.ctx), m.pages[m.active].update(pageShownMsg{}))
+	return tea.Batch(pollStatus(m.c), pollAlerts(m.c), m.feed.connect(m.c), m.feed.next(m.c.ctx), m.pages[m.active].update(pageShownMsg{}))
 }
 
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
@@ -204,6 +206,9 @@ func (m *Model) route(msg tea.Msg) tea.Cmd {
 		if key.Matches(msg, k.ForceQuit) {
 			return m.quit()
 		}
+		if cmd, ok := m.alerts.update(k, msg); ok {
+			return cmd
+		}
 		if m.showHelp {
 			switch {
 			case key.Matches(msg, k.Quit):
@@ -221,6 +226,10 @@ func (m *Model) route(msg tea.Msg) tea.Cmd {
 			case key.Matches(msg, k.Help):
 				m.showHelp = true
 				return nil
+			case key.Matches(msg, k.Alerts):
+				m.alerts.open = true
+				m.alerts.markSeen()
+				return pollAlerts(m.c)
 			case key.Matches(msg, k.NextPage):
 				return m.show(m.active + 1)
 			case key.Matches(msg, k.PrevPage):
@@ -250,6 +259,9 @@ func (m *Model) route(msg tea.Msg) tea.Cmd {
 		} else if m.offline != nil {
 			m.offline = nil
 			cmds = append(cmds, m.broadcast(reconnectedMsg{}))
+		}
+		if msg.Err == nil {
+			cmds = append(cmds, pollAlerts(m.c))
 		}
 		cmds = append(cmds, m.broadcast(msg), m.pages[m.active].update(activeTickMsg{}), pollAfter(m.pollEvery))
 		return tea.Batch(cmds...)
@@ -287,6 +299,9 @@ func (m *Model) route(msg tea.Msg) tea.Cmd {
 		m.stream = streamConnecting
 		return m.feed.connect(m.c)
 
+	case alertsMsg:
+		cmd, _ := m.alerts.update(k, msg)
+		return cmd
 	case flashFadeMsg:
 		m.fade(msg)
 		return nil
@@ -374,10 +389,14 @@ func (m *Model) header() string {
 		right = s.Live.Render("● live")
 	}
 	bar := tabBar(s, titles, m.active, m.c.width, right)
-	if m.offline == nil {
-		return bar + "\n" + s.Rule.Render(strings.Repeat("─", m.c.width))
+	if m.offline != nil {
+		return bar + "\n" + m.offlineBanner()
 	}
-	return bar + "\n" + m.offlineBanner()
+	bar += "\n" + s.Rule.Render(strings.Repeat("─", m.c.width))
+	if b := m.alerts.banner(m.c); b != "" && !m.alerts.open {
+		bar += "\n" + b
+	}
+	return bar
 }
 
 // offlineBanner says why the gateway cannot be used and that the TUI keeps
@@ -402,6 +421,8 @@ func (m *Model) View() string {
 	body := ""
 	if m.showHelp {
 		body = m.helpView()
+	} else if m.alerts.open {
+		body = m.alerts.view(m.c)
 	} else {
 		body = m.pages[m.active].view()
 	}
@@ -414,6 +435,8 @@ func (m *Model) footer() string {
 	var b []key.Binding
 	if m.showHelp {
 		b = []key.Binding{key.NewBinding(key.WithKeys("?"), key.WithHelp("?/esc", "close help")), k.Quit}
+	} else if m.alerts.open {
+		b = []key.Binding{key.NewBinding(key.WithKeys("!"), key.WithHelp("!/esc", "close alerts")), k.Quit}
 	} else {
 		p := m.pages[m.active]
 		b = m.drillHelp(p.shortHelp())
