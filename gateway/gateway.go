@@ -110,6 +110,11 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("reading today's usage: %w", err)
 	}
 	keyDays := tracing.NewKeyDays(today, time.Now())
+	budgetLoc := cfg.Budgets.Location()
+	spend, err := tracing.NewSpend(st, budgetLoc, time.Now())
+	if err != nil {
+		return fmt.Errorf("reading this month's usage for the budgets: %w", err)
+	}
 	var px *proxy.Proxy
 	var traces *tracing.Pipeline
 	priceTable := prices(cfg.Pricing)
@@ -132,7 +137,7 @@ func Run(ctx context.Context, o Options) error {
 		BatchSize:     cfg.Traces.BatchSize,
 		FlushInterval: cfg.Traces.FlushInterval.D(),
 		Store:         st,
-		Observers:     []tracing.Observer{mets, keyDays},
+		Observers:     []tracing.Observer{mets, keyDays, spend},
 		RequestLog:    o.requestLog(),
 		LogJSON:       cfg.Log.Format == "json",
 		Logger:        log,
@@ -175,6 +180,8 @@ func Run(ctx context.Context, o Options) error {
 		ResponsePinTTL:    cfg.Proxy.ResponsePinTTL.D(),
 		InjectStreamUsage: cfg.Usage.InjectStreamUsage,
 		Prices:            priceTable,
+		BudgetLocation:    budgetLoc,
+		BudgetSpent:       spend.Lookup,
 		Recorder:          traces,
 		RefreshCredential: func(ctx context.Context, id string, refused [sha256.Size]byte) error {
 			return refresher.Rejected(ctx, id, refused)
@@ -395,7 +402,7 @@ func statusFunc(version string, started time.Time, proxyAddr string, px *proxy.P
 		for _, c := range px.Health().All() {
 			st.Credentials[c.State]++
 			switch c.State {
-			case scheduler.Cooling.String(), scheduler.Invalid.String(), scheduler.Broken.String(), scheduler.Exhausted.String():
+			case scheduler.Cooling.String(), scheduler.Invalid.String(), scheduler.Broken.String(), scheduler.Exhausted.String(), scheduler.BudgetExhausted.String():
 				st.Out = append(st.Out, admin.OutCredential{ID: c.ID, State: c.State, Until: c.Until, LastError: c.LastError, Reason: c.Reason})
 			}
 		}

@@ -301,7 +301,7 @@ type credentialCollector struct {
 }
 
 var (
-	credStateDesc = prometheus.NewDesc("aigw_credential_state", "Credential state: 1 for the current one (healthy, cooling_down, invalid, disabled, broken, quota_exhausted).",
+	credStateDesc = prometheus.NewDesc("aigw_credential_state", "Credential state: 1 for the current one (healthy, cooling_down, invalid, disabled, broken, quota_exhausted, budget_exhausted).",
 		[]string{"credential", "state"}, nil)
 	credRequestsDesc = prometheus.NewDesc("aigw_credential_requests_total", "Attempts sent with the credential.", []string{"credential"}, nil)
 	credFailuresDesc = prometheus.NewDesc("aigw_credential_failures_total", "Attempts with the credential that failed.", []string{"credential"}, nil)
@@ -314,7 +314,7 @@ var (
 	quotaExhaustDesc = prometheus.NewDesc("aigw_credential_quota_exhausted", "1 while the upstream rate-limit window is used up (the credential is out of rotation until its reset).", quotaLabels, nil)
 )
 
-var credStates = []string{"healthy", "cooling_down", "invalid", "disabled", "broken", "quota_exhausted"}
+var credStates = []string{"healthy", "cooling_down", "invalid", "disabled", "broken", "quota_exhausted", "budget_exhausted"}
 
 func (c *credentialCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- credStateDesc

@@ -32,7 +32,12 @@ type exchange struct {
 	prov   *provider
 	key    *gwKey
 	kstate *scheduler.KeyState // holds a concurrency slot when set
-	trace  *store.Trace
+	// Budgets (budget.go): the key's and provider's reservations, and the
+	// credential's of the attempt answered.
+	res     [4]reservation
+	nres    uint8
+	credRes reservation
+	trace   *store.Trace
 
 	upReq    *fasthttp.Request
 	upHeader *fasthttp.ResponseHeader // of the latest attempt's response
@@ -277,6 +282,9 @@ func (x *exchange) finish(werr error) {
 	}
 	if t := x.trace; t != nil {
 		x.account(t, now)
+	}
+	if x.nres > 0 || x.credRes.b != nil {
+		x.settleBudgets(x.trace, now)
 	}
 	if x.kstate != nil {
 		x.kstate.Release()

@@ -26,17 +26,20 @@ const (
 // Credential is one real upstream secret of the operator. Secret and
 // RefreshToken are never encoded to JSON; at rest they are sealed.
 type Credential struct {
-	ID        string     `json:"id"`
-	Provider  string     `json:"provider"`
-	Name      string     `json:"name"`
-	Kind      string     `json:"kind"`
-	Preview   string     `json:"preview"`
-	Weight    int        `json:"weight"`
-	RPM       int64      `json:"rpm"` // 0: no own limit
-	Enabled   bool       `json:"enabled"`
-	OAuth     *OAuthInfo `json:"oauth,omitempty"`
-	CreatedAt time.Time  `json:"created_at"`
-	UpdatedAt time.Time  `json:"updated_at"`
+	ID       string `json:"id"`
+	Provider string `json:"provider"`
+	Name     string `json:"name"`
+	Kind     string `json:"kind"`
+	Preview  string `json:"preview"`
+	Weight   int    `json:"weight"`
+	RPM      int64  `json:"rpm"` // 0: no own limit
+	// MonthlyCost caps what the credential may cost in a calendar month, in
+	// USD (0: no budget); spent, it leaves rotation until the month ends.
+	MonthlyCost float64    `json:"monthly_cost,omitempty"`
+	Enabled     bool       `json:"enabled"`
+	OAuth       *OAuthInfo `json:"oauth,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
 
 	Secret       string `json:"-"` // the API key or OAuth access token
 	RefreshToken string `json:"-"`
@@ -61,6 +64,8 @@ type CredentialInput struct {
 	Secret   string `json:"secret"`
 	Weight   *int   `json:"weight,omitempty"` // default 1
 	RPM      int64  `json:"rpm"`
+	// MonthlyCost: USD per calendar month (0: no budget).
+	MonthlyCost float64 `json:"monthly_cost,omitempty"`
 	// OAuth credentials: Secret is the access token.
 	OAuthTokenURL     string     `json:"oauth_token_url,omitempty"`
 	OAuthRefreshToken string     `json:"oauth_refresh_token,omitempty"`
@@ -70,11 +75,13 @@ type CredentialInput struct {
 
 // CredentialPatch changes the fields that are not nil.
 type CredentialPatch struct {
-	Name    *string `json:"name,omitempty"`
-	Weight  *int    `json:"weight,omitempty"`
-	RPM     *int64  `json:"rpm,omitempty"`
-	Enabled *bool   `json:"enabled,omitempty"`
-	Secret  *string `json:"secret,omitempty"` // rotate the secret
+	Name   *string `json:"name,omitempty"`
+	Weight *int    `json:"weight,omitempty"`
+	RPM    *int64  `json:"rpm,omitempty"`
+	// MonthlyCost: USD per calendar month (0: no budget).
+	MonthlyCost *float64 `json:"monthly_cost,omitempty"`
+	Enabled     *bool    `json:"enabled,omitempty"`
+	Secret      *string  `json:"secret,omitempty"` // rotate the secret
 	// OAuth credentials only (see store/oauth.go).
 	OAuthTokenURL     *string    `json:"oauth_token_url,omitempty"`
 	OAuthRefreshToken *string    `json:"oauth_refresh_token,omitempty"`
@@ -131,6 +138,9 @@ func (in *CredentialInput) validate() error {
 	if err := validLimit("rpm", in.RPM); err != nil {
 		return err
 	}
+	if err := ValidUSD("monthly_cost", in.MonthlyCost); err != nil {
+		return err
+	}
 	oauth := in.OAuthTokenURL != "" || in.OAuthRefreshToken != "" || in.OAuthClientID != ""
 	if !oauth {
 		if in.ExpiresAt != nil {
@@ -155,7 +165,7 @@ func (s *Store) CreateCredential(in CredentialInput) (Credential, error) {
 	now := s.now().UTC()
 	c := Credential{
 		ID: newID("cred_"), Provider: in.Provider, Name: in.Name, Kind: KindAPIKey,
-		Preview: preview(in.Secret), Weight: 1, RPM: in.RPM, Enabled: true,
+		Preview: preview(in.Secret), Weight: 1, RPM: in.RPM, MonthlyCost: in.MonthlyCost, Enabled: true,
 		CreatedAt: now, UpdatedAt: now, Secret: in.Secret,
 	}
 	if in.Weight != nil {
@@ -326,6 +336,11 @@ func (s *Store) UpdateCredential(id string, patch CredentialPatch) (Credential, 
 			return Credential{}, err
 		}
 	}
+	if patch.MonthlyCost != nil {
+		if err := ValidUSD("monthly_cost", *patch.MonthlyCost); err != nil {
+			return Credential{}, err
+		}
+	}
 	if patch.Secret != nil {
 		if err := validSecret("secret", *patch.Secret); err != nil {
 			return Credential{}, err
@@ -352,6 +367,9 @@ func (s *Store) UpdateCredential(id string, patch CredentialPatch) (Credential, 
 		}
 		if patch.RPM != nil {
 			c.RPM = *patch.RPM
+		}
+		if patch.MonthlyCost != nil {
+			c.MonthlyCost = *patch.MonthlyCost
 		}
 		if patch.Enabled != nil {
 			c.Enabled = *patch.Enabled

@@ -29,9 +29,12 @@ type Provider struct {
 	// SessionHeader names the request header whose value keeps a
 	// conversation on one credential (cache_affinity); "" means
 	// DefaultSessionHeader.
-	SessionHeader string    `json:"session_header,omitempty"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	SessionHeader string `json:"session_header,omitempty"`
+	// MonthlyCost caps what every key of the provider may spend in a
+	// calendar month, in USD (0: no budget).
+	MonthlyCost float64   `json:"monthly_cost,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }
 
 // ProviderPatch changes the fields that are not nil.
@@ -43,7 +46,8 @@ type ProviderPatch struct {
 	Timeout     *units.Duration `json:"timeout,omitempty"`
 	CAFile      *string         `json:"ca_file,omitempty"`
 	// SessionHeader: "" restores the default.
-	SessionHeader *string `json:"session_header,omitempty"`
+	SessionHeader *string  `json:"session_header,omitempty"`
+	MonthlyCost   *float64 `json:"monthly_cost,omitempty"`
 }
 
 // DefaultSessionHeader is the header a client sets to name its
@@ -126,6 +130,9 @@ func (p *Provider) validate() error {
 		return err
 	}
 	if err := validSessionHeader(p.SessionHeader); err != nil {
+		return err
+	}
+	if err := ValidUSD("monthly_cost", p.MonthlyCost); err != nil {
 		return err
 	}
 	return validCAFile(p.CAFile)
@@ -319,6 +326,9 @@ func (s *Store) updateProvider(name string, patch ProviderPatch, sameRoute bool)
 		}
 		if patch.SessionHeader != nil {
 			p.SessionHeader = *patch.SessionHeader
+		}
+		if patch.MonthlyCost != nil {
+			p.MonthlyCost = *patch.MonthlyCost
 		}
 		if field := routeField(&before, &p); sameRoute && field != "" {
 			has, err := hasCredentials(tx, name)
