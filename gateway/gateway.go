@@ -130,6 +130,7 @@ func Run(ctx context.Context, o Options) error {
 				RefusedReasons: proxy.RefusalReasons[:], Refused: r.ByReason[:], RefusedUntraced: r.Untraced}
 		},
 		Providers:  func() map[string]string { return px.ProviderStates() },
+		Budgets:    func() []metrics.Budget { return budgetMetrics(px.Budgets()) },
 		KnownModel: priceTable.Listed,
 	})
 	traces = tracing.New(tracing.Config{
@@ -408,4 +409,13 @@ func statusFunc(version string, started time.Time, proxyAddr string, px *proxy.P
 		}
 		return st
 	}
+}
+
+// budgetMetrics turns the proxy's budgets into /metrics' figures.
+func budgetMetrics(bs []proxy.BudgetStatus) []metrics.Budget {
+	out := make([]metrics.Budget, len(bs))
+	for i, b := range bs {
+		out[i] = metrics.Budget{Subject: b.Subject, Budget: b.Budget, Used: b.Used, Limit: b.Limit}
+	}
+	return out
 }

@@ -27,6 +27,8 @@ type Sources struct {
 	// out of service (its configuration could not be loaded).
 	Providers func() map[string]string
 	Clients   func() ClientStats
+	// Budgets reports every configured budget's use; nil: none.
+	Budgets func() []Budget
 }
 
 // ClientStats are the proxy's counters of its client side.
@@ -170,6 +172,9 @@ func New(src Sources) *Metrics {
 	}
 	if src.Providers != nil {
 		m.reg.MustRegister(&providerCollector{states: src.Providers})
+	}
+	if src.Budgets != nil {
+		m.reg.MustRegister(budgetCollector{budgets: src.Budgets})
 	}
 	return m
 }

@@ -256,7 +256,15 @@ func fmtUSD(v float64) string {
 	if v == 0 || v >= 0.1 {
 		return "$" + strconv.FormatFloat(v, 'f', 2, 64)
 	}
-	return "$" + strconv.FormatFloat(v, 'g', 3, 64)
+	prec := 2
+	for x := v; x < 0.1 && prec < 9; x *= 10 {
+		prec++
+	}
+	s := strings.TrimRight(strconv.FormatFloat(v, 'f', prec+1, 64), "0") // three significant digits
+	if len(s) < 4 { // "0.0" at least two decimals
+		s += strings.Repeat("0", 4-len(s))
+	}
+	return "$" + s
 }
 
 // reservation is an admitted request's hold on one budget.

@@ -31,9 +31,9 @@ type keyFlags struct {
 	dailyTokens    int64
 	dailyCost      usdFlag
 	maxConcurrency int64
-	monthlyCost    usdFlag
-	monthlyTokens  int64
-	totalCost      usdFlag
+	monthlyCost    budgetUSD
+	monthlyTokens  budgetTokens
+	totalCost      budgetUSD
 	unpriced       string
 	timeout        units.Duration
 	maxRetries     int
@@ -52,7 +52,7 @@ func (f *keyFlags) register(a *app, cmd *cobra.Command) {
 	fl.Var(&f.dailyCost, "daily-cost", "USD per UTC day (0: no limit)")
 	fl.Int64Var(&f.maxConcurrency, "max-concurrency", 0, "requests in flight at once (0: no limit)")
 	fl.Var(&f.monthlyCost, "monthly-cost", "USD per calendar month (budgets.timezone, default UTC; 0: no budget)")
-	fl.Int64Var(&f.monthlyTokens, "monthly-tokens", 0, "tokens per calendar month (0: no budget)")
+	fl.Var(&f.monthlyTokens, "monthly-tokens", "tokens per calendar month (0: no budget)")
 	fl.Var(&f.totalCost, "total-cost", "USD over the key's life; never resets (0: no budget)")
 	fl.Var(newChoiceFlag(&f.unpriced, "", unpricedChoices), "unpriced", "with a cost budget, whether models without a price may be used: allow (default) or deny (403)")
 	fl.Var(&f.timeout, "timeout", "upstream timeout for this key's requests, e.g. 90s (default: provider's, then config)")
@@ -79,7 +79,7 @@ func newKeyCreateCmd(a *app) *cobra.Command {
 			in := admin.KeyInput{
 				Provider: f.provider, Credentials: f.credentials, Name: f.name, Strategy: f.strategy, Models: f.models.list,
 				Limits: admin.Limits{RPM: f.rpm, TPM: f.tpm, DailyTokens: f.dailyTokens, DailyCost: float64(f.dailyCost),
-					MaxConcurrency: f.maxConcurrency, MonthlyCost: float64(f.monthlyCost), MonthlyTokens: f.monthlyTokens,
+					MaxConcurrency: f.maxConcurrency, MonthlyCost: float64(f.monthlyCost), MonthlyTokens: int64(f.monthlyTokens),
 					TotalCost: float64(f.totalCost), Unpriced: f.unpriced},
 				Timeout: f.timeout, ExpiresAt: f.expiresAt.t,
 			}
@@ -227,21 +227,25 @@ func newKeyUpdateCmd(a *app) *cobra.Command {
 			if changed(cmd, "models") {
 				p.Models = &f.models.list
 			}
-			for flag, dst := range map[string]**int64{"rpm": &p.RPM, "tpm": &p.TPM, "daily-tokens": &p.DailyTokens, "max-concurrency": &p.MaxConcurrency,
-				"monthly-tokens": &p.MonthlyTokens} {
+			for flag, dst := range map[string]**int64{"rpm": &p.RPM, "tpm": &p.TPM, "daily-tokens": &p.DailyTokens, "max-concurrency": &p.MaxConcurrency} {
 				if changed(cmd, flag) {
 					v, _ := cmd.Flags().GetInt64(flag)
 					*dst = &v
 				}
 			}
 			for flag, src := range map[string]struct {
-				v   usdFlag
+				v   float64
 				dst **float64
-			}{"daily-cost": {f.dailyCost, &p.DailyCost}, "monthly-cost": {f.monthlyCost, &p.MonthlyCost}, "total-cost": {f.totalCost, &p.TotalCost}} {
+			}{"daily-cost": {float64(f.dailyCost), &p.DailyCost}, "monthly-cost": {float64(f.monthlyCost), &p.MonthlyCost},
+				"total-cost": {float64(f.totalCost), &p.TotalCost}} {
 				if changed(cmd, flag) {
-					v := float64(src.v)
+					v := src.v
 					*src.dst = &v
 				}
+			}
+			if changed(cmd, "monthly-tokens") {
+				v := int64(f.monthlyTokens)
+				p.MonthlyTokens = &v
 			}
 			if changed(cmd, "unpriced") {
 				p.Unpriced = &f.unpriced
