@@ -261,7 +261,7 @@ func fmtUSD(v float64) string {
 		prec++
 	}
 	s := strings.TrimRight(strconv.FormatFloat(v, 'f', prec+1, 64), "0") // three significant digits
-	if len(s) < 4 { // "0.0" at least two decimals
+	if len(s) < 4 {                                                      // "0.0" at least two decimals
 		s += strings.Repeat("0", 4-len(s))
 	}
 	return "$" + s
