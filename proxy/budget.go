@@ -260,8 +260,9 @@ func fmtUSD(v float64) string {
 	for x := v; x < 0.1 && prec < 9; x *= 10 {
 		prec++
 	}
-	s := strings.TrimRight(strconv.FormatFloat(v, 'f', prec+1, 64), "0") // three significant digits
-	if len(s) < 4 {                                                      // "0.0" at least two decimals
+	// Three significant digits, and at least two decimals ("0.00").
+	s := strings.TrimRight(strconv.FormatFloat(v, 'f', prec+1, 64), "0")
+	if len(s) < 4 {
 		s += strings.Repeat("0", 4-len(s))
 	}
 	return "$" + s
