@@ -197,7 +197,8 @@ func buildSnapshot(d *store.Data, rc reloadContext) (*snapshot, error) {
 			models: compileModels(k.Models), lastUsed: lastUsedOf(k.ID, rc.previous),
 		}
 		s.used[k.ID] = gk.lastUsed
-		if gk.budgets = keyBudgets(getBudget, &k); gk.budgets != nil {
+		// A revoked key is refused anyway: its budgets are nobody's concern.
+		if gk.budgets = keyBudgets(getBudget, &k); gk.budgets != nil && k.RevokedAt == nil {
 			s.budgets = append(s.budgets, gk.budgets...)
 			gk.unpricedDeny = k.Unpriced == store.UnpricedDeny && k.HasCostBudget()
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -106,6 +107,8 @@ func (p *Provider) otherSetting(q *Provider) (field, value string) {
 		return "ca_file", fmt.Sprintf("%q", p.CAFile)
 	case p.SessionHeader != q.SessionHeader:
 		return "session_header", fmt.Sprintf("%q", p.SessionHeader)
+	case p.MonthlyCost != q.MonthlyCost:
+		return "monthly_cost", strconv.FormatFloat(p.MonthlyCost, 'f', -1, 64)
 	}
 	return "", ""
 }
