@@ -63,7 +63,7 @@ func BenchmarkProxy(b *testing.B) {
 		store.KeyInput{Strategy: store.StrategyRoundRobin},
 		store.KeyInput{Strategy: store.StrategyRoundRobin, Limits: store.Limits{RPM: 1 << 38, MaxConcurrency: 1 << 20, TPM: 1 << 38}},
 		store.KeyInput{Strategy: store.StrategyCacheAffinity},
-		store.KeyInput{Strategy: store.StrategyRoundRobin, Limits: store.Limits{MonthlyCost: 1e9, MonthlyTokens: 1e15, TotalCost: 1e9}})
+		store.KeyInput{Strategy: store.StrategyRoundRobin, Limits: store.Limits{MonthlyCost: 1e9, MonthlyTokens: 1e12, TotalCost: 1e9}})
 	key, limitedKey, affineKey, budgetKey := keys[0], keys[1], keys[2], keys[3]
 	for _, sc := range []struct {
 		name string
