@@ -209,19 +209,17 @@ type budgetError struct {
 
 func (e *budgetError) Error() string {
 	b := e.b
-	var sb strings.Builder
-	sb.WriteString(b.what + " budget " + b.kind + " " + b.amount(b.limit) + " reached (")
+	spent := "spent "
 	if b.tokens {
-		sb.WriteString("used ")
-	} else {
-		sb.WriteString("spent ")
+		spent = "used "
 	}
-	sb.WriteString(b.amount(e.used))
+	var sb strings.Builder
+	sb.WriteString(b.what + " budget " + b.kind + " " + b.amount(b.limit))
 	if e.used < b.limit {
-		sb.WriteString(", " + b.amount(e.inflight) + " reserved by requests in flight); retry shortly")
+		sb.WriteString(" is held by requests in flight (" + spent + b.amount(e.used) + ", " + b.amount(e.inflight) + " reserved); retry shortly")
 		return sb.String()
 	}
-	sb.WriteString(")")
+	sb.WriteString(" reached (" + spent + b.amount(e.used) + ")")
 	if e.end == 0 {
 		sb.WriteString("; a total budget does not reset: raise it to go on")
 		return sb.String()

@@ -369,3 +369,43 @@ func TestBudgetCountersSurviveReloadAndSeed(t *testing.T) {
 		t.Fatalf("after reloads: %+v", bs)
 	}
 }
+
+// A streamed answer is charged when its stream ends, with the tokens the
+// stream reported.
+func TestBudgetChargesStreams(t *testing.T) {
+	e := newEnv(t)
+	_, creds := e.setup("openai", 1, "round_robin")
+	key := e.key(store.KeyInput{Provider: "p", Credentials: creds, Limits: store.Limits{MonthlyTokens: 1_000_000, MonthlyCost: 1000}})
+	if r := e.do("POST", "/p/v1/chat/completions", bearer(key), chatStreamBody); r.status != 200 || !strings.Contains(r.body, "data: [DONE]") {
+		t.Fatalf("stream: %d %s", r.status, r.body)
+	}
+	tr := e.rec.wait(t, 1)[0]
+	want := float64(tr.PromptTokens + tr.CompletionTokens)
+	for _, b := range e.px.Budgets() {
+		switch {
+		case b.Budget == proxy.BudgetMonthlyTokens && (b.Used != want || want == 0):
+			t.Errorf("tokens after a stream: %v, trace says %v", b.Used, want)
+		case b.Budget == proxy.BudgetMonthlyCost && (b.Used != tr.CostUSD || b.Used == 0):
+			t.Errorf("cost after a stream: %v, trace says %v", b.Used, tr.CostUSD)
+		}
+	}
+}
+
+// Requests that cost nothing (the upstream refused them) give their
+// reservations back: 150 of them in a row against a budget that has seen
+// no request (each reserves 1 % of it) are all answered by the upstream,
+// none refused by the budget.
+func TestBudgetReservationsAreReleased(t *testing.T) {
+	e := newEnv(t)
+	_, creds := e.setup("openai", 1, "round_robin")
+	key := e.key(store.KeyInput{Provider: "p", Credentials: creds, Limits: store.Limits{MonthlyCost: 1}})
+	e.fake.Program(proxytest.Rule{Status: 400, Message: "bad request"})
+	for i := range 150 {
+		if r := e.do("POST", "/p/v1/chat/completions", bearer(key), chatBody); r.status != 400 {
+			t.Fatalf("request %d: %d %s (a reservation was kept)", i, r.status, r.body)
+		}
+	}
+	if bs := e.px.Budgets(); len(bs) != 1 || bs[0].Used != 0 {
+		t.Errorf("refused requests were charged: %+v", bs)
+	}
+}
