@@ -52,23 +52,24 @@ type ProviderPatch struct {
 // live health. Broken says why a credential whose record could not be
 // loaded (a secret that does not unseal) is in no pool.
 type Credential struct {
-	ID       string `json:"id"`
-	Provider string `json:"provider"`
-	Name     string `json:"name"`
-	Kind     string `json:"kind"` // KindAPIKey or KindOAuth
-	Preview  string `json:"preview"`
-	Weight   int    `json:"weight"`
-	RPM      int64  `json:"rpm"` // 0: no own limit
+	ID        string            `json:"id"`
+	Provider  string            `json:"provider"`
+	Name      string            `json:"name"`
+	Kind      string            `json:"kind"` // KindAPIKey or KindOAuth
+	Preview   string            `json:"preview"`
+	Weight    int               `json:"weight"`
+	RPM       int64             `json:"rpm"` // 0: no own limit
+	Enabled   bool              `json:"enabled"`
+	OAuth     *OAuthInfo        `json:"oauth,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
+	Health    *scheduler.Status `json:"health,omitempty"`
+	Broken    string            `json:"broken,omitempty"`
+
 	// MonthlyCost: USD per calendar month, 0: no budget. A credential that
 	// spent it is out of rotation (health state budget_exhausted) until the
 	// month ends.
-	MonthlyCost float64           `json:"monthly_cost,omitempty"`
-	Enabled     bool              `json:"enabled"`
-	OAuth       *OAuthInfo        `json:"oauth,omitempty"`
-	CreatedAt   time.Time         `json:"created_at"`
-	UpdatedAt   time.Time         `json:"updated_at"`
-	Health      *scheduler.Status `json:"health,omitempty"`
-	Broken      string            `json:"broken,omitempty"`
+	MonthlyCost float64 `json:"monthly_cost,omitempty"`
 }
 
 // OAuthInfo is an OAuth credential's refresh settings and last refresh

@@ -26,20 +26,21 @@ const (
 // Credential is one real upstream secret of the operator. Secret and
 // RefreshToken are never encoded to JSON; at rest they are sealed.
 type Credential struct {
-	ID       string `json:"id"`
-	Provider string `json:"provider"`
-	Name     string `json:"name"`
-	Kind     string `json:"kind"`
-	Preview  string `json:"preview"`
-	Weight   int    `json:"weight"`
-	RPM      int64  `json:"rpm"` // 0: no own limit
+	ID        string     `json:"id"`
+	Provider  string     `json:"provider"`
+	Name      string     `json:"name"`
+	Kind      string     `json:"kind"`
+	Preview   string     `json:"preview"`
+	Weight    int        `json:"weight"`
+	RPM       int64      `json:"rpm"` // 0: no own limit
+	Enabled   bool       `json:"enabled"`
+	OAuth     *OAuthInfo `json:"oauth,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
+
 	// MonthlyCost caps what the credential may cost in a calendar month, in
 	// USD (0: no budget); spent, it leaves rotation until the month ends.
-	MonthlyCost float64    `json:"monthly_cost,omitempty"`
-	Enabled     bool       `json:"enabled"`
-	OAuth       *OAuthInfo `json:"oauth,omitempty"`
-	CreatedAt   time.Time  `json:"created_at"`
-	UpdatedAt   time.Time  `json:"updated_at"`
+	MonthlyCost float64 `json:"monthly_cost,omitempty"`
 
 	Secret       string `json:"-"` // the API key or OAuth access token
 	RefreshToken string `json:"-"`
@@ -75,18 +76,19 @@ type CredentialInput struct {
 
 // CredentialPatch changes the fields that are not nil.
 type CredentialPatch struct {
-	Name   *string `json:"name,omitempty"`
-	Weight *int    `json:"weight,omitempty"`
-	RPM    *int64  `json:"rpm,omitempty"`
-	// MonthlyCost: USD per calendar month (0: no budget).
-	MonthlyCost *float64 `json:"monthly_cost,omitempty"`
-	Enabled     *bool    `json:"enabled,omitempty"`
-	Secret      *string  `json:"secret,omitempty"` // rotate the secret
+	Name    *string `json:"name,omitempty"`
+	Weight  *int    `json:"weight,omitempty"`
+	RPM     *int64  `json:"rpm,omitempty"`
+	Enabled *bool   `json:"enabled,omitempty"`
+	Secret  *string `json:"secret,omitempty"` // rotate the secret
 	// OAuth credentials only (see store/oauth.go).
 	OAuthTokenURL     *string    `json:"oauth_token_url,omitempty"`
 	OAuthRefreshToken *string    `json:"oauth_refresh_token,omitempty"`
 	OAuthClientID     *string    `json:"oauth_client_id,omitempty"`
 	ExpiresAt         *time.Time `json:"expires_at,omitempty"`
+
+	// MonthlyCost: USD per calendar month (0: no budget).
+	MonthlyCost *float64 `json:"monthly_cost,omitempty"`
 }
 
 // credentialRecord is the stored form: the public fields plus the sealed secrets.

@@ -30,12 +30,13 @@ type Provider struct {
 	// SessionHeader names the request header whose value keeps a
 	// conversation on one credential (cache_affinity); "" means
 	// DefaultSessionHeader.
-	SessionHeader string `json:"session_header,omitempty"`
+	SessionHeader string    `json:"session_header,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+
 	// MonthlyCost caps what every key of the provider may spend in a
 	// calendar month, in USD (0: no budget).
-	MonthlyCost float64   `json:"monthly_cost,omitempty"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	MonthlyCost float64 `json:"monthly_cost,omitempty"`
 }
 
 // ProviderPatch changes the fields that are not nil.
@@ -47,8 +48,9 @@ type ProviderPatch struct {
 	Timeout     *units.Duration `json:"timeout,omitempty"`
 	CAFile      *string         `json:"ca_file,omitempty"`
 	// SessionHeader: "" restores the default.
-	SessionHeader *string  `json:"session_header,omitempty"`
-	MonthlyCost   *float64 `json:"monthly_cost,omitempty"`
+	SessionHeader *string `json:"session_header,omitempty"`
+
+	MonthlyCost *float64 `json:"monthly_cost,omitempty"` // 0: no budget
 }
 
 // DefaultSessionHeader is the header a client sets to name its
