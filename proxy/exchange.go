@@ -32,12 +32,13 @@ type exchange struct {
 	prov   *provider
 	key    *gwKey
 	kstate *scheduler.KeyState // holds a concurrency slot when set
+	trace  *store.Trace
+
 	// Budgets (budget.go): the key's and provider's reservations, and the
 	// credential's of the attempt answered.
 	res     [4]reservation
 	nres    uint8
 	credRes reservation
-	trace   *store.Trace
 
 	upReq    *fasthttp.Request
 	upHeader *fasthttp.ResponseHeader // of the latest attempt's response

@@ -37,9 +37,10 @@ type provider struct {
 	auth    []authHeader // where the credential goes
 	headers []header     // added when the client did not send them
 	timeout time.Duration
-	session []byte  // the header naming a conversation (cache_affinity)
-	broken  string  // why it is out of service ("": it serves)
-	budget  *budget // monthly_cost of all its keys together; nil: none
+	session []byte // the header naming a conversation (cache_affinity)
+	broken  string // why it is out of service ("": it serves)
+
+	budget *budget // monthly_cost of all its keys together; nil: none
 }
 
 // authHeader is a template "Name: prefix{key}suffix".
@@ -55,8 +56,9 @@ type credential struct {
 	secretHash [sha256.Size]byte
 	authValues [][]byte // one per provider auth header, ready to send
 	health     *scheduler.Cred
-	oauth      bool    // its secret is an access token that can be refreshed
-	budget     *budget // its monthly_cost; nil: none
+	oauth      bool // its secret is an access token that can be refreshed
+
+	budget *budget // its monthly_cost; nil: none
 }
 
 type gwKey struct {
