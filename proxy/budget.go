@@ -18,7 +18,8 @@ import (
 //
 // A request is admitted against what is spent plus what requests in flight
 // have reserved: each admitted request reserves an estimate (the subject's
-// average per request of the last ~20; before the first, 1 % of the budget)
+// average per request of the last ~20, from the month so far after a restart;
+// before the first, 1 % of the budget)
 // and gives it back at its end, when its real cost is added. So a burst
 // can overshoot a budget by at most what the requests in flight really
 // cost beyond their estimates, never by the whole burst.
@@ -141,7 +142,7 @@ type budgetBook struct {
 	loc *time.Location
 	// spent supplies a counter's use so far when it is created (at start-up
 	// from the roll-ups, later from the traces written); nil: 0.
-	spent func(subject, budget, period string) float64
+	spent func(subject, budget, period string) (used float64, requests int64)
 
 	mu sync.Mutex // reloads only
 	m  map[string]*budgetCounter
@@ -167,7 +168,12 @@ func (bk *budgetBook) counters(now time.Time) (get func(subject, what, name, kin
 				c.period, c.periodEnd = monthOf(now, bk.loc)
 			}
 			if bk.spent != nil {
-				c.used = bk.spent(subject, kind, c.period)
+				var n int64
+				if c.used, n = bk.spent(subject, kind, c.period); n > 0 {
+					// the average so far: a restart does not make the
+					// estimates cold
+					c.counted, c.avg = n, c.used/float64(n)
+				}
 			}
 		}
 		keep[id] = c

@@ -176,20 +176,28 @@ func TestUnpricedModels(t *testing.T) {
 
 // 200 concurrent requests against a budget that allows 50: the
 // reservations admit 50, and the overshoot stays below one request's cost
-// (the last admitted request may cross the cap). A cold budget (no request
-// seen yet) estimates 1 % of the budget per request: its burst overshoots
-// more, still by no more than the requests in flight.
+// (the last admitted request may cross the cap). After a restart the
+// counter starts from the month's spend and average (BudgetSpent), as warm.
+// A cold budget (no request seen yet) estimates 1 % of the budget per
+// request: its burst overshoots more, still by no more than the requests
+// in flight.
 func TestBudgetBurstOvershootIsBounded(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		warm bool
-	}{{"warm", true}, {"cold", false}} {
+		name           string
+		warm, restored bool
+	}{{"warm", true, false}, {"restarted", false, true}, {"cold", false, false}} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, func(c *proxy.Config) { c.MaxConns = 1000 })
+			var c float64 // one request's cost, once known
+			e := newEnv(t, func(cfg *proxy.Config) {
+				cfg.MaxConns = 1000
+				if tc.restored {
+					cfg.BudgetSpent = func(subject, budget, period string) (float64, int64) { return c, 1 } // one request spent before
+				}
+			})
 			_, creds := e.setup("openai", 2, "round_robin")
-			c, _ := oneRequestCost(t, e, creds)
-			limit := 50.5 * c // allows 50 requests after the warm-up's one
-			if !tc.warm {
+			c, _ = oneRequestCost(t, e, creds)
+			limit := 50.5 * c // allows 50 requests after the warm-up's (or the month's) one
+			if !tc.warm && !tc.restored {
 				limit = 50 * c
 			}
 			key := e.key(store.KeyInput{Provider: "p", Credentials: creds, Limits: store.Limits{MonthlyCost: limit}})
@@ -233,15 +241,18 @@ func TestBudgetBurstOvershootIsBounded(t *testing.T) {
 			if overshoot > inflightCost {
 				t.Errorf("overshoot $%v beyond the in-flight requests' cost $%v", overshoot, inflightCost)
 			}
-			if tc.warm {
+			if tc.warm || tc.restored {
 				if ok.Load() != 50 || overshoot >= c {
-					t.Errorf("warm budget: %d admitted (want 50), overshoot %.2f requests (want < 1)", ok.Load(), overshoot/c)
+					t.Errorf("%s budget: %d admitted (want 50), overshoot %.2f requests (want < 1)", tc.name, ok.Load(), overshoot/c)
 				}
 			} else if ok.Load() > 101 || ok.Load() < 50 {
 				t.Errorf("cold budget: %d admitted, want 50..101 (an estimate of 1 %% of the budget each)", ok.Load())
 			}
 			// Settled: what the counter holds is what the requests cost.
 			spentByTraces := 0.0
+			if tc.restored {
+				spentByTraces = c // the month's spend before the restart
+			}
 			n := 201
 			if tc.warm {
 				n++
@@ -333,13 +344,13 @@ func TestBudgetCountersSurviveReloadAndSeed(t *testing.T) {
 	seeded := map[string]float64{"key:": 0}
 	var mu sync.Mutex
 	e := newEnv(t, func(c *proxy.Config) {
-		c.BudgetSpent = func(subject, budget, period string) float64 {
+		c.BudgetSpent = func(subject, budget, period string) (float64, int64) {
 			mu.Lock()
 			defer mu.Unlock()
 			if budget == proxy.BudgetMonthlyTokens && period == time.Now().UTC().Format("2006-01") {
-				return seeded[subject]
+				return seeded[subject], 10
 			}
-			return 0
+			return 0, 0
 		}
 	})
 	_, creds := e.setup("openai", 1, "round_robin")

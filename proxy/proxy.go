@@ -78,10 +78,11 @@ type Config struct {
 	// BudgetLocation is where a budget's calendar month begins and ends;
 	// nil: UTC. BudgetSpent supplies what a subject ("key:key_x",
 	// "provider:openai", "credential:cred_x") has used of a budget
-	// (BudgetMonthlyCost, …) in period ("2026-12", PeriodTotal) when its
-	// counter is created: at start-up and when a budget is set. nil: 0.
+	// (BudgetMonthlyCost, …) in period ("2026-12", PeriodTotal), over how
+	// many requests, when its counter is created: at start-up and when a
+	// budget is set. nil: 0.
 	BudgetLocation *time.Location
-	BudgetSpent    func(subject, budget, period string) float64
+	BudgetSpent    func(subject, budget, period string) (used float64, requests int64)
 
 	// Recorder receives every authenticated request's trace; nil drops them.
 	Recorder Recorder

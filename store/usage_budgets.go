@@ -6,23 +6,51 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// SpendTotals are what the roll-ups say keys, providers and credentials
-// used: over the days of a period (a budget's month) and, for keys, over
-// all days. Tokens are prompt + completion (which include the cache
+// Spent is what one key, provider or credential used over some days, from
+// the roll-ups. Tokens are prompt + completion (which include the cache
 // tokens), as the daily limits count them; a cost the price table did not
-// know counts as 0 (it is not in the roll-ups' cost).
+// know counts as 0 (it is not in the roll-ups' cost). OK counts the
+// requests that succeeded, Priced those of them whose cost was known: the
+// budgets' estimates per request are Tokens/OK and CostUSD/Priced.
+type Spent struct {
+	CostUSD    float64
+	Tokens     int64
+	OK, Priced int64
+}
+
+// Add counts t (a trace) as the roll-ups do.
+func (s *Spent) Add(t *Trace) {
+	s.CostUSD += t.CostUSD
+	s.Tokens += t.PromptTokens + t.CompletionTokens
+	if t.Status >= 400 || t.Status == 0 {
+		return
+	}
+	s.OK++
+	if t.CostKnown && t.UsageSource != UsageSourceNone {
+		s.Priced++
+	}
+}
+
+func (s *Spent) addRec(r *UsageRow) {
+	s.CostUSD += r.CostUSD
+	s.Tokens += r.PromptTokens + r.CompletionTokens
+	s.OK += r.Requests - r.Errors
+	s.Priced += r.Requests - r.Errors - r.CostUnknown
+}
+
+// SpendTotals are what the roll-ups say keys, providers and credentials
+// used over the days of a period (a budget's month) and, for keys, over
+// every day.
 type SpendTotals struct {
-	KeyCost        map[string]float64 // key id → USD in the period
-	KeyTokens      map[string]int64   // key id → tokens in the period
-	KeyTotalCost   map[string]float64 // key id → USD over every day
-	ProviderCost   map[string]float64 // provider → USD in the period
-	CredentialCost map[string]float64 // credential id → USD in the period
+	Keys        map[string]Spent // key id → the period
+	KeyTotals   map[string]Spent // key id → every day
+	Providers   map[string]Spent // provider → the period
+	Credentials map[string]Spent // credential id → the period
 }
 
 // NewSpendTotals returns empty totals.
 func NewSpendTotals() SpendTotals {
-	return SpendTotals{KeyCost: map[string]float64{}, KeyTokens: map[string]int64{}, KeyTotalCost: map[string]float64{},
-		ProviderCost: map[string]float64{}, CredentialCost: map[string]float64{}}
+	return SpendTotals{Keys: map[string]Spent{}, KeyTotals: map[string]Spent{}, Providers: map[string]Spent{}, Credentials: map[string]Spent{}}
 }
 
 // Spend sums the roll-ups of the UTC days since..until (YYYY-MM-DD,
@@ -36,15 +64,18 @@ func (s *Store) Spend(since, until string) (SpendTotals, error) {
 	if err := parseDay("until", until); err != nil {
 		return out, err
 	}
+	add := func(m map[string]Spent, id string, rec *UsageRow) {
+		sp := m[id]
+		sp.addRec(rec)
+		m[id] = sp
+	}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		err := scanRollups(tx, "", "", func(rk rollupKey, rec *UsageRow) {
-			out.KeyTotalCost[string(rk.keyID)] += rec.CostUSD
-			if day := string(rk.day); day < since || day > until {
-				return
+			add(out.KeyTotals, string(rk.keyID), rec)
+			if day := string(rk.day); day >= since && day <= until {
+				add(out.Keys, string(rk.keyID), rec)
+				add(out.Providers, string(rk.provider), rec)
 			}
-			out.KeyCost[string(rk.keyID)] += rec.CostUSD
-			out.KeyTokens[string(rk.keyID)] += rec.PromptTokens + rec.CompletionTokens
-			out.ProviderCost[string(rk.provider)] += rec.CostUSD
 		})
 		if err != nil {
 			return err
@@ -62,7 +93,7 @@ func (s *Store) Spend(since, until string) (SpendTotals, error) {
 			if err != nil {
 				return fmt.Errorf("credential usage %q: %w", k, err)
 			}
-			out.CredentialCost[string(rk.credentialID)] += rec.CostUSD
+			add(out.Credentials, string(rk.credentialID), &rec)
 		}
 		return nil
 	})

@@ -9,12 +9,13 @@ import (
 )
 
 // Spend keeps what every key, provider and credential used in the current
-// budget month (in its time zone) and every key's total cost: from the
-// roll-ups at start-up, then from each trace written. The proxy seeds a
-// budget's counter from it when the counter is created (at start-up, or
-// when the operator sets a budget), so neither a restart nor a new budget
-// starts from zero. Its memory is bounded by the configuration: keys,
-// providers and credentials are the operator's.
+// budget month (in its time zone) and every key's total: from the roll-ups
+// at start-up, then from each trace written. The proxy seeds a budget's
+// counter from it when the counter is created (at start-up, or when the
+// operator sets a budget), so neither a restart nor a new budget starts
+// from zero, nor from no idea of what a request costs. Its memory is
+// bounded by the configuration: keys, providers and credentials are the
+// operator's.
 type Spend struct {
 	loc *time.Location
 
@@ -51,54 +52,52 @@ func (s *Spend) Observe(t *store.Trace) {
 		return // refused before a key matched: nobody's budget
 	}
 	period, _, _ := BudgetMonth(t.Time, s.loc)
+	add := func(m map[string]store.Spent, id string) {
+		sp := m[id]
+		sp.Add(t)
+		m[id] = sp
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	add(s.t.KeyTotals, t.KeyID)
 	switch {
 	case period < s.period:
-		s.t.KeyTotalCost[t.KeyID] += t.CostUSD // last month's trace written now
-		return
+		return // last month's trace written now
 	case period > s.period:
-		total := s.t.KeyTotalCost
+		totals := s.t.KeyTotals
 		s.period, s.t = period, store.NewSpendTotals()
-		s.t.KeyTotalCost = total
+		s.t.KeyTotals = totals
 	}
-	s.t.KeyTotalCost[t.KeyID] += t.CostUSD
-	s.t.KeyCost[t.KeyID] += t.CostUSD
-	s.t.KeyTokens[t.KeyID] += t.PromptTokens + t.CompletionTokens
-	s.t.ProviderCost[t.Provider] += t.CostUSD
+	add(s.t.Keys, t.KeyID)
+	add(s.t.Providers, t.Provider)
 	if t.CredentialID != "" {
-		s.t.CredentialCost[t.CredentialID] += t.CostUSD
+		add(s.t.Credentials, t.CredentialID)
 	}
 }
 
 // Lookup is what subject ("key:key_x", "provider:openai",
 // "credential:cred_x") used of budget ("monthly_cost", "monthly_tokens",
-// "total_cost") in period ("2026-12", "total"); 0 for a month it does not
-// hold.
-func (s *Spend) Lookup(subject, budget, period string) float64 {
+// "total_cost") in period ("2026-12", "total"), and how many requests that
+// is (for the average per request); 0, 0 for a month it does not hold.
+func (s *Spend) Lookup(subject, budget, period string) (used float64, requests int64) {
 	kind, id, _ := strings.Cut(subject, ":")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if budget == "total_cost" {
-		if kind == "key" {
-			return s.t.KeyTotalCost[id]
-		}
-		return 0
-	}
-	if period != s.period {
-		return 0
-	}
+	var sp store.Spent
 	switch {
-	case kind == "key" && budget == "monthly_tokens":
-		return float64(s.t.KeyTokens[id])
-	case budget != "monthly_cost":
-		return 0
+	case budget == "total_cost" && kind == "key":
+		sp = s.t.KeyTotals[id]
+	case budget == "total_cost" || period != s.period:
+		return 0, 0
 	case kind == "key":
-		return s.t.KeyCost[id]
+		sp = s.t.Keys[id]
 	case kind == "provider":
-		return s.t.ProviderCost[id]
+		sp = s.t.Providers[id]
 	case kind == "credential":
-		return s.t.CredentialCost[id]
+		sp = s.t.Credentials[id]
 	}
-	return 0
+	if budget == "monthly_tokens" {
+		return float64(sp.Tokens), sp.OK
+	}
+	return sp.CostUSD, sp.Priced
 }
