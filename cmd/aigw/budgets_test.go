@@ -159,7 +159,7 @@ func TestBadBudgetTimezone(t *testing.T) {
 	var out, errb strings.Builder
 	streams := &ioStreams{In: strings.NewReader(""), Out: &out, Err: &errb, getenv: func(string) string { return "" }}
 	code := run([]string{"serve", "--config", file, "--data-dir", dir, "--proxy-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"}, streams)
-	if code == 0 || !strings.Contains(errb.String(), "budgets.timezone") || !strings.Contains(errb.String(), "Mars/Olympus") ||
+	if code != exitUsage || !strings.Contains(errb.String(), "budgets.timezone") || !strings.Contains(errb.String(), "Mars/Olympus") ||
 		strings.Count(strings.TrimSpace(errb.String()), "\n") > 0 {
 		t.Fatalf("serve with budgets.timezone Mars/Olympus: exit %d, stderr %q", code, errb.String())
 	}
