@@ -16,7 +16,7 @@ type Status struct {
 	InFlight    int64           `json:"in_flight"`
 	TraceQueue  int             `json:"trace_queue"`
 	WriterLagMS float64         `json:"writer_lag_ms"`
-	Credentials map[string]int  `json:"credentials"` // count per state: healthy, cooling_down, invalid, disabled, broken, quota_exhausted
+	Credentials map[string]int  `json:"credentials"` // count per state: healthy, cooling_down, invalid, disabled, broken, quota_exhausted, budget_exhausted
 	Today       StatusToday     `json:"today"`
 	Out         []OutCredential `json:"out_of_rotation"` // credentials not healthy (disabled excluded)
 	// BrokenProviders are the providers out of service because their
@@ -50,7 +50,7 @@ type OutCredential struct {
 	State     string    `json:"state"`
 	Until     time.Time `json:"until,omitzero"`
 	LastError string    `json:"last_error,omitempty"`
-	Reason    string    `json:"reason,omitempty"` // why a quota_exhausted credential is out
+	Reason    string    `json:"reason,omitempty"` // why a quota_exhausted or budget_exhausted credential is out
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) error {

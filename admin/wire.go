@@ -30,6 +30,7 @@ type Provider struct {
 	Timeout       units.Duration `json:"timeout"` // 0: inherit from config
 	CAFile        string         `json:"ca_file,omitempty"`
 	SessionHeader string         `json:"session_header,omitempty"` // "": DefaultSessionHeader
+	MonthlyCost   float64        `json:"monthly_cost,omitempty"`   // USD per calendar month; 0: no budget
 	CreatedAt     time.Time      `json:"created_at"`
 	UpdatedAt     time.Time      `json:"updated_at"`
 	Broken        string         `json:"broken,omitempty"`
@@ -44,6 +45,7 @@ type ProviderPatch struct {
 	Timeout       *units.Duration `json:"timeout,omitempty"`
 	CAFile        *string         `json:"ca_file,omitempty"`
 	SessionHeader *string         `json:"session_header,omitempty"` // "": the default
+	MonthlyCost   *float64        `json:"monthly_cost,omitempty"`   // 0: no budget
 }
 
 // Credential is one upstream secret (never shown: Preview is) with its
@@ -63,6 +65,11 @@ type Credential struct {
 	UpdatedAt time.Time         `json:"updated_at"`
 	Health    *scheduler.Status `json:"health,omitempty"`
 	Broken    string            `json:"broken,omitempty"`
+
+	// MonthlyCost: USD per calendar month, 0: no budget. A credential that
+	// spent it is out of rotation (health state budget_exhausted) until the
+	// month ends.
+	MonthlyCost float64 `json:"monthly_cost,omitempty"`
 }
 
 // OAuthInfo is an OAuth credential's refresh settings and last refresh
@@ -83,6 +90,8 @@ type CredentialInput struct {
 	Secret   string `json:"secret"`           // the API key, or an OAuth access token
 	Weight   *int   `json:"weight,omitempty"` // default 1
 	RPM      int64  `json:"rpm"`
+	// MonthlyCost: USD per calendar month (0: no budget).
+	MonthlyCost float64 `json:"monthly_cost,omitempty"`
 	// OAuth credentials only.
 	OAuthTokenURL     string     `json:"oauth_token_url,omitempty"`
 	OAuthRefreshToken string     `json:"oauth_refresh_token,omitempty"`
@@ -95,6 +104,7 @@ type CredentialPatch struct {
 	Name              *string    `json:"name,omitempty"`
 	Weight            *int       `json:"weight,omitempty"`
 	RPM               *int64     `json:"rpm,omitempty"`
+	MonthlyCost       *float64   `json:"monthly_cost,omitempty"` // 0: no budget
 	Enabled           *bool      `json:"enabled,omitempty"`
 	Secret            *string    `json:"secret,omitempty"` // rotate the secret
 	OAuthTokenURL     *string    `json:"oauth_token_url,omitempty"`
@@ -110,7 +120,21 @@ type Limits struct {
 	DailyTokens    int64   `json:"daily_tokens"`    // tokens per UTC day
 	DailyCost      float64 `json:"daily_cost"`      // USD per UTC day
 	MaxConcurrency int64   `json:"max_concurrency"` // requests in flight
+	// Budgets: a calendar month in the configured budgets.timezone (UTC by
+	// default), and the key's whole life; 0 (absent): none.
+	MonthlyCost   float64 `json:"monthly_cost,omitempty"`   // USD per calendar month
+	MonthlyTokens int64   `json:"monthly_tokens,omitempty"` // tokens per calendar month
+	TotalCost     float64 `json:"total_cost,omitempty"`     // USD over the key's life
+	// Unpriced: UnpricedAllow ("" too) or UnpricedDeny — whether a key with
+	// a cost budget may use a model without a price.
+	Unpriced string `json:"unpriced,omitempty"`
 }
+
+// Key.Unpriced values.
+const (
+	UnpricedAllow = store.UnpricedAllow
+	UnpricedDeny  = store.UnpricedDeny
+)
 
 // Key is a gateway key (never its secret: Preview is).
 type Key struct {
@@ -156,6 +180,10 @@ type KeyPatch struct {
 	DailyTokens    *int64          `json:"daily_tokens,omitempty"`
 	DailyCost      *float64        `json:"daily_cost,omitempty"`
 	MaxConcurrency *int64          `json:"max_concurrency,omitempty"`
+	MonthlyCost    *float64        `json:"monthly_cost,omitempty"`
+	MonthlyTokens  *int64          `json:"monthly_tokens,omitempty"`
+	TotalCost      *float64        `json:"total_cost,omitempty"`
+	Unpriced       *string         `json:"unpriced,omitempty"`
 	Timeout        *units.Duration `json:"timeout,omitempty"`
 	MaxRetries     *int            `json:"max_retries,omitempty"`
 	ExpiresAt      *time.Time      `json:"expires_at,omitempty"`

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	_ "time/tzdata" // budgets.timezone works without the system's zone files
 
 	"github.com/aigw/aigw/internal/units"
 )
@@ -32,6 +33,7 @@ type Config struct {
 	Limits  Limits           `toml:"limits"`
 	Traces  Traces           `toml:"traces"`
 	Usage   Usage            `toml:"usage"`
+	Budgets Budgets          `toml:"budgets"`
 	Log     Log              `toml:"log"`
 	Alerts  Alerts           `toml:"alerts"`
 	Pricing map[string]Price `toml:"pricing"`
@@ -129,6 +131,27 @@ type Traces struct {
 // Usage configures usage accounting.
 type Usage struct {
 	InjectStreamUsage bool `toml:"inject_stream_usage"`
+}
+
+// Budgets configures the keys', providers' and credentials' budgets.
+type Budgets struct {
+	// Timezone is where a budget's calendar month begins and ends: an IANA
+	// name such as "Europe/Berlin"; "" or "UTC": UTC. Set it once: changing
+	// it moves the month's boundaries.
+	Timezone string `toml:"timezone"`
+}
+
+// Location is the budgets' time zone (UTC when none is set); Validate has
+// checked the name.
+func (b Budgets) Location() *time.Location {
+	if b.Timezone == "" {
+		return time.UTC
+	}
+	loc, err := time.LoadLocation(b.Timezone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
 }
 
 // Log configures log/slog output on stderr.
@@ -265,6 +288,11 @@ func (c *Config) Validate() error {
 	for _, i := range ints {
 		if i.v < i.min {
 			bad(i.key, "%d must be at least %d", i.v, i.min)
+		}
+	}
+	if tz := c.Budgets.Timezone; tz != "" {
+		if _, err := time.LoadLocation(tz); err != nil || tz == "Local" || strings.TrimSpace(tz) != tz {
+			bad("budgets.timezone", "%q is not a time zone name such as UTC or Europe/Berlin", tz)
 		}
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aigw/aigw/config"
 )
@@ -216,5 +217,33 @@ func TestMissingFile(t *testing.T) {
 	_, err := config.Load(path, nil)
 	if err == nil || !strings.Contains(err.Error(), path) {
 		t.Fatalf("Load of a missing file: err = %v, want one naming %s", err, path)
+	}
+}
+
+func TestBudgetsTimezone(t *testing.T) {
+	for _, tc := range []struct {
+		tz, err string
+	}{
+		{"", ""}, {"UTC", ""}, {"Europe/Berlin", ""},
+		{"Mars/Olympus", `budgets.timezone: "Mars/Olympus" is not a time zone name`},
+		{"Local", `budgets.timezone: "Local" is not a time zone name`},
+		{" UTC", `budgets.timezone: " UTC" is not a time zone name`},
+	} {
+		c := config.Default()
+		c.Budgets.Timezone = tc.tz
+		err := c.Validate()
+		if tc.err == "" {
+			if err != nil {
+				t.Errorf("%q: %v", tc.tz, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.err) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%q: %v, want one line with %q", tc.tz, err, tc.err)
+		}
+	}
+	c := config.Budgets{Timezone: "Europe/Berlin"}
+	if c.Location().String() != "Europe/Berlin" || (config.Budgets{}).Location() != time.UTC {
+		t.Errorf("Location: %v %v", c.Location(), (config.Budgets{}).Location())
 	}
 }

@@ -112,6 +112,11 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("reading today's usage: %w", err)
 	}
 	keyDays := tracing.NewKeyDays(today, time.Now())
+	budgetLoc := cfg.Budgets.Location()
+	spend, err := tracing.NewSpend(st, budgetLoc, time.Now())
+	if err != nil {
+		return fmt.Errorf("reading this month's usage for the budgets: %w", err)
+	}
 	var px *proxy.Proxy
 	var traces *tracing.Pipeline
 	var loaded atomic.Pointer[store.Data] // the configuration the proxy serves
@@ -132,6 +137,7 @@ func Run(ctx context.Context, o Options) error {
 				RefusedReasons: proxy.RefusalReasons[:], Refused: r.ByReason[:], RefusedUntraced: r.Untraced}
 		},
 		Providers:  func() map[string]string { return px.ProviderStates() },
+		Budgets:    func() []metrics.Budget { return budgetMetrics(px.Budgets()) },
 		KnownModel: priceTable.Listed,
 		Extra:      alerter.Collectors(),
 	})
@@ -140,7 +146,7 @@ func Run(ctx context.Context, o Options) error {
 		BatchSize:     cfg.Traces.BatchSize,
 		FlushInterval: cfg.Traces.FlushInterval.D(),
 		Store:         st,
-		Observers:     []tracing.Observer{mets, keyDays, alerter},
+		Observers:     []tracing.Observer{mets, keyDays, spend, alerter},
 		RequestLog:    o.requestLog(),
 		LogJSON:       cfg.Log.Format == "json",
 		Logger:        log,
@@ -183,6 +189,8 @@ func Run(ctx context.Context, o Options) error {
 		ResponsePinTTL:    cfg.Proxy.ResponsePinTTL.D(),
 		InjectStreamUsage: cfg.Usage.InjectStreamUsage,
 		Prices:            priceTable,
+		BudgetLocation:    budgetLoc,
+		BudgetSpent:       spend.Lookup,
 		Recorder:          traces,
 		RefreshCredential: func(ctx context.Context, id string, refused [sha256.Size]byte) error {
 			return refresher.Rejected(ctx, id, refused)
@@ -409,7 +417,7 @@ func statusFunc(version string, started time.Time, proxyAddr string, px *proxy.P
 		for _, c := range px.Health().All() {
 			st.Credentials[c.State]++
 			switch c.State {
-			case scheduler.Cooling.String(), scheduler.Invalid.String(), scheduler.Broken.String(), scheduler.Exhausted.String():
+			case scheduler.Cooling.String(), scheduler.Invalid.String(), scheduler.Broken.String(), scheduler.Exhausted.String(), scheduler.BudgetExhausted.String():
 				st.Out = append(st.Out, admin.OutCredential{ID: c.ID, State: c.State, Until: c.Until, LastError: c.LastError, Reason: c.Reason})
 			}
 		}
@@ -428,6 +436,19 @@ func newAlerts(cfg config.Config, st *store.Store, log *slog.Logger, loaded *ato
 	}
 	m, err := alerts.New(alerts.Config{
 		Thresholds: cfg.Alerts.Thresholds,
+		Budgets: func() []alerts.BudgetUsage {
+			p := px()
+			if p == nil {
+				return nil
+			}
+			bs := p.Budgets()
+			out := make([]alerts.BudgetUsage, len(bs))
+			for i, b := range bs {
+				out[i] = alerts.BudgetUsage{Subject: b.Subject, Name: b.Name, Budget: b.Budget, Period: b.Period,
+					Used: b.Used, Limit: b.Limit, Reset: b.Reset}
+			}
+			return out
+		},
 		Pools: func() []alerts.Pool {
 			d := loaded.Load()
 			if d == nil {
@@ -455,4 +476,13 @@ func newAlerts(cfg config.Config, st *store.Store, log *slog.Logger, loaded *ato
 		return nil, fmt.Errorf("alerts: %w", err)
 	}
 	return m, nil
+}
+
+// budgetMetrics turns the proxy's budgets into /metrics' figures.
+func budgetMetrics(bs []proxy.BudgetStatus) []metrics.Budget {
+	out := make([]metrics.Budget, len(bs))
+	for i, b := range bs {
+		out[i] = metrics.Budget{Subject: b.Subject, Budget: b.Budget, Used: b.Used, Limit: b.Limit}
+	}
+	return out
 }

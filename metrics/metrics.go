@@ -29,6 +29,8 @@ type Sources struct {
 	Clients   func() ClientStats
 	// Extra are other parts' collectors (the alerts'), registered as they are.
 	Extra []prometheus.Collector
+	// Budgets reports every configured budget's use; nil: none.
+	Budgets func() []Budget
 }
 
 // ClientStats are the proxy's counters of its client side.
@@ -174,6 +176,9 @@ func New(src Sources) *Metrics {
 	if src.Providers != nil {
 		m.reg.MustRegister(&providerCollector{states: src.Providers})
 	}
+	if src.Budgets != nil {
+		m.reg.MustRegister(budgetCollector{budgets: src.Budgets})
+	}
 	return m
 }
 
@@ -304,7 +309,7 @@ type credentialCollector struct {
 }
 
 var (
-	credStateDesc = prometheus.NewDesc("aigw_credential_state", "Credential state: 1 for the current one (healthy, cooling_down, invalid, disabled, broken, quota_exhausted).",
+	credStateDesc = prometheus.NewDesc("aigw_credential_state", "Credential state: 1 for the current one (healthy, cooling_down, invalid, disabled, broken, quota_exhausted, budget_exhausted).",
 		[]string{"credential", "state"}, nil)
 	credRequestsDesc = prometheus.NewDesc("aigw_credential_requests_total", "Attempts sent with the credential.", []string{"credential"}, nil)
 	credFailuresDesc = prometheus.NewDesc("aigw_credential_failures_total", "Attempts with the credential that failed.", []string{"credential"}, nil)
@@ -317,7 +322,7 @@ var (
 	quotaExhaustDesc = prometheus.NewDesc("aigw_credential_quota_exhausted", "1 while the upstream rate-limit window is used up (the credential is out of rotation until its reset).", quotaLabels, nil)
 )
 
-var credStates = []string{"healthy", "cooling_down", "invalid", "disabled", "broken", "quota_exhausted"}
+var credStates = []string{"healthy", "cooling_down", "invalid", "disabled", "broken", "quota_exhausted", "budget_exhausted"}
 
 func (c *credentialCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- credStateDesc

@@ -62,8 +62,9 @@ func BenchmarkProxy(b *testing.B) {
 	via, keys := benchGateway(b, up,
 		store.KeyInput{Strategy: store.StrategyRoundRobin},
 		store.KeyInput{Strategy: store.StrategyRoundRobin, Limits: store.Limits{RPM: 1 << 38, MaxConcurrency: 1 << 20, TPM: 1 << 38}},
-		store.KeyInput{Strategy: store.StrategyCacheAffinity})
-	key, limitedKey, affineKey := keys[0], keys[1], keys[2]
+		store.KeyInput{Strategy: store.StrategyCacheAffinity},
+		store.KeyInput{Strategy: store.StrategyRoundRobin, Limits: store.Limits{MonthlyCost: 1e9, MonthlyTokens: 1e12, TotalCost: 1e9}})
+	key, limitedKey, affineKey, budgetKey := keys[0], keys[1], keys[2], keys[3]
 	for _, sc := range []struct {
 		name string
 		body []byte
@@ -73,6 +74,8 @@ func BenchmarkProxy(b *testing.B) {
 		b.Run("aigw_limited_key/"+sc.name, func(b *testing.B) { benchLoad(b, via, "/bench/v1/chat/completions", limitedKey, sc.body) })
 		// cache_affinity reads the body's session fields and hashes its prefix (no user_id here).
 		b.Run("aigw_cache_affinity/"+sc.name, func(b *testing.B) { benchLoad(b, via, "/bench/v1/chat/completions", affineKey, sc.body) })
+		// three budgets: reserved at admission, settled at the end (budget.go)
+		b.Run("aigw_budget_key/"+sc.name, func(b *testing.B) { benchLoad(b, via, "/bench/v1/chat/completions", budgetKey, sc.body) })
 	}
 }
 

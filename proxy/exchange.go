@@ -34,6 +34,12 @@ type exchange struct {
 	kstate *scheduler.KeyState // holds a concurrency slot when set
 	trace  *store.Trace
 
+	// Budgets (budget.go): the key's and provider's reservations, and the
+	// credential's of the attempt answered.
+	res     [4]reservation
+	nres    uint8
+	credRes reservation
+
 	upReq    *fasthttp.Request
 	upHeader *fasthttp.ResponseHeader // of the latest attempt's response
 	up       upstreamBody             // its body, read straight off the connection
@@ -277,6 +283,9 @@ func (x *exchange) finish(werr error) {
 	}
 	if t := x.trace; t != nil {
 		x.account(t, now)
+	}
+	if x.nres > 0 || x.credRes.b != nil {
+		x.settleBudgets(x.trace, now)
 	}
 	if x.kstate != nil {
 		x.kstate.Release()

@@ -16,13 +16,13 @@ import (
 )
 
 // handle serves one request, top to bottom: route → authenticate → limit →
-// read the body → allow the model → attempts (choose a credential,
+// read the body → allow the model → budgets → attempts (choose a credential,
 // rewrite, forward, classify) → respond.
 // Accounting happens when the response body has been streamed (finish).
 func (p *Proxy) handle(ctx *fasthttp.RequestCtx) {
 	x := p.pool.Get().(*exchange)
 	x.begin(ctx)
-	if !x.route() || !x.authenticate() || !x.limit() || !x.readBody() || !x.allowModel() {
+	if !x.route() || !x.authenticate() || !x.limit() || !x.readBody() || !x.allowModel() || !x.budget() {
 		x.drainBody()
 		x.finish(nil)
 		return
@@ -392,24 +392,45 @@ func (x *exchange) forward() bool {
 	var tried, never scheduler.Tried
 	var last error
 	var lastOutcome scheduler.Outcome
+	var spent *budgetError // a credential refused by its budget
 	for attempt := 0; attempt <= k.maxRetries; attempt++ {
 		began := x.p.now()
 		pos, trial, ok, wait := x.pick(began, tried, never, affinity, pin)
 		if !ok {
-			if last != nil {
-				break // nothing left to retry on: the last failure answers
-			}
-			if pin >= 0 {
+			switch {
+			case last != nil:
+				// nothing left to retry on: the last failure answers
+			case spent != nil:
+				x.overBudget(spent)
+				return false
+			case pin >= 0:
 				return x.pinOut(pin, wait)
+			default:
+				x.reject(fasthttp.StatusServiceUnavailable, "aigw: no enabled credential in the key's pool")
+				return false
 			}
-			x.reject(fasthttp.StatusServiceUnavailable, "aigw: no enabled credential in the key's pool")
-			return false
+			break
+		}
+		cred := k.creds[pos]
+		if cred.budget != nil {
+			if spent = x.reserveCredential(cred, began); spent != nil {
+				if trial {
+					cred.health.Report(scheduler.Neutral, true, 0, 0, "") // gives the half-open trial back
+				}
+				if pin >= 0 {
+					x.overBudget(spent)
+					return false
+				}
+				tried.Add(pos)
+				never.Add(pos) // not an attempt: the next pick is not a retry
+				attempt--
+				continue
+			}
 		}
 		if attempt > 0 {
 			x.backoff(attempt, tried.Has(pos), lastOutcome)
 		}
 		tried.Add(pos)
-		cred := k.creds[pos]
 		err := x.attempt(cred, began)
 		if err != nil && cred.oauth {
 			cred, err = x.renew(cred, err, &began)
@@ -431,6 +452,7 @@ func (x *exchange) forward() bool {
 		}
 		cred.health.Report(lastOutcome, trial, took, ra, err.Error())
 		x.addAttempt(cred, err, took)
+		x.releaseCredential(ended)
 		if lastOutcome == scheduler.Rejected {
 			never.Add(pos)
 		}

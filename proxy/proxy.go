@@ -75,6 +75,15 @@ type Config struct {
 	// Prices turns usage into cost; nil: the built-in table.
 	Prices *usage.Prices
 
+	// BudgetLocation is where a budget's calendar month begins and ends;
+	// nil: UTC. BudgetSpent supplies what a subject ("key:key_x",
+	// "provider:openai", "credential:cred_x") has used of a budget
+	// (BudgetMonthlyCost, …) in period ("2026-12", PeriodTotal), over how
+	// many requests, when its counter is created: at start-up and when a
+	// budget is set. nil: 0.
+	BudgetLocation *time.Location
+	BudgetSpent    func(subject, budget, period string) (used float64, requests int64)
+
 	// Recorder receives every authenticated request's trace; nil drops them.
 	Recorder Recorder
 	// RefreshCredential refreshes an OAuth credential whose access token
@@ -124,6 +133,7 @@ type Proxy struct {
 	stopped             chan struct{} // closed by Shutdown
 	startOnce, stopOnce sync.Once
 	pool                sync.Pool // *exchange
+	budgets             budgetBook
 	reload              sync.Mutex
 	now                 func() time.Time
 }
@@ -148,6 +158,7 @@ func New(cfg Config) *Proxy {
 	}
 	p.health = scheduler.NewHealth(p.cfg.Health, p.logHealthChange)
 	p.keys = scheduler.NewKeyStates(p.cfg.MaxTrackedKeys)
+	p.budgets = budgetBook{loc: cmp.Or(cfg.BudgetLocation, time.UTC), spent: cfg.BudgetSpent}
 	p.prices = cfg.Prices
 	if p.prices == nil {
 		p.prices = usage.DefaultPrices()
@@ -204,6 +215,8 @@ func (p *Proxy) Load(d *store.Data) error {
 		timeouts:   upstreamTimeouts{Connect: p.cfg.ConnectTimeout},
 		maxRetries: p.cfg.MaxRetries,
 		previous:   p.snap.Load(),
+		budgets:    &p.budgets,
+		now:        p.now(),
 	})
 	if err != nil {
 		return err

@@ -26,6 +26,7 @@ type snapshot struct {
 	// problems are the records left out of service because they could not
 	// be loaded; everything else serves.
 	problems []Problem
+	budgets  []*budget // every configured budget (budget.go)
 }
 
 type provider struct {
@@ -38,6 +39,8 @@ type provider struct {
 	timeout time.Duration
 	session []byte // the header naming a conversation (cache_affinity)
 	broken  string // why it is out of service ("": it serves)
+
+	budget *budget // monthly_cost of all its keys together; nil: none
 }
 
 // authHeader is a template "Name: prefix{key}suffix".
@@ -54,6 +57,8 @@ type credential struct {
 	authValues [][]byte // one per provider auth header, ready to send
 	health     *scheduler.Cred
 	oauth      bool // its secret is an access token that can be refreshed
+
+	budget *budget // its monthly_cost; nil: none
 }
 
 type gwKey struct {
@@ -73,6 +78,9 @@ type gwKey struct {
 	lastUsed   *atomic.Int64 // unix ns of the last request that presented it; shared with the next snapshot
 
 	models *modelAllow // the allowed models; nil: every model
+
+	budgets      []*budget // nil: none (budget.go)
+	unpricedDeny bool      // a cost budget and unpriced=deny: models without a price are refused
 }
 
 // Problem is a stored record the snapshot could not use. It is out of
@@ -108,6 +116,8 @@ type reloadContext struct {
 	timeouts   upstreamTimeouts
 	maxRetries int
 	previous   *snapshot
+	budgets    *budgetBook
+	now        time.Time
 }
 
 func buildSnapshot(d *store.Data, rc reloadContext) (*snapshot, error) {
@@ -117,6 +127,8 @@ func buildSnapshot(d *store.Data, rc reloadContext) (*snapshot, error) {
 		creds:     make(map[string]*credential, len(d.Credentials)),
 		used:      make(map[string]*atomic.Int64, len(d.Keys)),
 	}
+	getBudget, doneBudgets := rc.budgets.counters(rc.now)
+	defer doneBudgets()
 	for _, p := range d.Providers {
 		pr := &provider{name: p.Name, typ: p.Type, shape: shapeOf(p.Type), timeout: p.Timeout.D(),
 			session: []byte(cmp.Or(p.SessionHeader, store.DefaultSessionHeader))}
@@ -134,6 +146,9 @@ func buildSnapshot(d *store.Data, rc reloadContext) (*snapshot, error) {
 		for _, line := range p.Headers {
 			name, value, _ := strings.Cut(line, ":")
 			pr.headers = append(pr.headers, header{name: []byte(strings.TrimSpace(name)), value: []byte(strings.TrimSpace(value))})
+		}
+		if pr.budget = getBudget("provider:"+p.Name, "provider", p.Name, BudgetMonthlyCost, p.MonthlyCost); pr.budget != nil {
+			s.budgets = append(s.budgets, pr.budget)
 		}
 		s.providers[p.Name] = pr
 	}
@@ -158,6 +173,13 @@ func buildSnapshot(d *store.Data, rc reloadContext) (*snapshot, error) {
 			}
 		}
 		cr.health = rc.health.Configure(c.ID, c.Enabled, c.RPM, changed)
+		cr.budget = getBudget("credential:"+c.ID, "credential", cmp.Or(c.Name, c.ID), BudgetMonthlyCost, c.MonthlyCost)
+		if cr.budget != nil {
+			s.budgets = append(s.budgets, cr.budget)
+			cr.budget.markCredential(cr.health, rc.now)
+		} else {
+			cr.health.BudgetRestored("its monthly budget was removed")
+		}
 		s.creds[c.ID] = cr
 		keep[c.ID] = true
 	}
@@ -177,6 +199,11 @@ func buildSnapshot(d *store.Data, rc reloadContext) (*snapshot, error) {
 			models: compileModels(k.Models), lastUsed: lastUsedOf(k.ID, rc.previous),
 		}
 		s.used[k.ID] = gk.lastUsed
+		// A revoked key is refused anyway: its budgets are nobody's concern.
+		if gk.budgets = keyBudgets(getBudget, &k); gk.budgets != nil && k.RevokedAt == nil {
+			s.budgets = append(s.budgets, gk.budgets...)
+			gk.unpricedDeny = k.Unpriced == store.UnpricedDeny && k.HasCostBudget()
+		}
 		gk.limited = k.RPM > 0 || k.TPM > 0 || k.DailyTokens > 0 || k.DailyCost > 0 || k.MaxConcurrency > 0
 		if k.MaxRetries != nil {
 			gk.maxRetries = *k.MaxRetries

@@ -47,6 +47,8 @@ func (s State) String() string {
 		return "broken"
 	case Exhausted:
 		return "quota_exhausted"
+	case BudgetExhausted:
+		return "budget_exhausted"
 	}
 	return "unknown"
 }
@@ -109,6 +111,10 @@ type Cred struct {
 	quotaSeen  atomic.Uint32 // bit w: quota[w] was ever set
 	quotaUntil atomic.Int64  // unix ns: out of rotation until (0: not)
 	quotaWhy   atomic.Pointer[string]
+
+	// Its own monthly budget (budget.go).
+	budgetUntil atomic.Int64 // unix ns: out of rotation until (0: not)
+	budgetWhy   atomic.Pointer[string]
 
 	mu          sync.Mutex // failure bookkeeping only
 	failCount   atomic.Int32
@@ -217,7 +223,8 @@ type Status struct {
 	SuccessRate   float64 `json:"success_rate"`
 	LatencyMS     float64 `json:"latency_ms"`
 	LastError     string  `json:"last_error,omitempty"`
-	// Reason says why a quota_exhausted credential is out of rotation.
+	// Reason says why a quota_exhausted or budget_exhausted credential is
+	// out of rotation.
 	Reason string `json:"reason,omitempty"`
 	// Quota is the latest the upstream said about each of the
 	// credential's rate-limit windows that has not reset yet.
@@ -261,6 +268,12 @@ func (c *Cred) Status() Status {
 	} else if until != 0 {
 		c.exhausted(ns) // reset since: clear the mark, report it back
 	}
+	if s.State == Healthy.String() && c.overBudget(ns) {
+		s.State, s.Until = BudgetExhausted.String(), time.Unix(0, c.budgetUntil.Load())
+		if why := c.budgetWhy.Load(); why != nil {
+			s.Reason = *why
+		}
+	}
 	s.Quota = c.quotaStatus(ns)
 	return s
 }
@@ -286,11 +299,11 @@ func (c *Cred) State() State { return State(c.state.Load()) }
 func (c *Cred) usable(now int64) (ok, trial bool) {
 	switch State(c.state.Load()) {
 	case Healthy:
-		return c.rpmOK(now) && !c.exhausted(now), false
+		return c.rpmOK(now) && !c.exhausted(now) && !c.overBudget(now), false
 	case Disabled, Broken:
 		return false, false
 	}
-	if now < c.until.Load() || c.exhausted(now) {
+	if now < c.until.Load() || c.exhausted(now) || c.overBudget(now) {
 		return false, false
 	}
 	if c.trial.CompareAndSwap(false, true) {

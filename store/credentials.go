@@ -38,6 +38,10 @@ type Credential struct {
 	CreatedAt time.Time  `json:"created_at"`
 	UpdatedAt time.Time  `json:"updated_at"`
 
+	// MonthlyCost caps what the credential may cost in a calendar month, in
+	// USD (0: no budget); spent, it leaves rotation until the month ends.
+	MonthlyCost float64 `json:"monthly_cost,omitempty"`
+
 	Secret       string `json:"-"` // the API key or OAuth access token
 	RefreshToken string `json:"-"`
 }
@@ -61,6 +65,8 @@ type CredentialInput struct {
 	Secret   string `json:"secret"`
 	Weight   *int   `json:"weight,omitempty"` // default 1
 	RPM      int64  `json:"rpm"`
+	// MonthlyCost: USD per calendar month (0: no budget).
+	MonthlyCost float64 `json:"monthly_cost,omitempty"`
 	// OAuth credentials: Secret is the access token.
 	OAuthTokenURL     string     `json:"oauth_token_url,omitempty"`
 	OAuthRefreshToken string     `json:"oauth_refresh_token,omitempty"`
@@ -80,6 +86,9 @@ type CredentialPatch struct {
 	OAuthRefreshToken *string    `json:"oauth_refresh_token,omitempty"`
 	OAuthClientID     *string    `json:"oauth_client_id,omitempty"`
 	ExpiresAt         *time.Time `json:"expires_at,omitempty"`
+
+	// MonthlyCost: USD per calendar month (0: no budget).
+	MonthlyCost *float64 `json:"monthly_cost,omitempty"`
 }
 
 // credentialRecord is the stored form: the public fields plus the sealed secrets.
@@ -131,6 +140,9 @@ func (in *CredentialInput) validate() error {
 	if err := validLimit("rpm", in.RPM); err != nil {
 		return err
 	}
+	if err := ValidUSD("monthly_cost", in.MonthlyCost); err != nil {
+		return err
+	}
 	oauth := in.OAuthTokenURL != "" || in.OAuthRefreshToken != "" || in.OAuthClientID != ""
 	if !oauth {
 		if in.ExpiresAt != nil {
@@ -155,7 +167,7 @@ func (s *Store) CreateCredential(in CredentialInput) (Credential, error) {
 	now := s.now().UTC()
 	c := Credential{
 		ID: newID("cred_"), Provider: in.Provider, Name: in.Name, Kind: KindAPIKey,
-		Preview: preview(in.Secret), Weight: 1, RPM: in.RPM, Enabled: true,
+		Preview: preview(in.Secret), Weight: 1, RPM: in.RPM, MonthlyCost: in.MonthlyCost, Enabled: true,
 		CreatedAt: now, UpdatedAt: now, Secret: in.Secret,
 	}
 	if in.Weight != nil {
@@ -326,6 +338,11 @@ func (s *Store) UpdateCredential(id string, patch CredentialPatch) (Credential, 
 			return Credential{}, err
 		}
 	}
+	if patch.MonthlyCost != nil {
+		if err := ValidUSD("monthly_cost", *patch.MonthlyCost); err != nil {
+			return Credential{}, err
+		}
+	}
 	if patch.Secret != nil {
 		if err := validSecret("secret", *patch.Secret); err != nil {
 			return Credential{}, err
@@ -352,6 +369,9 @@ func (s *Store) UpdateCredential(id string, patch CredentialPatch) (Credential, 
 		}
 		if patch.RPM != nil {
 			c.RPM = *patch.RPM
+		}
+		if patch.MonthlyCost != nil {
+			c.MonthlyCost = *patch.MonthlyCost
 		}
 		if patch.Enabled != nil {
 			c.Enabled = *patch.Enabled

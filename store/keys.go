@@ -3,7 +3,6 @@ package store
 import (
 	"encoding/hex"
 	"fmt"
-	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -27,7 +26,25 @@ type Limits struct {
 	DailyTokens    int64   `json:"daily_tokens"`    // tokens per UTC day
 	DailyCost      float64 `json:"daily_cost"`      // USD per UTC day
 	MaxConcurrency int64   `json:"max_concurrency"` // requests in flight
+	// Budgets (budgets in the README): a calendar month in the configured
+	// budgets.timezone (UTC by default), and the key's whole life.
+	MonthlyCost   float64 `json:"monthly_cost,omitempty"`   // USD per calendar month
+	MonthlyTokens int64   `json:"monthly_tokens,omitempty"` // tokens per calendar month
+	TotalCost     float64 `json:"total_cost,omitempty"`     // USD over the key's life
+	// Unpriced decides whether a key with a cost budget may use a model
+	// without a price (its cost is unknown): UnpricedAllow ("", the
+	// default) or UnpricedDeny (refused with 403 before the upstream).
+	Unpriced string `json:"unpriced,omitempty"`
 }
+
+// Key.Unpriced values.
+const (
+	UnpricedAllow = "allow"
+	UnpricedDeny  = "deny"
+)
+
+// HasCostBudget reports whether the key has a monthly or total cost budget.
+func (l *Limits) HasCostBudget() bool { return l.MonthlyCost > 0 || l.TotalCost > 0 }
 
 // Key is a gateway key: what a client application presents. Only the
 // SHA-256 of its secret is stored; the secret is shown once, at creation.
@@ -77,6 +94,10 @@ type KeyPatch struct {
 	DailyTokens    *int64          `json:"daily_tokens,omitempty"`
 	DailyCost      *float64        `json:"daily_cost,omitempty"`
 	MaxConcurrency *int64          `json:"max_concurrency,omitempty"`
+	MonthlyCost    *float64        `json:"monthly_cost,omitempty"`
+	MonthlyTokens  *int64          `json:"monthly_tokens,omitempty"`
+	TotalCost      *float64        `json:"total_cost,omitempty"`
+	Unpriced       *string         `json:"unpriced,omitempty"`
 	Timeout        *units.Duration `json:"timeout,omitempty"`
 	MaxRetries     *int            `json:"max_retries,omitempty"`
 	ExpiresAt      *time.Time      `json:"expires_at,omitempty"`
@@ -98,13 +119,22 @@ func (l *Limits) validate() error {
 	for _, f := range []struct {
 		name string
 		v    int64
-	}{{"rpm", l.RPM}, {"tpm", l.TPM}, {"daily_tokens", l.DailyTokens}, {"max_concurrency", l.MaxConcurrency}} {
+	}{{"rpm", l.RPM}, {"tpm", l.TPM}, {"daily_tokens", l.DailyTokens}, {"max_concurrency", l.MaxConcurrency},
+		{"monthly_tokens", l.MonthlyTokens}} {
 		if err := validLimit(f.name, f.v); err != nil {
 			return err
 		}
 	}
-	if l.DailyCost < 0 || math.IsNaN(l.DailyCost) || math.IsInf(l.DailyCost, 0) || l.DailyCost > 1e9 {
-		return invalid("daily_cost", "%v must be between 0 (no limit) and 1e9 USD", l.DailyCost)
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"daily_cost", l.DailyCost}, {"monthly_cost", l.MonthlyCost}, {"total_cost", l.TotalCost}} {
+		if err := ValidUSD(f.name, f.v); err != nil {
+			return err
+		}
+	}
+	if l.Unpriced != "" && l.Unpriced != UnpricedAllow && l.Unpriced != UnpricedDeny {
+		return invalid("unpriced", "%q must be allow or deny", l.Unpriced)
 	}
 	return nil
 }
@@ -313,6 +343,10 @@ func (s *Store) UpdateKey(id string, p KeyPatch) (Key, error) {
 		setIf(&k.DailyTokens, p.DailyTokens)
 		setIf(&k.DailyCost, p.DailyCost)
 		setIf(&k.MaxConcurrency, p.MaxConcurrency)
+		setIf(&k.MonthlyCost, p.MonthlyCost)
+		setIf(&k.MonthlyTokens, p.MonthlyTokens)
+		setIf(&k.TotalCost, p.TotalCost)
+		setIf(&k.Unpriced, p.Unpriced)
 		setIf(&k.Timeout, p.Timeout)
 		if p.MaxRetries != nil {
 			v := *p.MaxRetries

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,6 +33,10 @@ type Provider struct {
 	SessionHeader string    `json:"session_header,omitempty"`
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
+
+	// MonthlyCost caps what every key of the provider may spend in a
+	// calendar month, in USD (0: no budget).
+	MonthlyCost float64 `json:"monthly_cost,omitempty"`
 }
 
 // ProviderPatch changes the fields that are not nil.
@@ -44,6 +49,8 @@ type ProviderPatch struct {
 	CAFile      *string         `json:"ca_file,omitempty"`
 	// SessionHeader: "" restores the default.
 	SessionHeader *string `json:"session_header,omitempty"`
+
+	MonthlyCost *float64 `json:"monthly_cost,omitempty"` // 0: no budget
 }
 
 // DefaultSessionHeader is the header a client sets to name its
@@ -102,6 +109,8 @@ func (p *Provider) otherSetting(q *Provider) (field, value string) {
 		return "ca_file", fmt.Sprintf("%q", p.CAFile)
 	case p.SessionHeader != q.SessionHeader:
 		return "session_header", fmt.Sprintf("%q", p.SessionHeader)
+	case p.MonthlyCost != q.MonthlyCost:
+		return "monthly_cost", strconv.FormatFloat(p.MonthlyCost, 'f', -1, 64)
 	}
 	return "", ""
 }
@@ -126,6 +135,9 @@ func (p *Provider) validate() error {
 		return err
 	}
 	if err := validSessionHeader(p.SessionHeader); err != nil {
+		return err
+	}
+	if err := ValidUSD("monthly_cost", p.MonthlyCost); err != nil {
 		return err
 	}
 	return validCAFile(p.CAFile)
@@ -319,6 +331,9 @@ func (s *Store) updateProvider(name string, patch ProviderPatch, sameRoute bool)
 		}
 		if patch.SessionHeader != nil {
 			p.SessionHeader = *patch.SessionHeader
+		}
+		if patch.MonthlyCost != nil {
+			p.MonthlyCost = *patch.MonthlyCost
 		}
 		if field := routeField(&before, &p); sameRoute && field != "" {
 			has, err := hasCredentials(tx, name)

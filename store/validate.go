@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -181,6 +182,15 @@ func validFuture(field string, t *time.Time, now time.Time) error {
 }
 
 const maxLimit = 1_000_000_000_000 // absurdly large values are refused
+
+// ValidUSD checks an amount of dollars of a limit or budget: finite,
+// between 0 (no limit) and 1e9.
+func ValidUSD(field string, v float64) error {
+	if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) || v > 1e9 {
+		return invalid(field, "%v must be between 0 (no limit) and 1e9 USD", v)
+	}
+	return nil
+}
 
 func validLimit(field string, v int64) error {
 	if v < 0 {

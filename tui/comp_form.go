@@ -262,12 +262,14 @@ func (f *form) view() string {
 		b.WriteString("\n" + s.FormHint.Render(safe(f.note)))
 	}
 	b.WriteString("\n")
+	blocks := make([]string, len(f.fields))
 	for i, fl := range f.fields {
+		var fb strings.Builder
 		mark, label := "  ", s.FormLabel
 		if i == f.focus {
 			mark, label = "› ", s.FormLabelFocused
 		}
-		b.WriteString("\n" + mark + label.Render(cell(fl.label, formLabelWidth, false)))
+		fb.WriteString("\n" + mark + label.Render(cell(fl.label, formLabelWidth, false)))
 		switch fl.kind {
 		case choiceField:
 			v := "(none)"
@@ -277,25 +279,69 @@ func (f *form) view() string {
 			if i == f.focus {
 				v = "‹ " + v + " ›"
 			}
-			b.WriteString(s.FormInput.Render(v))
+			fb.WriteString(s.FormInput.Render(v))
 		case pickField:
-			b.WriteString(fl.pick.view(s, i == f.focus, f.c.width))
+			fb.WriteString(fl.pick.view(s, i == f.focus, f.c.width))
 		default:
-			b.WriteString(fl.input.View())
+			fb.WriteString(fl.input.View())
 		}
 		if fl.err != "" {
-			b.WriteString("\n" + strings.Repeat(" ", formLabelWidth+2) + s.FormError.Render("✗ "+safe(fl.err)))
+			fb.WriteString("\n" + strings.Repeat(" ", formLabelWidth+2) + s.FormError.Render("✗ "+safe(fl.err)))
 		}
+		blocks[i] = fb.String()
 	}
-	b.WriteString("\n")
+	var tail strings.Builder
+	tail.WriteString("\n")
 	if h := f.fields[f.focus].hint; h != "" {
-		b.WriteString("\n" + s.FormHint.Render(h))
+		tail.WriteString("\n" + s.FormHint.Render(h))
 	}
 	if f.err != "" {
-		b.WriteString("\n" + s.FormError.Render("✗ "+safe(f.err)))
+		tail.WriteString("\n" + s.FormError.Render("✗ "+safe(f.err)))
 	}
 	if f.busy {
-		b.WriteString("\n" + s.Muted.Render("Saving…"))
+		tail.WriteString("\n" + s.Muted.Render("Saving…"))
+	}
+	b.WriteString(f.window(blocks, f.c.bodyHeight-strings.Count(b.String(), "\n")-1-strings.Count(tail.String(), "\n")))
+	b.WriteString(tail.String())
+	return b.String()
+}
+
+// window is the field blocks that fit in room lines: all of them when
+// they fit, else those around the focused field, with a line saying how
+// many are above and below (the form scrolls with the focus).
+func (f *form) window(blocks []string, room int) string {
+	lines := func(i int) int { return strings.Count(blocks[i], "\n") }
+	total := 0
+	for i := range blocks {
+		total += lines(i)
+	}
+	if total <= room || f.c.bodyHeight <= 0 {
+		return strings.Join(blocks, "")
+	}
+	room -= 2 // the "more" lines
+	lo, hi := f.focus, f.focus+1
+	used := lines(f.focus)
+	for grew := true; grew; {
+		grew = false
+		if hi < len(blocks) && used+lines(hi) <= room {
+			used += lines(hi)
+			hi++
+			grew = true
+		}
+		if lo > 0 && used+lines(lo-1) <= room {
+			lo--
+			used += lines(lo)
+			grew = true
+		}
+	}
+	s := f.c.styles
+	var b strings.Builder
+	if lo > 0 {
+		b.WriteString("\n  " + s.Muted.Render(fmt.Sprintf("↑ %d more", lo)))
+	}
+	b.WriteString(strings.Join(blocks[lo:hi], ""))
+	if hi < len(blocks) {
+		b.WriteString("\n  " + s.Muted.Render(fmt.Sprintf("↓ %d more", len(blocks)-hi)))
 	}
 	return b.String()
 }
@@ -349,6 +395,17 @@ func wholeNumber(lo, hi int64) func(string) error {
 }
 
 // dollars accepts "" (0) or an amount of USD ≥ 0 ("5", "2.50", "$3").
+// budgetDollars is dollars within a budget's bounds (at most 1e9).
+func budgetDollars(v string) error {
+	if err := dollars(v); err != nil {
+		return err
+	}
+	if f, _ := strconv.ParseFloat(strings.TrimPrefix(v, "$"), 64); f > 1e9 {
+		return fmt.Errorf("%q is more than 1e9 USD", v)
+	}
+	return nil
+}
+
 func dollars(v string) error {
 	if v == "" {
 		return nil

@@ -241,7 +241,7 @@ func credState(c *admin.Credential, cm *common) (string, tone) {
 		return "-", toneNormal
 	}
 	switch c.Health.State {
-	case "cooling_down", "quota_exhausted":
+	case "cooling_down", "quota_exhausted", "budget_exhausted":
 		return stateText(c.Health.State, c.Health.Until, cm), toneWarn
 	case "invalid":
 		return stateText(c.Health.State, c.Health.Until, cm), toneBad

@@ -317,7 +317,7 @@ func (p *keysPage) detail() string {
 	if k.Timeout != 0 {
 		timeout = k.Timeout.String()
 	}
-	return details(s,
+	lines := []detailLine{
 		detailLine{"key", keyLabel(k), fmt.Sprintf(" · %s · %s · %s", k.Provider, k.Status, k.Preview)},
 		detailLine{"pool", "", fmt.Sprintf("%s · %s", k.Strategy, strings.Join(k.Credentials, ", "))},
 		detailLine{"models", "", modelsLine(k.Models)},
@@ -330,7 +330,30 @@ func (p *keysPage) detail() string {
 		detailLine{"cache", "", cacheShareText(u)},
 		detailLine{"other", "", fmt.Sprintf("timeout %s · max retries %s · expires %s", timeout, retries, expires)},
 		detailLine{"last used", "", lastUsedDetail(k.LastUsedAt, p.c)},
-	)
+	}
+	if b := budgetsLine(k); b != "" {
+		lines = append(lines[:4], append([]detailLine{{"budgets", "", b}}, lines[4:]...)...)
+	}
+	return details(s, lines...)
+}
+
+// budgetsLine is "$50.00/month · 1.0M tokens/month · $500.00 total ·
+// unpriced deny", or "" for a key without budgets.
+func budgetsLine(k *admin.Key) string {
+	var parts []string
+	if k.MonthlyCost > 0 {
+		parts = append(parts, fmtUSD(k.MonthlyCost)+"/month")
+	}
+	if k.MonthlyTokens > 0 {
+		parts = append(parts, fmtCount(float64(k.MonthlyTokens))+" tokens/month")
+	}
+	if k.TotalCost > 0 {
+		parts = append(parts, fmtUSD(k.TotalCost)+" total")
+	}
+	if len(parts) > 0 && k.Unpriced == admin.UnpricedDeny {
+		parts = append(parts, "unpriced deny")
+	}
+	return strings.Join(parts, " · ")
 }
 
 // dayLimits is "5.0M tokens, $25.00", or "none".
@@ -421,6 +444,16 @@ func (p *keysPage) keyForm(k *admin.Key) *form {
 	if v.DailyCost != 0 {
 		cost = fmt.Sprint(v.DailyCost)
 	}
+	usd := func(f float64) string {
+		if f == 0 {
+			return ""
+		}
+		return fmt.Sprint(f)
+	}
+	unpriced := admin.UnpricedAllow
+	if v.Unpriced == admin.UnpricedDeny {
+		unpriced = admin.UnpricedDeny
+	}
 	limit := wholeNumber(0, 1e15)
 	fields := []*field{textInput("name", "Name", v.Name, "optional", "A label for the application that uses the key.", nil)}
 	if k == nil {
@@ -440,6 +473,11 @@ func (p *keysPage) keyForm(k *admin.Key) *form {
 			func(s string) error { _, err := parseExpiry(s, p.c.now()); return err }),
 		textInput("models", "Models", strings.Join(v.Models, ", "), "every model",
 			"Models the key may use: exact names and * globs, comma-separated (gpt-5, claude-*); empty: every model.", checkModels),
+		textInput("monthly_cost", "Cost/month (USD)", usd(v.MonthlyCost), "no budget", "US dollars per calendar month (budgets.timezone, default UTC); empty or 0: no budget.", budgetDollars),
+		textInput("monthly_tokens", "Tokens/month", num(v.MonthlyTokens), "no budget", "Tokens per calendar month; empty or 0: no budget.", limit),
+		textInput("total_cost", "Cost total (USD)", usd(v.TotalCost), "no budget", "US dollars over the key's life, never reset; empty or 0: no budget.", budgetDollars),
+		choiceInput("unpriced", "Unpriced models", []string{admin.UnpricedAllow, admin.UnpricedDeny}, unpriced,
+			"With a cost budget: may the key use models without a price (their cost is unknown)? deny refuses them (←/→)."),
 	)
 	if k == nil {
 		return newForm(p.c, "New gateway key", "Its secret is shown once, when it is created.", fields...)
@@ -517,6 +555,8 @@ func (p *keysPage) createInput() (admin.KeyInput, bool) {
 		Limits: admin.Limits{
 			RPM: parseInt(f.value("rpm")), TPM: parseInt(f.value("tpm")), DailyTokens: parseInt(f.value("daily_tokens")),
 			DailyCost: parseUSD(f.value("daily_cost")), MaxConcurrency: parseInt(f.value("max_concurrency")),
+			MonthlyCost: parseUSD(f.value("monthly_cost")), MonthlyTokens: parseInt(f.value("monthly_tokens")),
+			TotalCost: parseUSD(f.value("total_cost")), Unpriced: f.value("unpriced"),
 		},
 		Timeout: parseDuration(f.value("timeout")), MaxRetries: p.retries(), ExpiresAt: expires,
 		Models: list(f.value("models"), ", "),
@@ -535,6 +575,8 @@ func (p *keysPage) patch() (admin.KeyPatch, bool) {
 	rpm, tpm, daily := parseInt(f.value("rpm")), parseInt(f.value("tpm")), parseInt(f.value("daily_tokens"))
 	cost, conc := parseUSD(f.value("daily_cost")), parseInt(f.value("max_concurrency"))
 	timeout := parseDuration(f.value("timeout"))
+	monthCost, monthTokens, totalCost := parseUSD(f.value("monthly_cost")), parseInt(f.value("monthly_tokens")), parseUSD(f.value("total_cost"))
+	unpriced := f.value("unpriced")
 	models := list(f.value("models"), ", ")
 	if models == nil {
 		models = []string{} // every model: sent as [], which clears the list
@@ -542,6 +584,7 @@ func (p *keysPage) patch() (admin.KeyPatch, bool) {
 	patch := admin.KeyPatch{
 		Name: &name, Credentials: &pool, Strategy: &strategy, RPM: &rpm, TPM: &tpm, DailyTokens: &daily,
 		DailyCost: &cost, MaxConcurrency: &conc, Timeout: &timeout, MaxRetries: p.retries(), Models: &models,
+		MonthlyCost: &monthCost, MonthlyTokens: &monthTokens, TotalCost: &totalCost, Unpriced: &unpriced,
 	}
 	if v := f.value("expires_at"); v != p.editExpires { // resending an expiry now past would be refused
 		expires, _ := parseExpiry(v, p.c.now())

@@ -142,7 +142,7 @@ func (p *overviewPage) credentialsView(room int) string {
 		key   string
 		style lipgloss.Style
 	}{
-		{"healthy", s.Good}, {"cooling_down", s.Warn}, {"quota_exhausted", s.Warn},
+		{"healthy", s.Good}, {"cooling_down", s.Warn}, {"quota_exhausted", s.Warn}, {"budget_exhausted", s.Warn},
 		{"invalid", s.Bad}, {"disabled", s.Muted}, {"broken", s.Bad},
 	} {
 		if n := st.Credentials[state.key]; n > 0 || state.key == "healthy" {
@@ -188,7 +188,7 @@ func (p *overviewPage) credentialsView(room int) string {
 		}
 		state := stateText(o.State, o.Until, p.c)
 		why := o.LastError
-		if o.State == "quota_exhausted" {
+		if o.State == "quota_exhausted" || o.State == "budget_exhausted" {
 			why = o.Reason
 		}
 		line := fmt.Sprintf("! %-*s %-*s  %s", nameW, safe(outName(o)), stateW, state, oneLine(why))

@@ -35,6 +35,7 @@ type credentialAddOptions struct {
 	weight      int
 	secretStdin bool
 	expiresAt   timeFlag
+	monthlyCost budgetUSD
 }
 
 func newCredentialAddCmd(a *app) *cobra.Command {
@@ -61,6 +62,7 @@ func newCredentialAddCmd(a *app) *cobra.Command {
 				o.in.Weight = &o.weight
 			}
 			o.in.ExpiresAt = o.expiresAt.t
+			o.in.MonthlyCost = float64(o.monthlyCost)
 			c, err := a.client()
 			if err != nil {
 				return err
@@ -79,6 +81,7 @@ func newCredentialAddCmd(a *app) *cobra.Command {
 	fl.StringVar(&o.in.Name, "name", "", "a label for the credential")
 	fl.IntVar(&o.weight, "weight", 1, "share of traffic under the weighted strategy (1-1000)")
 	fl.Int64Var(&o.in.RPM, "rpm", 0, "requests per minute this credential may take (0: no limit)")
+	fl.Var(&o.monthlyCost, "monthly-cost", "USD this credential may cost per calendar month; spent, it leaves rotation until the month ends (0: no budget)")
 	fl.StringVar(&o.in.OAuthTokenURL, "oauth-token-url", "", "OAuth token endpoint for refreshing the access token")
 	fl.StringVar(&o.in.OAuthRefreshToken, "oauth-refresh-token", "", "OAuth refresh token")
 	fl.StringVar(&o.in.OAuthClientID, "oauth-client-id", "", "OAuth client id")
@@ -212,11 +215,12 @@ func newCredentialUpdateCmd(a *app) *cobra.Command {
 		refresh     string
 		clientID    string
 		expiresAt   timeFlag
+		monthlyCost budgetUSD
 	)
 	cmd := &cobra.Command{
-		Use:               "update ID [--name L] [--weight N] [--rpm N] [--secret-stdin] [--oauth-… V]",
-		Short:             "Change a credential's label, weight, rpm limit, secret or OAuth settings",
-		Example:           "  aigw credential update cred_4fQ… --weight 5\n  aigw credential update cred_4fQ… --secret-stdin < new-key.txt",
+		Use:               "update ID [--name L] [--weight N] [--rpm N] [--monthly-cost USD] [--secret-stdin] [--oauth-… V]",
+		Short:             "Change a credential's label, weight, rpm limit, monthly budget, secret or OAuth settings",
+		Example:           "  aigw credential update cred_4fQ… --weight 5\n  aigw credential update cred_4fQ… --monthly-cost 200\n  aigw credential update cred_4fQ… --secret-stdin < new-key.txt",
 		Args:              args(cobra.ExactArgs(1)),
 		ValidArgsFunction: a.completeCredentials,
 		RunE: func(cmd *cobra.Command, argv []string) error {
@@ -229,6 +233,10 @@ func newCredentialUpdateCmd(a *app) *cobra.Command {
 			}
 			if changed(cmd, "rpm") {
 				patch.RPM = &rpm
+			}
+			if changed(cmd, "monthly-cost") {
+				v := float64(monthlyCost)
+				patch.MonthlyCost = &v
 			}
 			if secretStdin {
 				s, err := readSecret(a.io)
@@ -265,6 +273,7 @@ func newCredentialUpdateCmd(a *app) *cobra.Command {
 	fl.StringVar(&name, "name", "", "new label")
 	fl.IntVar(&weight, "weight", 1, "new weight (1-1000)")
 	fl.Int64Var(&rpm, "rpm", 0, "new requests-per-minute limit (0: none)")
+	fl.Var(&monthlyCost, "monthly-cost", "USD this credential may cost per calendar month (0: no budget)")
 	fl.BoolVar(&secretStdin, "secret-stdin", false, "replace the secret with one read from standard input")
 	fl.StringVar(&tokenURL, "oauth-token-url", "", "OAuth credentials: new token endpoint")
 	fl.StringVar(&refresh, "oauth-refresh-token", "", "OAuth credentials: new refresh token")
@@ -347,8 +356,8 @@ func (a *app) printCredential(c admin.Credential) error {
 	}
 	state, reqs, fails := healthCells(c)
 	pairs := []string{"id", c.ID, "provider", c.Provider, "name", orDash(c.Name), "kind", c.Kind,
-		"secret", c.Preview, "weight", fmt.Sprint(c.Weight), "rpm", fmtInt(c.RPM), "enabled", yesNo(c.Enabled),
-		"state", state, "requests", reqs, "failures", fails}
+		"secret", c.Preview, "weight", fmt.Sprint(c.Weight), "rpm", fmtInt(c.RPM), "monthly_cost", monthlyText(c.MonthlyCost),
+		"enabled", yesNo(c.Enabled), "state", state, "requests", reqs, "failures", fails}
 	switch {
 	case c.Broken != "":
 		pairs = append(pairs, "broken", c.Broken)

@@ -31,6 +31,10 @@ type keyFlags struct {
 	dailyTokens    int64
 	dailyCost      usdFlag
 	maxConcurrency int64
+	monthlyCost    budgetUSD
+	monthlyTokens  budgetTokens
+	totalCost      budgetUSD
+	unpriced       string
 	timeout        units.Duration
 	maxRetries     int
 	expiresAt      timeFlag
@@ -47,12 +51,19 @@ func (f *keyFlags) register(a *app, cmd *cobra.Command) {
 	fl.Int64Var(&f.dailyTokens, "daily-tokens", 0, "tokens per UTC day (0: no limit)")
 	fl.Var(&f.dailyCost, "daily-cost", "USD per UTC day (0: no limit)")
 	fl.Int64Var(&f.maxConcurrency, "max-concurrency", 0, "requests in flight at once (0: no limit)")
+	fl.Var(&f.monthlyCost, "monthly-cost", "USD per calendar month (budgets.timezone, default UTC; 0: no budget)")
+	fl.Var(&f.monthlyTokens, "monthly-tokens", "tokens per calendar month (0: no budget)")
+	fl.Var(&f.totalCost, "total-cost", "USD over the key's life; never resets (0: no budget)")
+	fl.Var(newChoiceFlag(&f.unpriced, "", unpricedChoices), "unpriced", "with a cost budget, whether models without a price may be used: allow (default) or deny (403)")
 	fl.Var(&f.timeout, "timeout", "upstream timeout for this key's requests, e.g. 90s (default: provider's, then config)")
 	fl.IntVar(&f.maxRetries, "max-retries", 2, "retries on another credential when the upstream fails (0-10)")
 	fl.Var(&f.expiresAt, "expires-at", "when the key stops working (RFC 3339 or YYYY-MM-DD)")
 	_ = cmd.RegisterFlagCompletionFunc("strategy", cobra.FixedCompletions(admin.Strategies, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("unpriced", cobra.FixedCompletions(unpricedChoices, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("credentials", a.completeCredentials)
 }
+
+var unpricedChoices = []string{admin.UnpricedAllow, admin.UnpricedDeny}
 
 func newKeyCreateCmd(a *app) *cobra.Command {
 	var f keyFlags
@@ -61,13 +72,15 @@ func newKeyCreateCmd(a *app) *cobra.Command {
 		Short: "Create a gateway key; its secret is printed once and cannot be shown again",
 		Example: `  aigw key create --provider openai --credentials cred_a,cred_b --strategy weighted --rpm 60
   aigw key create --provider claude --credentials cred_c --name ci --daily-cost 5 --expires-at 2026-12-31 -o json
-  aigw key create --provider openai --credentials cred_a --models 'gpt-5,gpt-5-mini,o4-*'`,
+  aigw key create --provider openai --credentials cred_a --models 'gpt-5,gpt-5-mini,o4-*'
+  aigw key create --provider openai --credentials cred_a --monthly-cost 50 --unpriced deny`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			in := admin.KeyInput{
 				Provider: f.provider, Credentials: f.credentials, Name: f.name, Strategy: f.strategy, Models: f.models.list,
 				Limits: admin.Limits{RPM: f.rpm, TPM: f.tpm, DailyTokens: f.dailyTokens, DailyCost: float64(f.dailyCost),
-					MaxConcurrency: f.maxConcurrency},
+					MaxConcurrency: f.maxConcurrency, MonthlyCost: float64(f.monthlyCost), MonthlyTokens: int64(f.monthlyTokens),
+					TotalCost: float64(f.totalCost), Unpriced: f.unpriced},
 				Timeout: f.timeout, ExpiresAt: f.expiresAt.t,
 			}
 			if changed(cmd, "max-retries") {
@@ -153,6 +166,16 @@ func limitsText(l admin.Limits) string {
 		parts = append(parts, fmt.Sprintf("$%g/day", l.DailyCost))
 	}
 	add("concurrency", l.MaxConcurrency)
+	if l.MonthlyCost > 0 {
+		parts = append(parts, fmt.Sprintf("$%g/month", l.MonthlyCost))
+	}
+	add("tokens/month", l.MonthlyTokens)
+	if l.TotalCost > 0 {
+		parts = append(parts, fmt.Sprintf("$%g total", l.TotalCost))
+	}
+	if l.Unpriced == admin.UnpricedDeny {
+		parts = append(parts, "unpriced deny")
+	}
 	if len(parts) == 0 {
 		return "-"
 	}
@@ -210,9 +233,22 @@ func newKeyUpdateCmd(a *app) *cobra.Command {
 					*dst = &v
 				}
 			}
-			if changed(cmd, "daily-cost") {
-				v := float64(f.dailyCost)
-				p.DailyCost = &v
+			for flag, src := range map[string]struct {
+				v   float64
+				dst **float64
+			}{"daily-cost": {float64(f.dailyCost), &p.DailyCost}, "monthly-cost": {float64(f.monthlyCost), &p.MonthlyCost},
+				"total-cost": {float64(f.totalCost), &p.TotalCost}} {
+				if changed(cmd, flag) {
+					v := src.v
+					*src.dst = &v
+				}
+			}
+			if changed(cmd, "monthly-tokens") {
+				v := int64(f.monthlyTokens)
+				p.MonthlyTokens = &v
+			}
+			if changed(cmd, "unpriced") {
+				p.Unpriced = &f.unpriced
 			}
 			if changed(cmd, "timeout") {
 				p.Timeout = &f.timeout

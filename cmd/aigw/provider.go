@@ -28,6 +28,7 @@ type providerFlags struct {
 	caFile      string
 	session     string
 	noHeaders   bool
+	monthlyCost budgetUSD
 }
 
 func (f *providerFlags) register(cmd *cobra.Command) {
@@ -38,6 +39,7 @@ func (f *providerFlags) register(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.headers, "header", nil, "extra header added upstream when absent, e.g. 'anthropic-version: 2023-06-01' (repeatable)")
 	fl.Var(&f.timeout, "timeout", "upstream timeout for this provider, e.g. 60s (default from config)")
 	fl.StringVar(&f.caFile, "ca-file", "", "extra CA certificate (PEM) trusted for this provider's TLS")
+	fl.Var(&f.monthlyCost, "monthly-cost", "USD all keys of the provider together may spend per calendar month; over it, 429 (0: no budget)")
 	fl.StringVar(&f.session, "session-header", "", "request header naming a client's conversation, for cache_affinity keys (default "+admin.DefaultSessionHeader+")")
 	_ = cmd.RegisterFlagCompletionFunc("type", cobra.FixedCompletions(admin.ProviderTypes, cobra.ShellCompDirectiveNoFileComp))
 }
@@ -60,6 +62,7 @@ func newProviderAddCmd(a *app) *cobra.Command {
 			p, err := c.CreateProvider(cmd.Context(), admin.Provider{
 				Name: argv[0], Type: f.typ, BaseURL: f.baseURL, AuthHeaders: f.authHeaders,
 				Headers: f.headers, Timeout: f.timeout, CAFile: f.caFile, SessionHeader: f.session,
+				MonthlyCost: float64(f.monthlyCost),
 			})
 			if err != nil {
 				return apiErr(cmd, err)
@@ -140,6 +143,7 @@ func newProviderUpdateCmd(a *app) *cobra.Command {
 		Use:   "update NAME [flags]",
 		Short: "Change a provider (only the flags given change)",
 		Example: `  aigw provider update openai --timeout 90s
+  aigw provider update openai --monthly-cost 500
   aigw provider update local --base-url http://10.0.0.5:8000/v1`,
 		Args:              args(cobra.ExactArgs(1)),
 		ValidArgsFunction: a.completeProviders,
@@ -169,6 +173,10 @@ func newProviderUpdateCmd(a *app) *cobra.Command {
 			}
 			if changed(cmd, "session-header") {
 				patch.SessionHeader = &f.session
+			}
+			if changed(cmd, "monthly-cost") {
+				v := float64(f.monthlyCost)
+				patch.MonthlyCost = &v
 			}
 			if patch == (admin.ProviderPatch{}) {
 				return &usageError{errNothingToChange(cmd)}
@@ -222,7 +230,7 @@ func (a *app) printProvider(p admin.Provider) error {
 		"name", p.Name, "type", p.Type, "base_url", p.BaseURL,
 		"auth_headers", strings.Join(p.AuthHeaders, "; "), "headers", orDash(strings.Join(p.Headers, "; ")),
 		"timeout", timeoutText(p.Timeout), "ca_file", orDash(p.CAFile),
-		"session_header", sessionHeaderText(p.SessionHeader), "state", providerState(p),
+		"session_header", sessionHeaderText(p.SessionHeader), "monthly_cost", monthlyText(p.MonthlyCost), "state", providerState(p),
 		"created", fmtTime(p.CreatedAt), "updated", fmtTime(p.UpdatedAt))
 }
 

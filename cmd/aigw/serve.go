@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -70,6 +72,12 @@ func loadServeConfig(a *app, cmd *cobra.Command, o serveOptions) (config.Config,
 		v := a.io.getenv(k)
 		return v, v != ""
 	})
+	var pe *fs.PathError
+	if err != nil && !errors.As(err, &pe) {
+		// a value of the file or the environment (the message names its
+		// key): a bad value, as a bad flag is (exit 2)
+		return config.Config{}, &usageError{err}
+	}
 	if err != nil {
 		return config.Config{}, err
 	}
