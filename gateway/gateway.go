@@ -63,6 +63,9 @@ type Options struct {
 	// TracesReady, if set, receives the trace pipeline the proxy records
 	// into (tests record traces beside the proxy's).
 	TracesReady func(*tracing.Pipeline)
+	// AlertsEvery is how often the alerts look at budgets, pools and the
+	// trace writer; 0: every 5 s (tests check more often).
+	AlertsEvery time.Duration
 	Logger      *slog.Logger
 }
 
@@ -121,7 +124,7 @@ func Run(ctx context.Context, o Options) error {
 	var traces *tracing.Pipeline
 	var loaded atomic.Pointer[store.Data] // the configuration the proxy serves
 	priceTable := prices(cfg.Pricing)
-	alerter, err := newAlerts(cfg, st, log, &loaded, func() *proxy.Proxy { return px }, func() *tracing.Pipeline { return traces })
+	alerter, err := newAlerts(cfg, o.AlertsEvery, st, log, &loaded, func() *proxy.Proxy { return px }, func() *tracing.Pipeline { return traces })
 	if err != nil {
 		return err
 	}
@@ -428,7 +431,7 @@ func statusFunc(version string, started time.Time, proxyAddr string, px *proxy.P
 // newAlerts builds the alerts from the config; the proxy and the trace
 // pipeline are created after it, so it reaches them through px and traces.
 // Budgets plug in as Config.Budgets (the proxy's budget counters).
-func newAlerts(cfg config.Config, st *store.Store, log *slog.Logger, loaded *atomic.Pointer[store.Data],
+func newAlerts(cfg config.Config, every time.Duration, st *store.Store, log *slog.Logger, loaded *atomic.Pointer[store.Data],
 	px func() *proxy.Proxy, traces func() *tracing.Pipeline) (*alerts.Manager, error) {
 	hooks := make([]alerts.Webhook, len(cfg.Alerts.Webhooks))
 	for i, h := range cfg.Alerts.Webhooks {
@@ -436,6 +439,7 @@ func newAlerts(cfg config.Config, st *store.Store, log *slog.Logger, loaded *ato
 	}
 	m, err := alerts.New(alerts.Config{
 		Thresholds: cfg.Alerts.Thresholds,
+		Interval:   every,
 		Budgets: func() []alerts.BudgetUsage {
 			p := px()
 			if p == nil {
