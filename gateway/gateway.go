@@ -372,7 +372,7 @@ func prices(overrides map[string]config.Price) *usage.Prices {
 	}
 	m := make(map[string]usage.Price, len(overrides))
 	for model, o := range overrides {
-		m[model] = usage.Price{Input: o.Input, Output: o.Output, CacheWrite: o.CacheWrite, CacheRead: o.CacheRead}
+		m[model] = usage.Price{Input: o.Input, Output: o.Output, CacheWrite: o.CacheWrite, CacheRead: o.CacheRead, CacheWrite1h: o.CacheWrite1h}
 	}
 	return p.With(m)
 }

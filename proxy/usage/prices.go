@@ -28,14 +28,25 @@ const (
 // tierThreshold is the prompt size above which a model's Above200k prices apply.
 const tierThreshold = 200_000
 
-// Price is what a model costs, in USD per 1M tokens. A cache price of 0 means the provider
-// does not price it apart: those tokens are billed as Input.
+// Price is what a model costs, in USD per 1M tokens. A cache read price of 0 means the
+// provider does not price reads apart: they are billed as Input. A cache write price of 0
+// means the table has none: writes are billed at Anthropic's published multiples of Input
+// (1.25× for the 5-minute cache, 2× for the 1-hour cache).
 type Price struct {
 	Input, Output, CacheWrite, CacheRead float64
-	// Above200k, when set, replaces all four prices for requests whose prompt exceeds 200,000
+	// CacheWrite1h is the price of writes to the 1-hour cache (Anthropic); CacheWrite is the
+	// price of 5-minute writes and of writes whose lifetime the response does not tell.
+	CacheWrite1h float64
+	// Above200k, when set, replaces all the prices for requests whose prompt exceeds 200,000
 	// tokens. Tables share it: treat it as read-only.
 	Above200k *Price
 }
+
+// Cache write multiples of Input used when a table has no cache write price.
+const (
+	cacheWrite5mFactor = 1.25
+	cacheWrite1hFactor = 2
+)
 
 // cost prices u, which must be normalised as Scanner.Usage returns it.
 func (p *Price) cost(u Usage) float64 {
@@ -46,16 +57,24 @@ func (p *Price) cost(u Usage) float64 {
 	if uncached < 0 {
 		uncached = 0
 	}
-	read, write := p.CacheRead, p.CacheWrite
+	read, write, write1h := p.CacheRead, p.CacheWrite, p.CacheWrite1h
 	if read == 0 {
 		read = p.Input
 	}
 	if write == 0 {
-		write = p.Input
+		write = cacheWrite5mFactor * p.Input
 	}
+	if write1h == 0 {
+		write1h = cacheWrite1hFactor * p.Input
+	}
+	// Writes of unknown lifetime (no cache_creation split, or a split that does not add up)
+	// are 5-minute writes, the default lifetime.
+	long := min(max(u.CacheWrite1hTokens, 0), max(u.CacheCreationTokens, 0))
+	short := max(u.CacheCreationTokens-long, 0)
 	return (float64(uncached)*p.Input +
 		float64(u.CacheReadTokens)*read +
-		float64(u.CacheCreationTokens)*write +
+		float64(short)*write +
+		float64(long)*write1h +
 		float64(u.CompletionTokens)*p.Output) / 1e6
 }
 
@@ -68,15 +87,16 @@ type Prices struct {
 
 // filePrice is a Price as prices.json spells it (see gen_prices.go).
 type filePrice struct {
-	Input      float64    `json:"input"`
-	Output     float64    `json:"output"`
-	CacheWrite float64    `json:"cache_write"`
-	CacheRead  float64    `json:"cache_read"`
-	Above200k  *filePrice `json:"above_200k"`
+	Input        float64    `json:"input"`
+	Output       float64    `json:"output"`
+	CacheWrite   float64    `json:"cache_write"`
+	CacheWrite1h float64    `json:"cache_write_1h"`
+	CacheRead    float64    `json:"cache_read"`
+	Above200k    *filePrice `json:"above_200k"`
 }
 
 func (f *filePrice) price() Price {
-	p := Price{Input: f.Input, Output: f.Output, CacheWrite: f.CacheWrite, CacheRead: f.CacheRead}
+	p := Price{Input: f.Input, Output: f.Output, CacheWrite: f.CacheWrite, CacheWrite1h: f.CacheWrite1h, CacheRead: f.CacheRead}
 	if f.Above200k != nil {
 		tier := f.Above200k.price()
 		p.Above200k = &tier
