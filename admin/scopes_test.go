@@ -90,6 +90,7 @@ var routes = []route{
 
 	{http.MethodGet, fixed("/api/v1/traces?limit=5"), nil, admin.ScopeTracesRead, http.StatusOK},
 	{http.MethodGet, fixed("/api/v1/traces/nope"), nil, admin.ScopeTracesRead, http.StatusNotFound},
+	{http.MethodGet, fixed("/api/v1/traces/export?status=5xx"), nil, admin.ScopeTracesRead, http.StatusOK},
 	{http.MethodGet, fixed("/api/v1/usage?by=model"), nil, admin.ScopeUsageRead, http.StatusOK},
 	{http.MethodGet, fixed("/metrics"), nil, admin.ScopeMetricsRead, http.StatusNotFound}, // no metrics wired in this test
 	{http.MethodGet, fixed("/debug/pprof/"), nil, admin.ScopeAdmin, http.StatusOK},

@@ -117,6 +117,7 @@ func (s *Server) routes() {
 
 	s.handle("GET /api/v1/traces", ScopeTracesRead, s.listTraces)
 	s.handle("GET /api/v1/traces/stream", ScopeTracesRead, s.streamTraces)
+	s.handle("GET /api/v1/traces/export", ScopeTracesRead, s.exportTraces)
 	s.handle("GET /api/v1/traces/{id}", ScopeTracesRead, s.getTrace)
 	s.handle("GET /api/v1/usage", ScopeUsageRead, s.usage)
 	s.handle("GET /api/v1/status", ScopeMetricsRead, s.status)

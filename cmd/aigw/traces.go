@@ -76,6 +76,7 @@ object per line.`,
 	fl.Var(newRangeFlag(&q.Limit, 50, 1, 10000), "limit", "how many traces (1-10000)")
 	_ = cmd.RegisterFlagCompletionFunc("provider", a.completeProviders)
 	_ = cmd.RegisterFlagCompletionFunc("key", a.completeKeys)
+	cmd.AddCommand(newTracesExportCmd(a))
 	return cmd
 }
 
@@ -191,6 +192,7 @@ filtered by --provider, not by --key or --model.`,
 	fl.StringVar(&q.Provider, "provider", "", "only this provider")
 	fl.StringVar(&q.Model, "model", "", "only this model")
 	_ = cmd.RegisterFlagCompletionFunc("by", cobra.FixedCompletions(admin.UsageGroupings, cobra.ShellCompDirectiveNoFileComp))
+	cmd.AddCommand(newUsageExportCmd(a))
 	return cmd
 }
 
