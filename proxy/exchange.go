@@ -325,7 +325,7 @@ func (x *exchange) account(t *store.Trace, now time.Time) {
 	t.CacheCreationTokens, t.CacheReadTokens, t.ReasoningTokens = u.CacheCreationTokens, u.CacheReadTokens, u.ReasoningTokens
 	t.CacheCreation5mTokens, t.CacheCreation1hTokens = u.CacheWrite5mTokens, u.CacheWrite1hTokens
 	t.UsageSource = u.Source.String()
-	t.CostUSD, t.CostKnown = x.p.prices.Cost(u)
+	t.CostUSD, t.CostKnown = x.p.prices.Load().Cost(u)
 	if x.kstate != nil {
 		x.kstate.Charge(now, u.PromptTokens+u.CompletionTokens, t.CostUSD)
 	}

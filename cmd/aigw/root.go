@@ -142,7 +142,7 @@ Start it with 'aigw serve'; every other command manages it through the admin API
 		c.GroupID = "run"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{newProviderCmd(a), newCredentialCmd(a), newKeyCmd(a), newTracesCmd(a), newUsageCmd(a), newTokenCmd(a), newBackupCmd(a)} {
+	for _, c := range []*cobra.Command{newProviderCmd(a), newCredentialCmd(a), newKeyCmd(a), newTracesCmd(a), newUsageCmd(a), newPricesCmd(a), newTokenCmd(a), newBackupCmd(a)} {
 		c.GroupID = "manage"
 		root.AddCommand(c)
 	}

@@ -3,6 +3,7 @@ package usage
 import (
 	_ "embed"
 	"encoding/json"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -81,9 +82,18 @@ func (p *Price) cost(u Usage) float64 {
 // Prices is a price table. It is immutable once built and safe for concurrent use; lookups
 // take no lock and allocate nothing.
 type Prices struct {
-	explicit map[string]Price // the models as listed, by lower-case name
-	byName   map[string]Price // explicit plus aliases (undated names of dated-only models)
+	explicit map[string]Price  // the models as listed, by lower-case name
+	byName   map[string]Price  // explicit plus aliases (undated names of dated-only models)
+	source   map[string]string // where each explicit price comes from (PriceBuiltIn, …)
 }
+
+// Where a price comes from (Entry.Source). The operator's config wins over an imported
+// list, which wins over the built-in table.
+const (
+	PriceBuiltIn  = "built-in"
+	PriceImported = "imported"
+	PriceConfig   = "config"
+)
 
 // filePrice is a Price as prices.json spells it (see gen_prices.go).
 type filePrice struct {
@@ -115,22 +125,29 @@ var defaultPrices = sync.OnceValue(func() *Prices {
 	for name, f := range file.Models {
 		m[name] = f.price()
 	}
-	return newPrices(m)
+	return newPrices(m, nil, PriceBuiltIn)
 })
 
 // DefaultPrices returns the built-in table (see PricesAsOf). It is built once.
 func DefaultPrices() *Prices { return defaultPrices() }
 
-// newPrices builds a table from models by name; it keeps its own copies.
-func newPrices(models map[string]Price) *Prices {
-	p := &Prices{explicit: make(map[string]Price, len(models))}
+// newPrices builds a table from models by name; it keeps its own copies. A model's source
+// is sources[name], else source.
+func newPrices(models map[string]Price, sources map[string]string, source string) *Prices {
+	p := &Prices{explicit: make(map[string]Price, len(models)), source: make(map[string]string, len(models))}
 	for name, pr := range models {
 		if pr.Above200k != nil {
 			tier := *pr.Above200k
 			tier.Above200k = nil
 			pr.Above200k = &tier
 		}
-		p.explicit[canonicalName(name)] = pr
+		c := canonicalName(name)
+		p.explicit[c] = pr
+		if src, ok := sources[name]; ok {
+			p.source[c] = src
+		} else {
+			p.source[c] = source
+		}
 	}
 	// A dated snapshot listed without its undated alias also answers to the alias
 	// (claude-3-7-sonnet-20250219 → claude-3-7-sonnet); the latest date wins.
@@ -162,14 +179,38 @@ func newPrices(models map[string]Price) *Prices {
 // without a provider prefix. An override applies to its own name and to the spellings that
 // resolve to it; a dated snapshot listed apart keeps its own price.
 func (p *Prices) With(overrides map[string]Price) *Prices {
+	return p.WithSource(overrides, PriceConfig)
+}
+
+// WithSource is With, the overrides' rows marked as coming from source (Entries).
+func (p *Prices) WithSource(overrides map[string]Price, source string) *Prices {
 	m := make(map[string]Price, len(p.explicit)+len(overrides))
+	src := make(map[string]string, len(p.explicit)+len(overrides))
 	for name, pr := range p.explicit {
-		m[name] = pr
+		m[name], src[name] = pr, p.source[name]
 	}
 	for name, pr := range overrides {
-		m[canonicalName(name)] = pr
+		c := canonicalName(name)
+		m[c], src[c] = pr, source
 	}
-	return newPrices(m)
+	return newPrices(m, src, source)
+}
+
+// Entry is one model of a table as listed, with where its price comes from.
+type Entry struct {
+	Model  string // Lookup's lower-case form
+	Price  Price
+	Source string // PriceBuiltIn, PriceImported or PriceConfig
+}
+
+// Entries returns the models the table lists (aliases not included), sorted by name.
+func (p *Prices) Entries() []Entry {
+	out := make([]Entry, 0, len(p.explicit))
+	for name, pr := range p.explicit {
+		out = append(out, Entry{Model: name, Price: pr, Source: p.source[name]})
+	}
+	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.Model, b.Model) })
+	return out
 }
 
 // Len returns the number of models listed (aliases not counted).
