@@ -63,8 +63,8 @@ func appendTrace(b []byte, t *Trace) []byte {
 	b = binary.AppendVarint(b, t.BytesOut)
 	b = appendString(b, t.Error)
 	b = appendString(b, t.Affinity) // v2
-	b = binary.AppendVarint(b, t.CacheCreation5mTokens)
-	return binary.AppendVarint(b, t.CacheCreation1hTokens) // v3
+	b = binary.AppendVarint(b, int64(t.CacheCreation5mTokens))
+	return binary.AppendVarint(b, int64(t.CacheCreation1hTokens)) // v3
 }
 
 func appendString(b []byte, s string) []byte {
@@ -178,8 +178,8 @@ func decodeTrace(raw []byte, t *Trace) error {
 		t.Affinity = r.str()
 	}
 	if raw[0] >= traceCodecV3 {
-		t.CacheCreation5mTokens = r.varint()
-		t.CacheCreation1hTokens = r.varint()
+		t.CacheCreation5mTokens = ClampInt32(r.varint())
+		t.CacheCreation1hTokens = ClampInt32(r.varint())
 	}
 	return r.err
 }
@@ -193,3 +193,6 @@ func traceTime(raw []byte) (time.Time, error) {
 	err := decodeTrace(raw, &t)
 	return t.Time, err
 }
+
+// ClampInt32 is n within the range of an int32.
+func ClampInt32(n int64) int32 { return int32(min(max(n, math.MinInt32), math.MaxInt32)) }
