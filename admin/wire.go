@@ -193,16 +193,14 @@ type Trace struct {
 	CompletionTokens    int64     `json:"completion_tokens"`
 	CacheCreationTokens int64     `json:"cache_creation_tokens"`
 	CacheReadTokens     int64     `json:"cache_read_tokens"`
-	// The part of CacheCreationTokens written to Anthropic's 5-minute and 1-hour
-	// caches, priced apart (both 0: not reported; priced as 5-minute writes).
-	CacheCreation5mTokens int64   `json:"cache_creation_5m_tokens"`
-	CacheCreation1hTokens int64   `json:"cache_creation_1h_tokens"`
-	ReasoningTokens       int64   `json:"reasoning_tokens"`
-	CostUSD               float64 `json:"cost_usd"`
-	CostKnown             bool    `json:"cost_known"`
-	UsageSource           string  `json:"usage_source"` // UsageSourceNone when nothing was read
-	BytesOut              int64   `json:"bytes_out"`
-	Error                 string  `json:"error"`
+	CacheWrite5mTokens  int64     `json:"cache_creation_5m_tokens"` // of CacheCreationTokens, to the 5-minute cache
+	CacheWrite1hTokens  int64     `json:"cache_creation_1h_tokens"` // … to the 1-hour cache (both 0: not reported)
+	ReasoningTokens     int64     `json:"reasoning_tokens"`
+	CostUSD             float64   `json:"cost_usd"`
+	CostKnown           bool      `json:"cost_known"`
+	UsageSource         string    `json:"usage_source"` // UsageSourceNone when nothing was read
+	BytesOut            int64     `json:"bytes_out"`
+	Error               string    `json:"error"`
 }
 
 // Attempt is one try of a request on one credential.

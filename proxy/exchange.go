@@ -323,7 +323,7 @@ func (x *exchange) account(t *store.Trace, now time.Time) {
 	t.Model = u.Model
 	t.PromptTokens, t.CompletionTokens = u.PromptTokens, u.CompletionTokens
 	t.CacheCreationTokens, t.CacheReadTokens, t.ReasoningTokens = u.CacheCreationTokens, u.CacheReadTokens, u.ReasoningTokens
-	t.CacheCreation5mTokens, t.CacheCreation1hTokens = store.ClampInt32(u.CacheWrite5mTokens), store.ClampInt32(u.CacheWrite1hTokens)
+	t.CacheWrite5mTokens, t.CacheWrite1hTokens = store.ClampInt32(u.CacheWrite5mTokens), store.ClampInt32(u.CacheWrite1hTokens)
 	t.UsageSource = u.Source.String()
 	t.CostUSD, t.CostKnown = x.p.prices.Load().Cost(u)
 	if x.kstate != nil {

@@ -60,8 +60,8 @@ func TestTracesCarryExactUsage(t *testing.T) {
 			if tc.typ == "anthropic" {
 				long = int64(u.CacheCreation1h)
 			}
-			if int64(tr.CacheCreation1hTokens) != long || int64(tr.CacheCreation5mTokens) != got.cacheW-long {
-				t.Errorf("cache writes 5m %d 1h %d, want %d %d", tr.CacheCreation5mTokens, tr.CacheCreation1hTokens, got.cacheW-long, long)
+			if int64(tr.CacheWrite1hTokens) != long || int64(tr.CacheWrite5mTokens) != got.cacheW-long {
+				t.Errorf("cache writes 5m %d 1h %d, want %d %d", tr.CacheWrite5mTokens, tr.CacheWrite1hTokens, got.cacheW-long, long)
 			}
 			wantCost, known := prices.Cost(usage.Usage{Model: tr.Model, PromptTokens: got.prompt, CompletionTokens: got.completion,
 				CacheCreationTokens: got.cacheW, CacheReadTokens: got.cacheR, CacheWrite5mTokens: got.cacheW - long,

@@ -63,8 +63,8 @@ func appendTrace(b []byte, t *Trace) []byte {
 	b = binary.AppendVarint(b, t.BytesOut)
 	b = appendString(b, t.Error)
 	b = appendString(b, t.Affinity) // v2
-	b = binary.AppendVarint(b, int64(t.CacheCreation5mTokens))
-	return binary.AppendVarint(b, int64(t.CacheCreation1hTokens)) // v3
+	b = binary.AppendVarint(b, int64(t.CacheWrite5mTokens))
+	return binary.AppendVarint(b, int64(t.CacheWrite1hTokens)) // v3
 }
 
 func appendString(b []byte, s string) []byte {
@@ -178,8 +178,8 @@ func decodeTrace(raw []byte, t *Trace) error {
 		t.Affinity = r.str()
 	}
 	if raw[0] >= traceCodecV3 {
-		t.CacheCreation5mTokens = ClampInt32(r.varint())
-		t.CacheCreation1hTokens = ClampInt32(r.varint())
+		t.CacheWrite5mTokens = ClampInt32(r.varint())
+		t.CacheWrite1hTokens = ClampInt32(r.varint())
 	}
 	return r.err
 }

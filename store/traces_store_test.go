@@ -449,7 +449,7 @@ func TestTraceCodec(t *testing.T) {
 		Model: "gpt-4o", Stream: true, Status: 429, LatencyMS: 12.5, TTFBMS: 3.25, OverheadMS: 0.042, Retries: 2,
 		Attempts:     []Attempt{{CredentialID: "cred_1", Status: 503, Error: "upstream answered 503", LatencyMS: 1.5}, {CredentialID: "cred_2", Status: 200, LatencyMS: 2}},
 		PromptTokens: 1 << 40, CompletionTokens: 7, CacheCreationTokens: 3, CacheReadTokens: 2, ReasoningTokens: 1,
-		CacheCreation5mTokens: 1, CacheCreation1hTokens: 2,
+		CacheWrite5mTokens: 1, CacheWrite1hTokens: 2,
 		CostUSD: 0.000123, CostKnown: true, UsageSource: "response", BytesOut: -1, Error: "x", Affinity: "metadata.user_id",
 	}
 	for _, want := range []Trace{full, {RequestID: "a", Time: t0, Attempts: []Attempt{}}} {
@@ -470,7 +470,7 @@ func TestTraceCodec(t *testing.T) {
 	}
 	// Version 2 records (before the cache write split) are still read.
 	v2 := full
-	v2.CacheCreation5mTokens, v2.CacheCreation1hTokens = 0, 0
+	v2.CacheWrite5mTokens, v2.CacheWrite1hTokens = 0, 0
 	raw := appendTrace(nil, &v2)
 	raw = raw[:len(raw)-2] // v3's two zero varints
 	raw[0] = traceCodecV2
