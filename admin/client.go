@@ -62,11 +62,16 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	return nil
 }
 
+// rawBody is a request body sent as it is (already JSON).
+type rawBody []byte
+
 // send performs the request and turns error statuses into *APIError; the
 // caller closes the body of a successful response.
 func (c *Client) send(ctx context.Context, method, path string, in any) (*http.Response, error) {
 	var body io.Reader
-	if in != nil {
+	if raw, ok := in.(rawBody); ok {
+		body = bytes.NewReader(raw)
+	} else if in != nil {
 		raw, err := json.Marshal(in)
 		if err != nil {
 			return nil, err

@@ -90,7 +90,10 @@ var routes = []route{
 
 	{http.MethodGet, fixed("/api/v1/traces?limit=5"), nil, admin.ScopeTracesRead, http.StatusOK},
 	{http.MethodGet, fixed("/api/v1/traces/nope"), nil, admin.ScopeTracesRead, http.StatusNotFound},
+	{http.MethodGet, fixed("/api/v1/traces/export?status=5xx"), nil, admin.ScopeTracesRead, http.StatusOK},
 	{http.MethodGet, fixed("/api/v1/usage?by=model"), nil, admin.ScopeUsageRead, http.StatusOK},
+	{http.MethodGet, fixed("/api/v1/prices?model=gpt-*"), nil, admin.ScopeUsageRead, http.StatusOK},
+	{http.MethodPut, fixed("/api/v1/prices/imported"), fixed(`{"my-model":{"input_cost_per_token":1e-6,"output_cost_per_token":2e-6}}`), admin.ScopeAdmin, http.StatusOK},
 	{http.MethodGet, fixed("/metrics"), nil, admin.ScopeMetricsRead, http.StatusNotFound}, // no metrics wired in this test
 	{http.MethodGet, fixed("/debug/pprof/"), nil, admin.ScopeAdmin, http.StatusOK},
 }

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aigw/aigw/proxy/usage"
 	"github.com/aigw/aigw/scheduler"
 	"github.com/aigw/aigw/store"
 )
@@ -42,6 +43,11 @@ type Options struct {
 	Metrics http.Handler
 	// Status reports the live figures of /api/v1/status (nil: not served).
 	Status func() Status
+	// Prices gives the price table in use (nil: the built-in one).
+	Prices func() *usage.Prices
+	// PricesImported, when set, is called with an imported price list once
+	// it is stored: the gateway prices requests with it from then on.
+	PricesImported func(map[string]usage.Price)
 	// KeysLastUsed gives when each key was last used (nil: not shown).
 	KeysLastUsed func() map[string]time.Time
 	// Alerts is the live alert feed (nil: no live alert stream).
@@ -64,13 +70,17 @@ type Server struct {
 	statusFn func() Status
 	lastUsed func() map[string]time.Time
 	alerts   AlertFeed
-	log      *slog.Logger
-	mux      *http.ServeMux
+	prices   func() *usage.Prices
+	// pricesImported: see Options.PricesImported.
+	pricesImported func(map[string]usage.Price)
+	log            *slog.Logger
+	mux            *http.ServeMux
 }
 
 // New builds the server and its routes.
 func New(o Options) *Server {
-	s := &Server{closing: make(chan struct{}), store: o.Store, tokens: o.Tokens, reload: o.Reload, health: o.Health, refresh: o.RefreshCredential, provs: o.ProviderStates, live: o.Live, metrics: o.Metrics, statusFn: o.Status, lastUsed: o.KeysLastUsed, alerts: o.Alerts, log: o.Logger, mux: http.NewServeMux()}
+	s := &Server{closing: make(chan struct{}), store: o.Store, tokens: o.Tokens, reload: o.Reload, health: o.Health, refresh: o.RefreshCredential, provs: o.ProviderStates, live: o.Live, metrics: o.Metrics, statusFn: o.Status, lastUsed: o.KeysLastUsed, alerts: o.Alerts, log: o.Logger, mux: http.NewServeMux(),
+		prices: o.Prices, pricesImported: o.PricesImported}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -120,8 +130,11 @@ func (s *Server) routes() {
 
 	s.handle("GET /api/v1/traces", ScopeTracesRead, s.listTraces)
 	s.handle("GET /api/v1/traces/stream", ScopeTracesRead, s.streamTraces)
+	s.handle("GET /api/v1/traces/export", ScopeTracesRead, s.exportTraces)
 	s.handle("GET /api/v1/traces/{id}", ScopeTracesRead, s.getTrace)
 	s.handle("GET /api/v1/usage", ScopeUsageRead, s.usage)
+	s.handle("GET /api/v1/prices", ScopeUsageRead, s.listPrices)
+	s.handle("PUT /api/v1/prices/imported", ScopeAdmin, s.importPrices)
 	s.handle("GET /api/v1/status", ScopeMetricsRead, s.status)
 	// Alerts are status: what metrics:read already shows, in a sentence.
 	s.handle("GET /api/v1/alerts", ScopeMetricsRead, s.listAlerts)

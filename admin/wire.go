@@ -221,6 +221,8 @@ type Trace struct {
 	CompletionTokens    int64     `json:"completion_tokens"`
 	CacheCreationTokens int64     `json:"cache_creation_tokens"`
 	CacheReadTokens     int64     `json:"cache_read_tokens"`
+	CacheWrite5mTokens  int64     `json:"cache_creation_5m_tokens"` // of CacheCreationTokens, to the 5-minute cache
+	CacheWrite1hTokens  int64     `json:"cache_creation_1h_tokens"` // … to the 1-hour cache (both 0: not reported)
 	ReasoningTokens     int64     `json:"reasoning_tokens"`
 	CostUSD             float64   `json:"cost_usd"`
 	CostKnown           bool      `json:"cost_known"`

@@ -166,6 +166,9 @@ type Price struct {
 	Output     float64 `toml:"output"`
 	CacheWrite float64 `toml:"cache_write"`
 	CacheRead  float64 `toml:"cache_read"`
+	// CacheWrite1h prices writes to Anthropic's 1-hour cache (0: 2× input);
+	// CacheWrite those to the 5-minute cache (0: 1.25× input).
+	CacheWrite1h float64 `toml:"cache_write_1h"`
 }
 
 // Default returns the built-in settings (config.toml.example documents them).
@@ -307,7 +310,7 @@ func (c *Config) Validate() error {
 		if model == "" {
 			bad("pricing", "a model name is empty")
 		}
-		for _, v := range []float64{p.Input, p.Output, p.CacheWrite, p.CacheRead} {
+		for _, v := range []float64{p.Input, p.Output, p.CacheWrite, p.CacheRead, p.CacheWrite1h} {
 			if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
 				bad("pricing."+model, "prices must be finite and not negative, got %v", v)
 				break

@@ -176,7 +176,7 @@ func TestExamplePricingSnippetLoads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the documented pricing example does not load: %v", err)
 	}
-	want := map[string]config.Price{"my-finetuned-model": {Input: 3, Output: 12, CacheWrite: 3.75, CacheRead: 0.3}}
+	want := map[string]config.Price{"my-finetuned-model": {Input: 3, Output: 12, CacheWrite: 3.75, CacheRead: 0.3, CacheWrite1h: 6}}
 	if !reflect.DeepEqual(cfg.Pricing, want) {
 		t.Errorf("Pricing = %+v, want %+v", cfg.Pricing, want)
 	}

@@ -123,7 +123,7 @@ func Run(ctx context.Context, o Options) error {
 	var px *proxy.Proxy
 	var traces *tracing.Pipeline
 	var loaded atomic.Pointer[store.Data] // the configuration the proxy serves
-	priceTable := prices(cfg.Pricing)
+	priceTable := prices(cfg.Pricing, importedPrices(st, log))
 	alerter, err := newAlerts(cfg, o.AlertsEvery, st, log, &loaded, func() *proxy.Proxy { return px }, func() *tracing.Pipeline { return traces })
 	if err != nil {
 		return err
@@ -141,7 +141,7 @@ func Run(ctx context.Context, o Options) error {
 		},
 		Providers:  func() map[string]string { return px.ProviderStates() },
 		Budgets:    func() []metrics.Budget { return budgetMetrics(px.Budgets()) },
-		KnownModel: priceTable.Listed,
+		KnownModel: func(model string) bool { return px.Prices().Listed(model) },
 		Extra:      alerter.Collectors(),
 	})
 	traces = tracing.New(tracing.Config{
@@ -250,7 +250,11 @@ func Run(ctx context.Context, o Options) error {
 
 	adminAPI := admin.New(admin.Options{Store: st, Tokens: tokens, Reload: reload, Health: px.Health(), ProviderStates: px.ProviderStates,
 		RefreshCredential: refresher.Refresh,
-		Live:              traces, Metrics: mets.Handler(), Logger: log, KeysLastUsed: px.KeysLastUsed, Alerts: alerter,
+		Prices:            px.Prices,
+		PricesImported: func(imported map[string]usage.Price) {
+			px.SetPrices(prices(cfg.Pricing, imported))
+		},
+		Live: traces, Metrics: mets.Handler(), Logger: log, KeysLastUsed: px.KeysLastUsed, Alerts: alerter,
 		Status: statusFunc(o.Version, time.Now(), proxyLn.Addr().String(), px, traces)})
 	adminSrv := &http.Server{Handler: adminAPI.Handler(), ReadHeaderTimeout: 10 * time.Second}
 
@@ -389,17 +393,40 @@ func (o Options) requestLog() io.Writer {
 	return o.LogOut
 }
 
-// prices is the built-in price table with the config's overrides.
-func prices(overrides map[string]config.Price) *usage.Prices {
+// prices is the built-in price table, then the imported list, then the
+// config's overrides: each wins over what comes before it.
+func prices(overrides map[string]config.Price, imported map[string]usage.Price) *usage.Prices {
 	p := usage.DefaultPrices()
+	if len(imported) > 0 {
+		p = p.WithSource(imported, usage.PriceImported)
+	}
 	if len(overrides) == 0 {
 		return p
 	}
 	m := make(map[string]usage.Price, len(overrides))
 	for model, o := range overrides {
-		m[model] = usage.Price{Input: o.Input, Output: o.Output, CacheWrite: o.CacheWrite, CacheRead: o.CacheRead}
+		m[model] = usage.Price{Input: o.Input, Output: o.Output, CacheWrite: o.CacheWrite, CacheRead: o.CacheRead, CacheWrite1h: o.CacheWrite1h}
 	}
-	return p.With(m)
+	return p.WithSource(m, usage.PriceConfig)
+}
+
+// importedPrices reads the price list `aigw prices import` stored; a list
+// that cannot be read is logged and left out (the built-in prices and the
+// config's still apply).
+func importedPrices(st *store.Store, log *slog.Logger) map[string]usage.Price {
+	doc, err := st.ImportedPrices()
+	if err == nil && doc == nil {
+		return nil
+	}
+	var m map[string]usage.Price
+	if err == nil {
+		m, _, _, err = usage.DecodeTable(doc)
+	}
+	if err != nil {
+		log.Error("the imported price list cannot be read; pricing without it (import it again)", "err", err)
+		return nil
+	}
+	return m
 }
 
 // statusFunc reports the live figures of /api/v1/status.

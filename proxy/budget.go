@@ -309,7 +309,7 @@ func (x *exchange) priced() bool {
 	if m == "" {
 		return true
 	}
-	_, ok := x.p.prices.Lookup(m)
+	_, ok := x.p.prices.Load().Lookup(m)
 	return ok
 }
 

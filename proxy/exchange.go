@@ -332,8 +332,9 @@ func (x *exchange) account(t *store.Trace, now time.Time) {
 	t.Model = u.Model
 	t.PromptTokens, t.CompletionTokens = u.PromptTokens, u.CompletionTokens
 	t.CacheCreationTokens, t.CacheReadTokens, t.ReasoningTokens = u.CacheCreationTokens, u.CacheReadTokens, u.ReasoningTokens
+	t.CacheWrite5mTokens, t.CacheWrite1hTokens = store.ClampInt32(u.CacheWrite5mTokens), store.ClampInt32(u.CacheWrite1hTokens)
 	t.UsageSource = u.Source.String()
-	t.CostUSD, t.CostKnown = x.p.prices.Cost(u)
+	t.CostUSD, t.CostKnown = x.p.prices.Load().Cost(u)
 	if x.kstate != nil {
 		x.kstate.Charge(now, u.PromptTokens+u.CompletionTokens, t.CostUSD)
 	}

@@ -122,8 +122,8 @@ type Proxy struct {
 	keys                *scheduler.KeyStates
 	cors                cors
 	ids                 idGen
-	prices              *usage.Prices
-	pins                *pinTable // nil: no response pinning
+	prices              atomic.Pointer[usage.Prices] // swapped by SetPrices
+	pins                *pinTable                    // nil: no response pinning
 	inflight            atomic.Int64
 	bodyMem             atomic.Int64  // bytes of request bodies held now
 	bigBody             atomic.Int64  // bytes of large bodies read since memory was last given back
@@ -159,10 +159,7 @@ func New(cfg Config) *Proxy {
 	p.health = scheduler.NewHealth(p.cfg.Health, p.logHealthChange)
 	p.keys = scheduler.NewKeyStates(p.cfg.MaxTrackedKeys)
 	p.budgets = budgetBook{loc: cmp.Or(cfg.BudgetLocation, time.UTC), spent: cfg.BudgetSpent}
-	p.prices = cfg.Prices
-	if p.prices == nil {
-		p.prices = usage.DefaultPrices()
-	}
+	p.SetPrices(cfg.Prices)
 	if p.cfg.MaxConns <= 0 {
 		p.cfg.MaxConns = DefaultMaxConns()
 	}

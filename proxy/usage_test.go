@@ -56,8 +56,16 @@ func TestTracesCarryExactUsage(t *testing.T) {
 			if !strings.HasPrefix(tr.Model, tc.model) || tr.UsageSource != "response" || tr.Stream != tc.stream {
 				t.Errorf("model %q source %q stream %v", tr.Model, tr.UsageSource, tr.Stream)
 			}
+			var long int64
+			if tc.typ == "anthropic" {
+				long = int64(u.CacheCreation1h)
+			}
+			if int64(tr.CacheWrite1hTokens) != long || int64(tr.CacheWrite5mTokens) != got.cacheW-long {
+				t.Errorf("cache writes 5m %d 1h %d, want %d %d", tr.CacheWrite5mTokens, tr.CacheWrite1hTokens, got.cacheW-long, long)
+			}
 			wantCost, known := prices.Cost(usage.Usage{Model: tr.Model, PromptTokens: got.prompt, CompletionTokens: got.completion,
-				CacheCreationTokens: got.cacheW, CacheReadTokens: got.cacheR, Source: usage.SourceResponse})
+				CacheCreationTokens: got.cacheW, CacheReadTokens: got.cacheR, CacheWrite5mTokens: got.cacheW - long,
+				CacheWrite1hTokens: long, Source: usage.SourceResponse})
 			if !known || !tr.CostKnown || math.Abs(tr.CostUSD-wantCost) > 1e-12 || tr.CostUSD <= 0 {
 				t.Errorf("cost %v known %v, want %v", tr.CostUSD, tr.CostKnown, wantCost)
 			}

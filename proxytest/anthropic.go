@@ -72,7 +72,11 @@ type anthropicUsage struct {
 	InputTokens              int `json:"input_tokens"`
 	CacheCreationInputTokens int `json:"cache_creation_input_tokens"`
 	CacheReadInputTokens     int `json:"cache_read_input_tokens"`
-	OutputTokens             int `json:"output_tokens"`
+	CacheCreation            struct {
+		Ephemeral5m int `json:"ephemeral_5m_input_tokens"`
+		Ephemeral1h int `json:"ephemeral_1h_input_tokens"`
+	} `json:"cache_creation"`
+	OutputTokens int `json:"output_tokens"`
 }
 
 type anthropicMessage struct {
@@ -122,6 +126,8 @@ func (x *exchange) anthropicMessages() {
 		CacheReadInputTokens:     x.usage.CacheRead,
 		OutputTokens:             x.usage.Completion,
 	}
+	long := min(max(x.usage.CacheCreation1h, 0), x.usage.CacheCreation)
+	usage.CacheCreation.Ephemeral5m, usage.CacheCreation.Ephemeral1h = x.usage.CacheCreation-long, long
 	endTurn := "end_turn"
 	if !x.req.Stream {
 		x.reply(anthropicMessage{

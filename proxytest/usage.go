@@ -15,7 +15,9 @@ import "strings"
 //   - OpenAI embeddings: prompt_tokens = total_tokens = Prompt.
 //   - Anthropic: input_tokens = Prompt, output_tokens = Completion,
 //     cache_creation_input_tokens = CacheCreation, cache_read_input_tokens =
-//     CacheRead; count_tokens answers input_tokens = Prompt.
+//     CacheRead, cache_creation.ephemeral_1h_input_tokens = CacheCreation1h,
+//     cache_creation.ephemeral_5m_input_tokens = CacheCreation-CacheCreation1h;
+//     count_tokens answers input_tokens = Prompt.
 //   - Gemini: promptTokenCount = Prompt, candidatesTokenCount = Completion,
 //     cachedContentTokenCount = CacheRead, thoughtsTokenCount = Reasoning,
 //     totalTokenCount = Prompt+Completion+Reasoning; countTokens answers
@@ -33,13 +35,16 @@ type Usage struct {
 	Prompt        int
 	Completion    int
 	CacheCreation int
-	CacheRead     int
-	Reasoning     int
+	// CacheCreation1h is the part of CacheCreation written to Anthropic's
+	// 1-hour cache; the rest went to the 5-minute cache.
+	CacheCreation1h int
+	CacheRead       int
+	Reasoning       int
 }
 
 // DefaultUsage is the usage a new fake reports. The numbers are distinct
 // primes so that a test can tell any sum or mix-up of them apart.
-var DefaultUsage = Usage{Prompt: 37, Completion: 23, CacheCreation: 11, CacheRead: 13, Reasoning: 7}
+var DefaultUsage = Usage{Prompt: 37, Completion: 23, CacheCreation: 11, CacheCreation1h: 5, CacheRead: 13, Reasoning: 7}
 
 // DefaultChunks is the number of content chunks a new fake streams.
 const DefaultChunks = 5

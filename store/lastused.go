@@ -36,7 +36,7 @@ func (s *Store) KeysLastUsed(limit int) (map[string]time.Time, error) {
 // traceTimeAndKey reads a stored trace's time and key id; the id is
 // borrowed from raw (valid in the transaction only).
 func traceTimeAndKey(raw []byte) (time.Time, []byte, error) {
-	if len(raw) >= 9 && (raw[0] == traceCodecV1 || raw[0] == traceCodecV2) {
+	if len(raw) >= 9 && binaryTrace(raw[0]) {
 		b := raw[9:]
 		var key []byte
 		for range 2 { // the request id, then the key id

@@ -62,7 +62,7 @@ func BenchmarkKeysLastUsed(b *testing.B) {
 func FuzzTraceTimeAndKey(f *testing.F) {
 	f.Add(appendTrace(nil, tr(time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC), "key_a", "openai", "m", 200)))
 	f.Add([]byte(`{"request_id":"r","key_id":"key_j","time":"2030-06-01T12:00:00Z"}`))
-	f.Add([]byte{traceCodecV2, 0, 0, 0, 0, 0, 0, 0, 1, 200})
+	f.Add([]byte{traceCodecV3, 0, 0, 0, 0, 0, 0, 0, 1, 200})
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		tm, key, err := traceTimeAndKey(raw)
 		var full Trace

@@ -21,15 +21,21 @@ import (
 // and are still read.
 //
 // Version 2 appends the affinity string; version 1 records end before it.
+// Version 3 appends the cache writes split by lifetime (5-minute, 1-hour).
 const (
 	traceCodecV1 = 1
 	traceCodecV2 = 2
+	traceCodecV3 = 3
 )
+
+// binaryTrace reports whether a stored trace starting with b is in the
+// binary form, of a version this build reads.
+func binaryTrace(b byte) bool { return b >= traceCodecV1 && b <= traceCodecV3 }
 
 var errBadTrace = errors.New("damaged trace record")
 
 func appendTrace(b []byte, t *Trace) []byte {
-	b = append(b, traceCodecV2)
+	b = append(b, traceCodecV3)
 	b = binary.BigEndian.AppendUint64(b, uint64(t.Time.UnixNano()))
 	for _, s := range [...]string{t.RequestID, t.KeyID, t.KeyName, t.KeyPreview, t.Provider, t.CredentialID,
 		t.Strategy, t.Method, t.Path, t.Model} {
@@ -56,8 +62,9 @@ func appendTrace(b []byte, t *Trace) []byte {
 	b = appendString(b, t.UsageSource)
 	b = binary.AppendVarint(b, t.BytesOut)
 	b = appendString(b, t.Error)
-	return appendString(b, t.Affinity) // v2
-
+	b = appendString(b, t.Affinity) // v2
+	b = binary.AppendVarint(b, int64(t.CacheWrite5mTokens))
+	return binary.AppendVarint(b, int64(t.CacheWrite1hTokens)) // v3
 }
 
 func appendString(b []byte, s string) []byte {
@@ -133,7 +140,7 @@ func decodeTrace(raw []byte, t *Trace) error {
 	if len(raw) > 0 && raw[0] == '{' {
 		return jsonDecode(raw, t)
 	}
-	if len(raw) < 9 || raw[0] != traceCodecV1 && raw[0] != traceCodecV2 {
+	if len(raw) < 9 || !binaryTrace(raw[0]) {
 		return errBadTrace
 	}
 	r := traceReader{b: raw[1:]}
@@ -170,15 +177,22 @@ func decodeTrace(raw []byte, t *Trace) error {
 	if raw[0] >= traceCodecV2 {
 		t.Affinity = r.str()
 	}
+	if raw[0] >= traceCodecV3 {
+		t.CacheWrite5mTokens = ClampInt32(r.varint())
+		t.CacheWrite1hTokens = ClampInt32(r.varint())
+	}
 	return r.err
 }
 
 // traceTime reads only the time of a stored trace.
 func traceTime(raw []byte) (time.Time, error) {
-	if len(raw) >= 9 && (raw[0] == traceCodecV1 || raw[0] == traceCodecV2) {
+	if len(raw) >= 9 && binaryTrace(raw[0]) {
 		return time.Unix(0, int64(binary.BigEndian.Uint64(raw[1:9]))).UTC(), nil
 	}
 	var t Trace
 	err := decodeTrace(raw, &t)
 	return t.Time, err
 }
+
+// ClampInt32 is n within the range of an int32.
+func ClampInt32(n int64) int32 { return int32(min(max(n, math.MinInt32), math.MaxInt32)) }

@@ -4,6 +4,12 @@ import "time"
 
 // Trace is the record of one proxied request. JSON field names are part of
 // the CLI contract (`aigw traces -o json`).
+//
+// CacheWrite5mTokens and CacheWrite1hTokens are the parts of
+// CacheCreationTokens written to Anthropic's 5-minute and 1-hour caches,
+// priced apart (both 0: not reported; priced as 5-minute writes). They are
+// int32 (capped) and sit in the padding after Stream and CostKnown: the proxy
+// allocates a trace per request, and this keeps it in its size class.
 type Trace struct {
 	RequestID    string    `json:"request_id"`
 	Time         time.Time `json:"time"`
@@ -23,6 +29,7 @@ type Trace struct {
 	Path                string    `json:"path"`
 	Model               string    `json:"model"`
 	Stream              bool      `json:"stream"`
+	CacheWrite5mTokens  int32     `json:"cache_creation_5m_tokens"` // see above
 	Status              int       `json:"status"`
 	LatencyMS           float64   `json:"latency_ms"`
 	TTFBMS              float64   `json:"ttfb_ms"`
@@ -36,6 +43,7 @@ type Trace struct {
 	ReasoningTokens     int64     `json:"reasoning_tokens"`
 	CostUSD             float64   `json:"cost_usd"`
 	CostKnown           bool      `json:"cost_known"`
+	CacheWrite1hTokens  int32     `json:"cache_creation_1h_tokens"` // see above
 	UsageSource         string    `json:"usage_source"`
 	BytesOut            int64     `json:"bytes_out"`
 	Error               string    `json:"error"`

@@ -107,7 +107,7 @@ func TestTraceRoundTripsEveryField(t *testing.T) {
 		raw = slices.Clone(tx.Bucket(bucketTraces).Get([]byte(want.RequestID)))
 		return nil
 	})
-	if len(raw) == 0 || raw[0] != traceCodecV2 || 2*len(raw) > len(asJSON) {
+	if len(raw) == 0 || raw[0] != traceCodecV3 || 2*len(raw) > len(asJSON) {
 		t.Errorf("stored value: %d bytes (JSON %d), first byte %v", len(raw), len(asJSON), raw[:min(1, len(raw))])
 	}
 	// Traces lists the same thing.
@@ -449,6 +449,7 @@ func TestTraceCodec(t *testing.T) {
 		Model: "gpt-4o", Stream: true, Status: 429, LatencyMS: 12.5, TTFBMS: 3.25, OverheadMS: 0.042, Retries: 2,
 		Attempts:     []Attempt{{CredentialID: "cred_1", Status: 503, Error: "upstream answered 503", LatencyMS: 1.5}, {CredentialID: "cred_2", Status: 200, LatencyMS: 2}},
 		PromptTokens: 1 << 40, CompletionTokens: 7, CacheCreationTokens: 3, CacheReadTokens: 2, ReasoningTokens: 1,
+		CacheWrite5mTokens: 1, CacheWrite1hTokens: 2,
 		CostUSD: 0.000123, CostKnown: true, UsageSource: "response", BytesOut: -1, Error: "x", Affinity: "metadata.user_id",
 	}
 	for _, want := range []Trace{full, {RequestID: "a", Time: t0, Attempts: []Attempt{}}} {
@@ -467,11 +468,21 @@ func TestTraceCodec(t *testing.T) {
 			}
 		}
 	}
+	// Version 2 records (before the cache write split) are still read.
+	v2 := full
+	v2.CacheWrite5mTokens, v2.CacheWrite1hTokens = 0, 0
+	raw := appendTrace(nil, &v2)
+	raw = raw[:len(raw)-2] // v3's two zero varints
+	raw[0] = traceCodecV2
+	var old2 Trace
+	if err := decodeTrace(raw, &old2); err != nil || !reflect.DeepEqual(old2, v2) {
+		t.Errorf("version 2 record: %v %+v", err, old2)
+	}
 	// Version 1 records (before the affinity field) are still read.
-	v1 := full
+	v1 := v2
 	v1.Affinity = ""
-	raw := appendTrace(nil, &v1)
-	raw = raw[:len(raw)-1] // v2's empty affinity: its length byte
+	raw = appendTrace(nil, &v1)
+	raw = raw[:len(raw)-3] // v2's empty affinity (its length byte), v3's two zeros
 	raw[0] = traceCodecV1
 	var old Trace
 	if err := decodeTrace(raw, &old); err != nil || !reflect.DeepEqual(old, v1) {

@@ -54,6 +54,8 @@ func fixtureAdmin(t *testing.T) *admin.Client {
 	serve("GET /api/v1/usage", func(r *http.Request) any {
 		q := r.URL.Query()
 		switch {
+		case q.Get("by") == "day" && q.Get("key") != "": // the Usage page's chart of one key
+			return fixtureKeyDays(q.Get("key"))
 		case q.Get("since") == "" || q.Get("since") != q.Get("until"): // the Usage page's period
 			return fixtureUsage()
 		case q.Get("by") == "credential":
@@ -201,7 +203,7 @@ func TestGoldenProviders(t *testing.T) {
 func TestGoldenUsage(t *testing.T) {
 	eachSize(t, func(t *testing.T, tm *teatest.TestModel) {
 		tm.Send(keyPress("6"))
-		waitFor(t, tm, "Total", "key_lab")
+		waitFor(t, tm, "Total", "key_lab", "max $3.1000")
 		golden.RequireEqual(t, finalScreen(t, tm))
 	})
 }

@@ -268,6 +268,22 @@ func fixtureKeys() keysLoadedMsg {
 	}
 }
 
+// fixtureKeyDays is a key's cost per day over the last 7 days to testNow
+// (key_support's adds up to its $11.02 in fixtureUsage; a day without use
+// is not listed, as the roll-ups leave it out).
+func fixtureKeyDays(key string) []admin.UsageRow {
+	if key != "key_support" {
+		return []admin.UsageRow{{Group: "2025-06-01", Requests: 1, CostUSD: 0.01}}
+	}
+	var out []admin.UsageRow
+	for i, usd := range []float64{1.2, 0.8, 2.5, 0, 1.9, 3.1, 1.52} {
+		if usd > 0 {
+			out = append(out, admin.UsageRow{Group: admin.UsageDay(testNow.AddDate(0, 0, i-6)), Requests: 100, CostUSD: usd})
+		}
+	}
+	return out
+}
+
 func fixtureUsage() []admin.UsageRow {
 	return []admin.UsageRow{
 		{Group: "key_billing", Requests: 4210, Errors: 38, PromptTokens: 2_900_000, CompletionTokens: 610_000, CostUSD: 3.4187,

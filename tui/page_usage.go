@@ -43,6 +43,7 @@ type usagePage struct {
 	list     listView
 	custom   usageRange // the period of your own (p.period == customPeriod)
 	form     *form      // the custom period's form, while open
+	chart    usageChart // the selected row's cost per day
 }
 
 func newUsagePage(c *common) *usagePage {
@@ -132,6 +133,10 @@ func (p *usagePage) update(msg tea.Msg) tea.Cmd {
 		p.rows, p.keyNames, p.loaded = msg.Rows, msg.KeyNames, true
 		p.sortRows()
 		p.setRows()
+		p.chart = usageChart{} // the figures may have changed
+		return p.loadChart()
+	case usageDailyMsg:
+		p.chartLoaded(msg)
 	case tea.WindowSizeMsg:
 		if p.form != nil {
 			p.form.update(msg)
@@ -139,7 +144,7 @@ func (p *usagePage) update(msg tea.Msg) tea.Cmd {
 		p.setRows() // the bars follow the width
 	case tea.KeyMsg:
 		if cmd, handled := p.listKey(msg); handled {
-			return cmd
+			return tea.Batch(cmd, p.loadChart())
 		}
 		switch {
 		case key.Matches(msg, k.GroupBy):
@@ -155,6 +160,7 @@ func (p *usagePage) update(msg tea.Msg) tea.Cmd {
 			return p.load()
 		}
 		p.table.update(msg, k, p.tableHeight()-p.statusLines())
+		return p.loadChart()
 	}
 	return nil
 }
@@ -203,7 +209,7 @@ func (p *usagePage) setRows() {
 	p.list.apply(&p.table, rows)
 }
 
-func (p *usagePage) tableHeight() int { return max(p.c.bodyHeight-4, 2) }
+func (p *usagePage) tableHeight() int { return max(p.c.bodyHeight-5, 2) }
 
 func (p *usagePage) view() string {
 	s := p.c.styles
@@ -243,7 +249,7 @@ func (p *usagePage) view() string {
 	if st := p.list.status(""); st != "" {
 		body = st + "\n" + body
 	}
-	out := head + "\n\n" + body + "\n" + s.Value.Render(total)
+	out := head + "\n\n" + body + "\n" + s.Value.Render(total) + "\n" + p.chartLine(p.c.width)
 	switch fv := p.flash.view(s, p.c.width, 1); {
 	case fv != "":
 		out += "\n" + fv

@@ -46,13 +46,19 @@ func (e *unknownCommandError) hint() string {
 // (aigw, aigw provider, …) print its help when called alone and refuse an
 // argument that names no subcommand. Without it cobra prints the help and
 // exits 0 for `aigw provider lst`.
+// groupOnly marks a command that only groups subcommands (its own run
+// refuses what it does not know).
+const groupOnly = "aigw-group"
+
 func refuseUnknownSubcommands(cmd *cobra.Command) {
 	if !cmd.HasParent() {
 		// A group now runs (to refuse what it does not know), which would
 		// add "aigw provider [flags]" to its usage: it is still only its
 		// subcommands. (Set on the root, the template is everyone's.)
 		const runnable = "{{if .Runnable}}"
-		cmd.SetUsageTemplate(strings.Replace(cmd.UsageTemplate(), runnable, "{{if and .Runnable (not .HasAvailableSubCommands)}}", 1))
+		// (A command that runs itself and has subcommands too, such as
+		// traces and its export, keeps its usage line.)
+		cmd.SetUsageTemplate(strings.Replace(cmd.UsageTemplate(), runnable, `{{if and .Runnable (not (index .Annotations "`+groupOnly+`"))}}`, 1))
 	}
 	for _, c := range cmd.Commands() {
 		refuseUnknownSubcommands(c)
@@ -60,6 +66,10 @@ func refuseUnknownSubcommands(cmd *cobra.Command) {
 	if !cmd.HasSubCommands() || cmd.Runnable() {
 		return
 	}
+	if cmd.Annotations == nil {
+		cmd.Annotations = map[string]string{}
+	}
+	cmd.Annotations[groupOnly] = "yes"
 	cmd.Args = cobra.ArbitraryArgs
 	cmd.RunE = func(cmd *cobra.Command, argv []string) error {
 		if len(argv) == 0 {

@@ -35,7 +35,8 @@ type ioStreams struct {
 	Err      io.Writer // status and errors
 	inTTY    bool
 	outTTY   bool
-	outWidth int // terminal columns; 0: not a terminal, no truncation
+	errTTY   bool // stderr is a terminal: long commands show progress there
+	outWidth int  // terminal columns; 0: not a terminal, no truncation
 	getenv   func(string) string
 }
 
@@ -43,6 +44,7 @@ func newSystemIO() *ioStreams {
 	s := &ioStreams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, getenv: os.Getenv}
 	s.inTTY = term.IsTerminal(int(os.Stdin.Fd()))
 	s.outTTY = term.IsTerminal(int(os.Stdout.Fd()))
+	s.errTTY = term.IsTerminal(int(os.Stderr.Fd()))
 	if s.outTTY {
 		if w, _, err := term.GetSize(int(os.Stdout.Fd())); err == nil {
 			s.outWidth = w
@@ -140,7 +142,7 @@ Start it with 'aigw serve'; every other command manages it through the admin API
 		c.GroupID = "run"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{newProviderCmd(a), newCredentialCmd(a), newKeyCmd(a), newTracesCmd(a), newUsageCmd(a), newAlertsCmd(a), newTokenCmd(a), newBackupCmd(a)} {
+	for _, c := range []*cobra.Command{newProviderCmd(a), newCredentialCmd(a), newKeyCmd(a), newTracesCmd(a), newUsageCmd(a), newAlertsCmd(a), newPricesCmd(a), newTokenCmd(a), newBackupCmd(a)} {
 		c.GroupID = "manage"
 		root.AddCommand(c)
 	}

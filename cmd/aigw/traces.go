@@ -76,6 +76,7 @@ object per line.`,
 	fl.Var(newRangeFlag(&q.Limit, 50, 1, 10000), "limit", "how many traces (1-10000)")
 	_ = cmd.RegisterFlagCompletionFunc("provider", a.completeProviders)
 	_ = cmd.RegisterFlagCompletionFunc("key", a.completeKeys)
+	cmd.AddCommand(newTracesExportCmd(a))
 	return cmd
 }
 
@@ -129,9 +130,12 @@ func usdText(usd float64) string {
 }
 
 func newUsageCmd(a *app) *cobra.Command {
-	var q admin.UsageQuery
+	var (
+		q        admin.UsageQuery
+		unpriced bool
+	)
 	cmd := &cobra.Command{
-		Use:   "usage [--by key|model|provider|day|credential] [--since YYYY-MM-DD] [--until YYYY-MM-DD]",
+		Use:   "usage [--by key|model|provider|day|credential | --unpriced] [--since YYYY-MM-DD] [--until YYYY-MM-DD]",
 		Short: "Sum requests, tokens and cost per key, model, provider, day or credential",
 		Long: `Sum requests, errors, tokens and cost from the usage roll-ups (UTC days),
 grouped by key, model, provider, day or credential. A cost column ending in
@@ -141,12 +145,18 @@ prompt cache (cache_read_tokens / prompt_tokens; JSON: cache_read_share, 0..1).
 By credential, a request counts under the credential that answered it last;
 requests that reached none (refused by a limit) under "-". Credential roll-ups
 start with the version that added them: older days have none. They can be
-filtered by --provider, not by --key or --model.`,
+filtered by --provider, not by --key or --model. --unpriced lists the models
+whose requests had usage but no price (cost unknown), with how many, so you
+know what to add to [pricing] or import ('aigw prices import').`,
 		Example: `  aigw usage --by model --since 2026-11-01
   aigw usage --by key -o json
-  aigw usage --by credential --provider anthropic`,
+  aigw usage --by credential --provider anthropic
+  aigw usage --unpriced --since 2026-11-01`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if unpriced && changed(cmd, "by") && q.By != admin.GroupByModel {
+				return &usageError{errUnpricedBy}
+			}
 			if q.By == admin.GroupByCredential && (q.Key != "" || q.Model != "") {
 				return &usageError{errors.New("--key and --model cannot be combined with --by credential (the credential roll-ups are per day, credential and provider)")}
 			}
@@ -159,6 +169,9 @@ filtered by --provider, not by --key or --model.`,
 			}
 			if err := checkProvider(cmd.Context(), c, q.Provider); err != nil {
 				return err
+			}
+			if unpriced {
+				return apiErr(cmd, a.runUnpriced(cmd.Context(), c, q))
 			}
 			rows, err := c.Usage(cmd.Context(), q)
 			if err != nil {
@@ -190,7 +203,9 @@ filtered by --provider, not by --key or --model.`,
 	fl.StringVar(&q.Key, "key", "", "only this key (its id or name)")
 	fl.StringVar(&q.Provider, "provider", "", "only this provider")
 	fl.StringVar(&q.Model, "model", "", "only this model")
+	fl.BoolVar(&unpriced, "unpriced", false, "list the models used without a price, with their request counts")
 	_ = cmd.RegisterFlagCompletionFunc("by", cobra.FixedCompletions(admin.UsageGroupings, cobra.ShellCompDirectiveNoFileComp))
+	cmd.AddCommand(newUsageExportCmd(a))
 	return cmd
 }
 

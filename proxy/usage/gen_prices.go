@@ -11,7 +11,7 @@
 //
 // Only models of the providers the gateway speaks to are kept (litellm_provider openai,
 // text-completion-openai, anthropic, gemini, vertex_ai-language-models,
-// vertex_ai-embedding-models) and only their token prices: input, output, cache write, cache
+// vertex_ai-embedding-models) and only their token prices: input, output, cache write (5-minute and 1-hour), cache
 // read and the _above_200k_tokens tier, converted from USD per token to USD per 1M tokens with
 // exact decimal arithmetic. A model without both an input and an output price is left out (its
 // cost is then reported unknown rather than wrong). A cache price of 0 is left out too: the
@@ -43,15 +43,18 @@ var providers = map[string]bool{
 type entry struct {
 	Provider string `json:"litellm_provider"`
 
-	Input      json.Number `json:"input_cost_per_token"`
-	Output     json.Number `json:"output_cost_per_token"`
-	CacheWrite json.Number `json:"cache_creation_input_token_cost"`
-	CacheRead  json.Number `json:"cache_read_input_token_cost"`
+	Input        json.Number `json:"input_cost_per_token"`
+	Output       json.Number `json:"output_cost_per_token"`
+	CacheWrite   json.Number `json:"cache_creation_input_token_cost"`
+	CacheWrite1h json.Number `json:"cache_creation_input_token_cost_above_1hr"`
+	CacheRead    json.Number `json:"cache_read_input_token_cost"`
 
 	Input200k      json.Number `json:"input_cost_per_token_above_200k_tokens"`
 	Output200k     json.Number `json:"output_cost_per_token_above_200k_tokens"`
 	CacheWrite200k json.Number `json:"cache_creation_input_token_cost_above_200k_tokens"`
 	CacheRead200k  json.Number `json:"cache_read_input_token_cost_above_200k_tokens"`
+
+	CacheWrite1h200k json.Number `json:"cache_creation_input_token_cost_above_1hr_above_200k_tokens"`
 }
 
 func main() {
@@ -105,7 +108,7 @@ func main() {
 			sep = ""
 		}
 		fmt.Fprintf(w, "%s\n    %s: {", sep, strconv.Quote(name))
-		writePrices(w, e.Input, e.Output, e.CacheWrite, e.CacheRead)
+		writePrices(w, name, e.Input, e.Output, e.CacheWrite, e.CacheWrite1h, e.CacheRead)
 		if e.Input200k != "" || e.Output200k != "" {
 			in200, out200 := e.Input200k, e.Output200k
 			if in200 == "" {
@@ -115,7 +118,7 @@ func main() {
 				out200 = e.Output
 			}
 			w.WriteString(`, "above_200k": {`)
-			writePrices(w, in200, out200, e.CacheWrite200k, e.CacheRead200k)
+			writePrices(w, name, in200, out200, e.CacheWrite200k, e.CacheWrite1h200k, e.CacheRead200k)
 			w.WriteString("}")
 		}
 		w.WriteString("}")
@@ -131,10 +134,20 @@ func main() {
 	log.Printf("wrote %d models to %s", kept, *out)
 }
 
-func writePrices(w *bufio.Writer, in, out, cacheWrite, cacheRead json.Number) {
+func writePrices(w *bufio.Writer, name string, in, out, cacheWrite, cacheWrite1h, cacheRead json.Number) {
 	fmt.Fprintf(w, `"input": %s, "output": %s`, perMillion(in), perMillion(out))
 	if c := perMillion(cacheWrite); c != "" && c != "0" {
 		fmt.Fprintf(w, `, "cache_write": %s`, c)
+	}
+	if c := perMillion(cacheWrite1h); c != "" && c != "0" {
+		// The list has 1-hour prices below the input price or many times the provider's
+		// published 2×; such a figure is left out so that the gateway's 2× applies.
+		i, _ := strconv.ParseFloat(perMillion(in), 64)
+		if v, _ := strconv.ParseFloat(c, 64); v < i || v > 3*i {
+			log.Printf("%s: 1-hour cache write price %s is implausible beside input %s; left out", name, c, perMillion(in))
+		} else {
+			fmt.Fprintf(w, `, "cache_write_1h": %s`, c)
+		}
 	}
 	if c := perMillion(cacheRead); c != "" && c != "0" {
 		fmt.Fprintf(w, `, "cache_read": %s`, c)

@@ -30,13 +30,15 @@ import (
 type field uint8
 
 const (
-	fNone       field = iota
-	fIn               // prompt_tokens, input_tokens, promptTokenCount
-	fOut              // completion_tokens, output_tokens, candidatesTokenCount
-	fCacheRead        // cached_tokens, cache_read_input_tokens, cachedContentTokenCount
-	fCacheWrite       // cache_creation_input_tokens
-	fReasoning        // reasoning_tokens, thoughtsTokenCount
-	fToolPrompt       // toolUsePromptTokenCount
+	fNone         field = iota
+	fIn                 // prompt_tokens, input_tokens, promptTokenCount
+	fOut                // completion_tokens, output_tokens, candidatesTokenCount
+	fCacheRead          // cached_tokens, cache_read_input_tokens, cachedContentTokenCount
+	fCacheWrite         // cache_creation_input_tokens
+	fReasoning          // reasoning_tokens, thoughtsTokenCount
+	fToolPrompt         // toolUsePromptTokenCount
+	fCacheWrite5m       // cache_creation.ephemeral_5m_input_tokens
+	fCacheWrite1h       // cache_creation.ephemeral_1h_input_tokens
 	nFields
 )
 
@@ -101,6 +103,7 @@ const (
 	nodeAnthropic
 	nodeAnthropicMessage
 	nodeAnthropicUsage
+	nodeAnthropicCacheCreation
 	nodeGemini
 	nodeGeminiUsage
 	nNodes
@@ -157,6 +160,12 @@ var nodes = [nNodes]node{
 		{name: "output_tokens", field: fOut},
 		{name: "cache_creation_input_tokens", field: fCacheWrite},
 		{name: "cache_read_input_tokens", field: fCacheRead},
+		{name: "cache_creation", node: nodeAnthropicCacheCreation},
+	}},
+	// The split of cache_creation_input_tokens by cache lifetime, priced apart.
+	nodeAnthropicCacheCreation: {members: []member{
+		{name: "ephemeral_5m_input_tokens", field: fCacheWrite5m},
+		{name: "ephemeral_1h_input_tokens", field: fCacheWrite1h},
 	}},
 
 	// GenerateContentResponse (and the few embedding responses that report usage).
@@ -575,7 +584,11 @@ loop:
 					t += quotePos(w2, w3)
 				}
 				if q = j + t; t < keyMax && p[q-1] != '\\' {
-					k := keyTab[(uint(node)*keySlotN+(uint(t)+uint(byte(w0))+uint(byte(w0>>8)))%keySlotN)%keyTabN]
+					h := uint(t) + uint(byte(w0)) + uint(byte(w0>>8))
+					if t > keyHashAt {
+						h += uint(byte(w1 >> (8 * (keyHashAt - 8))))
+					}
+					k := keyTab[(uint(node)*keySlotN+h%keySlotN)%keyTabN]
 					if int(k.n) == t {
 						if f := &keyName[k.e%keyEntryN]; (w0&f.m[0]^f.w[0])|(w1&f.m[1]^f.w[1])|
 							(w2&f.m[2]^f.w[2])|(w3&f.m[3]^f.w[3]) == 0 {
@@ -809,10 +822,19 @@ const (
 	keyEntryN = 64 // a power of two, above the number of members of all nodes
 )
 
+// keyHashAt is the position of the byte that keyHash adds for keys longer than it: it tells
+// ephemeral_5m_input_tokens from ephemeral_1h_input_tokens. (8 ≤ keyHashAt < 16: the inline
+// lookup in feedTokens reads it from the key's second word.)
+const keyHashAt = 11
+
 // keyHash spreads the members of every node over distinct slots (buildKeyTables checks it).
 // key has at least two bytes.
 func keyHash(key []byte) uint {
-	return (uint(len(key)) + uint(key[0]) + uint(key[1])) % keySlotN
+	h := uint(len(key)) + uint(key[0]) + uint(key[1])
+	if len(key) > keyHashAt {
+		h += uint(key[keyHashAt])
+	}
+	return h % keySlotN
 }
 
 // keyTab[n*keySlotN+keyHash(name)] is the slot of the member name of node n; keyName and

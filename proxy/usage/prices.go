@@ -3,6 +3,7 @@ package usage
 import (
 	_ "embed"
 	"encoding/json"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -28,14 +29,25 @@ const (
 // tierThreshold is the prompt size above which a model's Above200k prices apply.
 const tierThreshold = 200_000
 
-// Price is what a model costs, in USD per 1M tokens. A cache price of 0 means the provider
-// does not price it apart: those tokens are billed as Input.
+// Price is what a model costs, in USD per 1M tokens. A cache read price of 0 means the
+// provider does not price reads apart: they are billed as Input. A cache write price of 0
+// means the table has none: writes are billed at Anthropic's published multiples of Input
+// (1.25× for the 5-minute cache, 2× for the 1-hour cache).
 type Price struct {
 	Input, Output, CacheWrite, CacheRead float64
-	// Above200k, when set, replaces all four prices for requests whose prompt exceeds 200,000
+	// CacheWrite1h is the price of writes to the 1-hour cache (Anthropic); CacheWrite is the
+	// price of 5-minute writes and of writes whose lifetime the response does not tell.
+	CacheWrite1h float64
+	// Above200k, when set, replaces all the prices for requests whose prompt exceeds 200,000
 	// tokens. Tables share it: treat it as read-only.
 	Above200k *Price
 }
+
+// Cache write multiples of Input used when a table has no cache write price.
+const (
+	cacheWrite5mFactor = 1.25
+	cacheWrite1hFactor = 2
+)
 
 // cost prices u, which must be normalised as Scanner.Usage returns it.
 func (p *Price) cost(u Usage) float64 {
@@ -46,37 +58,55 @@ func (p *Price) cost(u Usage) float64 {
 	if uncached < 0 {
 		uncached = 0
 	}
-	read, write := p.CacheRead, p.CacheWrite
+	read, write, write1h := p.CacheRead, p.CacheWrite, p.CacheWrite1h
 	if read == 0 {
 		read = p.Input
 	}
 	if write == 0 {
-		write = p.Input
+		write = cacheWrite5mFactor * p.Input
 	}
+	if write1h == 0 {
+		write1h = cacheWrite1hFactor * p.Input
+	}
+	// Writes of unknown lifetime (no cache_creation split, or a split that does not add up)
+	// are 5-minute writes, the default lifetime.
+	long := min(max(u.CacheWrite1hTokens, 0), max(u.CacheCreationTokens, 0))
+	short := max(u.CacheCreationTokens-long, 0)
 	return (float64(uncached)*p.Input +
 		float64(u.CacheReadTokens)*read +
-		float64(u.CacheCreationTokens)*write +
+		float64(short)*write +
+		float64(long)*write1h +
 		float64(u.CompletionTokens)*p.Output) / 1e6
 }
 
 // Prices is a price table. It is immutable once built and safe for concurrent use; lookups
 // take no lock and allocate nothing.
 type Prices struct {
-	explicit map[string]Price // the models as listed, by lower-case name
-	byName   map[string]Price // explicit plus aliases (undated names of dated-only models)
+	explicit map[string]Price  // the models as listed, by lower-case name
+	byName   map[string]Price  // explicit plus aliases (undated names of dated-only models)
+	source   map[string]string // where each explicit price comes from (PriceBuiltIn, …)
 }
+
+// Where a price comes from (Entry.Source). The operator's config wins over an imported
+// list, which wins over the built-in table.
+const (
+	PriceBuiltIn  = "built-in"
+	PriceImported = "imported"
+	PriceConfig   = "config"
+)
 
 // filePrice is a Price as prices.json spells it (see gen_prices.go).
 type filePrice struct {
-	Input      float64    `json:"input"`
-	Output     float64    `json:"output"`
-	CacheWrite float64    `json:"cache_write"`
-	CacheRead  float64    `json:"cache_read"`
-	Above200k  *filePrice `json:"above_200k"`
+	Input        float64    `json:"input"`
+	Output       float64    `json:"output"`
+	CacheWrite   float64    `json:"cache_write"`
+	CacheWrite1h float64    `json:"cache_write_1h"`
+	CacheRead    float64    `json:"cache_read"`
+	Above200k    *filePrice `json:"above_200k"`
 }
 
 func (f *filePrice) price() Price {
-	p := Price{Input: f.Input, Output: f.Output, CacheWrite: f.CacheWrite, CacheRead: f.CacheRead}
+	p := Price{Input: f.Input, Output: f.Output, CacheWrite: f.CacheWrite, CacheWrite1h: f.CacheWrite1h, CacheRead: f.CacheRead}
 	if f.Above200k != nil {
 		tier := f.Above200k.price()
 		p.Above200k = &tier
@@ -95,22 +125,29 @@ var defaultPrices = sync.OnceValue(func() *Prices {
 	for name, f := range file.Models {
 		m[name] = f.price()
 	}
-	return newPrices(m)
+	return newPrices(m, nil, PriceBuiltIn)
 })
 
 // DefaultPrices returns the built-in table (see PricesAsOf). It is built once.
 func DefaultPrices() *Prices { return defaultPrices() }
 
-// newPrices builds a table from models by name; it keeps its own copies.
-func newPrices(models map[string]Price) *Prices {
-	p := &Prices{explicit: make(map[string]Price, len(models))}
+// newPrices builds a table from models by name; it keeps its own copies. A model's source
+// is sources[name], else source.
+func newPrices(models map[string]Price, sources map[string]string, source string) *Prices {
+	p := &Prices{explicit: make(map[string]Price, len(models)), source: make(map[string]string, len(models))}
 	for name, pr := range models {
 		if pr.Above200k != nil {
 			tier := *pr.Above200k
 			tier.Above200k = nil
 			pr.Above200k = &tier
 		}
-		p.explicit[canonicalName(name)] = pr
+		c := canonicalName(name)
+		p.explicit[c] = pr
+		if src, ok := sources[name]; ok {
+			p.source[c] = src
+		} else {
+			p.source[c] = source
+		}
 	}
 	// A dated snapshot listed without its undated alias also answers to the alias
 	// (claude-3-7-sonnet-20250219 → claude-3-7-sonnet); the latest date wins.
@@ -142,14 +179,38 @@ func newPrices(models map[string]Price) *Prices {
 // without a provider prefix. An override applies to its own name and to the spellings that
 // resolve to it; a dated snapshot listed apart keeps its own price.
 func (p *Prices) With(overrides map[string]Price) *Prices {
+	return p.WithSource(overrides, PriceConfig)
+}
+
+// WithSource is With, the overrides' rows marked as coming from source (Entries).
+func (p *Prices) WithSource(overrides map[string]Price, source string) *Prices {
 	m := make(map[string]Price, len(p.explicit)+len(overrides))
+	src := make(map[string]string, len(p.explicit)+len(overrides))
 	for name, pr := range p.explicit {
-		m[name] = pr
+		m[name], src[name] = pr, p.source[name]
 	}
 	for name, pr := range overrides {
-		m[canonicalName(name)] = pr
+		c := canonicalName(name)
+		m[c], src[c] = pr, source
 	}
-	return newPrices(m)
+	return newPrices(m, src, source)
+}
+
+// Entry is one model of a table as listed, with where its price comes from.
+type Entry struct {
+	Model  string // Lookup's lower-case form
+	Price  Price
+	Source string // PriceBuiltIn, PriceImported or PriceConfig
+}
+
+// Entries returns the models the table lists (aliases not included), sorted by name.
+func (p *Prices) Entries() []Entry {
+	out := make([]Entry, 0, len(p.explicit))
+	for name, pr := range p.explicit {
+		out = append(out, Entry{Model: name, Price: pr, Source: p.source[name]})
+	}
+	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.Model, b.Model) })
+	return out
 }
 
 // Len returns the number of models listed (aliases not counted).

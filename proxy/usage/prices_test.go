@@ -29,6 +29,22 @@ func TestCost(t *testing.T) {
 		// claude-sonnet-4-5: 3 / write 3.75 / read 0.30 / 15.
 		{"anthropic with cache write and read", Usage{Model: "claude-sonnet-4-5-20250929", PromptTokens: 100 + 1000 + 2000,
 			CacheCreationTokens: 1000, CacheReadTokens: 2000, CompletionTokens: 500}, (100*3 + 1000*3.75 + 2000*0.3 + 500*15) / 1e6},
+		// 5-minute writes at cache_write (3.75), 1-hour writes at cache_write_1h (6).
+		{"anthropic 5-minute and 1-hour writes", Usage{Model: "claude-sonnet-4-5", PromptTokens: 100 + 1000,
+			CacheCreationTokens: 1000, CacheWrite5mTokens: 600, CacheWrite1hTokens: 400, CompletionTokens: 10},
+			(100*3 + 600*3.75 + 400*6 + 10*15) / 1e6},
+		// The split left out: all writes are 5-minute writes.
+		{"anthropic writes without a split", Usage{Model: "claude-sonnet-4-5", PromptTokens: 1100,
+			CacheCreationTokens: 1000, CompletionTokens: 10}, (100*3 + 1000*3.75 + 10*15) / 1e6},
+		// A split larger than the total cannot make writes cost more than the total of them.
+		{"anthropic split above its total", Usage{Model: "claude-sonnet-4-5", PromptTokens: 1100,
+			CacheCreationTokens: 1000, CacheWrite1hTokens: 5000, CompletionTokens: 10}, (100*3 + 1000*6 + 10*15) / 1e6},
+		// The list's 1-hour price for claude-3-haiku is implausible (24× input) and left out:
+		// 2× input (0.25) applies.
+		{"anthropic 1-hour writes at 2x input", Usage{Model: "claude-3-haiku-20240307", PromptTokens: 1000,
+			CacheCreationTokens: 1000, CacheWrite1hTokens: 1000}, 1000 * 0.5 / 1e6},
+		{"anthropic 1-hour writes above 200k", Usage{Model: "claude-sonnet-4-5", PromptTokens: 250_000,
+			CacheCreationTokens: 100_000, CacheWrite1hTokens: 100_000}, (150_000*6 + 100_000*12) / 1e6},
 		{"anthropic above 200k", Usage{Model: "claude-sonnet-4-5", PromptTokens: 250_000, CacheReadTokens: 100_000, CompletionTokens: 1000},
 			(150_000*6 + 100_000*0.6 + 1000*22.5) / 1e6},
 		// gemini-2.5-flash: 0.30 / cached 0.03 / 2.50 (thoughts billed as output).

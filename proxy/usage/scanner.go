@@ -69,7 +69,7 @@ type scanState struct {
 
 	// Figures of the usage object being read, and those committed so far.
 	pend     [nFields]int64
-	pendSeen uint8
+	pendSeen uint16
 	val      [nFields]int64
 	got      bool
 	commits  uint32 // usage objects committed
@@ -147,6 +147,7 @@ func (s *Scanner) Usage() Usage {
 	case AnthropicMessages:
 		// input_tokens counts only the uncached part of the prompt.
 		u.CacheCreationTokens = v[fCacheWrite]
+		u.CacheWrite5mTokens, u.CacheWrite1hTokens = v[fCacheWrite5m], v[fCacheWrite1h]
 		u.PromptTokens = v[fIn] + v[fCacheWrite] + v[fCacheRead]
 		u.CompletionTokens = v[fOut]
 	case GeminiGenerate, GeminiEmbed:

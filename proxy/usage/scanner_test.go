@@ -37,10 +37,12 @@ var fixtures = []fixture{
 	{"openai_responses_stream.sse", OpenAIResponses, FormatSSE, Usage{Model: "o4-mini-2025-04-16",
 		PromptTokens: 1240, CompletionTokens: 458, CacheReadTokens: 1152, ReasoningTokens: 384, Source: SourceResponse}},
 	{"anthropic_messages.json", AnthropicMessages, FormatJSON, Usage{Model: "claude-sonnet-4-5-20250929",
-		PromptTokens: 2095 + 2048 + 1800, CompletionTokens: 503, CacheCreationTokens: 2048, CacheReadTokens: 1800, Source: SourceResponse}},
-	// message_start's output_tokens (1) is replaced by message_delta's (15), not added.
+		PromptTokens: 2095 + 2048 + 1800, CompletionTokens: 503, CacheCreationTokens: 2048, CacheWrite5mTokens: 2048, CacheReadTokens: 1800, Source: SourceResponse}},
+	// message_start's output_tokens (1) is replaced by message_delta's (15), not added; the
+	// cache writes are split by lifetime (cache_creation).
 	{"anthropic_messages_stream.sse", AnthropicMessages, FormatSSE, Usage{Model: "claude-opus-4-1-20250805",
-		PromptTokens: 25 + 1200 + 3000, CompletionTokens: 15, CacheCreationTokens: 1200, CacheReadTokens: 3000, Source: SourceResponse}},
+		PromptTokens: 25 + 1200 + 3000, CompletionTokens: 15, CacheCreationTokens: 1200,
+		CacheWrite5mTokens: 200, CacheWrite1hTokens: 1000, CacheReadTokens: 3000, Source: SourceResponse}},
 	// message_delta repeats the input and cache figures (grown by a server tool): the later wins.
 	{"anthropic_messages_stream_cumulative.sse", AnthropicMessages, FormatSSE, Usage{Model: "claude-sonnet-4-5-20250929",
 		PromptTokens: 2650 + 300 + 5120, CompletionTokens: 89, CacheCreationTokens: 300, CacheReadTokens: 5120, Source: SourceResponse}},
@@ -153,7 +155,7 @@ func TestScannerPartialResults(t *testing.T) {
 		cut := bytes.Index(body, []byte("event: content_block_start"))
 		got := scanAll(AnthropicMessages, FormatSSE, body[:cut])
 		want := Usage{Model: "claude-opus-4-1-20250805", PromptTokens: 4225, CompletionTokens: 1,
-			CacheCreationTokens: 1200, CacheReadTokens: 3000, Source: SourceResponse}
+			CacheCreationTokens: 1200, CacheWrite5mTokens: 200, CacheWrite1hTokens: 1000, CacheReadTokens: 3000, Source: SourceResponse}
 		if got != want {
 			t.Fatalf("got %+v, want %+v", got, want)
 		}

@@ -23,9 +23,14 @@ type Usage struct {
 	PromptTokens        int64  // all input tokens incl. cache reads and writes (Anthropic: input+cache_creation+cache_read)
 	CompletionTokens    int64  // all output tokens incl. reasoning / thoughts (Gemini: candidates+thoughts)
 	CacheCreationTokens int64  // prompt tokens written to the cache (Anthropic)
-	CacheReadTokens     int64  // prompt tokens read from the cache (OpenAI cached_tokens, Anthropic cache_read_input_tokens, Gemini cachedContentTokenCount)
-	ReasoningTokens     int64  // informational: the part of CompletionTokens spent on reasoning
-	Source              Source // SourceNone when no usage figures were read
+	// The part of CacheCreationTokens written to Anthropic's 5-minute and 1-hour caches
+	// (usage.cache_creation); when both are 0 the split is unknown and all of it is priced
+	// as 5-minute writes, the default lifetime.
+	CacheWrite5mTokens int64
+	CacheWrite1hTokens int64
+	CacheReadTokens    int64  // prompt tokens read from the cache (OpenAI cached_tokens, Anthropic cache_read_input_tokens, Gemini cachedContentTokenCount)
+	ReasoningTokens    int64  // informational: the part of CompletionTokens spent on reasoning
+	Source             Source // SourceNone when no usage figures were read
 }
 
 // TotalTokens is PromptTokens + CompletionTokens, what token limits are charged with.
