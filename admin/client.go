@@ -137,8 +137,13 @@ func (c *Client) Provider(ctx context.Context, name string) (Provider, error) {
 
 // CreateProvider adds a provider.
 func (c *Client) CreateProvider(ctx context.Context, p Provider) (Provider, error) {
+	// Only the settings go: the server refuses the fields it derives.
+	in := struct {
+		Provider
+		BudgetUse []BudgetUse `json:"budget_use,omitempty"`
+	}{Provider: p}
 	var out Provider
-	return out, c.do(ctx, http.MethodPost, "/api/v1/providers", p, &out)
+	return out, c.do(ctx, http.MethodPost, "/api/v1/providers", in, &out)
 }
 
 // UpdateProvider changes a provider.

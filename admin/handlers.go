@@ -30,7 +30,8 @@ func tokenFrom(ctx context.Context) store.AdminToken {
 // service.
 type providerOut struct {
 	store.Provider
-	Broken string `json:"broken,omitempty"`
+	Broken    string      `json:"broken,omitempty"`
+	BudgetUse []BudgetUse `json:"budget_use"`
 }
 
 // providerViews adds the live state to stored providers.
@@ -39,9 +40,10 @@ func (s *Server) providerViews(ps ...store.Provider) []providerOut {
 	if s.provs != nil {
 		states = s.provs()
 	}
+	budgets := s.budgetUse()
 	out := make([]providerOut, len(ps))
 	for i, p := range ps {
-		out[i] = providerOut{Provider: p, Broken: states[p.Name]}
+		out[i] = providerOut{Provider: p, Broken: states[p.Name], BudgetUse: budgets.of("provider:" + p.Name)}
 	}
 	return out
 }
@@ -122,12 +124,19 @@ func (s *Server) deleteProvider(w http.ResponseWriter, r *http.Request) error {
 // loaded (a secret that does not unseal) is in no pool.
 type credentialOut struct {
 	store.Credential
-	Health *scheduler.Status `json:"health,omitempty"`
-	Broken string            `json:"broken,omitempty"`
+	Health    *scheduler.Status `json:"health,omitempty"`
+	Broken    string            `json:"broken,omitempty"`
+	BudgetUse []BudgetUse       `json:"budget_use"`
 }
 
 func (s *Server) credentialView(c store.Credential) credentialOut {
-	v := credentialOut{Credential: c}
+	return s.credentialWith(c, s.budgetUse())
+}
+
+// credentialWith is c with its health and its budget's use (from budgets,
+// read once for a whole list).
+func (s *Server) credentialWith(c store.Credential, budgets budgetUses) credentialOut {
+	v := credentialOut{Credential: c, BudgetUse: budgets.of("credential:" + c.ID)}
 	if s.health != nil {
 		st := s.health.Status(c.ID)
 		v.Health = &st
@@ -149,9 +158,10 @@ func (s *Server) listCredentials(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	budgets := s.budgetUse()
 	out := make([]credentialOut, len(cs))
 	for i, c := range cs {
-		out[i] = s.credentialView(c)
+		out[i] = s.credentialWith(c, budgets)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

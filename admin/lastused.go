@@ -10,7 +10,8 @@ import (
 // presented it (the proxy's figure; nil: never).
 type keyOut struct {
 	store.Key
-	LastUsedAt *time.Time `json:"last_used_at"`
+	LastUsedAt *time.Time  `json:"last_used_at"`
+	BudgetUse  []BudgetUse `json:"budget_use"`
 }
 
 // withLastUsed adds the keys' last_used_at from the proxy.
@@ -19,12 +20,34 @@ func (s *Server) withLastUsed(ks ...store.Key) []keyOut {
 	if s.lastUsed != nil {
 		used = s.lastUsed()
 	}
+	budgets := s.budgetUse()
 	out := make([]keyOut, len(ks))
 	for i, k := range ks {
 		out[i].Key = k
 		if t, ok := used[k.ID]; ok {
 			out[i].LastUsedAt = &t
 		}
+		out[i].BudgetUse = budgets.of("key:" + k.ID)
 	}
 	return out
+}
+
+// budgetUses are the budgets' use now, by subject ("key:ID",
+// "provider:NAME", "credential:ID").
+type budgetUses map[string][]BudgetUse
+
+// budgetUse asks the proxy for every budget's use (nil without a proxy).
+func (s *Server) budgetUse() budgetUses {
+	if s.budgets == nil {
+		return nil
+	}
+	return s.budgets()
+}
+
+// of is subject's budgets; [] when it has none.
+func (b budgetUses) of(subject string) []BudgetUse {
+	if u := b[subject]; u != nil {
+		return u
+	}
+	return []BudgetUse{}
 }

@@ -50,6 +50,9 @@ type Options struct {
 	PricesImported func(map[string]usage.Price)
 	// KeysLastUsed gives when each key was last used (nil: not shown).
 	KeysLastUsed func() map[string]time.Time
+	// Budgets gives every budget's use now, by subject ("key:ID",
+	// "provider:NAME", "credential:ID"); nil: not shown.
+	Budgets func() map[string][]BudgetUse
 	// Alerts is the live alert feed (nil: no live alert stream).
 	Alerts AlertFeed
 	Logger *slog.Logger
@@ -69,6 +72,7 @@ type Server struct {
 	metrics  http.Handler
 	statusFn func() Status
 	lastUsed func() map[string]time.Time
+	budgets  func() map[string][]BudgetUse
 	alerts   AlertFeed
 	prices   func() *usage.Prices
 	// pricesImported: see Options.PricesImported.
@@ -79,7 +83,7 @@ type Server struct {
 
 // New builds the server and its routes.
 func New(o Options) *Server {
-	s := &Server{closing: make(chan struct{}), store: o.Store, tokens: o.Tokens, reload: o.Reload, health: o.Health, refresh: o.RefreshCredential, provs: o.ProviderStates, live: o.Live, metrics: o.Metrics, statusFn: o.Status, lastUsed: o.KeysLastUsed, alerts: o.Alerts, log: o.Logger, mux: http.NewServeMux(),
+	s := &Server{closing: make(chan struct{}), store: o.Store, tokens: o.Tokens, reload: o.Reload, health: o.Health, refresh: o.RefreshCredential, provs: o.ProviderStates, live: o.Live, metrics: o.Metrics, statusFn: o.Status, lastUsed: o.KeysLastUsed, budgets: o.Budgets, alerts: o.Alerts, log: o.Logger, mux: http.NewServeMux(),
 		prices: o.Prices, pricesImported: o.PricesImported}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

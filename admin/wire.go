@@ -34,6 +34,7 @@ type Provider struct {
 	CreatedAt     time.Time      `json:"created_at"`
 	UpdatedAt     time.Time      `json:"updated_at"`
 	Broken        string         `json:"broken,omitempty"`
+	BudgetUse     []BudgetUse    `json:"budget_use"` // its budget's use now; [] without one
 }
 
 // ProviderPatch changes the settings it sets; nil fields are unchanged.
@@ -69,7 +70,8 @@ type Credential struct {
 	// MonthlyCost: USD per calendar month, 0: no budget. A credential that
 	// spent it is out of rotation (health state budget_exhausted) until the
 	// month ends.
-	MonthlyCost float64 `json:"monthly_cost,omitempty"`
+	MonthlyCost float64     `json:"monthly_cost,omitempty"`
+	BudgetUse   []BudgetUse `json:"budget_use"` // its budget's use now; [] without one
 }
 
 // OAuthInfo is an OAuth credential's refresh settings and last refresh
@@ -154,6 +156,16 @@ type Key struct {
 	CreatedAt  time.Time      `json:"created_at"`
 	UpdatedAt  time.Time      `json:"updated_at"`
 	LastUsedAt *time.Time     `json:"last_used_at"` // when a request last presented it; nil: never
+	BudgetUse  []BudgetUse    `json:"budget_use"`   // each budget's use now; [] without budgets
+}
+
+// BudgetUse is how much of one budget is used now.
+type BudgetUse struct {
+	Budget string     `json:"budget"` // monthly_cost, monthly_tokens, total_cost
+	Period string     `json:"period"` // "2026-12", or "total"
+	Used   float64    `json:"used"`   // USD, or tokens
+	Limit  float64    `json:"limit"`
+	Reset  *time.Time `json:"reset"` // when the period ends; nil for total_cost
 }
 
 // KeyInput creates a gateway key.

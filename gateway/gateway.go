@@ -255,7 +255,8 @@ func Run(ctx context.Context, o Options) error {
 			px.SetPrices(prices(cfg.Pricing, imported))
 		},
 		Live: traces, Metrics: mets.Handler(), Logger: log, KeysLastUsed: px.KeysLastUsed, Alerts: alerter,
-		Status: statusFunc(o.Version, time.Now(), proxyLn.Addr().String(), px, traces)})
+		Budgets: func() map[string][]admin.BudgetUse { return budgetUse(px.Budgets()) },
+		Status:  statusFunc(o.Version, time.Now(), proxyLn.Addr().String(), px, traces)})
 	adminSrv := &http.Server{Handler: adminAPI.Handler(), ReadHeaderTimeout: 10 * time.Second}
 
 	if o.Demo {
@@ -507,6 +508,20 @@ func newAlerts(cfg config.Config, every time.Duration, st *store.Store, log *slo
 		return nil, fmt.Errorf("alerts: %w", err)
 	}
 	return m, nil
+}
+
+// budgetUse groups the proxy's budgets by subject, for the admin API.
+func budgetUse(bs []proxy.BudgetStatus) map[string][]admin.BudgetUse {
+	out := make(map[string][]admin.BudgetUse, len(bs))
+	for _, b := range bs {
+		u := admin.BudgetUse{Budget: b.Budget, Period: b.Period, Used: b.Used, Limit: b.Limit}
+		if !b.Reset.IsZero() {
+			r := b.Reset
+			u.Reset = &r
+		}
+		out[b.Subject] = append(out[b.Subject], u)
+	}
+	return out
 }
 
 // budgetMetrics turns the proxy's budgets into /metrics' figures.

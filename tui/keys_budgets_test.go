@@ -62,3 +62,21 @@ func TestKeyFormBudgets(t *testing.T) {
 		t.Errorf("unchanged edit form: patch budgets %v %v %v %v", patch.MonthlyCost, patch.MonthlyTokens, patch.TotalCost, patch.Unpriced)
 	}
 }
+
+// The key's details say how much of each budget is used, as the gateway
+// reports it.
+func TestKeyDetailsShowBudgetUse(t *testing.T) {
+	m := newTestModel(t, nil)
+	press(m, "3")
+	msg := fixtureKeys()
+	k := &msg.Keys[0]
+	k.MonthlyCost, k.MonthlyTokens = 50, 2_000_000
+	reset := testNow.AddDate(0, 1, 0)
+	k.BudgetUse = []admin.BudgetUse{
+		{Budget: "monthly_cost", Period: "2025-06", Used: 12.5, Limit: 50, Reset: &reset},
+		{Budget: "monthly_tokens", Period: "2025-06", Used: 1_500_000, Limit: 2_000_000, Reset: &reset},
+	}
+	send(m, msg)
+	mustContain(t, screenLine(m.View(), "budgets "), "$12.50 of $50.00/month (25%) · 1.5M of 2.0M tokens/month (75%)")
+	checkFits(t, m.View(), 80, 24)
+}

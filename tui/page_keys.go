@@ -337,18 +337,36 @@ func (p *keysPage) detail() string {
 	return details(s, lines...)
 }
 
-// budgetsLine is "$50.00/month · 1.0M tokens/month · $500.00 total ·
-// unpriced deny", or "" for a key without budgets.
+// budgetsLine is "$12.30 of $50.00/month (25%) · 1.0M tokens/month ·
+// $500.00 total · unpriced deny" (what is used, when the gateway says), or
+// "" for a key without budgets.
 func budgetsLine(k *admin.Key) string {
+	used := func(budget string, text func(float64) string) string {
+		for _, u := range k.BudgetUse {
+			if u.Budget == budget && u.Limit > 0 {
+				return fmt.Sprintf("%s of ", text(u.Used))
+			}
+		}
+		return ""
+	}
+	share := func(budget string) string {
+		for _, u := range k.BudgetUse {
+			if u.Budget == budget && u.Limit > 0 {
+				return fmt.Sprintf(" (%.0f%%)", 100*u.Used/u.Limit)
+			}
+		}
+		return ""
+	}
+	count := func(v float64) string { return fmtCount(v) }
 	var parts []string
 	if k.MonthlyCost > 0 {
-		parts = append(parts, fmtUSD(k.MonthlyCost)+"/month")
+		parts = append(parts, used("monthly_cost", fmtUSD)+fmtUSD(k.MonthlyCost)+"/month"+share("monthly_cost"))
 	}
 	if k.MonthlyTokens > 0 {
-		parts = append(parts, fmtCount(float64(k.MonthlyTokens))+" tokens/month")
+		parts = append(parts, used("monthly_tokens", count)+fmtCount(float64(k.MonthlyTokens))+" tokens/month"+share("monthly_tokens"))
 	}
 	if k.TotalCost > 0 {
-		parts = append(parts, fmtUSD(k.TotalCost)+" total")
+		parts = append(parts, used("total_cost", fmtUSD)+fmtUSD(k.TotalCost)+" total"+share("total_cost"))
 	}
 	if len(parts) > 0 && k.Unpriced == admin.UnpricedDeny {
 		parts = append(parts, "unpriced deny")

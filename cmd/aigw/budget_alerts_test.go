@@ -43,6 +43,23 @@ func TestBudgetThresholdAlertThroughTheGateway(t *testing.T) {
 	budget := traces[0].CostUSD / 0.9
 	g.ok(t, "key", "update", key.ID, "--monthly-cost", strconv.FormatFloat(budget, 'g', -1, 64))
 
+	// key show says how much of it is used.
+	var shown struct {
+		BudgetUse []struct {
+			Budget      string
+			Used, Limit float64
+			Reset       *time.Time
+		} `json:"budget_use"`
+	}
+	g.okJSON(t, &shown, "key", "show", key.ID)
+	if len(shown.BudgetUse) != 1 || shown.BudgetUse[0].Budget != "monthly_cost" || shown.BudgetUse[0].Used != traces[0].CostUSD ||
+		shown.BudgetUse[0].Limit != budget || shown.BudgetUse[0].Reset == nil {
+		t.Fatalf("key show budget_use: %+v; want monthly_cost %g of %g with its reset", shown.BudgetUse, traces[0].CostUSD, budget)
+	}
+	if out := g.ok(t, "key", "show", key.ID); !strings.Contains(out, "(90.0%, until ") {
+		t.Errorf("key show does not say 90.0%% of the budget is used:\n%s", out)
+	}
+
 	type alert struct {
 		Kind    string `json:"kind"`
 		Subject string `json:"subject"`

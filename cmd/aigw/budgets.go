@@ -5,6 +5,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/aigw/aigw/admin"
 )
 
 // budgetUSD is a --monthly-cost / --total-cost value: judged by the CLI
@@ -46,4 +48,36 @@ func monthlyText(v float64) string {
 		return "-"
 	}
 	return "$" + strconv.FormatFloat(v, 'f', -1, 64) + "/month"
+}
+
+// budgetUseText says how much of each budget is used: "monthly_cost $12.30
+// of $50 (24.6%, until 2027-01-01 00:00) · monthly_tokens 1200 of 20000000
+// (0.0%)", or "" without budgets.
+func budgetUseText(us []admin.BudgetUse) string {
+	parts := make([]string, 0, len(us))
+	for _, u := range us {
+		used, limit := fmtInt(int64(u.Used)), fmtInt(int64(u.Limit))
+		if u.Budget != "monthly_tokens" {
+			used, limit = usdText(u.Used), usdText(u.Limit)
+		}
+		pct := 0.0
+		if u.Limit > 0 {
+			pct = 100 * u.Used / u.Limit
+		}
+		text := fmt.Sprintf("%s %s of %s (%.1f%%", u.Budget, used, limit, pct)
+		if u.Reset != nil {
+			text += ", until " + fmtTime(*u.Reset)
+		}
+		parts = append(parts, text+")")
+	}
+	return strings.Join(parts, " · ")
+}
+
+// budgetUsePairs is the "budget_use" line of a show command, when there
+// are budgets.
+func budgetUsePairs(us []admin.BudgetUse) []string {
+	if len(us) == 0 {
+		return nil
+	}
+	return []string{"budget_use", budgetUseText(us)}
 }

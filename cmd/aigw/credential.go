@@ -365,6 +365,7 @@ func (a *app) printCredential(c admin.Credential) error {
 		pairs = append(pairs, "last_error", c.Health.LastError)
 	}
 	pairs = append(pairs, quotaPairs(c)...)
+	pairs = append(pairs, budgetUsePairs(c.BudgetUse)...)
 	if c.OAuth != nil {
 		pairs = append(pairs, oauthFields(c.OAuth)...)
 	}

@@ -328,6 +328,7 @@ func (a *app) printKeyFields(k admin.Key, extra ...string) error {
 	if k.RevokedAt != nil {
 		pairs = append(pairs, "revoked", fmtTimePtr(k.RevokedAt))
 	}
+	pairs = append(pairs, budgetUsePairs(k.BudgetUse)...)
 	return printFields(a.io.Out, append(pairs, extra...)...)
 }
 

@@ -226,12 +226,12 @@ func (a *app) printProvider(p admin.Provider) error {
 	if a.output == "json" {
 		return printJSON(a.io.Out, p)
 	}
-	return printFields(a.io.Out,
-		"name", p.Name, "type", p.Type, "base_url", p.BaseURL,
+	pairs := []string{"name", p.Name, "type", p.Type, "base_url", p.BaseURL,
 		"auth_headers", strings.Join(p.AuthHeaders, "; "), "headers", orDash(strings.Join(p.Headers, "; ")),
 		"timeout", timeoutText(p.Timeout), "ca_file", orDash(p.CAFile),
 		"session_header", sessionHeaderText(p.SessionHeader), "monthly_cost", monthlyText(p.MonthlyCost), "state", providerState(p),
-		"created", fmtTime(p.CreatedAt), "updated", fmtTime(p.UpdatedAt))
+		"created", fmtTime(p.CreatedAt), "updated", fmtTime(p.UpdatedAt)}
+	return printFields(a.io.Out, append(pairs, budgetUsePairs(p.BudgetUse)...)...)
 }
 
 func sessionHeaderText(h string) string {
