@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,11 +52,16 @@ func (m *Manager) checkBudgets() {
 	}
 }
 
+// amount shows a budget's figure: dollars with the digits that matter (a
+// budget under a dollar would show as $0.00 with two decimals), or tokens.
 func amount(budget string, v float64) string {
-	if strings.HasSuffix(budget, "_cost") {
+	if !strings.HasSuffix(budget, "_cost") {
+		return fmt.Sprintf("%.0f", v)
+	}
+	if v == 0 || v >= 1 {
 		return fmt.Sprintf("$%.2f", v)
 	}
-	return fmt.Sprintf("%.0f", v)
+	return "$" + strings.TrimRight(strconv.FormatFloat(v, 'f', 6, 64), "0")
 }
 
 // checkPools raises, per active key, a pool in which no credential is
