@@ -210,6 +210,11 @@ func Run(ctx context.Context, o Options) error {
 	reload := func() error {
 		reloadMu.Lock() // the last writer's view wins
 		defer reloadMu.Unlock()
+		// The traces queued now are written first, so that a budget set by
+		// this change starts from everything spent so far.
+		fctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = traces.Flush(fctx)
+		cancel()
 		d, err := st.Load()
 		if err != nil {
 			return err

@@ -57,6 +57,7 @@ type Pipeline struct {
 	queue   chan *store.Trace
 	stopped chan struct{}
 	wake    chan struct{} // a batch is waiting (or the queue is half full)
+	flush   chan chan struct{}
 	high    int
 	done    chan struct{}
 	once    sync.Once
@@ -101,6 +102,7 @@ func New(cfg Config) *Pipeline {
 		queue:   make(chan *store.Trace, cfg.QueueSize),
 		stopped: make(chan struct{}),
 		wake:    make(chan struct{}, 1),
+		flush:   make(chan chan struct{}),
 		high:    max(min(cfg.BatchSize, cfg.QueueSize/2), 1),
 		done:    make(chan struct{}),
 		ring:    make([]*store.Trace, cfg.Recent),
@@ -146,6 +148,11 @@ func (p *Pipeline) Run() {
 		select {
 		case <-tick.C:
 		case <-p.wake:
+		case done := <-p.flush:
+			p.drain(true)
+			close(done)
+			tick.Reset(p.cfg.FlushInterval)
+			continue
 		case <-p.stopped:
 			p.drain(true)
 			return
@@ -153,6 +160,27 @@ func (p *Pipeline) Run() {
 		// What arrives from now on waits at most one interval.
 		tick.Reset(p.cfg.FlushInterval)
 		p.drain(false)
+	}
+}
+
+// Flush writes every trace queued now (and its observers see them) before
+// it returns, or gives up when ctx ends or the pipeline is closed. A budget
+// set now is seeded from what was spent up to this moment, not up to the
+// last batch.
+func (p *Pipeline) Flush(ctx context.Context) error {
+	done := make(chan struct{})
+	select {
+	case p.flush <- done:
+	case <-p.stopped:
+		return errors.New("trace pipeline closed")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

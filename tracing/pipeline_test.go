@@ -339,3 +339,28 @@ func TestRequestLogLineFormatsLikeStrconvAndTime(t *testing.T) {
 		}
 	}
 }
+
+// Flush writes what is queued at once, whatever the interval, and says so
+// when the pipeline is closed.
+func TestPipelineFlushWritesWhatIsQueued(t *testing.T) {
+	var out testkit.SyncBuffer
+	p := New(Config{QueueSize: 1024, BatchSize: 100, RequestLog: &out, FlushInterval: time.Hour})
+	go p.Run()
+	for i := range 3 {
+		p.Record(sample(i))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out.String(), "msg=request"); n != 3 {
+		t.Fatalf("%d of 3 queued traces written when Flush returned", n)
+	}
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Flush(ctx); err == nil {
+		t.Fatal("Flush of a closed pipeline said nothing")
+	}
+}

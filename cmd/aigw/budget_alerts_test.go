@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aigw/aigw/gateway"
+	"github.com/aigw/aigw/internal/units"
 	"github.com/aigw/aigw/proxytest"
 )
 
@@ -119,5 +120,47 @@ func TestBudgetThresholdAlertThroughTheGateway(t *testing.T) {
 	}
 	if n != 2 {
 		t.Fatalf("%d budget alerts; want 2 (80 %% and 100 %%), once each: %+v", n, all)
+	}
+}
+
+// A budget set right after some requests starts from all of them, not
+// from those the trace writer had got to: the change waits for the queued
+// traces to be written (here the writer would wait 10 s for a batch).
+func TestBudgetSetAfterRequestsCountsThemAll(t *testing.T) {
+	fake := proxytest.NewServer()
+	defer fake.Close()
+	g, err := tryStartGateway(t, t.TempDir(), false, func(o *gateway.Options) {
+		o.Config.Traces.FlushInterval = units.Duration(10 * time.Second)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.ok(t, "provider", "add", "openai", "--type", "openai", "--base-url", fake.URL)
+	var cred idOnly
+	g.okJSON(t, &cred, "credential", "add", "--provider", "openai", "--secret", "sk-upstream")
+	var key struct{ ID, Secret string }
+	g.okJSON(t, &key, "key", "create", "--provider", "openai", "--credentials", cred.ID)
+	url := "http://" + g.proxyAddr + "/openai/v1/chat/completions"
+	const n = 5
+	for range n {
+		if r := post(t, url, "Bearer "+key.Secret, chatJSON); r.status != 200 {
+			t.Fatalf("request: %d %s", r.status, r.body)
+		}
+	}
+	var shown struct {
+		BudgetUse []struct{ Used float64 } `json:"budget_use"`
+	}
+	g.okJSON(t, &shown, "key", "update", key.ID, "--monthly-tokens", "1000000")
+	var traces []struct {
+		PromptTokens     int64 `json:"prompt_tokens"`
+		CompletionTokens int64 `json:"completion_tokens"`
+	}
+	g.okJSON(t, &traces, "traces", "--key", key.ID)
+	var want int64
+	for _, tr := range traces {
+		want += tr.PromptTokens + tr.CompletionTokens
+	}
+	if len(traces) != n || len(shown.BudgetUse) != 1 || shown.BudgetUse[0].Used != float64(want) {
+		t.Fatalf("after %d requests (%d traces, %d tokens), the new budget starts from %+v", n, len(traces), want, shown.BudgetUse)
 	}
 }
