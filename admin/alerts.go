@@ -169,22 +169,5 @@ func (c *Client) Alerts(ctx context.Context, q AlertQuery) ([]Alert, error) {
 // StreamAlerts calls fn with every new alert (after those since q.Since)
 // until ctx ends, fn returns an error, or the server goes away.
 func (c *Client) StreamAlerts(ctx context.Context, q AlertQuery, fn func(Alert) error) error {
-	resp, err := c.sendStream(ctx, "/api/v1/alerts/stream"+q.values())
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if q.Opened != nil {
-		q.Opened()
-	}
-	return readEvents(resp.Body, func(event string, data []byte) error {
-		if event != "alert" {
-			return nil
-		}
-		var a Alert
-		if err := json.Unmarshal(data, &a); err != nil {
-			return fmt.Errorf("live alert stream: %w", err)
-		}
-		return fn(a)
-	})
+	return streamEvents(ctx, c, "/api/v1/alerts/stream"+q.values(), "alert", q.Opened, fn)
 }

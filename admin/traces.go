@@ -253,23 +253,31 @@ func (c *Client) Trace(ctx context.Context, id string) (Trace, error) {
 // StreamTraces calls fn with every new trace until ctx ends, fn returns an
 // error, or the server goes away (then the error says so).
 func (c *Client) StreamTraces(ctx context.Context, q TraceQuery, fn func(Trace) error) error {
-	resp, err := c.sendStream(ctx, "/api/v1/traces/stream"+q.values())
+	return streamEvents(ctx, c, "/api/v1/traces/stream"+q.values(), "trace", q.Opened, fn)
+}
+
+// streamEvents reads a live stream of the admin API: fn is called with
+// every event of that name, decoded, until ctx ends, fn returns an error
+// or the server goes away. opened (if set) is called once the server
+// accepted the stream.
+func streamEvents[T any](ctx context.Context, c *Client, path, event string, opened func(), fn func(T) error) error {
+	resp, err := c.sendStream(ctx, path)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if q.Opened != nil {
-		q.Opened()
+	if opened != nil {
+		opened()
 	}
-	return readEvents(resp.Body, func(event string, data []byte) error {
-		if event != "trace" {
+	return readEvents(resp.Body, func(name string, data []byte) error {
+		if name != event {
 			return nil
 		}
-		var t Trace
-		if err := json.Unmarshal(data, &t); err != nil {
-			return fmt.Errorf("live trace stream: %w", err)
+		var v T
+		if err := json.Unmarshal(data, &v); err != nil {
+			return fmt.Errorf("live %s stream: %w", event, err)
 		}
-		return fn(t)
+		return fn(v)
 	})
 }
 

@@ -158,8 +158,11 @@ func TestEndToEnd(t *testing.T) {
 	waitFor(t, tm, "Key e2e-app ("+keys[0].ID+") created.")
 
 	// Traces: a request through the proxy with the secret the TUI showed appears live.
+	// The probe of "/" that waitServing sent was refused (404, no provider)
+	// and is listed already: the key's creation had the trace writer write
+	// what it held.
 	tm.Send(keyPress("2"))
-	waitFor(t, tm, "No traces yet")
+	waitFor(t, tm, " 404 ", "1 shown")
 	body := `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`
 	req, _ := http.NewRequestWithContext(t.Context(), "POST", "http://"+g.proxyAddr+"/openai/v1/chat/completions", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+secret)
@@ -173,8 +176,6 @@ func TestEndToEnd(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("request with the key from the form: %d", resp.StatusCode)
 	}
-	// waitServing's probe of "/" was refused (404, no provider) and is
-	// shown too.
 	waitFor(t, tm, "e2e-app", "gpt-4o-mini", " 200 ", " 404 ", "2 shown")
 
 	// Providers: the removal is refused, with the reason.

@@ -41,14 +41,8 @@ with a single quote.`,
 			if q.By == admin.GroupByCredential && (q.Key != "" || q.Model != "") {
 				return &usageError{errors.New("--key and --model cannot be combined with --by credential (the credential roll-ups are per day, credential and provider)")}
 			}
-			c, err := a.client()
+			c, err := a.filterClient(cmd.Context(), &q.Key, q.Provider)
 			if err != nil {
-				return err
-			}
-			if q.Key, err = resolveKey(cmd.Context(), c, q.Key); err != nil {
-				return err
-			}
-			if err := checkProvider(cmd.Context(), c, q.Provider); err != nil {
 				return err
 			}
 			rows, err := c.Usage(cmd.Context(), q)
@@ -99,14 +93,8 @@ exits 1 with a message saying how many traces were written.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			q.Status = status
-			c, err := a.client()
+			c, err := a.filterClient(cmd.Context(), &q.Key, q.Provider)
 			if err != nil {
-				return err
-			}
-			if q.Key, err = resolveKey(cmd.Context(), c, q.Key); err != nil {
-				return err
-			}
-			if err := checkProvider(cmd.Context(), c, q.Provider); err != nil {
 				return err
 			}
 			w := newExportWriter(a.io.Out, format, reflect.TypeFor[admin.Trace]())

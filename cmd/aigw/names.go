@@ -100,6 +100,23 @@ func oneNamed(kind, name string, ids []string) (string, error) {
 
 // checkProvider makes a filter that names an unknown provider an error
 // rather than an empty table.
+// filterClient opens the client for a command that filters by key and
+// provider: a key named by its name becomes its id in *key, and a provider
+// that does not exist is an error.
+func (a *app) filterClient(ctx context.Context, key *string, provider string) (*admin.Client, error) {
+	c, err := a.client()
+	if err != nil {
+		return nil, err
+	}
+	if *key, err = resolveKey(ctx, c, *key); err != nil {
+		return nil, err
+	}
+	if err := checkProvider(ctx, c, provider); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
 func checkProvider(ctx context.Context, c *admin.Client, name string) error {
 	if name == "" {
 		return nil

@@ -37,14 +37,8 @@ object per line.`,
 			if noRetry && !follow {
 				return &usageError{errors.New("traces: --no-retry goes with --follow")}
 			}
-			c, err := a.client()
+			c, err := a.filterClient(cmd.Context(), &q.Key, q.Provider)
 			if err != nil {
-				return err
-			}
-			if q.Key, err = resolveKey(cmd.Context(), c, q.Key); err != nil {
-				return err
-			}
-			if err := checkProvider(cmd.Context(), c, q.Provider); err != nil {
 				return err
 			}
 			if follow {
@@ -160,14 +154,8 @@ know what to add to [pricing] or import ('aigw prices import').`,
 			if q.By == admin.GroupByCredential && (q.Key != "" || q.Model != "") {
 				return &usageError{errors.New("--key and --model cannot be combined with --by credential (the credential roll-ups are per day, credential and provider)")}
 			}
-			c, err := a.client()
+			c, err := a.filterClient(cmd.Context(), &q.Key, q.Provider)
 			if err != nil {
-				return err
-			}
-			if q.Key, err = resolveKey(cmd.Context(), c, q.Key); err != nil {
-				return err
-			}
-			if err := checkProvider(cmd.Context(), c, q.Provider); err != nil {
 				return err
 			}
 			if unpriced {
