@@ -91,7 +91,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(dbPath, master, store.Options{LockTimeout: 2 * time.Second})
+	st, err := store.Open(dbPath, master, store.Options{LockTimeout: 2 * time.Second, Yield: yieldToRequests})
 	if err != nil {
 		if errors.Is(err, store.ErrLocked) {
 			return fmt.Errorf("data directory %s is in use by another aigw serve (its database is locked)", dir)
@@ -148,6 +148,7 @@ func Run(ctx context.Context, o Options) error {
 		QueueSize:     cfg.Traces.QueueSize,
 		BatchSize:     cfg.Traces.BatchSize,
 		FlushInterval: cfg.Traces.FlushInterval.D(),
+		Yield:         yieldToRequests,
 		Store:         st,
 		Observers:     []tracing.Observer{mets, keyDays, spend, alerter},
 		RequestLog:    o.requestLog(),
@@ -514,6 +515,15 @@ func newAlerts(cfg config.Config, every time.Duration, st *store.Store, log *slo
 	}
 	return m, nil
 }
+
+// yieldToRequests pauses the trace writer for a moment between slices of a
+// batch. A goroutine that is never blocked keeps a core to itself: the Go
+// scheduler looks at the network only when it has nothing else to run (or
+// every 10 ms), so on one core a batch written in one go delayed every
+// request arriving meanwhile by as long as the batch took (the p99 of a
+// single client rose by ~2.5 ms). Parked, the writer leaves the core to
+// the requests that are ready.
+func yieldToRequests() { time.Sleep(20 * time.Microsecond) }
 
 // budgetUse groups the proxy's budgets by subject, for the admin API.
 func budgetUse(bs []proxy.BudgetStatus) map[string][]admin.BudgetUse {

@@ -73,6 +73,7 @@ type Store struct {
 	db          *bolt.DB
 	sealer      *sealer
 	now         func() time.Time
+	yield       func() // Options.Yield; never nil
 	traceWriter traceWriter
 }
 
@@ -82,7 +83,16 @@ type Options struct {
 	LockTimeout time.Duration
 	// Now replaces the clock (tests).
 	Now func() time.Time
+	// Yield, when set, is called every YieldEvery traces while a batch of
+	// traces is encoded and stored, so that the gateway can let its
+	// requests run: with one core, a batch written in one go holds it for
+	// milliseconds and delays every request that arrives meanwhile.
+	Yield func()
 }
+
+// YieldEvery is how many traces a batch writer handles between two calls
+// of Options.Yield.
+const YieldEvery = 32
 
 // Open opens (creating if needed) the database at path. masterKey (32 bytes)
 // seals credential secrets. A file that is not an aigw database is refused
@@ -122,7 +132,10 @@ func Open(path string, masterKey []byte, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, sealer: sl, now: opts.Now}
+	s := &Store{db: db, sealer: sl, now: opts.Now, yield: opts.Yield}
+	if s.yield == nil {
+		s.yield = func() {}
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -48,7 +48,7 @@ func (s *Store) WriteTraces(batch []*Trace) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	defer w.shrink()
-	vals, err := w.encode(batch)
+	vals, err := w.encode(batch, s.yield)
 	if err != nil {
 		return err
 	}
@@ -74,6 +74,9 @@ func (s *Store) WriteTraces(batch []*Trace) error {
 		prev := ""
 		var key []byte // bbolt copies the key it is given
 		for n, i := range order {
+			if n > 0 && n%YieldEvery == 0 {
+				s.yield()
+			}
 			t := batch[i]
 			key = append(key[:0], t.RequestID...)
 			if n > 0 && t.RequestID == prev {
@@ -143,9 +146,12 @@ type traceWriter struct {
 
 // encode checks every trace of a batch and returns their encodings, each
 // a sub-slice of w.buf.
-func (w *traceWriter) encode(batch []*Trace) ([][]byte, error) {
+func (w *traceWriter) encode(batch []*Trace, yield func()) ([][]byte, error) {
 	buf, ends := w.buf[:0], w.ends[:0]
 	for i, t := range batch {
+		if i > 0 && i%YieldEvery == 0 {
+			yield()
+		}
 		if t == nil {
 			return nil, invalid("traces", "trace %d of %d is nil", i+1, len(batch))
 		}

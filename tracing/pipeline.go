@@ -39,6 +39,9 @@ type Config struct {
 	FlushInterval time.Duration
 	// Store persists traces (nil: not persisted).
 	Store Store
+	// Yield, when set, is called every store.YieldEvery traces while a
+	// batch is observed and logged (see store.Options.Yield).
+	Yield func()
 	// Observers hear of every trace after it was written.
 	Observers []Observer
 	// Recent is how many traces the live view keeps (default 1000).
@@ -212,13 +215,23 @@ func (p *Pipeline) drain(all bool) {
 	}
 }
 
+// yield calls Config.Yield, if set.
+func (p *Pipeline) yield() {
+	if p.cfg.Yield != nil {
+		p.cfg.Yield()
+	}
+}
+
 func (p *Pipeline) handle(batch []*store.Trace) {
 	if p.cfg.Store != nil {
 		p.persist(batch)
 	}
 	now := time.Now()
 	oldest := batch[0].Time
-	for _, t := range batch {
+	for i, t := range batch {
+		if i > 0 && i%store.YieldEvery == 0 {
+			p.yield()
+		}
 		if t.Time.Before(oldest) {
 			oldest = t.Time
 		}
@@ -230,7 +243,10 @@ func (p *Pipeline) handle(batch []*store.Trace) {
 	p.publish(batch)
 	if p.cfg.RequestLog != nil {
 		b := p.logBuf[:0]
-		for _, t := range batch {
+		for i, t := range batch {
+			if i > 0 && i%store.YieldEvery == 0 {
+				p.yield()
+			}
 			b = appendLogLine(b, t, p.cfg.LogJSON)
 		}
 		_, _ = p.cfg.RequestLog.Write(b)

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -362,5 +363,27 @@ func TestPipelineFlushWritesWhatIsQueued(t *testing.T) {
 	}
 	if err := p.Flush(ctx); err == nil {
 		t.Fatal("Flush of a closed pipeline said nothing")
+	}
+}
+
+// A batch is observed and logged in slices, with Config.Yield between
+// them, and every trace is still logged.
+func TestPipelineYieldsBetweenSlices(t *testing.T) {
+	var out testkit.SyncBuffer
+	var yields atomic.Int32
+	const n = 2*store.YieldEvery + 1
+	p := New(Config{QueueSize: 4096, BatchSize: 4096, RequestLog: &out, FlushInterval: time.Hour, Yield: func() { yields.Add(1) }})
+	go p.Run()
+	for i := range n {
+		p.Record(sample(i))
+	}
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(out.String(), "msg=request"); got != n {
+		t.Fatalf("%d of %d traces logged", got, n)
+	}
+	if got := yields.Load(); got != 4 { // 2 while observing, 2 while logging
+		t.Errorf("%d yields for a batch of %d; want 4", got, n)
 	}
 }
