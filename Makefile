@@ -9,6 +9,11 @@ RUN_ARGS ?= --demo
 # Benchmarks: a pattern and the time per benchmark.
 BENCH     ?= .
 BENCHTIME ?= 1s
+# bench-baseline / bench-compare: runs of each benchmark, and the benchstat
+# that compares them (fetched from the module proxy on first use).
+BENCHCOUNT    ?= 3
+BENCHBASE     ?= bench/baseline.txt
+BENCHSTAT     ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
 # Soak: how long the mixed load runs, from how many clients (plus a quarter
 # as many slow ones); SOAK_TIMEOUT stops a soak that hangs.
@@ -19,7 +24,7 @@ SOAK_TIMEOUT ?= 30m
 # `make install` copies the binary here: $GOBIN when set, else ~/.local/bin.
 PREFIX_BIN ?= $(or $(shell $(GO) env GOBIN),$(HOME)/.local/bin)
 
-.PHONY: help build install run test fmt-check vet bench fuzz soak clean
+.PHONY: help build install run test fmt-check vet bench bench-baseline bench-compare fuzz soak clean
 
 help:
 	@echo "make build   build $(BIN)"
@@ -27,6 +32,8 @@ help:
 	@echo "make run     build and run 'aigw serve $(RUN_ARGS)'"
 	@echo "make test    gofmt check, go vet, go test -race ./..."
 	@echo "make bench   Go benchmarks with -benchmem (BENCH=regexp BENCHTIME=1s)"
+	@echo "make bench-compare  the benchmarks $(BENCHCOUNT) times, compared by benchstat with $(BENCHBASE)"
+	@echo "make bench-baseline the benchmarks $(BENCHCOUNT) times into $(BENCHBASE) (commit it with a change that moves them)"
 	@echo "make fuzz    run each fuzz target briefly (FUZZTIME=10s)"
 	@echo "make soak    build aigw and run it under mixed and hostile load (SOAK_TIME=60s SOAK_WORKERS=16);"
 	@echo "             prints requests sent/answered/traced, RSS, goroutines and open fds; not part of 'make test'"
@@ -54,6 +61,15 @@ vet:
 
 bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime $(BENCHTIME) ./...
+
+bench-baseline:
+	@mkdir -p $(dir $(BENCHBASE))
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./... | grep -E '^(goos|goarch|pkg|cpu|Benchmark)' > $(BENCHBASE).tmp
+	mv $(BENCHBASE).tmp $(BENCHBASE)
+
+bench-compare:
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./... | grep -E '^(goos|goarch|pkg|cpu|Benchmark)' > bench/new.txt
+	$(BENCHSTAT) $(BENCHBASE) bench/new.txt
 
 FUZZTIME ?= 10s
 fuzz:
