@@ -22,6 +22,10 @@ type Spend struct {
 	mu     sync.Mutex
 	period string // "2026-12"
 	t      store.SpendTotals
+	// from, to bound the last month a trace fell in (unix ns), so that a
+	// trace of that month needs no calendar work.
+	from, to int64
+	last     string
 }
 
 // BudgetMonth is t's calendar month in loc ("2026-12"), its first and last
@@ -51,7 +55,6 @@ func (s *Spend) Observe(t *store.Trace) {
 	if t.KeyID == "" {
 		return // refused before a key matched: nobody's budget
 	}
-	period, _, _ := BudgetMonth(t.Time, s.loc)
 	add := func(m map[string]store.Spent, id string) {
 		sp := m[id]
 		sp.Add(t)
@@ -59,6 +62,7 @@ func (s *Spend) Observe(t *store.Trace) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	period := s.monthOf(t.Time)
 	add(s.t.KeyTotals, t.KeyID)
 	switch {
 	case period < s.period:
@@ -73,6 +77,18 @@ func (s *Spend) Observe(t *store.Trace) {
 	if t.CredentialID != "" {
 		add(s.t.Credentials, t.CredentialID)
 	}
+}
+
+// monthOf is BudgetMonth's period of t, remembered for the month it falls
+// in (nearly every trace falls in the same month as the one before); mu held.
+func (s *Spend) monthOf(t time.Time) string {
+	if ns := t.UnixNano(); ns >= s.from && ns < s.to {
+		return s.last
+	}
+	l := t.In(s.loc)
+	start := time.Date(l.Year(), l.Month(), 1, 0, 0, 0, 0, s.loc)
+	s.from, s.to, s.last = start.UnixNano(), start.AddDate(0, 1, 0).UnixNano(), l.Format("2006-01")
+	return s.last
 }
 
 // Lookup is what subject ("key:key_x", "provider:openai",
