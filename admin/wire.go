@@ -346,18 +346,9 @@ func RefreshFailed(state string) bool { return store.RefreshFailed(state) }
 // UsageDay is the UTC day a time falls on, as usage groups days.
 func UsageDay(t time.Time) string { return store.UsageDay(t) }
 
-// Add sums o into r (a total over rows).
-func (r *UsageRow) Add(o *UsageRow) {
-	r.Requests += o.Requests
-	r.Errors += o.Errors
-	r.PromptTokens += o.PromptTokens
-	r.CompletionTokens += o.CompletionTokens
-	r.CacheCreationTokens += o.CacheCreationTokens
-	r.CacheReadTokens += o.CacheReadTokens
-	r.CostUSD += o.CostUSD
-	r.CostUnknown += o.CostUnknown
-	r.CacheReadShare = store.CacheReadShare(r.CacheReadTokens, r.PromptTokens)
-}
+// Add sums o into r (a total over rows), as the store sums its rows: the
+// two types have the same fields.
+func (r *UsageRow) Add(o *UsageRow) { (*store.UsageRow)(r).Add((*store.UsageRow)(o)) }
 
 // Alert is one alert (a budget threshold or an event) as the admin API
 // shows it; the store keeps the last 1,000.

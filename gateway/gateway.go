@@ -208,14 +208,16 @@ func Run(ctx context.Context, o Options) error {
 	px.KeyStates().SeedFunc = keyDays.Lookup
 	var reloadMu sync.Mutex
 	logged := map[string]string{} // problems already logged: kind/name → reason
-	reload := func() error {
+	load := func(flush bool) error {
 		reloadMu.Lock() // the last writer's view wins
 		defer reloadMu.Unlock()
-		// The traces queued now are written first, so that a budget set by
-		// this change starts from everything spent so far.
-		fctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_ = traces.Flush(fctx)
-		cancel()
+		if flush {
+			// The traces queued now are written first, so that a budget set
+			// by this change starts from everything spent so far.
+			fctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = traces.Flush(fctx)
+			cancel()
+		}
 		d, err := st.Load()
 		if err != nil {
 			return err
@@ -227,6 +229,10 @@ func Run(ctx context.Context, o Options) error {
 		logged = logProblems(log, px.Problems(), logged)
 		return nil
 	}
+	// An operator's change (which may set a budget) waits for the trace
+	// writer; an OAuth refresh, which a request waits for, does not: it
+	// changes no budget.
+	reload := func() error { return load(true) }
 	if err := reload(); err != nil {
 		return fmt.Errorf("load configuration: %w", err)
 	}
@@ -235,7 +241,7 @@ func Run(ctx context.Context, o Options) error {
 	} else {
 		px.SeedLastUsed(used)
 	}
-	refresher = &oauth.Refresher{Store: st, Reload: reload, Logger: log, Timeout: cfg.OAuth.RefreshTimeout.D()}
+	refresher = &oauth.Refresher{Store: st, Reload: func() error { return load(false) }, Logger: log, Timeout: cfg.OAuth.RefreshTimeout.D()}
 
 	proxyLn, err := net.Listen("tcp", cfg.Proxy.Addr)
 	if err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -19,7 +18,6 @@ import (
 	"github.com/aigw/aigw/admin"
 	"github.com/aigw/aigw/config"
 	"github.com/aigw/aigw/gateway"
-	"github.com/aigw/aigw/internal/testkit"
 	"github.com/aigw/aigw/proxytest"
 )
 
@@ -58,15 +56,7 @@ func (r *holdingReceiver) count() int {
 
 func followAlerts(t *testing.T, g *gw, args ...string) *followed {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	f := &followed{out: &testkit.SyncBuffer{}, err: &testkit.SyncBuffer{}, cancel: cancel, done: make(chan int, 1)}
-	env := map[string]string{"AIGW_DATA_DIR": g.dir, "AIGW_ADMIN_URL": g.adminURL}
-	go func() {
-		streams := &ioStreams{In: strings.NewReader(""), Out: f.out, Err: f.err, getenv: func(k string) string { return env[k] }}
-		f.done <- runContext(ctx, append([]string{"alerts", "--follow"}, args...), streams)
-	}()
-	t.Cleanup(cancel)
-	return f
+	return followCmd(t, g, "alerts", args...)
 }
 
 // A credential the upstream refuses raises credential_invalid and, as it

@@ -59,12 +59,7 @@ with a single quote.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.Var(newChoiceFlag(&q.By, admin.GroupByDay, admin.UsageGroupings), "by", "group by key, model, provider, day or credential")
-	fl.Var(timeTextFlag{val: &q.Since, day: true}, "since", "first UTC day (YYYY-MM-DD)")
-	fl.Var(timeTextFlag{val: &q.Until, day: true}, "until", "last UTC day (YYYY-MM-DD)")
-	fl.StringVar(&q.Key, "key", "", "only this key (its id or name)")
-	fl.StringVar(&q.Provider, "provider", "", "only this provider")
-	fl.StringVar(&q.Model, "model", "", "only this model")
+	usageFilterFlags(fl, &q)
 	fl.Var(newChoiceFlag(&format, "csv", exportFormats), "format", "csv or jsonl")
 	_ = cmd.RegisterFlagCompletionFunc("by", cobra.FixedCompletions(admin.UsageGroupings, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(exportFormats, cobra.ShellCompDirectiveNoFileComp))
@@ -114,12 +109,7 @@ exits 1 with a message saying how many traces were written.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&q.Key, "key", "", "only this gateway key's requests (its id or name)")
-	fl.StringVar(&q.Provider, "provider", "", "only this provider's requests")
-	fl.StringVar(&q.Model, "model", "", "only this model's requests")
-	fl.Var(statusFlag{&status}, "status", "only this status (e.g. 429) or class (2xx, 4xx, 5xx)")
-	fl.Var(timeTextFlag{val: &q.Since}, "since", "only requests since this time (RFC 3339, YYYY-MM-DD, or a duration ago: 1h, 30m)")
-	fl.Var(timeTextFlag{val: &q.Until}, "until", "only requests before this time (same forms as --since)")
+	traceFilterFlags(fl, &q, &status)
 	fl.Var(newChoiceFlag(&format, "csv", exportFormats), "format", "csv or jsonl")
 	_ = cmd.RegisterFlagCompletionFunc("provider", a.completeProviders)
 	_ = cmd.RegisterFlagCompletionFunc("key", a.completeKeys)

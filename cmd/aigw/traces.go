@@ -9,6 +9,7 @@ import (
 
 	"github.com/aigw/aigw/admin"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func newTracesCmd(a *app) *cobra.Command {
@@ -61,12 +62,7 @@ object per line.`,
 	fl := cmd.Flags()
 	fl.BoolVarP(&follow, "follow", "f", false, "stream new traces as they happen")
 	fl.BoolVar(&noRetry, "no-retry", false, "with --follow: exit 3 when the connection is lost instead of reconnecting")
-	fl.StringVar(&q.Key, "key", "", "only this gateway key's requests (its id or name)")
-	fl.StringVar(&q.Provider, "provider", "", "only this provider's requests")
-	fl.StringVar(&q.Model, "model", "", "only this model's requests")
-	fl.Var(statusFlag{&status}, "status", "only this status (e.g. 429) or class (2xx, 4xx, 5xx)")
-	fl.Var(timeTextFlag{val: &q.Since}, "since", "only requests since this time (RFC 3339, YYYY-MM-DD, or a duration ago: 1h, 30m)")
-	fl.Var(timeTextFlag{val: &q.Until}, "until", "only requests before this time (same forms as --since)")
+	traceFilterFlags(fl, &q, &status)
 	fl.Var(newRangeFlag(&q.Limit, 50, 1, 10000), "limit", "how many traces (1-10000)")
 	_ = cmd.RegisterFlagCompletionFunc("provider", a.completeProviders)
 	_ = cmd.RegisterFlagCompletionFunc("key", a.completeKeys)
@@ -185,12 +181,7 @@ know what to add to [pricing] or import ('aigw prices import').`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.Var(newChoiceFlag(&q.By, admin.GroupByDay, admin.UsageGroupings), "by", "group by key, model, provider, day or credential")
-	fl.Var(timeTextFlag{val: &q.Since, day: true}, "since", "first UTC day (YYYY-MM-DD)")
-	fl.Var(timeTextFlag{val: &q.Until, day: true}, "until", "last UTC day (YYYY-MM-DD)")
-	fl.StringVar(&q.Key, "key", "", "only this key (its id or name)")
-	fl.StringVar(&q.Provider, "provider", "", "only this provider")
-	fl.StringVar(&q.Model, "model", "", "only this model")
+	usageFilterFlags(fl, &q)
 	fl.BoolVar(&unpriced, "unpriced", false, "list the models used without a price, with their request counts")
 	_ = cmd.RegisterFlagCompletionFunc("by", cobra.FixedCompletions(admin.UsageGroupings, cobra.ShellCompDirectiveNoFileComp))
 	cmd.AddCommand(newUsageExportCmd(a))
@@ -204,4 +195,25 @@ func shareText(r admin.UsageRow) string {
 		return "-"
 	}
 	return strconv.FormatFloat(r.CacheReadShare*100, 'f', 1, 64) + "%"
+}
+
+// traceFilterFlags are the filters of `aigw traces` and `aigw traces export`.
+func traceFilterFlags(fl *pflag.FlagSet, q *admin.TraceQuery, status *string) {
+	fl.StringVar(&q.Key, "key", "", "only this gateway key's requests (its id or name)")
+	fl.StringVar(&q.Provider, "provider", "", "only this provider's requests")
+	fl.StringVar(&q.Model, "model", "", "only this model's requests")
+	fl.Var(statusFlag{status}, "status", "only this status (e.g. 429) or class (2xx, 4xx, 5xx)")
+	fl.Var(timeTextFlag{val: &q.Since}, "since", "only requests since this time (RFC 3339, YYYY-MM-DD, or a duration ago: 1h, 30m)")
+	fl.Var(timeTextFlag{val: &q.Until}, "until", "only requests before this time (same forms as --since)")
+}
+
+// usageFilterFlags are the grouping and filters of `aigw usage` and
+// `aigw usage export`.
+func usageFilterFlags(fl *pflag.FlagSet, q *admin.UsageQuery) {
+	fl.Var(newChoiceFlag(&q.By, admin.GroupByDay, admin.UsageGroupings), "by", "group by key, model, provider, day or credential")
+	fl.Var(timeTextFlag{val: &q.Since, day: true}, "since", "first UTC day (YYYY-MM-DD)")
+	fl.Var(timeTextFlag{val: &q.Until, day: true}, "until", "last UTC day (YYYY-MM-DD)")
+	fl.StringVar(&q.Key, "key", "", "only this key (its id or name)")
+	fl.StringVar(&q.Provider, "provider", "", "only this provider")
+	fl.StringVar(&q.Model, "model", "", "only this model")
 }

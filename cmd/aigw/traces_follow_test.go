@@ -22,12 +22,18 @@ type followed struct {
 
 func startFollow(t *testing.T, g *gw, args ...string) *followed {
 	t.Helper()
+	return followCmd(t, g, "traces", args...)
+}
+
+// followCmd runs `aigw COMMAND --follow ARGS…` against g until stopped.
+func followCmd(t *testing.T, g *gw, command string, args ...string) *followed {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &followed{out: &testkit.SyncBuffer{}, err: &testkit.SyncBuffer{}, cancel: cancel, done: make(chan int, 1)}
 	env := map[string]string{"AIGW_DATA_DIR": g.dir, "AIGW_ADMIN_URL": g.adminURL}
 	go func() {
 		streams := &ioStreams{In: strings.NewReader(""), Out: f.out, Err: f.err, getenv: func(k string) string { return env[k] }}
-		f.done <- runContext(ctx, append([]string{"traces", "--follow"}, args...), streams)
+		f.done <- runContext(ctx, append([]string{command, "--follow"}, args...), streams)
 	}()
 	t.Cleanup(cancel)
 	return f
