@@ -66,7 +66,7 @@ func (s *Server) createProvider(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.changed()
+	s.changed(Change{Kind: ChangeProvider, ID: p.Name})
 	writeJSON(w, http.StatusCreated, s.providerViews(p)[0])
 	return nil
 }
@@ -103,7 +103,7 @@ func (s *Server) updateProvider(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.changed()
+	s.changed(Change{Kind: ChangeProvider, ID: p.Name})
 	writeJSON(w, http.StatusOK, s.providerViews(p)[0])
 	return nil
 }
@@ -112,7 +112,7 @@ func (s *Server) deleteProvider(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.DeleteProvider(r.PathValue("name")); err != nil {
 		return err
 	}
-	s.changed()
+	s.changed(Change{Kind: ChangeProvider, ID: r.PathValue("name"), Removed: true})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -176,7 +176,7 @@ func (s *Server) createCredential(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	s.changed()
+	s.changed(Change{Kind: ChangeCredential, ID: c.ID})
 	c.Secret, c.RefreshToken = "", ""
 	writeJSON(w, http.StatusCreated, s.credentialView(c))
 	return nil
@@ -200,7 +200,7 @@ func (s *Server) updateCredential(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	s.changed()
+	s.changed(Change{Kind: ChangeCredential, ID: c.ID})
 	writeJSON(w, http.StatusOK, s.credentialView(c))
 	return nil
 }
@@ -209,7 +209,7 @@ func (s *Server) deleteCredential(w http.ResponseWriter, r *http.Request) error 
 	if err := s.store.DeleteCredential(r.PathValue("id")); err != nil {
 		return err
 	}
-	s.changed()
+	s.changed(Change{Kind: ChangeCredential, ID: r.PathValue("id"), Removed: true})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -240,7 +240,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.changed()
+	s.changed(Change{Kind: ChangeKey, ID: k.ID})
 	writeJSON(w, http.StatusCreated, createdKeyOut{keyOut: keyOut{Key: k}, Secret: secret})
 	return nil
 }
@@ -263,7 +263,7 @@ func (s *Server) updateKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.changed()
+	s.changed(Change{Kind: ChangeKey, ID: k.ID})
 	writeJSON(w, http.StatusOK, s.withLastUsed(k)[0])
 	return nil
 }
@@ -273,7 +273,7 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.changed()
+	s.changed(Change{Kind: ChangeKey, ID: k.ID})
 	writeJSON(w, http.StatusOK, s.withLastUsed(k)[0])
 	return nil
 }

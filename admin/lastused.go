@@ -18,7 +18,11 @@ type keyOut struct {
 func (s *Server) withLastUsed(ks ...store.Key) []keyOut {
 	var used map[string]time.Time
 	if s.lastUsed != nil {
-		used = s.lastUsed()
+		ids := make([]string, len(ks))
+		for i := range ks {
+			ids[i] = ks[i].ID
+		}
+		used = s.lastUsed(ids)
 	}
 	budgets := s.budgetUse()
 	out := make([]keyOut, len(ks))

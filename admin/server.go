@@ -29,6 +29,9 @@ type Options struct {
 	Tokens *Tokens
 	// Reload rebuilds the proxy's snapshot after a write; nil does nothing.
 	Reload func() error
+	// Changed, when set, is called instead of Reload with what the write
+	// changed, so that the proxy rebuilds only that.
+	Changed func(Change) error
 	// Health gives the credentials' live state (nil: not shown).
 	Health *scheduler.Health
 	// RefreshCredential refreshes an OAuth credential now and waits for the
@@ -48,8 +51,9 @@ type Options struct {
 	// PricesImported, when set, is called with an imported price list once
 	// it is stored: the gateway prices requests with it from then on.
 	PricesImported func(map[string]usage.Price)
-	// KeysLastUsed gives when each key was last used (nil: not shown).
-	KeysLastUsed func() map[string]time.Time
+	// KeysLastUsed gives when each of the keys ids was last used; keys
+	// never used are absent (nil: not shown).
+	KeysLastUsed func(ids []string) map[string]time.Time
 	// Budgets gives every budget's use now, by subject ("key:ID",
 	// "provider:NAME", "credential:ID"); nil: not shown.
 	Budgets func() map[string][]BudgetUse
@@ -65,13 +69,14 @@ type Server struct {
 	store    *store.Store
 	tokens   *Tokens
 	reload   func() error
+	onChange func(Change) error
 	health   *scheduler.Health
 	refresh  func(ctx context.Context, id string) error
 	provs    func() map[string]string
 	live     LiveTraces
 	metrics  http.Handler
 	statusFn func() Status
-	lastUsed func() map[string]time.Time
+	lastUsed func(ids []string) map[string]time.Time
 	budgets  func() map[string][]BudgetUse
 	alerts   AlertFeed
 	prices   func() *usage.Prices
@@ -83,7 +88,7 @@ type Server struct {
 
 // New builds the server and its routes.
 func New(o Options) *Server {
-	s := &Server{closing: make(chan struct{}), store: o.Store, tokens: o.Tokens, reload: o.Reload, health: o.Health, refresh: o.RefreshCredential, provs: o.ProviderStates, live: o.Live, metrics: o.Metrics, statusFn: o.Status, lastUsed: o.KeysLastUsed, budgets: o.Budgets, alerts: o.Alerts, log: o.Logger, mux: http.NewServeMux(),
+	s := &Server{closing: make(chan struct{}), store: o.Store, tokens: o.Tokens, reload: o.Reload, onChange: o.Changed, health: o.Health, refresh: o.RefreshCredential, provs: o.ProviderStates, live: o.Live, metrics: o.Metrics, statusFn: o.Status, lastUsed: o.KeysLastUsed, budgets: o.Budgets, alerts: o.Alerts, log: o.Logger, mux: http.NewServeMux(),
 		prices: o.Prices, pricesImported: o.PricesImported}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -207,11 +212,32 @@ func (s *Server) authenticate(r *http.Request) (store.AdminToken, error) {
 }
 
 // changed runs after a successful write: the proxy's snapshot follows.
-func (s *Server) changed() {
-	if s.reload == nil {
+// Change names what a write changed, so that the proxy's configuration
+// changes by that much (Options.Changed).
+type Change struct {
+	Kind    string // ChangeProvider, ChangeCredential or ChangeKey
+	ID      string // the provider's name, the credential's or the key's id
+	Removed bool   // it was deleted (with what the store deleted with it)
+}
+
+// Change kinds.
+const (
+	ChangeProvider   = "provider"
+	ChangeCredential = "credential"
+	ChangeKey        = "key"
+)
+
+func (s *Server) changed(c Change) {
+	var err error
+	switch {
+	case s.onChange != nil:
+		err = s.onChange(c)
+	case s.reload != nil:
+		err = s.reload()
+	default:
 		return
 	}
-	if err := s.reload(); err != nil {
+	if err != nil {
 		s.log.Error("reloading the proxy snapshot failed; the proxy keeps the previous configuration", "err", err)
 	}
 }

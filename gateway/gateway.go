@@ -19,7 +19,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aigw/aigw/admin"
@@ -122,9 +121,8 @@ func Run(ctx context.Context, o Options) error {
 	}
 	var px *proxy.Proxy
 	var traces *tracing.Pipeline
-	var loaded atomic.Pointer[store.Data] // the configuration the proxy serves
 	priceTable := prices(cfg.Pricing, importedPrices(st, log))
-	alerter, err := newAlerts(cfg, o.AlertsEvery, st, log, &loaded, func() *proxy.Proxy { return px }, func() *tracing.Pipeline { return traces })
+	alerter, err := newAlerts(cfg, o.AlertsEvery, st, log, func() *proxy.Proxy { return px }, func() *tracing.Pipeline { return traces })
 	if err != nil {
 		return err
 	}
@@ -208,7 +206,9 @@ func Run(ctx context.Context, o Options) error {
 	px.KeyStates().SeedFunc = keyDays.Lookup
 	var reloadMu sync.Mutex
 	logged := map[string]string{} // problems already logged: kind/name → reason
-	load := func(flush bool) error {
+	// load changes the proxy's configuration by what changed (nil: reads
+	// it all again).
+	load := func(flush bool, ch *admin.Change) error {
 		reloadMu.Lock() // the last writer's view wins
 		defer reloadMu.Unlock()
 		if flush {
@@ -218,21 +218,22 @@ func Run(ctx context.Context, o Options) error {
 			_ = traces.Flush(fctx)
 			cancel()
 		}
-		d, err := st.Load()
+		var err error
+		if ch == nil {
+			err = px.Apply(st, nil)
+		} else {
+			err = px.Apply(st, &proxy.Change{Kind: ch.Kind, ID: ch.ID, Removed: ch.Removed})
+		}
 		if err != nil {
 			return err
 		}
-		if err := px.Load(d); err != nil {
-			return err
-		}
-		loaded.Store(d)
 		logged = logProblems(log, px.Problems(), logged)
 		return nil
 	}
 	// An operator's change (which may set a budget) waits for the trace
 	// writer; an OAuth refresh, which a request waits for, does not: it
 	// changes no budget.
-	reload := func() error { return load(true) }
+	reload := func() error { return load(true, nil) }
 	if err := reload(); err != nil {
 		return fmt.Errorf("load configuration: %w", err)
 	}
@@ -241,7 +242,9 @@ func Run(ctx context.Context, o Options) error {
 	} else {
 		px.SeedLastUsed(used)
 	}
-	refresher = &oauth.Refresher{Store: st, Reload: func() error { return load(false) }, Logger: log, Timeout: cfg.OAuth.RefreshTimeout.D()}
+	refresher = &oauth.Refresher{Store: st, Reload: func(id string) error {
+		return load(false, &admin.Change{Kind: admin.ChangeCredential, ID: id})
+	}, Logger: log, Timeout: cfg.OAuth.RefreshTimeout.D()}
 
 	proxyLn, err := net.Listen("tcp", cfg.Proxy.Addr)
 	if err != nil {
@@ -260,7 +263,8 @@ func Run(ctx context.Context, o Options) error {
 		log.Warn("the admin API listens beyond loopback; anyone who can reach it still needs an admin token", "addr", adminLn.Addr().String())
 	}
 
-	adminAPI := admin.New(admin.Options{Store: st, Tokens: tokens, Reload: reload, Health: px.Health(), ProviderStates: px.ProviderStates,
+	adminAPI := admin.New(admin.Options{Store: st, Tokens: tokens, Reload: reload,
+		Changed: func(ch admin.Change) error { return load(true, &ch) }, Health: px.Health(), ProviderStates: px.ProviderStates,
 		RefreshCredential: refresher.Refresh,
 		Prices:            px.Prices,
 		PricesImported: func(imported map[string]usage.Price) {
@@ -471,7 +475,7 @@ func statusFunc(version string, started time.Time, proxyAddr string, px *proxy.P
 // newAlerts builds the alerts from the config; the proxy and the trace
 // pipeline are created after it, so it reaches them through px and traces.
 // Budgets plug in as Config.Budgets (the proxy's budget counters).
-func newAlerts(cfg config.Config, every time.Duration, st *store.Store, log *slog.Logger, loaded *atomic.Pointer[store.Data],
+func newAlerts(cfg config.Config, every time.Duration, st *store.Store, log *slog.Logger,
 	px func() *proxy.Proxy, traces func() *tracing.Pipeline) (*alerts.Manager, error) {
 	hooks := make([]alerts.Webhook, len(cfg.Alerts.Webhooks))
 	for i, h := range cfg.Alerts.Webhooks {
@@ -494,15 +498,14 @@ func newAlerts(cfg config.Config, every time.Duration, st *store.Store, log *slo
 			return out
 		},
 		Pools: func() []alerts.Pool {
-			d := loaded.Load()
-			if d == nil {
+			p := px()
+			if p == nil {
 				return nil
 			}
-			var out []alerts.Pool
-			for _, k := range d.Keys {
-				if k.Status == "active" {
-					out = append(out, alerts.Pool{Key: k.ID, Name: k.Name, Credentials: k.Credentials})
-				}
+			pools := p.ActivePools()
+			out := make([]alerts.Pool, len(pools))
+			for i, k := range pools {
+				out[i] = alerts.Pool{Key: k.Key, Name: k.Name, Credentials: k.Credentials}
 			}
 			return out
 		},

@@ -25,8 +25,8 @@ import (
 // then use it; the zero values of the optional ones are defaults.
 type Refresher struct {
 	Store  *store.Store
-	Reload func() error // rebuild the proxy's snapshot after new tokens are stored
-	Client *http.Client // default: a client whose requests Timeout bounds
+	Reload func(id string) error // load credential id into the proxy after its new tokens are stored
+	Client *http.Client          // default: a client whose requests Timeout bounds
 	Logger *slog.Logger
 	// Lead is how long before expiry a token is refreshed (default 5 min).
 	Lead time.Duration
@@ -208,7 +208,7 @@ func (r *Refresher) refresh(id string, refused *[sha256.Size]byte) ([sha256.Size
 	if refused != nil && token != *refused {
 		// Replaced already (by a refresh that ended a moment ago, or by
 		// the operator): make sure the proxy has it.
-		return token, r.reload()
+		return token, r.reload(id)
 	}
 	ctx, cancel := context.WithTimeout(r.stop, r.Timeout)
 	got, ferr := request(ctx, r.Client, c, r.Timeout, r.now)
@@ -242,14 +242,14 @@ func (r *Refresher) refresh(id string, refused *[sha256.Size]byte) ([sha256.Size
 		attrs = append(attrs, "note", rec.Error)
 	}
 	r.Logger.Info("oauth: access token refreshed", attrs...)
-	return token, r.reload()
+	return token, r.reload(id)
 }
 
-func (r *Refresher) reload() error {
+func (r *Refresher) reload(id string) error {
 	if r.Reload == nil {
 		return nil
 	}
-	if err := r.Reload(); err != nil {
+	if err := r.Reload(id); err != nil {
 		r.Logger.Error("oauth: reloading the proxy after a refresh", "err", err)
 		return errors.New("the new token is stored but the proxy could not reload it")
 	}

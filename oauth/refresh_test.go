@@ -124,7 +124,11 @@ func secretOf(t *testing.T, st *store.Store, id string) store.Credential {
 // newRefresher is a Refresher over st whose log goes to the returned buffer.
 func newRefresher(t *testing.T, st *store.Store, reload func() error) (*Refresher, *syncBuffer) {
 	log := &syncBuffer{}
-	r := &Refresher{Store: st, Reload: reload, Logger: slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	var hook func(string) error
+	if reload != nil {
+		hook = func(string) error { return reload() }
+	}
+	r := &Refresher{Store: st, Reload: hook, Logger: slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Timeout: 2 * time.Second}
 	t.Cleanup(r.Close)
 	return r, log

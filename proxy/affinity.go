@@ -28,7 +28,7 @@ const maxSessionValue = 512
 // pool then picks as health_best does. The trace says which it was, or
 // why there was none. Keys with another strategy skip all of it.
 func (x *exchange) affinity() uint64 {
-	if x.key.pool.Strategy() != scheduler.CacheAffinity {
+	if x.pool.pool.Strategy() != scheduler.CacheAffinity {
 		return 0
 	}
 	h, src := x.conversationKey()

@@ -144,46 +144,58 @@ type budgetBook struct {
 	// from the roll-ups, later from the traces written); nil: 0.
 	spent func(subject, budget, period string) (used float64, requests int64)
 
-	mu sync.Mutex // reloads only
-	m  map[string]*budgetCounter
+	mu sync.Mutex                // configuration changes only
+	m  map[string]*budgetCounter // by subject/kind
 }
 
-// counters returns a builder that hands out the book's counters for one
-// snapshot; done keeps those handed out and drops the others.
-func (bk *budgetBook) counters(now time.Time) (get func(subject, what, name, kind string, limit float64) *budget, done func()) {
+// get returns budget subject/kind with its counter, creating the counter
+// (from what was spent so far) when the book has none yet.
+func (bk *budgetBook) get(now time.Time, subject, what, name, kind string, limit float64) *budget {
 	bk.mu.Lock()
-	keep := make(map[string]*budgetCounter)
-	get = func(subject, what, name, kind string, limit float64) *budget {
-		if limit <= 0 {
-			return nil
+	defer bk.mu.Unlock()
+	id := subject + "/" + kind
+	c := bk.m[id]
+	if c == nil {
+		c = &budgetCounter{subject: subject, budget: kind}
+		if kind == BudgetTotalCost {
+			c.period = PeriodTotal
+		} else {
+			c.loc = bk.loc
+			c.period, c.periodEnd = monthOf(now, bk.loc)
 		}
-		id := subject + "/" + kind
-		c := bk.m[id]
-		if c == nil {
-			c = &budgetCounter{subject: subject, budget: kind}
-			if kind == BudgetTotalCost {
-				c.period = PeriodTotal
-			} else {
-				c.loc = bk.loc
-				c.period, c.periodEnd = monthOf(now, bk.loc)
-			}
-			if bk.spent != nil {
-				var n int64
-				if c.used, n = bk.spent(subject, kind, c.period); n > 0 {
-					// the average so far: a restart does not make the
-					// estimates cold
-					c.counted, c.avg = n, c.used/float64(n)
-				}
+		if bk.spent != nil {
+			var n int64
+			if c.used, n = bk.spent(subject, kind, c.period); n > 0 {
+				// the average so far: a restart does not make the
+				// estimates cold
+				c.counted, c.avg = n, c.used/float64(n)
 			}
 		}
-		keep[id] = c
-		return &budget{c: c, limit: limit, subject: subject, what: what, name: name, kind: kind, tokens: kind == BudgetMonthlyTokens}
+		if bk.m == nil {
+			bk.m = make(map[string]*budgetCounter)
+		}
+		bk.m[id] = c
 	}
-	done = func() {
-		bk.m = keep
-		bk.mu.Unlock()
+	return &budget{c: c, limit: limit, subject: subject, what: what, name: name, kind: kind, tokens: kind == BudgetMonthlyTokens}
+}
+
+// drop forgets the counter of a budget that is no longer configured (set
+// again, it starts from what the roll-ups say was spent).
+func (bk *budgetBook) drop(id string) {
+	bk.mu.Lock()
+	defer bk.mu.Unlock()
+	delete(bk.m, id)
+}
+
+// keepOnly forgets every counter but those of the configured budgets.
+func (bk *budgetBook) keepOnly(configured map[string]*budget) {
+	bk.mu.Lock()
+	defer bk.mu.Unlock()
+	for id := range bk.m {
+		if configured[id] == nil {
+			delete(bk.m, id)
+		}
 	}
-	return get, done
 }
 
 // keyBudgets are a key's configured budgets (nil: none).
@@ -387,10 +399,15 @@ func (x *exchange) releaseCredential(now time.Time) {
 // Budgets lists every configured budget with what is used of it, by
 // subject and budget; cheap enough to call every few seconds.
 func (p *Proxy) Budgets() []BudgetStatus {
-	s := p.snap.Load()
+	p.reload.Lock()
+	bs := make([]*budget, 0, len(p.conf.budgets))
+	for _, b := range p.conf.budgets {
+		bs = append(bs, b)
+	}
+	p.reload.Unlock()
 	ns := p.now().UnixNano()
-	out := make([]BudgetStatus, 0, len(s.budgets))
-	for _, b := range s.budgets {
+	out := make([]BudgetStatus, 0, len(bs))
+	for _, b := range bs {
 		period, used, end := b.c.usedNow(ns)
 		st := BudgetStatus{Subject: b.subject, Name: b.name, Budget: b.kind, Period: period, Used: used, Limit: b.limit}
 		if end != 0 {

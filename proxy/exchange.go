@@ -31,6 +31,7 @@ type exchange struct {
 	rest   []byte // upstream path after the provider segment (aliases ctx)
 	prov   *provider
 	key    *gwKey
+	pool   *keyPool            // the key's, in snap
 	kstate *scheduler.KeyState // holds a concurrency slot when set
 	trace  *store.Trace
 
@@ -297,8 +298,8 @@ func (x *exchange) finish(werr error) {
 		if x.cred != nil {
 			t.CredentialID = x.cred.id
 		}
-		if x.key.pool != nil {
-			t.Strategy = x.key.pool.Strategy().String()
+		if x.pool != nil && x.pool.pool != nil {
+			t.Strategy = x.pool.pool.Strategy().String()
 		}
 		t.LatencyMS = ms(now.Sub(x.start))
 		t.TTFBMS = ms(x.ttfb)

@@ -142,10 +142,10 @@ func (x *exchange) authenticate() bool {
 		why, refused = "gateway key revoked", refusedKeyRevoked
 	case k.expiresAt != 0 && x.start.UnixNano() >= k.expiresAt:
 		why, refused = "gateway key expired", refusedKeyExpired
-	case k.provider != x.prov:
+	case k.provider != x.prov.name:
 		why, refused = "gateway key is bound to another provider", refusedKeyOtherProvider
 	}
-	x.key = k
+	x.key, x.pool = k, x.snap.pools[k.pool]
 	k.lastUsed.Store(x.start.UnixNano()) // presented: "last used", even if refused below
 	if why == "" {
 		x.trace = x.newTrace()
@@ -170,7 +170,8 @@ func (s *snapshot) findKey(ctx *fasthttp.RequestCtx) (k *gwKey, why string) {
 	if len(secret) == 0 {
 		return nil, msgMissingKey
 	}
-	if k = s.keys[sha256.Sum256(secret)]; k == nil {
+	h := sha256.Sum256(secret)
+	if k = s.keys.get(&h); k == nil {
 		return nil, msgInvalidKey
 	}
 	return k, ""
@@ -375,9 +376,9 @@ func (x *exchange) reject(status int, msg string) bool {
 // forward runs the attempt loop. It returns true when the response body
 // is being streamed (x then belongs to the stream).
 func (x *exchange) forward() bool {
-	k := x.key
-	if k.pool == nil {
-		x.reject(fasthttp.StatusServiceUnavailable, k.noPool) // empty, or its provider or its strategy is broken
+	k, kp := x.key, x.pool
+	if kp.pool == nil {
+		x.reject(fasthttp.StatusServiceUnavailable, kp.noPool) // empty, or its provider or its strategy is broken
 		return false
 	}
 	x.prepareUpstream()
@@ -411,7 +412,7 @@ func (x *exchange) forward() bool {
 			}
 			break
 		}
-		cred := k.creds[pos]
+		cred := kp.creds[pos]
 		if cred.budget != nil {
 			if spent = x.reserveCredential(cred, began); spent != nil {
 				if trial {
@@ -467,10 +468,10 @@ func (x *exchange) forward() bool {
 // pinned) and never another, else the key's strategy's choice.
 func (x *exchange) pick(now time.Time, tried, never scheduler.Tried, affinity uint64, pin int) (pos int, trial, ok bool, wait time.Duration) {
 	if pin >= 0 {
-		trial, ok, wait = x.key.pool.PickAt(now, pin)
+		trial, ok, wait = x.pool.pool.PickAt(now, pin)
 		return pin, trial, ok, wait
 	}
-	pos, trial, ok = x.key.pool.PickFor(now, tried, never, affinity)
+	pos, trial, ok = x.pool.pool.PickFor(now, tried, never, affinity)
 	return pos, trial, ok, 0
 }
 

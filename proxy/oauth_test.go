@@ -57,12 +57,14 @@ func newOAuthEnv(t *testing.T) *oauthEnv {
 		fmt.Fprintf(w, `{"access_token":%q,"expires_in":3600}`, freshToken)
 	}))
 	t.Cleanup(o.token.Close)
-	r = &oauth.Refresher{Store: o.st, Timeout: 2 * time.Second, Reload: func() error {
-		d, err := o.st.Load()
+	r = &oauth.Refresher{Store: o.st, Timeout: 2 * time.Second, Reload: func(id string) error {
+		// as the gateway does: only the refreshed credential is loaded again
+		c, broken, err := o.st.LoadCredential(id)
 		if err != nil {
 			return err
 		}
-		return o.px.Load(d)
+		o.px.LoadCredential(id, c, broken)
+		return nil
 	}}
 	t.Cleanup(r.Close)
 	// The upstream refuses the expired token, slowly enough for a burst to

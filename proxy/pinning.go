@@ -66,7 +66,7 @@ func (x *exchange) pinned() (pos int, ok bool) {
 		x.trace.Affinity = affinityPinned
 		x.trace.CredentialID = credID // the answer's, even when aigw refuses the request
 	}
-	for i, c := range x.key.creds {
+	for i, c := range x.pool.creds {
 		if c.id == credID {
 			return i, true
 		}
@@ -123,7 +123,7 @@ func responsesTail(path []byte) (tail []byte, ok bool) {
 // its own rpm limit, 409 while the operator keeps it disabled (nothing
 // gets better by retrying soon; the response is not gone, so not 404).
 func (x *exchange) pinOut(pos int, wait time.Duration) bool {
-	c := x.key.creds[pos]
+	c := x.pool.creds[pos]
 	switch st := c.health.State(); {
 	case st == scheduler.Healthy:
 		x.retryAfter(wait)

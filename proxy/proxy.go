@@ -134,7 +134,8 @@ type Proxy struct {
 	startOnce, stopOnce sync.Once
 	pool                sync.Pool // *exchange
 	budgets             budgetBook
-	reload              sync.Mutex
+	reload              sync.Mutex  // held while the configuration changes
+	conf                configState // guarded by reload (config.go)
 	now                 func() time.Time
 }
 
@@ -173,7 +174,7 @@ func New(cfg Config) *Proxy {
 	p.srvLog = serverLog{log: p.log, every: 10 * time.Second}
 	p.cors = newCORS(cfg.CORSOrigins)
 	p.ids.init()
-	p.snap.Store(&snapshot{providers: map[string]*provider{}})
+	p.snap.Store(&snapshot{providers: map[string]*provider{}, creds: map[string]*credential{}})
 	p.pool.New = func() any { return &exchange{p: p, upHeader: new(fasthttp.ResponseHeader)} }
 	p.server = &fasthttp.Server{
 		Name:                  "aigw",
@@ -199,27 +200,6 @@ func New(cfg Config) *Proxy {
 		CloseOnShutdown:              true,
 	}
 	return p
-}
-
-// Load builds a snapshot from d and swaps it in; requests in flight keep
-// the snapshot they started with.
-func (p *Proxy) Load(d *store.Data) error {
-	p.reload.Lock()
-	defer p.reload.Unlock()
-	s, err := buildSnapshot(d, reloadContext{
-		clients:    &p.clients,
-		health:     p.health,
-		timeouts:   upstreamTimeouts{Connect: p.cfg.ConnectTimeout},
-		maxRetries: p.cfg.MaxRetries,
-		previous:   p.snap.Load(),
-		budgets:    &p.budgets,
-		now:        p.now(),
-	})
-	if err != nil {
-		return err
-	}
-	p.snap.Store(s)
-	return nil
 }
 
 // Health exposes the credentials' live state (for the admin API).

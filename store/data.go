@@ -38,22 +38,48 @@ func (s *Store) Load() (*Data, error) {
 		d.Credentials = make([]Credential, 0, len(creds))
 		d.BrokenCredentials = map[string]string{}
 		for _, c := range creds {
-			if c.Kind == KindDamaged {
-				d.BrokenCredentials[c.ID] = "its stored record does not decode (damaged); remove it (aigw credential remove " + c.ID + ") and add the credential again"
-				continue
-			}
-			full, err := s.getCredential(tx, c.ID, true)
-			var ue *unsealError
+			full, broken, err := s.loadCredential(tx, &c)
 			switch {
-			case errors.As(err, &ue):
-				d.BrokenCredentials[c.ID] = ue.reason(c.ID)
-				continue
 			case err != nil:
 				return err
+			case broken != "":
+				d.BrokenCredentials[c.ID] = broken
+			default:
+				d.Credentials = append(d.Credentials, full)
 			}
-			d.Credentials = append(d.Credentials, full)
 		}
 		return nil
 	})
 	return d, err
+}
+
+// LoadCredential reads one credential for the proxy, its secrets unsealed;
+// broken is set instead when its record is damaged or does not unseal.
+func (s *Store) LoadCredential(id string) (c *Credential, broken string, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		listed, err := s.getCredential(tx, id, false)
+		if err != nil {
+			return err
+		}
+		full, why, err := s.loadCredential(tx, &listed)
+		if err == nil && why == "" {
+			c = &full
+		}
+		broken = why
+		return err
+	})
+	return c, broken, err
+}
+
+// loadCredential unseals a listed credential; broken says why it cannot be.
+func (s *Store) loadCredential(tx *bolt.Tx, c *Credential) (full Credential, broken string, err error) {
+	if c.Kind == KindDamaged {
+		return Credential{}, "its stored record does not decode (damaged); remove it (aigw credential remove " + c.ID + ") and add the credential again", nil
+	}
+	full, err = s.getCredential(tx, c.ID, true)
+	var ue *unsealError
+	if errors.As(err, &ue) {
+		return Credential{}, ue.reason(c.ID), nil
+	}
+	return full, "", err
 }

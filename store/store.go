@@ -88,6 +88,9 @@ type Options struct {
 	// requests run: with one core, a batch written in one go holds it for
 	// milliseconds and delays every request that arrives meanwhile.
 	Yield func()
+	// NoSync commits without fsync: a crash may lose the last writes. For
+	// filling benchmark databases, never for serving.
+	NoSync bool
 }
 
 // YieldEvery is how many traces a batch writer handles between two calls
@@ -132,6 +135,7 @@ func Open(path string, masterKey []byte, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	db.NoSync = opts.NoSync
 	s := &Store{db: db, sealer: sl, now: opts.Now, yield: opts.Yield}
 	if s.yield == nil {
 		s.yield = func() {}

@@ -1,0 +1,275 @@
+package proxy
+
+import (
+	"cmp"
+	crand "crypto/rand"
+	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aigw/aigw/store"
+)
+
+// TestChangesMatchAFullReload drives a store through a few hundred random
+// operator changes. After each one the proxy that applied only that change
+// (Apply, as the gateway does) must hold exactly the configuration that a
+// proxy loading everything from the store builds — what a restart would
+// serve: the same keys under the same secrets, the same pools built from
+// the current credentials (no stale secret or weight), the same budgets,
+// states and problems.
+func TestChangesMatchAFullReload(t *testing.T) {
+	mk := make([]byte, 32)
+	crand.Read(mk)
+	st, err := store.Open(filepath.Join(t.TempDir(), "aigw.db"), mk, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	inc := New(Config{})
+	if err := inc.Apply(st, nil); err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	w := &world{t: t, st: st, r: r}
+	counts := map[string]int{}
+	for step := range 400 {
+		op, ch, err := w.randomChange()
+		if err != nil {
+			var ve *store.ValidationError
+			if errors.As(err, &ve) || errors.Is(err, store.ErrInUse) {
+				continue // refused by the store: nothing changed
+			}
+			t.Fatalf("step %d %s: %v", step, op, err)
+		}
+		counts[op]++
+		if err := inc.Apply(st, ch); err != nil {
+			t.Fatalf("step %d %s: apply: %v", step, op, err)
+		}
+		full := New(Config{})
+		if err := full.Apply(st, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := dumpConfig(inc), dumpConfig(full); got != want {
+			t.Fatalf("step %d (%s %+v): the changed configuration differs from a full reload:\n%s", step, op, *ch, diffLines(got, want))
+		}
+	}
+	for _, op := range []string{"key create", "key update", "key revoke", "key rotate", "credential create", "credential update", "provider create", "provider update", "credential remove"} {
+		if counts[op] == 0 {
+			t.Errorf("operation %q never ran: %v", op, counts)
+		}
+	}
+	if n := len(inc.snap.Load().pools); n > len(inc.conf.keys)+1 && len(inc.conf.free) == 0 {
+		t.Errorf("%d pool slots for %d keys, none free: pools of gone keys are not reused", n, len(inc.conf.keys))
+	}
+}
+
+// world makes random changes to a store, the way operators do.
+type world struct {
+	t     *testing.T
+	st    *store.Store
+	r     *rand.Rand
+	provs []string
+}
+
+func (w *world) pick(xs []string) string { return xs[w.r.IntN(len(xs))] }
+
+func (w *world) randomChange() (string, *Change, error) {
+	st, r := w.st, w.r
+	if len(w.provs) == 0 || r.IntN(40) == 0 {
+		name := fmt.Sprintf("p%d", len(w.provs))
+		_, err := st.CreateProvider(store.Provider{Name: name, Type: "openai", BaseURL: "http://127.0.0.1:9/v1"})
+		if err == nil {
+			w.provs = append(w.provs, name)
+		}
+		return "provider create", &Change{Kind: "provider", ID: name}, err
+	}
+	prov := w.pick(w.provs)
+	creds, err := st.Credentials(prov)
+	if err != nil {
+		return "", nil, err
+	}
+	if len(creds) < 2 || r.IntN(8) == 0 {
+		weight := 1 + r.IntN(5)
+		c, err := st.CreateCredential(store.CredentialInput{Provider: prov, Secret: "sk-" + randomWord(r), Weight: &weight,
+			MonthlyCost: float64(r.IntN(2) * 10)})
+		return "credential create", &Change{Kind: "credential", ID: c.ID}, err
+	}
+	keys, err := st.Keys()
+	if err != nil {
+		return "", nil, err
+	}
+	var active []store.Key
+	for _, k := range keys {
+		if k.RevokedAt == nil {
+			active = append(active, k)
+		}
+	}
+	pool := func() []string {
+		ids := make([]string, 0, 3)
+		for range 1 + r.IntN(3) {
+			if id := creds[r.IntN(len(creds))].ID; !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+		return ids
+	}
+	strategies := []string{"round_robin", "weighted", "health_best", "cache_affinity"}
+	switch n := r.IntN(20); {
+	case n < 6 || len(active) == 0:
+		in := store.KeyInput{Provider: prov, Credentials: pool(), Name: randomWord(r), Strategy: w.pick(strategies)}
+		if r.IntN(3) == 0 {
+			in.MonthlyCost, in.TotalCost = 5, float64(r.IntN(2)*20)
+		}
+		if r.IntN(3) == 0 {
+			in.RPM = 60
+		}
+		k, _, err := st.CreateKey(in)
+		return "key create", &Change{Kind: "key", ID: k.ID}, err
+	case n < 9:
+		k := active[r.IntN(len(active))]
+		kc, _ := st.Credentials(k.Provider)
+		ids := []string{kc[r.IntN(len(kc))].ID}
+		strategy := w.pick(strategies)
+		cost := float64(r.IntN(2) * 7)
+		name := randomWord(r)
+		_, err := st.UpdateKey(k.ID, store.KeyPatch{Credentials: &ids, Strategy: &strategy, MonthlyCost: &cost, Name: &name})
+		return "key update", &Change{Kind: "key", ID: k.ID}, err
+	case n < 10:
+		k := active[r.IntN(len(active))]
+		_, err := st.RevokeKey(k.ID)
+		return "key revoke", &Change{Kind: "key", ID: k.ID}, err
+	case n < 11:
+		k := active[r.IntN(len(active))]
+		_, _, err := st.RotateKeySecret(k.ID)
+		return "key rotate", &Change{Kind: "key", ID: k.ID}, err
+	case n < 16:
+		c := creds[r.IntN(len(creds))]
+		var p store.CredentialPatch
+		switch r.IntN(4) {
+		case 0:
+			weight := 1 + r.IntN(9)
+			p.Weight = &weight
+		case 1:
+			on := r.IntN(2) == 0
+			p.Enabled = &on
+		case 2:
+			secret := "sk-" + randomWord(r)
+			p.Secret = &secret
+		default:
+			cost := float64(r.IntN(2) * 3)
+			p.MonthlyCost = &cost
+		}
+		_, err := st.UpdateCredential(c.ID, p)
+		return "credential update", &Change{Kind: "credential", ID: c.ID}, err
+	case n < 17:
+		c := creds[r.IntN(len(creds))]
+		err := st.DeleteCredential(c.ID)
+		return "credential remove", &Change{Kind: "credential", ID: c.ID, Removed: true}, err
+	default:
+		var p store.ProviderPatch
+		if r.IntN(2) == 0 {
+			hs := []string{"Authorization: Bearer {key}", "X-Extra: k-{key}-" + randomWord(r)}[:1+r.IntN(2)]
+			p.AuthHeaders = &hs
+		} else {
+			cost := float64(r.IntN(2) * 50)
+			p.MonthlyCost = &cost
+		}
+		_, err := st.UpdateProvider(prov, p)
+		return "provider update", &Change{Kind: "provider", ID: prov}, err
+	}
+}
+
+func randomWord(r *rand.Rand) string {
+	const letters = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 8)
+	for i := range b {
+		b[i] = letters[r.IntN(len(letters))]
+	}
+	return string(b)
+}
+
+// dumpConfig writes out everything of p's configuration a request or an
+// operator's view can tell apart.
+func dumpConfig(p *Proxy) string {
+	p.reload.Lock()
+	defer p.reload.Unlock()
+	s := p.snap.Load()
+	var b strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(s.providers)) {
+		pr := s.providers[name]
+		fmt.Fprintf(&b, "provider %s type=%s broken=%q auth=%q budget=%s\n", name, pr.typ, pr.broken, fmt.Sprint(pr.auth), budgetString(pr.budget))
+	}
+	for _, id := range slices.Sorted(maps.Keys(s.creds)) {
+		c := s.creds[id]
+		fmt.Fprintf(&b, "credential %s auth=%q state=%s budget=%s\n", id, c.authValues, c.health.State(), budgetString(c.budget))
+	}
+	var keys []*gwKey
+	for i := range s.keys {
+		for _, k := range s.keys[i] {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b *gwKey) int { return cmp.Compare(a.id, b.id) })
+	for _, k := range keys {
+		if p.conf.keys[k.id] != k {
+			fmt.Fprintf(&b, "key %s: in the table but not the state\n", k.id)
+		}
+		kp := s.pools[k.pool]
+		var pool []string
+		for _, c := range kp.creds {
+			stale := ""
+			if s.creds[c.id] != c {
+				stale = "(stale)"
+			}
+			pool = append(pool, c.id+stale)
+		}
+		strategy := "-"
+		if kp.pool != nil {
+			strategy = kp.pool.Strategy().String()
+		}
+		var budgets []string
+		for _, bd := range k.budgets {
+			budgets = append(budgets, budgetString(bd))
+		}
+		fmt.Fprintf(&b, "key %s name=%s hash=%x provider=%s revoked=%v limits=%+v retries=%d budgets=%v deny=%v pool=%v %s noPool=%q\n",
+			k.id, k.name, k.hash[:4], k.provider, k.revoked, k.limits, k.maxRetries, budgets, k.unpricedDeny, pool, strategy, kp.noPool)
+	}
+	if len(keys) != len(p.conf.keys) {
+		fmt.Fprintf(&b, "%d keys in the table, %d in the state\n", len(keys), len(p.conf.keys))
+	}
+	for _, pr := range s.problems {
+		fmt.Fprintf(&b, "problem %s %s %s\n", pr.Kind, pr.Name, pr.Reason)
+	}
+	for _, id := range slices.Sorted(maps.Keys(p.conf.budgets)) {
+		fmt.Fprintf(&b, "budget %s %s\n", id, budgetString(p.conf.budgets[id]))
+	}
+	return b.String()
+}
+
+func budgetString(b *budget) string {
+	if b == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%s/%s=%g(%s)", b.subject, b.kind, b.limit, b.name)
+}
+
+func diffLines(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	var out []string
+	for _, l := range g {
+		if !slices.Contains(w, l) {
+			out = append(out, "+ "+l)
+		}
+	}
+	for _, l := range w {
+		if !slices.Contains(g, l) {
+			out = append(out, "- "+l)
+		}
+	}
+	return strings.Join(out, "\n") + "\n(+ changed only, - full reload)"
+}
