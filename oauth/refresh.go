@@ -259,13 +259,15 @@ func (r *Refresher) reload(id string) error {
 // check refreshes every OAuth credential whose access token expires within
 // Lead, one at a time; one whose last refresh failed waits its back-off.
 func (r *Refresher) check(ctx context.Context) {
-	d, err := r.Store.Load()
+	// The credentials without their secrets (not the keys: this runs every
+	// Every, however many keys there are); a secret is read when due.
+	creds, err := r.Store.Credentials("")
 	if err != nil {
 		r.Logger.Error("oauth: reading credentials", "err", err)
 		return
 	}
 	now := r.now()
-	for _, c := range d.Credentials {
+	for _, c := range creds {
 		if c.Kind != store.KindOAuth || c.OAuth == nil || c.OAuth.ExpiresAt == nil || c.OAuth.ExpiresAt.Sub(now) >= r.Lead {
 			continue
 		}
@@ -276,7 +278,11 @@ func (r *Refresher) check(ctx context.Context) {
 		if waiting {
 			continue
 		}
-		token := sha256.Sum256([]byte(c.Secret))
+		full, err := r.Store.OAuthCredential(c.ID)
+		if err != nil {
+			continue // removed meanwhile, or damaged: the proxy reports it
+		}
+		token := sha256.Sum256([]byte(full.Secret))
 		if err := r.await(ctx, c.ID, &token, false); errors.Is(err, errClosed) || ctx.Err() != nil {
 			return
 		}
