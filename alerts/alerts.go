@@ -64,8 +64,9 @@ type BudgetUsage struct {
 
 // Pool is a gateway key and the credentials of its pool.
 type Pool struct {
-	Key, Name   string
+	Key, Name   string // the key using it (one of them when Keys > 1)
 	Credentials []string
+	Keys        int // active keys sharing it; 0 counts as 1
 }
 
 // Webhook is one receiver of alerts.

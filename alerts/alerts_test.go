@@ -438,3 +438,54 @@ func TestConfigKnowsEveryKind(t *testing.T) {
 		t.Errorf("config.AlertKinds = %v; alerts.Kinds = %v", config.AlertKinds, alerts.Kinds)
 	}
 }
+
+// A pool shared by many keys is one alert, not one per key: 100,000 keys
+// on two accounts that both fail give the operator one line, one webhook.
+func TestSharedPoolAlertsOnce(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	h := scheduler.NewHealth(scheduler.HealthConfig{FailureThreshold: 1, FailureWindow: time.Minute, Cooldown: time.Hour, MaxCooldown: time.Hour}, nil)
+	h.Configure("cred_a", true, 0, false)
+	h.Configure("cred_b", true, 0, false)
+	pools := func() []alerts.Pool {
+		return []alerts.Pool{
+			{Key: "key_a", Name: "app", Credentials: []string{"cred_a", "cred_b"}, Keys: 100000},
+			{Key: "key_z", Name: "solo", Credentials: []string{"cred_b"}, Keys: 1},
+		}
+	}
+	m, err := alerts.New(alerts.Config{Interval: 5 * time.Millisecond, Credentials: h.All, Pools: pools, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go m.Run(ctx)
+	h.Cred("cred_a").Report(scheduler.Rejected, false, 0, 0, "401")
+	h.Cred("cred_b").Report(scheduler.Rejected, false, 0, 0, "401")
+	pool := func() []store.Alert {
+		all, _ := st.Alerts(time.Time{}, 0)
+		var out []store.Alert
+		for _, a := range all {
+			if a.Kind == alerts.KindPoolUnhealthy {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	waitFor(t, "two pool alerts", func() bool { return len(pool()) >= 2 })
+	time.Sleep(30 * time.Millisecond) // several more checks
+	got := pool()
+	if len(got) != 2 {
+		t.Fatalf("%d pool alerts, want 2 (one per pool): %+v", len(got), got)
+	}
+	bySubject := map[string]store.Alert{}
+	for _, a := range got {
+		bySubject[a.Subject] = a
+	}
+	shared, ok := bySubject["pool:cred_a+cred_b"]
+	if !ok || shared.Message != "100000 keys (key:key_a (app) and 99999 more) have no healthy credential in their pool: cred_a invalid, cred_b invalid" {
+		t.Errorf("shared pool alert = %+v", bySubject)
+	}
+	if solo, ok := bySubject["key:key_z"]; !ok || solo.Message != "key:key_z (solo) has no healthy credential in its pool: cred_b invalid" {
+		t.Errorf("single-key pool alert = %+v", bySubject)
+	}
+}

@@ -64,8 +64,10 @@ func amount(budget string, v float64) string {
 	return "$" + strings.TrimRight(strconv.FormatFloat(v, 'f', 6, 64), "0")
 }
 
-// checkPools raises, per active key, a pool in which no credential is
-// healthy (all cooling down, invalid, disabled, broken or out of quota).
+// checkPools raises a pool of active keys in which no credential is
+// healthy (all cooling down, invalid, disabled, broken or out of quota):
+// once for the pool, however many keys share it — with one key, the
+// subject is that key; with more, the pool (its credentials).
 func (m *Manager) checkPools() {
 	if m.cfg.Pools == nil || m.cfg.Credentials == nil {
 		return
@@ -98,11 +100,19 @@ func (m *Manager) checkPools() {
 			continue
 		}
 		who := "key:" + p.Key
-		msg := fmt.Sprintf("%s has no healthy credential in its pool: %s", who, strings.Join(why, ", "))
 		if p.Name != "" {
-			msg = fmt.Sprintf("%s (%s) has no healthy credential in its pool: %s", who, clip(p.Name), strings.Join(why, ", "))
+			who += " (" + clip(p.Name) + ")"
 		}
-		m.raise(store.Alert{Kind: KindPoolUnhealthy, Subject: who, Name: p.Name, Period: today, Message: msg})
+		subject, name := "key:"+p.Key, p.Name
+		if p.Keys > 1 {
+			subject, name = "pool:"+strings.Join(p.Credentials, "+"), ""
+			who = fmt.Sprintf("%d keys (%s and %d more)", p.Keys, who, p.Keys-1)
+		}
+		msg := fmt.Sprintf("%s have no healthy credential in their pool: %s", who, strings.Join(why, ", "))
+		if p.Keys <= 1 {
+			msg = fmt.Sprintf("%s has no healthy credential in its pool: %s", who, strings.Join(why, ", "))
+		}
+		m.raise(store.Alert{Kind: KindPoolUnhealthy, Subject: subject, Name: name, Period: today, Message: msg})
 	}
 }
 
