@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -218,15 +219,21 @@ func Run(ctx context.Context, o Options) error {
 			_ = traces.Flush(fctx)
 			cancel()
 		}
+		began := time.Now()
+		kind := "all"
 		var err error
 		if ch == nil {
 			err = px.Apply(st, nil)
 		} else {
 			err = px.Apply(st, &proxy.Change{Kind: ch.Kind, ID: ch.ID, Removed: ch.Removed})
+			if !ch.Removed || ch.Kind == admin.ChangeKey {
+				kind = ch.Kind
+			}
 		}
 		if err != nil {
 			return err
 		}
+		mets.ConfigChanged(kind, time.Since(began))
 		logged = logProblems(log, px.Problems(), logged)
 		return nil
 	}
@@ -242,6 +249,10 @@ func Run(ctx context.Context, o Options) error {
 	} else {
 		px.SeedLastUsed(used)
 	}
+	// Reading the configuration and the newest traces left garbage in
+	// proportion to the keys and traces stored (~1 KiB a key): give it back
+	// now rather than whenever the runtime gets to it.
+	debug.FreeOSMemory()
 	refresher = &oauth.Refresher{Store: st, Reload: func(id string) error {
 		return load(false, &admin.Change{Kind: admin.ChangeCredential, ID: id})
 	}, Logger: log, Timeout: cfg.OAuth.RefreshTimeout.D()}
@@ -289,6 +300,10 @@ func Run(ctx context.Context, o Options) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		refresher.Run(gctx)
+		return nil
+	})
+	g.Go(func() error {
+		tuneGC(gctx) // after FreeOSMemory above: the live heap is known
 		return nil
 	})
 	g.Go(func() error {
@@ -505,7 +520,7 @@ func newAlerts(cfg config.Config, every time.Duration, st *store.Store, log *slo
 			pools := p.ActivePools()
 			out := make([]alerts.Pool, len(pools))
 			for i, k := range pools {
-				out[i] = alerts.Pool{Key: k.Key, Name: k.Name, Credentials: k.Credentials}
+				out[i] = alerts.Pool{Key: k.Key, Name: k.Name, Credentials: k.Credentials, Keys: k.Keys}
 			}
 			return out
 		},

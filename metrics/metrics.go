@@ -6,6 +6,7 @@ package metrics
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/aigw/aigw/scheduler"
 	"github.com/aigw/aigw/store"
@@ -67,6 +68,7 @@ type Metrics struct {
 	cost        *prometheus.CounterVec
 	costUnknown *prometheus.CounterVec
 	retries     *prometheus.CounterVec
+	changes     *prometheus.HistogramVec
 	shares      shares // per credential and key: share.go
 
 	// Children already looked up, so that a trace costs map lookups on
@@ -129,8 +131,13 @@ func New(src Sources) *Metrics {
 	m.retries = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "aigw_retries_total", Help: "Attempts beyond the first, by provider.",
 	}, []string{"provider"})
+	m.changes = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "aigw_config_change_seconds",
+		Help:    "Time to apply one configuration change to the proxy (after the database write), by what changed: provider, credential, key or all.",
+		Buckets: []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5},
+	}, []string{"kind"})
 	m.shares = newShares()
-	m.reg.MustRegister(m.requests, m.latency, m.ttfb, m.overhead, m.tokens, m.cost, m.costUnknown, m.retries,
+	m.reg.MustRegister(m.requests, m.latency, m.ttfb, m.overhead, m.tokens, m.cost, m.costUnknown, m.retries, m.changes,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.reg.MustRegister(m.shares.collectors()...)
 	m.reg.MustRegister(src.Extra...)
@@ -295,6 +302,12 @@ func statusLabel(s int) string {
 }
 
 // Handler serves the registry in the Prometheus text format.
+// ConfigChanged records how long applying one configuration change took;
+// kind is "provider", "credential", "key" or "all" (a full reload).
+func (m *Metrics) ConfigChanged(kind string, took time.Duration) {
+	m.changes.WithLabelValues(kind).Observe(took.Seconds())
+}
+
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }

@@ -298,12 +298,16 @@ func (x *exchange) budget() bool {
 	if k.budgets == nil && pb == nil {
 		return true
 	}
-	if k.unpricedDeny && !x.priced() {
+	if k.budgets != nil && k.budgets.unpricedDeny && !x.priced() {
 		return x.reject(fasthttp.StatusForbidden, "aigw: model "+strconv.Quote(x.requestModel())+
 			" has no price, and this gateway key's cost budget refuses models without one (unpriced: deny)")
 	}
 	now := x.start
-	for _, b := range k.budgets {
+	var kb []*budget
+	if k.budgets != nil {
+		kb = k.budgets.list
+	}
+	for _, b := range kb {
 		if !x.reserve(b, now) {
 			return false
 		}

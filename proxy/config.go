@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/aigw/aigw/scheduler"
@@ -135,13 +134,13 @@ func (c *change) poolTable() []*keyPool {
 	return c.next.pools
 }
 
-func (c *change) shard(h *[sha256.Size]byte) map[[sha256.Size]byte]*gwKey {
+func (c *change) shard(h *[sha256.Size]byte) map[hashHalf]*gwKey {
 	i := h[0]
 	if !c.ownShard[i] {
 		c.next.keys[i], c.ownShard[i] = maps.Clone(c.next.keys[i]), true
 	}
 	if c.next.keys[i] == nil {
-		c.next.keys[i] = make(map[[sha256.Size]byte]*gwKey)
+		c.next.keys[i] = make(map[hashHalf]*gwKey)
 	}
 	return c.next.keys[i]
 }
@@ -251,25 +250,23 @@ func (c *change) buildCredential(rec *store.Credential) {
 	c.credentials()[rec.ID] = cr
 }
 
-// setKey adds or replaces a gateway key.
-func (c *change) setKey(k *store.Key) {
+// setKey adds or replaces a gateway key; gk is where to build it (zero).
+func (c *change) setKey(k *store.Key, gk *gwKey) {
 	old := c.st.keys[k.ID]
-	gk := &gwKey{
-		id: k.ID, name: k.Name, preview: k.Preview, hash: k.Hash, limits: k.Limits,
-		timeout: k.Timeout.D(), maxRetries: c.p.cfg.MaxRetries, revoked: k.RevokedAt != nil,
-		models: compileModels(k.Models),
+	if gk.id == "" { // else Load put them in its arena
+		gk.id, gk.name, gk.preview = packStrings(k.ID, k.Name, k.Preview)
 	}
+	gk.hash, gk.timeout, gk.revoked = k.Hash, k.Timeout.D(), k.RevokedAt != nil
+	gk.maxRetries = int32(c.p.cfg.MaxRetries)
+	gk.models = compileModels(k.Models)
 	gk.provider = k.Provider
 	if pr := c.next.providers[k.Provider]; pr != nil {
 		gk.provider = pr.name // the provider's copy of the name: one string for all its keys
 	}
-	switch {
-	case old != nil:
-		gk.lastUsed = old.lastUsed
-	case c.prevKeys[k.ID] != nil:
-		gk.lastUsed = c.prevKeys[k.ID].lastUsed
-	default:
-		gk.lastUsed = new(atomic.Int64)
+	// A request still on the old version may store its time after this
+	// copy: that one use is lost, the next one counts.
+	if prev := cmp.Or(old, c.prevKeys[k.ID]); prev != nil {
+		gk.lastUsed.Store(prev.lastUsed.Load())
 	}
 	// A revoked key is refused anyway: its budgets are nobody's concern.
 	get := c.budget
@@ -278,12 +275,15 @@ func (c *change) setKey(k *store.Key) {
 			return c.budget(subject, what, name, kind, 0)
 		}
 	}
-	if gk.budgets = keyBudgets(get, k); gk.budgets != nil {
-		gk.unpricedDeny = k.Unpriced == store.UnpricedDeny && k.HasCostBudget()
+	if bs := keyBudgets(get, k); bs != nil {
+		gk.budgets = &keyBudgetSet{list: bs, unpricedDeny: k.Unpriced == store.UnpricedDeny && k.HasCostBudget()}
 	}
-	gk.limited = k.RPM > 0 || k.TPM > 0 || k.DailyTokens > 0 || k.DailyCost > 0 || k.MaxConcurrency > 0
+	if k.RPM > 0 || k.TPM > 0 || k.DailyTokens > 0 || k.DailyCost > 0 || k.MaxConcurrency > 0 {
+		l := k.Limits
+		gk.limits = &l
+	}
 	if k.MaxRetries != nil {
-		gk.maxRetries = *k.MaxRetries
+		gk.maxRetries = int32(*k.MaxRetries)
 	}
 	if k.ExpiresAt != nil {
 		gk.expiresAt = k.ExpiresAt.UnixNano()
@@ -297,11 +297,19 @@ func (c *change) setKey(k *store.Key) {
 	if old != nil {
 		c.releasePool(old.pool)
 		if old.hash != gk.hash {
-			delete(c.shard(&old.hash), old.hash)
+			delete(c.shard(&old.hash), half(&old.hash))
 		}
 	}
-	c.shard(&gk.hash)[gk.hash] = gk
+	c.shard(&gk.hash)[half(&gk.hash)] = gk
 	c.st.keys[k.ID] = gk
+}
+
+// packStrings copies a key's strings into one allocation (they outlive the
+// decoded record they come from).
+func packStrings(id, name, preview string) (string, string, string) {
+	all := id + name + preview
+	a, b := len(id), len(id)+len(name)
+	return all[:a], all[a:b], all[b:]
 }
 
 // removeKey takes a deleted key out.
@@ -315,7 +323,7 @@ func (c *change) removeKey(id string) {
 	}
 	c.setProblem("key", id, nil)
 	c.releasePool(old.pool)
-	delete(c.shard(&old.hash), old.hash)
+	delete(c.shard(&old.hash), half(&old.hash))
 	delete(c.st.keys, id)
 }
 
@@ -426,9 +434,29 @@ func (p *Proxy) Load(d *store.Data) error {
 			c.setCredential(cr)
 		}
 	}
+	// The keys are most of the configuration's memory: their entries are
+	// allocated together and the tables sized once, so that what stays
+	// live is dense rather than spread over pages the decoding also used.
+	slab := make([]gwKey, len(d.Keys))
+	c.st.keys = make(map[string]*gwKey, len(d.Keys))
+	for i := range c.next.keys {
+		c.next.keys[i] = make(map[hashHalf]*gwKey, len(d.Keys)/keyShards+len(d.Keys)/(4*keyShards))
+	}
+	n := 0
 	for i := range d.Keys {
-		if k := &d.Keys[i]; c.next.providers[k.Provider] != nil {
-			c.setKey(k)
+		n += len(d.Keys[i].ID) + len(d.Keys[i].Name) + len(d.Keys[i].Preview)
+	}
+	buf := make([]byte, 0, n)
+	for i := range d.Keys {
+		buf = append(append(append(buf, d.Keys[i].ID...), d.Keys[i].Name...), d.Keys[i].Preview...)
+	}
+	arena, at := string(buf), 0
+	for i := range d.Keys {
+		k, gk := &d.Keys[i], &slab[i]
+		a, b, e := at+len(k.ID), at+len(k.ID)+len(k.Name), at+len(k.ID)+len(k.Name)+len(k.Preview)
+		gk.id, gk.name, gk.preview, at = arena[at:a], arena[a:b], arena[b:e], e
+		if c.next.providers[k.Provider] != nil {
+			c.setKey(k, gk)
 		}
 	}
 	c.commit()
@@ -444,7 +472,7 @@ func (p *Proxy) LoadKey(id string, k *store.Key) {
 	if k == nil || c.next.providers[k.Provider] == nil {
 		c.removeKey(id)
 	} else {
-		c.setKey(k)
+		c.setKey(k, new(gwKey))
 	}
 	c.commit()
 }
@@ -472,25 +500,39 @@ func (p *Proxy) LoadProvider(pr *store.Provider) {
 	c.commit()
 }
 
-// KeyPool is an active key's pool, for the alerts that watch pools.
+// KeyPool is a pool of credentials used by active keys, for the alerts
+// that watch pools.
 type KeyPool struct {
-	Key, Name   string
 	Credentials []string // ids, in pool order
+	Keys        int      // active keys that use it
+	Key, Name   string   // one of them (the first by id)
 }
 
-// ActivePools lists the pool of every key that is neither revoked nor
-// expired.
+// ActivePools lists each pool used by at least one key that is neither
+// revoked nor expired: one entry per pool, however many keys share it.
 func (p *Proxy) ActivePools() []KeyPool {
 	now := p.now().UnixNano()
 	p.reload.Lock()
 	defer p.reload.Unlock()
-	out := make([]KeyPool, 0, len(p.conf.keys))
+	byPool := map[int32]*KeyPool{}
 	for _, k := range p.conf.keys {
 		if k.revoked || k.expiresAt != 0 && now >= k.expiresAt {
 			continue
 		}
-		out = append(out, KeyPool{Key: k.id, Name: k.name, Credentials: p.conf.specs[k.pool].creds})
+		kp := byPool[k.pool]
+		if kp == nil {
+			kp = &KeyPool{Credentials: p.conf.specs[k.pool].creds, Key: k.id, Name: k.name}
+			byPool[k.pool] = kp
+		} else if k.id < kp.Key {
+			kp.Key, kp.Name = k.id, k.name
+		}
+		kp.Keys++
 	}
+	out := make([]KeyPool, 0, len(byPool))
+	for _, kp := range byPool {
+		out = append(out, *kp)
+	}
+	slices.SortFunc(out, func(a, b KeyPool) int { return cmp.Compare(a.Key, b.Key) })
 	return out
 }
 

@@ -233,11 +233,15 @@ func dumpConfig(p *Proxy) string {
 			strategy = kp.pool.Strategy().String()
 		}
 		var budgets []string
-		for _, bd := range k.budgets {
-			budgets = append(budgets, budgetString(bd))
+		deny := false
+		if k.budgets != nil {
+			for _, bd := range k.budgets.list {
+				budgets = append(budgets, budgetString(bd))
+			}
+			deny = k.budgets.unpricedDeny
 		}
 		fmt.Fprintf(&b, "key %s name=%s hash=%x provider=%s revoked=%v limits=%+v retries=%d budgets=%v deny=%v pool=%v %s noPool=%q\n",
-			k.id, k.name, k.hash[:4], k.provider, k.revoked, k.limits, k.maxRetries, budgets, k.unpricedDeny, pool, strategy, kp.noPool)
+			k.id, k.name, k.hash[:4], k.provider, k.revoked, limitsString(k.limits), k.maxRetries, budgets, deny, pool, strategy, kp.noPool)
 	}
 	if len(keys) != len(p.conf.keys) {
 		fmt.Fprintf(&b, "%d keys in the table, %d in the state\n", len(keys), len(p.conf.keys))
@@ -249,6 +253,13 @@ func dumpConfig(p *Proxy) string {
 		fmt.Fprintf(&b, "budget %s %s\n", id, budgetString(p.conf.budgets[id]))
 	}
 	return b.String()
+}
+
+func limitsString(l *store.Limits) string {
+	if l == nil {
+		return "none"
+	}
+	return fmt.Sprintf("%+v", *l)
 }
 
 func budgetString(b *budget) string {

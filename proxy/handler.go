@@ -324,13 +324,13 @@ func (x *exchange) holdBody(n int64) *bodyError {
 // Retry-After.
 func (x *exchange) limit() bool {
 	k := x.key
-	if !k.limited {
+	if k.limits == nil {
 		return true
 	}
 	now := x.start
 	st := x.p.keys.Get(k.id, now)
 	ns := now.UnixNano()
-	l := &k.limits
+	l := k.limits
 	if ok, wait := st.RPM.Allow(ns, l.RPM); !ok {
 		return x.limited(&limitedError{what: "requests per minute (" + strconv.FormatInt(l.RPM, 10) + ")", retryAfter: wait})
 	}
@@ -394,7 +394,7 @@ func (x *exchange) forward() bool {
 	var last error
 	var lastOutcome scheduler.Outcome
 	var spent *budgetError // a credential refused by its budget
-	for attempt := 0; attempt <= k.maxRetries; attempt++ {
+	for attempt := 0; attempt <= int(k.maxRetries); attempt++ {
 		began := x.p.now()
 		pos, trial, ok, wait := x.pick(began, tried, never, affinity, pin)
 		if !ok {

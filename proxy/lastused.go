@@ -4,12 +4,12 @@ import (
 	"time"
 )
 
-// Per-key "last used": each key's snapshot entry holds a pointer to one
-// atomic.Int64 (unix ns of the last request that presented the key). The
-// request path stores into it once (no lock, no database); the key's next
-// version (a change of the configuration) gets the same pointer, so the
-// time survives a change; at start the gateway seeds it from the newest
-// traces, so it survives a restart.
+// Per-key "last used": each key's snapshot entry holds an atomic.Int64
+// (unix ns of the last request that presented the key). The request path
+// stores into it once (no lock, no database); the key's next version (a
+// change of the configuration) starts from it, so the time survives a
+// change; at start the gateway seeds it from the newest traces, so it
+// survives a restart.
 
 // KeysLastUsed is when each of the keys ids was last presented to the
 // proxy; keys never used, or not in the configuration, are absent.

@@ -32,10 +32,22 @@ type snapshot struct {
 const keyShards = 256
 
 // keyTable holds the gateway keys by the SHA-256 of their secret, sharded
-// by the hash's first byte.
-type keyTable [keyShards]map[[sha256.Size]byte]*gwKey
+// by the hash's first byte. A shard is indexed by the hash's first half
+// (half the memory of a whole one per entry); the entry's whole hash is
+// compared before it is taken. Two secrets whose hashes share 128 bits
+// are not something anyone can make.
+type keyTable [keyShards]map[hashHalf]*gwKey
 
-func (t *keyTable) get(h *[sha256.Size]byte) *gwKey { return t[h[0]][*h] }
+type hashHalf [sha256.Size / 2]byte
+
+func half(h *[sha256.Size]byte) hashHalf { return hashHalf(h[:sha256.Size/2]) }
+
+func (t *keyTable) get(h *[sha256.Size]byte) *gwKey {
+	if k := t[h[0]][half(h)]; k != nil && k.hash == *h {
+		return k
+	}
+	return nil
+}
 
 // keyPool is a pool of credentials with its strategy. Keys that name the
 // same credentials in the same order with the same strategy share one,
@@ -84,20 +96,24 @@ type gwKey struct {
 	name       string
 	preview    string
 	hash       [sha256.Size]byte
-	provider   string // its provider's name
-	pool       int32  // its pool: snapshot.pools[pool]
-	limits     store.Limits
-	limited    bool // any limit set: the key has limiter state
+	provider   string        // its provider's name
+	limits     *store.Limits // nil: no rpm, tpm, daily or concurrency limit (no limiter state)
 	timeout    time.Duration
-	maxRetries int
 	expiresAt  int64 // unix ns; 0: never
+	pool       int32 // its pool: snapshot.pools[pool]
+	maxRetries int32
 	revoked    bool
-	lastUsed   *atomic.Int64 // unix ns of the last request that presented it; shared with the next version of the key
+	lastUsed   atomic.Int64 // unix ns of the last request that presented it; carried to the key's next version
 
 	models *modelAllow // the allowed models; nil: every model
 
-	budgets      []*budget // nil: none (budget.go)
-	unpricedDeny bool      // a cost budget and unpriced=deny: models without a price are refused
+	budgets *keyBudgetSet // nil: none (budget.go)
+}
+
+// keyBudgetSet is a key's budgets.
+type keyBudgetSet struct {
+	list         []*budget
+	unpricedDeny bool // a cost budget and unpriced=deny: models without a price are refused
 }
 
 // Problem is a stored record the snapshot could not use. It is out of

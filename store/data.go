@@ -24,6 +24,8 @@ type Data struct {
 func (s *Store) Load() (*Data, error) {
 	d := &Data{}
 	err := s.db.View(func(tx *bolt.Tx) error {
+		// every key's page was read: none needs to stay resident
+		defer s.unmapPagesIn(tx)
 		var err error
 		if d.Providers, err = listProviders(tx); err != nil {
 			return err

@@ -1,0 +1,367 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aigw/aigw/proxytest"
+	"github.com/aigw/aigw/store"
+)
+
+// The keys section: a gateway holding N keys, driven as an operator and
+// its clients would — the built binary over loopback.
+//
+//   - start-up: from exec to the first proxied answer;
+//   - RSS once idle;
+//   - CPU per proxied request (the gateway process's user+system time over
+//     a run of requests, spread over many keys), as a ratio to the
+//     smallest N of the same run;
+//   - one admin change at a time through the API, p50 and p99: create,
+//     update and revoke a key, update a credential, update a provider;
+//   - the first page of GET /api/v1/keys.
+
+// keysRow is one line of the table.
+type keysRow struct {
+	keys      int
+	dbBytes   int64
+	startup   time.Duration
+	rssIdle   int64
+	cpuPerReq time.Duration
+	changes   []opTimes
+	list      opTimes
+}
+
+type opTimes struct {
+	name     string
+	p50, p99 time.Duration
+}
+
+// keysConfig is what the keys section runs.
+type keysConfig struct {
+	bin      string // the aigw binary
+	sizes    []int
+	requests int // proxied requests measured at each size
+	changes  int // changes of each kind at each size
+}
+
+func runKeys(ctx context.Context, w io.Writer, cfg keysConfig) error {
+	up := proxytest.NewServer()
+	defer up.Close()
+	var rows []keysRow
+	for _, n := range cfg.sizes {
+		fmt.Fprintf(os.Stderr, "keys: %d …\n", n)
+		row, err := measureKeys(ctx, cfg, up.URL, n)
+		if err != nil {
+			return fmt.Errorf("%d keys: %w", n, err)
+		}
+		rows = append(rows, row)
+		fmt.Fprintf(os.Stderr, "keys: %+v\n", row)
+	}
+	fmt.Fprintf(w, "\n### Gateway keys (%d proxied requests and %d changes of each kind per size)\n\n", cfg.requests, cfg.changes)
+	fmt.Fprintln(w, "| keys | DB size | start-up | RSS idle | CPU/request (× first row) | key create p50/p99 | key update | key revoke | credential update | provider update | `GET /api/v1/keys` |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|")
+	base := rows[0].cpuPerReq
+	for _, r := range rows {
+		fmt.Fprintf(w, "| %d | %s | %s | %s | %.1f µs (%.2f×) |", r.keys, mib(r.dbBytes), r.startup.Round(time.Millisecond), mib(r.rssIdle),
+			float64(r.cpuPerReq)/float64(time.Microsecond), float64(r.cpuPerReq)/float64(base))
+		for _, c := range r.changes {
+			fmt.Fprintf(w, " %s / %s |", msec(c.p50), msec(c.p99))
+		}
+		fmt.Fprintf(w, " %s / %s |\n", msec(r.list.p50), msec(r.list.p99))
+	}
+	return nil
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+func msec(d time.Duration) string {
+	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+}
+
+// measureKeys fills a data directory with n keys (straight into the
+// store, unsynced: filling is not what is measured), then runs the gateway
+// over it.
+func measureKeys(ctx context.Context, cfg keysConfig, upstream string, n int) (keysRow, error) {
+	row := keysRow{keys: n}
+	dir, err := os.MkdirTemp("", "aigw-scale-keys-")
+	if err != nil {
+		return row, err
+	}
+	defer os.RemoveAll(dir)
+	secrets, credIDs, err := fillKeys(dir, upstream, n)
+	if err != nil {
+		return row, err
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "aigw.db")); err == nil {
+		row.dbBytes = fi.Size()
+	}
+	proxyAddr, adminAddr := freeAddr(), freeAddr()
+	started := time.Now()
+	cmd := exec.CommandContext(ctx, cfg.bin, "serve", "--data-dir", dir, "--proxy-addr", proxyAddr, "--admin-addr", adminAddr)
+	cmd.Env = append(os.Environ(), "AIGW_LOG_LEVEL=error")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return row, err
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	proxyURL := "http://" + proxyAddr + "/openai/v1/chat/completions"
+	const body = `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`
+	chat := func(secret string) error {
+		req, _ := http.NewRequest(http.MethodPost, proxyURL, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+secret)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("proxied request: status %d", resp.StatusCode)
+		}
+		return nil
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		if err := chat(secrets[0]); err == nil {
+			break
+		} else if time.Now().After(deadline) || cmd.ProcessState != nil {
+			return row, fmt.Errorf("the gateway did not answer: %v; its log: %s", err, lastLines(stderr.String(), 5))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	row.startup = time.Since(started)
+	pid := cmd.Process.Pid
+
+	// CPU per request, the keys taken in turn.
+	for i := range min(cfg.requests/10, 2000) { // warm
+		if err := chat(secrets[i%len(secrets)]); err != nil {
+			return row, err
+		}
+	}
+	before, err := cpuTime(pid)
+	if err != nil {
+		return row, err
+	}
+	for i := range cfg.requests {
+		if err := chat(secrets[i%len(secrets)]); err != nil {
+			return row, err
+		}
+	}
+	after, err := cpuTime(pid)
+	if err != nil {
+		return row, err
+	}
+	row.cpuPerReq = (after - before) / time.Duration(cfg.requests)
+
+	token, err := os.ReadFile(filepath.Join(dir, "admin.token"))
+	if err != nil {
+		return row, err
+	}
+	api := &adminClient{base: "http://" + adminAddr, token: strings.TrimSpace(string(token)), client: client}
+	row.changes, err = measureChanges(api, cfg.changes, credIDs)
+	if err != nil {
+		return row, err
+	}
+	row.list, err = timeOp("list", min(cfg.changes, 10), func(int) error { return api.do(http.MethodGet, "/api/v1/keys", nil, nil) })
+	if err != nil {
+		return row, err
+	}
+	time.Sleep(5 * time.Second) // idle: the runtime gives back what it does not use
+	row.rssIdle, err = rss(pid)
+	return row, err
+}
+
+// measureChanges times each kind of change, one at a time.
+func measureChanges(api *adminClient, n int, credIDs []string) ([]opTimes, error) {
+	var ids []string
+	create, err := timeOp("key create", n, func(i int) error {
+		var k struct {
+			ID string `json:"id"`
+		}
+		err := api.do(http.MethodPost, "/api/v1/keys", map[string]any{"provider": "openai", "credentials": credIDs, "name": "bench-" + strconv.Itoa(i)}, &k)
+		ids = append(ids, k.ID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	update, err := timeOp("key update", n, func(i int) error {
+		return api.do(http.MethodPatch, "/api/v1/keys/"+ids[i], map[string]any{"name": "renamed-" + strconv.Itoa(i)}, nil)
+	})
+	if err != nil {
+		return nil, err
+	}
+	revoke, err := timeOp("key revoke", n, func(i int) error {
+		return api.do(http.MethodPost, "/api/v1/keys/"+ids[i]+"/revoke", nil, nil)
+	})
+	if err != nil {
+		return nil, err
+	}
+	cred, err := timeOp("credential update", n, func(i int) error {
+		return api.do(http.MethodPatch, "/api/v1/credentials/"+credIDs[i%len(credIDs)], map[string]any{"weight": 1 + i%3}, nil)
+	})
+	if err != nil {
+		return nil, err
+	}
+	prov, err := timeOp("provider update", n, func(i int) error {
+		return api.do(http.MethodPatch, "/api/v1/providers/openai", map[string]any{"timeout": strconv.Itoa(60+i%2) + "s"}, nil)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return []opTimes{create, update, revoke, cred, prov}, nil
+}
+
+// timeOp runs op n times and returns its median and 99th percentile.
+func timeOp(name string, n int, op func(i int) error) (opTimes, error) {
+	took := make([]time.Duration, n)
+	for i := range n {
+		t0 := time.Now()
+		if err := op(i); err != nil {
+			return opTimes{}, fmt.Errorf("%s: %w", name, err)
+		}
+		took[i] = time.Since(t0)
+	}
+	slices.Sort(took)
+	return opTimes{name: name, p50: took[n/2], p99: took[min(n-1, n*99/100)]}, nil
+}
+
+type adminClient struct {
+	base, token string
+	client      *http.Client
+}
+
+func (a *adminClient) do(method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		raw, _ := json.Marshal(in)
+		body = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, a.base+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, lastLines(string(raw), 1))
+	}
+	if out != nil {
+		return json.Unmarshal(raw, out)
+	}
+	return nil
+}
+
+// fillKeys creates the data directory's master key and database with one
+// provider, two credentials and n keys, all on both credentials; it
+// returns the secrets of up to 1,000 keys, spread over all of them.
+func fillKeys(dir, upstream string, n int) (secrets, credIDs []string, err error) {
+	mk := make([]byte, store.MasterKeySize)
+	rand.Read(mk)
+	if err := os.WriteFile(filepath.Join(dir, "master.key"), []byte(hex.EncodeToString(mk)+"\n"), 0o600); err != nil {
+		return nil, nil, err
+	}
+	st, err := store.Open(filepath.Join(dir, "aigw.db"), mk, store.Options{NoSync: true})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer st.Close()
+	if _, err := st.CreateProvider(store.Provider{Name: "openai", Type: store.TypeOpenAI, BaseURL: upstream}); err != nil {
+		return nil, nil, err
+	}
+	for i := range 2 {
+		c, err := st.CreateCredential(store.CredentialInput{Provider: "openai", Name: "acct-" + strconv.Itoa(i), Secret: "sk-bench-" + strconv.Itoa(i) + "-0123456789abcdef"})
+		if err != nil {
+			return nil, nil, err
+		}
+		credIDs = append(credIDs, c.ID)
+	}
+	every := max(1, n/1000)
+	for i := range n {
+		_, secret, err := st.CreateKey(store.KeyInput{Provider: "openai", Credentials: credIDs, Name: "user-" + strconv.Itoa(i)})
+		if err != nil {
+			return nil, nil, err
+		}
+		if i%every == 0 {
+			secrets = append(secrets, secret)
+		}
+	}
+	return secrets, credIDs, nil
+}
+
+// freeAddr is a loopback address with a port free a moment ago.
+func freeAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// cpuTime is a process's user plus system time (/proc/PID/stat).
+func cpuTime(pid int) (time.Duration, error) {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// the fields after the command name, which is in parentheses
+	f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+2:]))
+	if len(f) < 13 {
+		return 0, errors.New("unexpected /proc stat")
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	const hz = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / hz, nil
+}
+
+// rss is a process's resident set size (/proc/PID/status VmRSS).
+func rss(pid int) (int64, error) {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, errors.New("no VmRSS")
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], " | ")
+}
