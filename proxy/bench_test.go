@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aigw/aigw/proxy"
@@ -138,3 +139,73 @@ func benchLoad(b *testing.B, addr, path, key string, body []byte) {
 type discard struct{}
 
 func (discard) Record(*store.Trace) {}
+
+// BenchmarkProxyKeys measures a chat request with 1, 1,024 and 100,000 keys
+// in the configuration (requests spread over 1,024 of them when there are
+// more than one): the cost of a request must not grow with the keys
+// (issue 17). Compare the ns/op of keys=1024 and keys=100000 in one run.
+func BenchmarkProxyKeys(b *testing.B) {
+	up := startBenchUpstream(b)
+	for _, n := range []int{1, 1024, 100_000} {
+		b.Run("keys="+strconv.Itoa(n), func(b *testing.B) {
+			e := newEnv(b, func(c *proxy.Config) { c.Recorder = discard{} })
+			if _, err := e.st.CreateProvider(store.Provider{Name: "bench", Type: "openai", BaseURL: "http://" + up}); err != nil {
+				b.Fatal(err)
+			}
+			c, err := e.st.CreateCredential(store.CredentialInput{Provider: "bench", Secret: "sk-bench-credential"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			d, err := e.st.Load()
+			if err != nil {
+				b.Fatal(err)
+			}
+			// Built in memory: the store's per-key fsync would make filling
+			// take minutes; the proxy only sees store.Data either way.
+			var secrets []string
+			for i := range n {
+				secret := store.NewKeySecret()
+				d.Keys = append(d.Keys, store.Key{ID: "key_" + strconv.Itoa(i), Name: "user-" + strconv.Itoa(i), Provider: "bench",
+					Credentials: []string{c.ID}, Strategy: store.StrategyRoundRobin, Hash: store.HashKey([]byte(secret))})
+				if i%max(1, n/1024) == 0 {
+					secrets = append(secrets, secret)
+				}
+			}
+			if err := e.px.Load(d); err != nil {
+				b.Fatal(err)
+			}
+			benchLoadKeys(b, e.addr, "/bench/v1/chat/completions", secrets, benchChat)
+		})
+	}
+}
+
+// benchLoadKeys is benchLoad with each request on the next of keys.
+func benchLoadKeys(b *testing.B, addr, path string, keys []string, body []byte) {
+	c := &fasthttp.HostClient{Addr: addr, MaxConns: 64}
+	auths := make([][]byte, len(keys))
+	for i, k := range keys {
+		auths[i] = []byte("Bearer " + k)
+	}
+	b.ReportAllocs()
+	b.SetParallelism(4)
+	b.ResetTimer()
+	var next atomic.Uint64
+	b.RunParallel(func(pb *testing.PB) {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseRequest(req)
+		defer fasthttp.ReleaseResponse(resp)
+		req.SetRequestURI("http://" + addr + path)
+		req.Header.SetMethod("POST")
+		req.Header.SetContentType("application/json")
+		req.SetBodyRaw(body)
+		for pb.Next() {
+			req.Header.SetBytesV("Authorization", auths[next.Add(1)%uint64(len(auths))])
+			if err := c.Do(req, resp); err != nil {
+				b.Fatal(err)
+			}
+			if resp.StatusCode() != 200 {
+				b.Fatalf("status %d: %s", resp.StatusCode(), strconv.Quote(string(resp.Body())))
+			}
+		}
+	})
+}
