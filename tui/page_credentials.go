@@ -100,7 +100,7 @@ func (p *credentialsPage) load() tea.Cmd {
 		ctx, cancel := c.call()
 		defer cancel()
 		var msg credentialsLoadedMsg
-		if msg.Credentials, msg.Err = c.client.Credentials(ctx, ""); msg.Err != nil {
+		if msg.Credentials, msg.Err = c.client.AllCredentials(ctx, admin.CredentialQuery{}); msg.Err != nil {
 			return msg
 		}
 		if msg.Providers, msg.Err = c.client.Providers(ctx); msg.Err != nil {

@@ -113,7 +113,7 @@ func (p *keysPage) load() tea.Cmd {
 		ctx, cancel := c.call()
 		defer cancel()
 		var msg keysLoadedMsg
-		if msg.Keys, msg.Err = c.client.Keys(ctx); msg.Err != nil {
+		if msg.Keys, msg.Err = everyKey(ctx, c.client); msg.Err != nil {
 			return msg
 		}
 		today := c.today()
@@ -126,7 +126,7 @@ func (p *keysPage) load() tea.Cmd {
 		for _, r := range rows {
 			msg.Today[r.Group] = r
 		}
-		if msg.Credentials, msg.Err = c.client.Credentials(ctx, ""); msg.Err != nil {
+		if msg.Credentials, msg.Err = c.client.AllCredentials(ctx, admin.CredentialQuery{}); msg.Err != nil {
 			return msg
 		}
 		msg.Providers, msg.Err = c.client.Providers(ctx)

@@ -92,7 +92,7 @@ func (p *usagePage) load() tea.Cmd {
 		}
 		switch by {
 		case admin.GroupByKey:
-			keys, err := c.client.Keys(ctx)
+			keys, err := everyKey(ctx, c.client)
 			if err != nil {
 				msg.Err = err
 				return msg
@@ -102,7 +102,7 @@ func (p *usagePage) load() tea.Cmd {
 				msg.KeyNames[k.ID] = k.Name
 			}
 		case admin.GroupByCredential:
-			creds, err := c.client.Credentials(ctx, "")
+			creds, err := c.client.AllCredentials(ctx, admin.CredentialQuery{})
 			if err != nil {
 				msg.Err = err
 				return msg

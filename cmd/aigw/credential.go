@@ -127,7 +127,7 @@ func newCredentialListCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cs, err := c.Credentials(cmd.Context(), provider)
+			cs, err := c.AllCredentials(cmd.Context(), admin.CredentialQuery{Provider: provider})
 			if err != nil {
 				return err
 			}
@@ -381,7 +381,7 @@ func (a *app) completeCredentials(cmd *cobra.Command, argv []string, _ string) (
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	cs, err := c.Credentials(cmd.Context(), "")
+	cs, err := c.AllCredentials(cmd.Context(), admin.CredentialQuery{})
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}

@@ -126,7 +126,7 @@ func newKeyListCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ks, err := c.Keys(cmd.Context())
+			ks, err := everyKey(cmd.Context(), c)
 			if err != nil {
 				return err
 			}
@@ -340,7 +340,7 @@ func (a *app) completeKeys(cmd *cobra.Command, argv []string, _ string) ([]strin
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	ks, err := c.Keys(cmd.Context())
+	ks, err := everyKey(cmd.Context(), c)
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}

@@ -37,7 +37,7 @@ func resolveKey(ctx context.Context, c *admin.Client, s string) (string, error) 
 	if s == "" || strings.HasPrefix(s, "key_") {
 		return s, nil
 	}
-	ks, err := c.Keys(ctx)
+	ks, err := everyKey(ctx, c)
 	if err != nil {
 		return "", err
 	}
@@ -70,7 +70,7 @@ func resolveCredentials(ctx context.Context, c *admin.Client, list []string) ([]
 			continue
 		}
 		if byName == nil {
-			cs, err := c.Credentials(ctx, "")
+			cs, err := c.AllCredentials(ctx, admin.CredentialQuery{})
 			if err != nil {
 				return nil, err
 			}
