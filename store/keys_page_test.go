@@ -509,3 +509,46 @@ func fillKeysFast(b testing.TB, s *Store, n int) {
 		}
 	}
 }
+
+// FuzzKeysCursor feeds the cursor parameter (what a client sends) to every
+// kind of listing: it is refused as a bad cursor or answers a page that
+// only holds keys of the filter, never a panic or another error.
+func FuzzKeysCursor(f *testing.F) {
+	s, clk := openTestClock(f)
+	fx := newFixture(f, s)
+	fillKeys(f, s, clk, fx, 30)
+	filters := []KeyFilter{{Limit: 3}, {Provider: "openai", Limit: 3}, {NamePrefix: "ci-", Limit: 3}, {NamePrefix: "web-", Status: KeyRevoked, Limit: 2}}
+	for _, kf := range filters {
+		_, next, err := s.Keys(kf)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(next)
+	}
+	f.Add("")
+	f.Add("Yw")
+	f.Add("bgA")
+	f.Add("cGI=")
+	f.Fuzz(func(t *testing.T, cursor string) {
+		for _, kf := range filters {
+			kf.After = cursor
+			page, next, err := s.Keys(kf)
+			if err != nil {
+				wantField(t, err, "cursor")
+				continue
+			}
+			if len(page) > kf.Limit || (next != "" && len(page) != kf.Limit) {
+				t.Fatalf("Keys(%+v) = %d keys, next %q", kf, len(page), next)
+			}
+			for _, k := range page {
+				if kf.Provider != "" && k.Provider != kf.Provider || !strings.HasPrefix(k.Name, kf.NamePrefix) || kf.Status != "" && k.Status != kf.Status {
+					t.Fatalf("Keys(%+v) lists %s (%s, %q, %s)", kf, k.ID, k.Provider, k.Name, k.Status)
+				}
+			}
+		}
+		cf := CredentialFilter{After: cursor, Limit: 2}
+		if _, _, err := s.Credentials(cf); err != nil {
+			wantField(t, err, "cursor")
+		}
+	})
+}
