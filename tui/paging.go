@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/aigw/aigw/admin"
@@ -158,15 +159,36 @@ func (p *keysPage) note() string {
 	return more + hidden
 }
 
-// everyKey lists every gateway key, page after page (the Usage page names
-// the keys of its rows).
-func everyKey(ctx context.Context, c *admin.Client) ([]admin.Key, error) {
-	var out []admin.Key
+// errNamed ends a walk over the keys once every row is named.
+var errNamed = errors.New("every key named")
+
+// keyNames names the keys of usage rows grouped by key: the keys are
+// walked page after page (oldest first) only until every row's is found.
+func keyNames(ctx context.Context, c *admin.Client, rows []admin.UsageRow) (map[string]string, error) {
+	names := make(map[string]string, len(rows))
+	want := make(map[string]bool, len(rows))
+	for _, r := range rows {
+		want[r.Group] = true
+	}
+	if len(want) == 0 {
+		return names, nil
+	}
 	err := c.EachKeyPage(ctx, admin.KeyQuery{Limit: admin.MaxPageLimit}, func(page []admin.Key) error {
-		out = append(out, page...)
+		for _, k := range page {
+			if want[k.ID] {
+				names[k.ID] = k.Name
+				delete(want, k.ID)
+			}
+		}
+		if len(want) == 0 {
+			return errNamed
+		}
 		return nil
 	})
-	return out, err
+	if errors.Is(err, errNamed) {
+		err = nil
+	}
+	return names, err
 }
 
 // --- credentials ---------------------------------------------------------------
