@@ -115,12 +115,17 @@ type CredentialQuery struct {
 	Limit    int    // 0: DefaultPageLimit
 }
 
-func pageQuery(pairs ...string) string {
+// pageQuery is the query string of a list: the parameters given (pairs
+// of name and value; an empty value is left out) and the limit, when set.
+func pageQuery(limit int, pairs ...string) string {
 	v := url.Values{}
 	for i := 0; i+1 < len(pairs); i += 2 {
-		if pairs[i+1] != "" && pairs[i+1] != "0" {
+		if pairs[i+1] != "" {
 			v.Set(pairs[i], pairs[i+1])
 		}
+	}
+	if limit > 0 {
+		v.Set("limit", strconv.Itoa(limit))
 	}
 	if len(v) == 0 {
 		return ""
@@ -131,14 +136,14 @@ func pageQuery(pairs ...string) string {
 // Keys returns one page of gateway keys.
 func (c *Client) Keys(ctx context.Context, q KeyQuery) (KeyPage, error) {
 	var out KeyPage
-	path := "/api/v1/keys" + pageQuery("provider", q.Provider, "name", q.Name, "status", q.Status, "cursor", q.Cursor, "limit", strconv.Itoa(q.Limit))
+	path := "/api/v1/keys" + pageQuery(q.Limit, "provider", q.Provider, "name", q.Name, "status", q.Status, "cursor", q.Cursor)
 	return out, c.do(ctx, http.MethodGet, path, nil, &out)
 }
 
 // Credentials returns one page of credentials (never their secrets).
 func (c *Client) Credentials(ctx context.Context, q CredentialQuery) (CredentialPage, error) {
 	var out CredentialPage
-	path := "/api/v1/credentials" + pageQuery("provider", q.Provider, "name", q.Name, "cursor", q.Cursor, "limit", strconv.Itoa(q.Limit))
+	path := "/api/v1/credentials" + pageQuery(q.Limit, "provider", q.Provider, "name", q.Name, "cursor", q.Cursor)
 	return out, c.do(ctx, http.MethodGet, path, nil, &out)
 }
 

@@ -99,6 +99,7 @@ func TestKeyPagesOverTheAPI(t *testing.T) {
 	check(admin.KeyQuery{Provider: "anthropic", Limit: 9}, func(k admin.Key) bool { return k.Provider == "anthropic" }, 65)
 	check(admin.KeyQuery{Name: "svc-1", Limit: 9}, func(k admin.Key) bool { return strings.HasPrefix(k.Name, "svc-1") }, 75)
 	check(admin.KeyQuery{Name: "svc-123"}, func(k admin.Key) bool { return k.Name == "svc-123" }, 1)
+	check(admin.KeyQuery{Name: "0"}, func(admin.Key) bool { return false }, 0) // "0" is a name, not "no filter"
 	check(admin.KeyQuery{Status: admin.KeyRevoked, Limit: 4}, func(k admin.Key) bool { return revoked[k.ID] && k.Status == admin.KeyRevoked }, 26)
 	check(admin.KeyQuery{Status: admin.KeyActive}, func(k admin.Key) bool { return !revoked[k.ID] }, 261-26)
 	check(admin.KeyQuery{Provider: "openai", Name: "ci-"}, func(admin.Key) bool { return false }, 0)
