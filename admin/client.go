@@ -157,16 +157,6 @@ func (c *Client) DeleteProvider(ctx context.Context, name string) error {
 	return c.do(ctx, http.MethodDelete, "/api/v1/providers/"+esc(name), nil, nil)
 }
 
-// Credentials lists credentials, all or of one provider.
-func (c *Client) Credentials(ctx context.Context, provider string) ([]Credential, error) {
-	var out []Credential
-	path := "/api/v1/credentials"
-	if provider != "" {
-		path += "?provider=" + url.QueryEscape(provider)
-	}
-	return out, c.do(ctx, http.MethodGet, path, nil, &out)
-}
-
 // Credential returns one credential (never its secret).
 func (c *Client) Credential(ctx context.Context, id string) (Credential, error) {
 	var out Credential
@@ -188,12 +178,6 @@ func (c *Client) UpdateCredential(ctx context.Context, id string, p CredentialPa
 // DeleteCredential removes a credential.
 func (c *Client) DeleteCredential(ctx context.Context, id string) error {
 	return c.do(ctx, http.MethodDelete, "/api/v1/credentials/"+esc(id), nil, nil)
-}
-
-// Keys lists gateway keys.
-func (c *Client) Keys(ctx context.Context) ([]Key, error) {
-	var out []Key
-	return out, c.do(ctx, http.MethodGet, "/api/v1/keys", nil, &out)
 }
 
 // Key returns one gateway key.

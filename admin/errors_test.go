@@ -112,7 +112,10 @@ func TestClientErrorMapping(t *testing.T) {
 			_, err := c.CreateCredential(t.Context(), admin.CredentialInput{Provider: "nope", Secret: "sk-0123456789abcdef"})
 			return err
 		}, 404, "", []string{"nope"}},
-		{"credentials of an unknown provider", func() error { _, err := c.Credentials(t.Context(), "nope"); return err }, 404, "", []string{"nope"}},
+		{"credentials of an unknown provider", func() error {
+			_, err := c.Credentials(t.Context(), admin.CredentialQuery{Provider: "nope"})
+			return err
+		}, 404, "", []string{"nope"}},
 		{"unknown credential", func() error { _, err := c.Credential(t.Context(), "cred_nope"); return err }, 404, "", []string{"cred_nope"}},
 		{"update of an unknown credential", func() error {
 			_, err := c.UpdateCredential(t.Context(), "cred_nope", admin.CredentialPatch{Enabled: ptr(false)})

@@ -147,26 +147,6 @@ func (s *Server) credentialWith(c store.Credential, budgets budgetUses) credenti
 	return v
 }
 
-func (s *Server) listCredentials(w http.ResponseWriter, r *http.Request) error {
-	provider := r.URL.Query().Get("provider")
-	if provider != "" {
-		if _, err := s.store.Provider(provider); err != nil {
-			return err
-		}
-	}
-	cs, err := s.store.Credentials(provider)
-	if err != nil {
-		return err
-	}
-	budgets := s.budgetUse()
-	out := make([]credentialOut, len(cs))
-	for i, c := range cs {
-		out[i] = s.credentialWith(c, budgets)
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
-}
-
 func (s *Server) createCredential(w http.ResponseWriter, r *http.Request) error {
 	var in store.CredentialInput
 	if err := decode(r, &in); err != nil {
@@ -220,15 +200,6 @@ func (s *Server) deleteCredential(w http.ResponseWriter, r *http.Request) error 
 type createdKeyOut struct {
 	keyOut
 	Secret string `json:"secret"`
-}
-
-func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
-	ks, err := s.store.Keys()
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, s.withLastUsed(ks...))
-	return nil
 }
 
 func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {

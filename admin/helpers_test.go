@@ -224,10 +224,10 @@ func (e *env) snapshot() string {
 	if s.Providers, err = e.st.Providers(); err != nil {
 		e.t.Fatal(err)
 	}
-	if s.Credentials, err = e.st.Credentials(""); err != nil {
+	if s.Credentials, err = e.st.AllCredentials(); err != nil {
 		e.t.Fatal(err)
 	}
-	if s.Keys, err = e.st.Keys(); err != nil {
+	if s.Keys, _, err = e.st.Keys(store.KeyFilter{Limit: store.MaxPageLimit}); err != nil {
 		e.t.Fatal(err)
 	}
 	if s.Tokens, err = e.st.Tokens(); err != nil {

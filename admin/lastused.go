@@ -16,22 +16,17 @@ type keyOut struct {
 
 // withLastUsed adds the keys' last_used_at from the proxy.
 func (s *Server) withLastUsed(ks ...store.Key) []keyOut {
-	var used map[string]time.Time
-	if s.lastUsed != nil {
-		ids := make([]string, len(ks))
-		for i := range ks {
-			ids[i] = ks[i].ID
-		}
-		used = s.lastUsed(ids)
-	}
 	budgets := s.budgetUse()
 	out := make([]keyOut, len(ks))
 	for i, k := range ks {
 		out[i].Key = k
-		if t, ok := used[k.ID]; ok {
+		out[i].BudgetUse = budgets.of("key:" + k.ID)
+		if s.lastUsed == nil {
+			continue
+		}
+		if t, ok := s.lastUsed(k.ID); ok {
 			out[i].LastUsedAt = &t
 		}
-		out[i].BudgetUse = budgets.of("key:" + k.ID)
 	}
 	return out
 }

@@ -88,8 +88,8 @@ func TestReloadAfterEveryWrite(t *testing.T) {
 		{"remove unknown provider (refused)", func() error { return c.DeleteProvider(t.Context(), "openai") }, false, nil},
 		{"reads", func() error {
 			_, err1 := c.Providers(t.Context())
-			_, err2 := c.Credentials(t.Context(), "")
-			_, err3 := c.Keys(t.Context())
+			_, err2 := c.Credentials(t.Context(), admin.CredentialQuery{})
+			_, err3 := c.Keys(t.Context(), admin.KeyQuery{})
 			_, err4 := c.Tokens(t.Context())
 			_, err5 := c.Backup(t.Context(), new(strings.Builder))
 			return errors.Join(err1, err2, err3, err4, err5)

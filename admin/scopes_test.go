@@ -161,7 +161,8 @@ func TestKeysReadTokenCanOnlyReadKeys(t *testing.T) {
 	f := e.fixture()
 	c := e.clientWith(e.token(admin.ScopeKeysRead))
 
-	keys, err := c.Keys(t.Context())
+	page, err := c.Keys(t.Context(), admin.KeyQuery{})
+	keys := page.Keys
 	if err != nil {
 		t.Fatalf("list keys with keys:read: %v", err)
 	}
@@ -187,7 +188,7 @@ func TestKeysReadTokenCanOnlyReadKeys(t *testing.T) {
 			return err
 		}},
 		{"revoke a key", admin.ScopeKeysWrite, func() error { _, err := c.RevokeKey(t.Context(), f.key.ID); return err }},
-		{"list credentials", admin.ScopeCredentialsRead, func() error { _, err := c.Credentials(t.Context(), ""); return err }},
+		{"list credentials", admin.ScopeCredentialsRead, func() error { _, err := c.Credentials(t.Context(), admin.CredentialQuery{}); return err }},
 		{"list tokens", admin.ScopeTokensRead, func() error { _, err := c.Tokens(t.Context()); return err }},
 		{"create a token", admin.ScopeTokensWrite, func() error {
 			_, err := c.CreateToken(t.Context(), admin.TokenRequest{Scopes: []string{admin.ScopeKeysRead}})

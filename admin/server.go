@@ -51,9 +51,10 @@ type Options struct {
 	// PricesImported, when set, is called with an imported price list once
 	// it is stored: the gateway prices requests with it from then on.
 	PricesImported func(map[string]usage.Price)
-	// KeysLastUsed gives when each of the keys ids was last used; keys
-	// never used are absent (nil: not shown).
-	KeysLastUsed func(ids []string) map[string]time.Time
+	// KeyLastUsed gives when key id was last used (ok false: never; nil:
+	// not shown). Asked per key listed, so that a page of keys costs the
+	// same however many keys there are.
+	KeyLastUsed func(id string) (t time.Time, ok bool)
 	// Budgets gives every budget's use now, by subject ("key:ID",
 	// "provider:NAME", "credential:ID"); nil: not shown.
 	Budgets func() map[string][]BudgetUse
@@ -76,7 +77,7 @@ type Server struct {
 	live     LiveTraces
 	metrics  http.Handler
 	statusFn func() Status
-	lastUsed func(ids []string) map[string]time.Time
+	lastUsed func(id string) (time.Time, bool)
 	budgets  func() map[string][]BudgetUse
 	alerts   AlertFeed
 	prices   func() *usage.Prices
@@ -88,7 +89,7 @@ type Server struct {
 
 // New builds the server and its routes.
 func New(o Options) *Server {
-	s := &Server{closing: make(chan struct{}), store: o.Store, tokens: o.Tokens, reload: o.Reload, onChange: o.Changed, health: o.Health, refresh: o.RefreshCredential, provs: o.ProviderStates, live: o.Live, metrics: o.Metrics, statusFn: o.Status, lastUsed: o.KeysLastUsed, budgets: o.Budgets, alerts: o.Alerts, log: o.Logger, mux: http.NewServeMux(),
+	s := &Server{closing: make(chan struct{}), store: o.Store, tokens: o.Tokens, reload: o.Reload, onChange: o.Changed, health: o.Health, refresh: o.RefreshCredential, provs: o.ProviderStates, live: o.Live, metrics: o.Metrics, statusFn: o.Status, lastUsed: o.KeyLastUsed, budgets: o.Budgets, alerts: o.Alerts, log: o.Logger, mux: http.NewServeMux(),
 		prices: o.Prices, pricesImported: o.PricesImported}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

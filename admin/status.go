@@ -72,7 +72,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 		st.Today.CostUnknown += row.CostUnknown
 	}
 	if len(st.Out) > 0 {
-		creds, err := s.store.Credentials("")
+		creds, err := s.store.AllCredentials()
 		if err != nil {
 			return err
 		}

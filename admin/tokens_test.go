@@ -44,7 +44,7 @@ func TestTokenCreationCannotEscalate(t *testing.T) {
 			t.Fatalf("created token = %+v, want an id and a token", created)
 		}
 		nc := e.clientWith(created.Token)
-		if _, err := nc.Keys(t.Context()); err != nil {
+		if _, err := nc.Keys(t.Context(), admin.KeyQuery{}); err != nil {
 			t.Errorf("new keys:read token cannot list keys: %v", err)
 		}
 		_, err = nc.Providers(t.Context())
@@ -202,12 +202,12 @@ func TestChildTokenExpiresWithItsParent(t *testing.T) {
 	if long.ParentID != parent.ID || deflt.ParentID != long.ID {
 		t.Errorf("parent_id = %q and %q, want %s and %s", long.ParentID, deflt.ParentID, parent.ID, long.ID)
 	}
-	if _, err := e.clientWith(deflt.Token).Keys(t.Context()); err != nil {
+	if _, err := e.clientWith(deflt.Token).Keys(t.Context(), admin.KeyQuery{}); err != nil {
 		t.Fatalf("the grandchild does not work before the parent expires: %v", err)
 	}
 	e.clock.Advance(time.Minute + 2*time.Second)
 	for _, c := range []admin.CreatedToken{parent, long, deflt} {
-		_, err := e.clientWith(c.Token).Keys(t.Context())
+		_, err := e.clientWith(c.Token).Keys(t.Context(), admin.KeyQuery{})
 		if ae := wantAPIError(t, err, http.StatusUnauthorized, ""); !strings.Contains(ae.Message, "expired") {
 			t.Errorf("%s after the parent expired: %q, want expired", c.Name, ae.Message)
 		}
@@ -229,13 +229,13 @@ func TestRevokingATokenRevokesWhatItCreated(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []admin.CreatedToken{parent, child, grandchild} {
-		_, err := e.clientWith(c.Token).Keys(t.Context())
+		_, err := e.clientWith(c.Token).Keys(t.Context(), admin.KeyQuery{})
 		if ae := wantAPIError(t, err, http.StatusUnauthorized, ""); !strings.Contains(ae.Message, "revoked") {
 			t.Errorf("%s: %q, want revoked", c.Name, ae.Message)
 		}
 	}
 	for _, c := range []admin.CreatedToken{sibling, nephew} {
-		if _, err := e.clientWith(c.Token).Keys(t.Context()); err != nil {
+		if _, err := e.clientWith(c.Token).Keys(t.Context(), admin.KeyQuery{}); err != nil {
 			t.Errorf("%s, of another line, stopped working: %v", c.Name, err)
 		}
 	}
@@ -265,7 +265,7 @@ func TestRevokingATokenRevokesWhatItCreated(t *testing.T) {
 		if _, err := e.client.RevokeToken(t.Context(), rootRec.ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.clientWith(kid.Token).Keys(t.Context()); err != nil {
+		if _, err := e.clientWith(kid.Token).Keys(t.Context(), admin.KeyQuery{}); err != nil {
 			t.Errorf("the root's child stopped working with it: %v", err)
 		}
 	})

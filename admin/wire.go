@@ -257,6 +257,28 @@ type TracePage struct {
 	NextCursor string  `json:"next_cursor"` // pass as cursor for the next (older) page; "" at the end
 }
 
+// KeyPage is one page of gateway keys: oldest first, or by name when
+// filtered by a name prefix.
+type KeyPage struct {
+	Keys       []Key  `json:"keys"`
+	NextCursor string `json:"next_cursor"` // pass as cursor for the next page; "" at the end
+}
+
+// CredentialPage is one page of credentials, by provider, then oldest first.
+type CredentialPage struct {
+	Credentials []Credential `json:"credentials"`
+	NextCursor  string       `json:"next_cursor"` // pass as cursor for the next page; "" at the end
+}
+
+// Page sizes of the key and credential lists.
+const (
+	DefaultPageLimit = store.DefaultPageLimit
+	MaxPageLimit     = store.MaxPageLimit
+)
+
+// KeyStatuses are the values of the key list's status filter.
+var KeyStatuses = []string{store.KeyActive, store.KeyRevoked, store.KeyExpired}
+
 // UsageRow is the sum of one group's requests over a period.
 type UsageRow struct {
 	Group               string  `json:"group"` // key id, model, provider, day (YYYY-MM-DD) or credential id

@@ -37,6 +37,8 @@ func TestWireTypesMatchTheServer(t *testing.T) {
 		{"CreatedKey", &createdKeyOut{}, &CreatedKey{}},
 		{"Trace", &store.Trace{}, &Trace{}},
 		{"TracePage", &tracePageOut{}, &TracePage{}},
+		{"KeyPage", &keyPageOut{}, &KeyPage{}},
+		{"CredentialPage", &credentialPageOut{}, &CredentialPage{}},
 		{"UsageRow", &store.UsageRow{}, &UsageRow{}},
 		{"Alert", &store.Alert{}, &Alert{}},
 		{"AdminToken", &store.AdminToken{}, &AdminToken{}},

@@ -50,7 +50,7 @@ func startDemo(_ context.Context, st *store.Store, reload func() error, proxyAdd
 			return fail(err)
 		}
 	}
-	creds, err := st.Credentials(DemoProvider)
+	creds, _, err := st.Credentials(store.CredentialFilter{Provider: DemoProvider, NamePrefix: demoName, Limit: store.MaxPageLimit})
 	if err != nil {
 		return fail(err)
 	}
@@ -69,7 +69,8 @@ func startDemo(_ context.Context, st *store.Store, reload func() error, proxyAdd
 	}
 	// The demo key of an earlier start is kept (its traces and usage stay
 	// under it) with a new secret, since the old one was shown only once.
-	keys, err := st.Keys()
+	// By name, the keys named exactly so come first.
+	keys, _, err := st.Keys(store.KeyFilter{Provider: DemoProvider, NamePrefix: demoName, Status: store.KeyActive})
 	if err != nil {
 		return fail(err)
 	}

@@ -281,7 +281,7 @@ func Run(ctx context.Context, o Options) error {
 		PricesImported: func(imported map[string]usage.Price) {
 			px.SetPrices(prices(cfg.Pricing, imported))
 		},
-		Live: traces, Metrics: mets.Handler(), Logger: log, KeysLastUsed: px.KeysLastUsed, Alerts: alerter,
+		Live: traces, Metrics: mets.Handler(), Logger: log, KeyLastUsed: px.KeyLastUsed, Alerts: alerter,
 		Budgets: func() map[string][]admin.BudgetUse { return budgetUse(px.Budgets()) },
 		Status:  statusFunc(o.Version, time.Now(), proxyLn.Addr().String(), px, traces)})
 	adminSrv := &http.Server{Handler: adminAPI.Handler(), ReadHeaderTimeout: 10 * time.Second}

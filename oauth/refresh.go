@@ -261,7 +261,7 @@ func (r *Refresher) reload(id string) error {
 func (r *Refresher) check(ctx context.Context) {
 	// The credentials without their secrets (not the keys: this runs every
 	// Every, however many keys there are); a secret is read when due.
-	creds, err := r.Store.Credentials("")
+	creds, err := r.Store.AllCredentials()
 	if err != nil {
 		r.Logger.Error("oauth: reading credentials", "err", err)
 		return

@@ -89,7 +89,7 @@ func (w *world) randomChange() (string, *Change, error) {
 		return "provider create", &Change{Kind: "provider", ID: name}, err
 	}
 	prov := w.pick(w.provs)
-	creds, err := st.Credentials(prov)
+	creds, _, err := st.Credentials(store.CredentialFilter{Provider: prov, Limit: store.MaxPageLimit})
 	if err != nil {
 		return "", nil, err
 	}
@@ -99,7 +99,7 @@ func (w *world) randomChange() (string, *Change, error) {
 			MonthlyCost: float64(r.IntN(2) * 10)})
 		return "credential create", &Change{Kind: "credential", ID: c.ID}, err
 	}
-	keys, err := st.Keys()
+	keys, _, err := st.Keys(store.KeyFilter{Status: store.KeyActive, Limit: store.MaxPageLimit})
 	if err != nil {
 		return "", nil, err
 	}
@@ -132,7 +132,7 @@ func (w *world) randomChange() (string, *Change, error) {
 		return "key create", &Change{Kind: "key", ID: k.ID}, err
 	case n < 9:
 		k := active[r.IntN(len(active))]
-		kc, _ := st.Credentials(k.Provider)
+		kc, _, _ := st.Credentials(store.CredentialFilter{Provider: k.Provider, Limit: store.MaxPageLimit})
 		ids := []string{kc[r.IntN(len(kc))].ID}
 		strategy := w.pick(strategies)
 		cost := float64(r.IntN(2) * 7)

@@ -11,22 +11,6 @@ import (
 // change; at start the gateway seeds it from the newest traces, so it
 // survives a restart.
 
-// KeysLastUsed is when each of the keys ids was last presented to the
-// proxy; keys never used, or not in the configuration, are absent.
-func (p *Proxy) KeysLastUsed(ids []string) map[string]time.Time {
-	p.reload.Lock()
-	defer p.reload.Unlock()
-	out := make(map[string]time.Time, len(ids))
-	for _, id := range ids {
-		if k := p.conf.keys[id]; k != nil {
-			if ns := k.lastUsed.Load(); ns != 0 {
-				out[id] = time.Unix(0, ns).UTC()
-			}
-		}
-	}
-	return out
-}
-
 // KeyLastUsed is when key id was last presented to the proxy (ok false:
 // never, or no such key).
 func (p *Proxy) KeyLastUsed(id string) (t time.Time, ok bool) {

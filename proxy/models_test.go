@@ -143,7 +143,7 @@ func TestModelAllowListEmptyMeansAll(t *testing.T) {
 	if r := e.do("POST", "/p/v1/batches", bearer(key), `{"input_file_id":"file-1"}`); r.status == 403 {
 		t.Fatalf("a key without a list: %d %s", r.status, r.body)
 	}
-	ks, _ := e.st.Keys()
+	ks, _, _ := e.st.Keys(store.KeyFilter{})
 	if _, err := e.st.UpdateKey(ks[0].ID, store.KeyPatch{Models: &[]string{"o4-*"}}); err != nil {
 		t.Fatal(err)
 	}

@@ -207,7 +207,7 @@ func TestPinnedCredentialOutOfRotationIsSaidSoWithoutAskingAnotherAccount(t *tes
 	if _, err := e.st.UpdateCredential(credID, store.CredentialPatch{Enabled: &on}); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := e.st.Keys()
+	keys, _, err := e.st.Keys(store.KeyFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -284,22 +284,6 @@ func (s *Store) Credential(id string) (Credential, error) {
 	return c, err
 }
 
-// Credentials lists credentials (all, or those of one provider) without their secrets.
-func (s *Store) Credentials(provider string) ([]Credential, error) {
-	var out []Credential
-	err := s.db.View(func(tx *bolt.Tx) error {
-		all, err := listCredentials(tx)
-		out = make([]Credential, 0, len(all))
-		for _, c := range all {
-			if provider == "" || c.Provider == provider {
-				out = append(out, c)
-			}
-		}
-		return err
-	})
-	return out, err
-}
-
 // listCredentials decodes the public part of every credential, sorted by provider, then creation.
 func listCredentials(tx *bolt.Tx) ([]Credential, error) {
 	out := []Credential{}

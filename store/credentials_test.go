@@ -69,21 +69,21 @@ func TestCreateCredential(t *testing.T) {
 		t.Errorf("weight %d rpm %d; want 7 and 120", c.Weight, c.RPM)
 	}
 
-	mine, err := s.Credentials("anthropic")
+	mine, err := s.credentialsOf("anthropic")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(mine) != 1 || mine[0].ID != f.c3.ID {
 		t.Errorf("Credentials(anthropic) = %+v; want only %s", mine, f.c3.ID)
 	}
-	all, err := s.Credentials("")
+	all, err := s.credentialsOf("")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(all) != 4 {
 		t.Errorf("Credentials(\"\") lists %d; want 4", len(all))
 	}
-	if none, err := s.Credentials("gemini"); err != nil || none == nil || len(none) != 0 {
+	if none, err := s.credentialsOf("gemini"); err != nil || none == nil || len(none) != 0 {
 		t.Errorf("Credentials of a provider without any = %#v, %v; want an empty list", none, err)
 	}
 }
@@ -94,7 +94,7 @@ func TestCreateCredentialUnknownProvider(t *testing.T) {
 	if !errors.Is(err, ErrNotFound) {
 		t.Fatalf("CreateCredential for an unknown provider: %v; want ErrNotFound", err)
 	}
-	if list, _ := s.Credentials(""); len(list) != 0 {
+	if list, _ := s.credentialsOf(""); len(list) != 0 {
 		t.Errorf("a refused credential was stored: %+v", list)
 	}
 }
@@ -102,7 +102,7 @@ func TestCreateCredentialUnknownProvider(t *testing.T) {
 func TestCreateCredentialRefusesBadInput(t *testing.T) {
 	s := openTest(t)
 	newFixture(t, s)
-	before, err := s.Credentials("")
+	before, err := s.credentialsOf("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func TestCreateCredentialRefusesBadInput(t *testing.T) {
 			tt.change(&in)
 			_, err := s.CreateCredential(in)
 			wantField(t, err, tt.field)
-			after, err := s.Credentials("")
+			after, err := s.credentialsOf("")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -358,7 +358,7 @@ func TestCreateCredentialTwiceIsIdempotent(t *testing.T) {
 	if c.ID == a.ID || d.ID == a.ID || c.ID == "" || d.ID == "" {
 		t.Fatalf("another secret (%s) or name (%s) returned the existing %s", c.ID, d.ID, a.ID)
 	}
-	all, err := s.Credentials("openai")
+	all, err := s.credentialsOf("openai")
 	if err != nil {
 		t.Fatal(err)
 	}

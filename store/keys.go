@@ -224,6 +224,9 @@ func (s *Store) CreateKey(in KeyInput) (Key, string, error) {
 		if err := tx.Bucket(bucketKeyHashes).Put(k.Hash[:], []byte(k.ID)); err != nil {
 			return err
 		}
+		if err := indexKey(tx, nil, &k); err != nil {
+			return err
+		}
 		return putJSON(tx.Bucket(bucketKeys), []byte(k.ID), &keyRecord{Key: k, HashHex: hex.EncodeToString(k.Hash[:])})
 	})
 	if err != nil {
@@ -290,16 +293,6 @@ func (s *Store) Key(id string) (Key, error) {
 	})
 	k.setStatus(s.now())
 	return k, err
-}
-
-// Keys lists every key, oldest first.
-func (s *Store) Keys() ([]Key, error) {
-	var out []Key
-	err := s.db.View(func(tx *bolt.Tx) (err error) {
-		out, err = listKeys(tx, s.now())
-		return err
-	})
-	return out, err
 }
 
 func listKeys(tx *bolt.Tx, now time.Time) ([]Key, error) {
@@ -370,6 +363,9 @@ func (s *Store) UpdateKey(id string, p KeyPatch) (Key, error) {
 			}
 		}
 		k.UpdatedAt = now
+		if err := indexKey(tx, &rec.Key, &k); err != nil {
+			return err
+		}
 		rec.Key = k
 		return putJSON(tx.Bucket(bucketKeys), []byte(id), rec)
 	})
@@ -396,8 +392,12 @@ func (s *Store) RevokeKey(id string) (Key, error) {
 			return err
 		}
 		if rec.RevokedAt == nil {
+			old := rec.Key
 			rec.RevokedAt = &now
 			rec.UpdatedAt = now
+			if err := indexKey(tx, &old, &rec.Key); err != nil {
+				return err
+			}
 			if err := putJSON(tx.Bucket(bucketKeys), []byte(id), rec); err != nil {
 				return err
 			}
@@ -415,6 +415,9 @@ func deleteKey(tx *bolt.Tx, id string) error {
 		return err
 	}
 	if err := tx.Bucket(bucketKeyHashes).Delete(rec.Hash[:]); err != nil {
+		return err
+	}
+	if err := indexKey(tx, &rec.Key, nil); err != nil {
 		return err
 	}
 	return tx.Bucket(bucketKeys).Delete([]byte(id))
@@ -442,11 +445,15 @@ func (s *Store) RotateKeySecret(id string) (Key, string, error) {
 		if err := hashes.Delete(rec.Hash[:]); err != nil {
 			return err
 		}
+		old := rec.Key
 		rec.Hash = HashKey([]byte(secret))
 		rec.HashHex = hex.EncodeToString(rec.Hash[:])
 		rec.Preview = keyPreview(secret)
 		rec.UpdatedAt = now
 		if err := hashes.Put(rec.Hash[:], []byte(id)); err != nil {
+			return err
+		}
+		if err := indexKey(tx, &old, &rec.Key); err != nil { // the same entries, kept in step all the same
 			return err
 		}
 		k = rec.Key

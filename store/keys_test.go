@@ -109,7 +109,7 @@ func TestCreateKeySecretsAreUnique(t *testing.T) {
 	if len(secrets) != n || len(ids) != n || len(hashes) != n {
 		t.Errorf("%d keys gave %d secrets, %d ids, %d hashes; want all distinct", n, len(secrets), len(ids), len(hashes))
 	}
-	keys, err := s.Keys()
+	keys, err := s.allKeys()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestCreateKeyRefusesBadInput(t *testing.T) {
 
 func assertNoKeys(t *testing.T, s *Store) {
 	t.Helper()
-	if keys, err := s.Keys(); err != nil || len(keys) != 0 {
+	if keys, err := s.allKeys(); err != nil || len(keys) != 0 {
 		t.Errorf("Keys() = %d, %v after a refused create; want none", len(keys), err)
 	}
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -222,7 +222,7 @@ func TestKeyStatus(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		all, err := s.Keys()
+		all, err := s.allKeys()
 		if err != nil {
 			t.Fatal(err)
 		}

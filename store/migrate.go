@@ -21,6 +21,7 @@ var migrations = []migration{
 	{to: 1, name: "create buckets", up: migrateV1},
 	{to: 2, name: "create the per-credential usage roll-ups", up: migrateV2},
 	{to: 3, name: "create the alerts bucket", up: migrateV3},
+	{to: 4, name: "index the keys by creation, name and provider", up: migrateV4},
 }
 
 // LatestSchema is the schema version this build writes.

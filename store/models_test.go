@@ -115,7 +115,7 @@ func TestKeyModelsRefused(t *testing.T) {
 			wantField(t, err, "models")
 		})
 	}
-	keys, _ := s.Keys()
+	keys, _ := s.allKeys()
 	if len(keys) != 1 || !slices.Equal(keys[0].Models, []string{"gpt-5"}) {
 		t.Fatalf("refused input changed the keys: %+v", keys)
 	}

@@ -42,8 +42,8 @@ func TestOpenFreshFile(t *testing.T) {
 	}
 	for _, list := range []func() (int, error){
 		func() (int, error) { p, err := s.Providers(); return len(p), err },
-		func() (int, error) { c, err := s.Credentials(""); return len(c), err },
-		func() (int, error) { k, err := s.Keys(); return len(k), err },
+		func() (int, error) { c, err := s.credentialsOf(""); return len(c), err },
+		func() (int, error) { k, err := s.allKeys(); return len(k), err },
 		func() (int, error) { k, err := s.Tokens(); return len(k), err },
 	} {
 		if n, err := list(); err != nil || n != 0 {

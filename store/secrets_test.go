@@ -57,7 +57,7 @@ func TestSecretsNeverStoredInPlaintext(t *testing.T) {
 func TestCredentialJSONHasNoSecret(t *testing.T) {
 	s := openTest(t)
 	f := newFixture(t, s)
-	creds, err := s.Credentials("")
+	creds, err := s.credentialsOf("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +295,7 @@ func TestUndecodableCredentialRecordIsReportedNotFatal(t *testing.T) {
 	if len(d.Credentials) != 2 || !strings.Contains(d.BrokenCredentials[f.c3.ID], "does not decode") {
 		t.Errorf("Load = %d credentials, broken %v", len(d.Credentials), d.BrokenCredentials)
 	}
-	all, err := s.Credentials("")
+	all, err := s.credentialsOf("")
 	if err != nil || len(all) != 3 {
 		t.Fatalf("Credentials = %d, %v; want 3 (the damaged one by its id)", len(all), err)
 	}

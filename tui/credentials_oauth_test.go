@@ -29,7 +29,7 @@ func oauthTUI(t *testing.T) (*Model, *admin.Client) {
 
 func reloadCredentials(t *testing.T, m *Model, c *admin.Client) {
 	t.Helper()
-	creds, err := c.Credentials(t.Context(), "")
+	creds, err := c.AllCredentials(t.Context(), admin.CredentialQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestCredentialFormAddsAndEditsAnOAuthCredential(t *testing.T) {
 	if msg, ok := submitForm(t, m).(credentialSavedMsg); !ok || msg.Err != nil {
 		t.Fatalf("save: %+v", msg)
 	}
-	creds, err := c.Credentials(t.Context(), "")
+	creds, err := c.AllCredentials(t.Context(), admin.CredentialQuery{})
 	if err != nil || len(creds) != 1 {
 		t.Fatal(creds, err)
 	}

@@ -150,7 +150,8 @@ func TestEndToEnd(t *testing.T) {
 	tm.Type("120")
 	tm.Send(keyPress("enter"))
 	secret := string(waitForMatch(t, tm, secretRE))
-	keys, err := client.Keys(t.Context())
+	page, err := client.Keys(t.Context(), admin.KeyQuery{})
+	keys := page.Keys
 	if err != nil || len(keys) != 1 || keys[0].Name != "e2e-app" || keys[0].RPM != 120 || keys[0].Provider != "openai" {
 		t.Fatalf("keys after the form: %+v, %v", keys, err)
 	}

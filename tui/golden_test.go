@@ -48,8 +48,8 @@ func fixtureAdmin(t *testing.T) *admin.Client {
 	}
 	keys, creds := goldenKeys(), fixtureCredentials()
 	serve("GET /api/v1/status", func(*http.Request) any { return fixtureStatus() })
-	serve("GET /api/v1/keys", func(*http.Request) any { return keys.Keys })
-	serve("GET /api/v1/credentials", func(*http.Request) any { return creds.Credentials })
+	serve("GET /api/v1/keys", func(*http.Request) any { return admin.KeyPage{Keys: keys.Keys} })
+	serve("GET /api/v1/credentials", func(*http.Request) any { return admin.CredentialPage{Credentials: creds.Credentials} })
 	serve("GET /api/v1/providers", func(*http.Request) any { return goldenProviders() })
 	serve("GET /api/v1/usage", func(r *http.Request) any {
 		q := r.URL.Query()

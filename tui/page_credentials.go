@@ -16,6 +16,7 @@ type (
 	// credentialsLoadedMsg is the Credentials page's data.
 	credentialsLoadedMsg struct {
 		Credentials []admin.Credential
+		Next        string // the cursor of the credentials after these ("": no more)
 		Providers   []admin.Provider
 		Today       map[string]admin.UsageRow // today's usage per credential id
 		Err         error
@@ -50,6 +51,7 @@ type credentialsPage struct {
 	flash     banner
 	removed   string // the item this page just removed: its going is no news
 	list      listView
+	pages     pager // the credentials are loaded a page at a time
 }
 
 func newCredentialsPage(c *common) *credentialsPage {
@@ -95,12 +97,13 @@ func (p *credentialsPage) load() tea.Cmd {
 		return nil
 	}
 	p.loading = true
-	c := p.c
+	p.pages.reload()
+	c, n := p.c, len(p.creds)
 	return func() tea.Msg {
 		ctx, cancel := c.call()
 		defer cancel()
 		var msg credentialsLoadedMsg
-		if msg.Credentials, msg.Err = c.client.Credentials(ctx, ""); msg.Err != nil {
+		if msg.Credentials, msg.Next, msg.Err = fetchCredentials(ctx, c.client, n); msg.Err != nil {
 			return msg
 		}
 		if msg.Providers, msg.Err = c.client.Providers(ctx); msg.Err != nil {
@@ -137,12 +140,16 @@ func (p *credentialsPage) update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		p.creds, p.providers, p.today, p.loaded = msg.Credentials, msg.Providers, msg.Today, true
+		p.pages.next = msg.Next
 		if gone := p.setRows(); gone != "" {
 			if gone != p.removed {
 				p.flash = goneBanner("Credential", gone)
 			}
 			p.removed = ""
 		}
+		return p.more()
+	case credentialsMoreMsg:
+		return p.addMore(msg)
 	case credentialSavedMsg:
 		if !p.afterSave(msg.Err, &p.flash) {
 			return nil
@@ -174,7 +181,7 @@ func (p *credentialsPage) updateKey(msg tea.KeyMsg) tea.Cmd {
 		return cmd
 	}
 	if cmd, handled := p.listKey(msg); handled {
-		return cmd
+		return tea.Batch(cmd, p.more())
 	}
 	sel := p.selected()
 	switch {
@@ -201,7 +208,8 @@ func (p *credentialsPage) updateKey(msg tea.KeyMsg) tea.Cmd {
 		p.confirm.ask(fmt.Sprintf("Remove credential %s?", credLabel(sel)),
 			"Its secret is deleted from aigw. Keys whose pool holds it must drop it first.", removeCredential(p.c, sel.ID))
 	default:
-		p.table.update(msg, k, p.list.tableHeight(p.detail(), p.flash, ""))
+		p.table.update(msg, k, p.list.tableHeight(p.detail(), p.flash, p.pages.note(len(p.creds), "credentials", p.list.active())))
+		return p.more()
 	}
 	return nil
 }
@@ -379,7 +387,7 @@ func (p *credentialsPage) view() string {
 		}
 		return s.Muted.Render("Loading credentials…")
 	}
-	return p.list.layout(p.table, p.detail(), p.flash, "")
+	return p.list.layout(p.table, p.detail(), p.flash, p.pages.note(len(p.creds), "credentials", p.list.active()))
 }
 
 // credentialForm is the add form (c == nil) or the edit form of c.

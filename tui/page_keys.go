@@ -17,6 +17,7 @@ type (
 	// key, and the providers and credentials the forms offer.
 	keysLoadedMsg struct {
 		Keys        []admin.Key
+		Next        string // the cursor of the keys after these ("": no more)
 		Today       map[string]admin.UsageRow
 		Credentials []admin.Credential
 		Providers   []admin.Provider
@@ -54,6 +55,7 @@ type keysPage struct {
 	flash       banner
 	list        listView // filter, sort, selection by id
 	showRevoked bool     // H: revoked keys are listed too
+	pages       pager    // the keys are loaded a page at a time
 }
 
 func newKeysPage(c *common) *keysPage {
@@ -108,12 +110,13 @@ func (p *keysPage) load() tea.Cmd {
 		return nil
 	}
 	p.loading = true
-	c := p.c
+	p.pages.reload()
+	c, n := p.c, len(p.keys)
 	return func() tea.Msg {
 		ctx, cancel := c.call()
 		defer cancel()
 		var msg keysLoadedMsg
-		if msg.Keys, msg.Err = c.client.Keys(ctx); msg.Err != nil {
+		if msg.Keys, msg.Next, msg.Err = fetchKeys(ctx, c.client, n); msg.Err != nil {
 			return msg
 		}
 		today := c.today()
@@ -126,7 +129,7 @@ func (p *keysPage) load() tea.Cmd {
 		for _, r := range rows {
 			msg.Today[r.Group] = r
 		}
-		if msg.Credentials, msg.Err = c.client.Credentials(ctx, ""); msg.Err != nil {
+		if msg.Credentials, msg.Err = c.client.AllCredentials(ctx, admin.CredentialQuery{}); msg.Err != nil {
 			return msg
 		}
 		msg.Providers, msg.Err = c.client.Providers(ctx)
@@ -151,9 +154,13 @@ func (p *keysPage) update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		p.keys, p.today, p.creds, p.providers, p.loaded = msg.Keys, msg.Today, msg.Credentials, msg.Providers, true
+		p.pages.next = msg.Next
 		if gone := p.setRows(); gone != "" {
 			p.flash = goneBanner("Key", gone)
 		}
+		return p.more()
+	case keysMoreMsg:
+		return p.addMore(msg)
 	case keyCreatedMsg:
 		if !p.afterSave(msg.Err, &p.flash) {
 			return nil
@@ -197,7 +204,7 @@ func (p *keysPage) updateKey(msg tea.KeyMsg) tea.Cmd {
 		return cmd
 	}
 	if cmd, handled := p.listKey(msg); handled {
-		return cmd
+		return tea.Batch(cmd, p.more())
 	}
 	switch {
 	case key.Matches(msg, k.Refresh):
@@ -231,7 +238,8 @@ func (p *keysPage) updateKey(msg tea.KeyMsg) tea.Cmd {
 		p.confirm.ask(fmt.Sprintf("Revoke key %s?", keyLabel(sel)),
 			"Applications that use it get 401 from now on. This cannot be undone.", revokeKey(p.c, sel.ID))
 	default:
-		p.table.update(msg, k, p.list.tableHeight(p.detail(), p.flash, p.hiddenNote()))
+		p.table.update(msg, k, p.list.tableHeight(p.detail(), p.flash, p.note()))
+		return p.more()
 	}
 	return nil
 }
@@ -405,7 +413,7 @@ func (p *keysPage) view() string {
 		}
 		return msg
 	}
-	return p.list.layout(p.table, p.detail(), p.flash, p.hiddenNote())
+	return p.list.layout(p.table, p.detail(), p.flash, p.note())
 }
 
 // secretView shows a new key's secret, the only time it can be seen.

@@ -92,17 +92,11 @@ func (p *usagePage) load() tea.Cmd {
 		}
 		switch by {
 		case admin.GroupByKey:
-			keys, err := c.client.Keys(ctx)
-			if err != nil {
-				msg.Err = err
+			if msg.KeyNames, msg.Err = keyNames(ctx, c.client, msg.Rows); msg.Err != nil {
 				return msg
 			}
-			msg.KeyNames = make(map[string]string, len(keys))
-			for _, k := range keys {
-				msg.KeyNames[k.ID] = k.Name
-			}
 		case admin.GroupByCredential:
-			creds, err := c.client.Credentials(ctx, "")
+			creds, err := c.client.AllCredentials(ctx, admin.CredentialQuery{})
 			if err != nil {
 				msg.Err = err
 				return msg

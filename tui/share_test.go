@@ -128,7 +128,7 @@ func TestCacheReadShareEndToEnd(t *testing.T) {
 func TestCredentialsPageWithAGatewayWithoutCredentialUsage(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/credentials", func(w http.ResponseWriter, r *http.Request) {
-		_ = json.NewEncoder(w).Encode(fixtureCredentials().Credentials)
+		_ = json.NewEncoder(w).Encode(admin.CredentialPage{Credentials: fixtureCredentials().Credentials})
 	})
 	mux.HandleFunc("GET /api/v1/providers", func(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(fixtureProviders())

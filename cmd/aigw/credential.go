@@ -116,40 +116,40 @@ func readSecret(s *ioStreams) (string, error) {
 }
 
 func newCredentialListCmd(a *app) *cobra.Command {
-	var provider string
+	var q admin.CredentialQuery
+	var pages pageFlags
 	cmd := &cobra.Command{
-		Use:     "list [--provider NAME]",
+		Use:     "list [--provider NAME] [--name PREFIX] [--limit N] [--all]",
 		Aliases: []string{"ls"},
 		Short:   "List credentials (secrets are never shown, only a short preview)",
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := pages.check(cmd); err != nil {
+				return err
+			}
 			c, err := a.client()
 			if err != nil {
 				return err
 			}
-			cs, err := c.Credentials(cmd.Context(), provider)
-			if err != nil {
-				return err
+			l := listing[admin.Credential]{a: a, plural: "credentials",
+				header: []string{"ID", "PROVIDER", "NAME", "KIND", "SECRET", "WEIGHT", "RPM", "STATE", "REQUESTS", "FAILURES"},
+				row: func(c admin.Credential) []string {
+					state, reqs, fails := healthCells(c)
+					return []string{c.ID, c.Provider, orDash(c.Name), kindCell(c), c.Preview, fmt.Sprint(c.Weight), fmtInt(c.RPM), state, reqs, fails}
+				},
+				id: func(c admin.Credential) string { return c.ID },
+				fetch: func(cursor string, limit int) ([]admin.Credential, string, error) {
+					q.Cursor, q.Limit = cursor, limit
+					page, err := c.Credentials(cmd.Context(), q)
+					return page.Credentials, page.NextCursor, err
+				},
 			}
-			if a.output == "json" {
-				return printJSON(a.io.Out, cs)
-			}
-			if a.output == "id" {
-				ids := make([]string, len(cs))
-				for i, c := range cs {
-					ids[i] = c.ID
-				}
-				return printIDs(a.io.Out, ids...)
-			}
-			t := newTable("ID", "PROVIDER", "NAME", "KIND", "SECRET", "WEIGHT", "RPM", "STATE", "REQUESTS", "FAILURES")
-			for _, c := range cs {
-				state, reqs, fails := healthCells(c)
-				t.add(c.ID, c.Provider, orDash(c.Name), kindCell(c), c.Preview, fmt.Sprint(c.Weight), fmtInt(c.RPM), state, reqs, fails)
-			}
-			return t.print(a.io.Out, a.io.outWidth)
+			return l.run(pages)
 		},
 	}
-	cmd.Flags().StringVar(&provider, "provider", "", "only this provider's credentials")
+	cmd.Flags().StringVar(&q.Provider, "provider", "", "only this provider's credentials")
+	cmd.Flags().StringVar(&q.Name, "name", "", "only credentials whose name starts with PREFIX")
+	pages.register(cmd, "credentials")
 	_ = cmd.RegisterFlagCompletionFunc("provider", a.completeProviders)
 	return cmd
 }
@@ -381,7 +381,7 @@ func (a *app) completeCredentials(cmd *cobra.Command, argv []string, _ string) (
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	cs, err := c.Credentials(cmd.Context(), "")
+	cs, err := c.AllCredentials(cmd.Context(), admin.CredentialQuery{})
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}

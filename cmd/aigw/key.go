@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -116,39 +117,47 @@ func newKeyCreateCmd(a *app) *cobra.Command {
 }
 
 func newKeyListCmd(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:     "list",
+	var q admin.KeyQuery
+	var pages pageFlags
+	cmd := &cobra.Command{
+		Use:     "list [--provider NAME] [--name PREFIX] [--status active|revoked|expired] [--limit N] [--all]",
 		Aliases: []string{"ls"},
-		Short:   "List gateway keys (never their secrets)",
+		Short:   "List gateway keys (never their secrets), oldest first",
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := pages.check(cmd); err != nil {
+				return err
+			}
+			if q.Status != "" && !slices.Contains(admin.KeyStatuses, q.Status) {
+				return &usageError{fmt.Errorf("--status %q: must be one of %s", q.Status, strings.Join(admin.KeyStatuses, ", "))}
+			}
 			c, err := a.client()
 			if err != nil {
 				return err
 			}
-			ks, err := c.Keys(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if a.output == "json" {
-				return printJSON(a.io.Out, ks)
-			}
-			if a.output == "id" {
-				ids := make([]string, len(ks))
-				for i, k := range ks {
-					ids[i] = k.ID
-				}
-				return printIDs(a.io.Out, ids...)
-			}
-			t := newTable("ID", "NAME", "PROVIDER", "STRATEGY", "CREDENTIALS", "MODELS", "LIMITS", "STATUS", "EXPIRES", "LAST USED")
 			now := time.Now()
-			for _, k := range ks {
-				t.add(k.ID, orDash(k.Name), k.Provider, k.Strategy, strings.Join(k.Credentials, ","), modelsText(k.Models),
-					limitsText(k.Limits), k.Status, fmtTimePtr(k.ExpiresAt), lastUsedText(k.LastUsedAt, now))
+			l := listing[admin.Key]{a: a, plural: "keys",
+				header: []string{"ID", "NAME", "PROVIDER", "STRATEGY", "CREDENTIALS", "MODELS", "LIMITS", "STATUS", "EXPIRES", "LAST USED"},
+				row: func(k admin.Key) []string {
+					return []string{k.ID, orDash(k.Name), k.Provider, k.Strategy, strings.Join(k.Credentials, ","), modelsText(k.Models),
+						limitsText(k.Limits), k.Status, fmtTimePtr(k.ExpiresAt), lastUsedText(k.LastUsedAt, now)}
+				},
+				id: func(k admin.Key) string { return k.ID },
+				fetch: func(cursor string, limit int) ([]admin.Key, string, error) {
+					q.Cursor, q.Limit = cursor, limit
+					page, err := c.Keys(cmd.Context(), q)
+					return page.Keys, page.NextCursor, err
+				},
 			}
-			return t.print(a.io.Out, a.io.outWidth)
+			return l.run(pages)
 		},
 	}
+	cmd.Flags().StringVar(&q.Provider, "provider", "", "only this provider's keys")
+	cmd.Flags().StringVar(&q.Name, "name", "", "only keys whose name starts with PREFIX (listed by name)")
+	cmd.Flags().StringVar(&q.Status, "status", "", "only active, revoked or expired keys")
+	pages.register(cmd, "keys")
+	_ = cmd.RegisterFlagCompletionFunc("provider", a.completeProviders)
+	return cmd
 }
 
 // limitsText summarises a key's limits: "rpm 60, tpm 10000".
@@ -332,7 +341,7 @@ func (a *app) printKeyFields(k admin.Key, extra ...string) error {
 	return printFields(a.io.Out, append(pairs, extra...)...)
 }
 
-func (a *app) completeKeys(cmd *cobra.Command, argv []string, _ string) ([]string, cobra.ShellCompDirective) {
+func (a *app) completeKeys(cmd *cobra.Command, argv []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 	if len(argv) > 0 {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
@@ -340,12 +349,22 @@ func (a *app) completeKeys(cmd *cobra.Command, argv []string, _ string) ([]strin
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	ks, err := c.Keys(cmd.Context())
+	// One page: the keys whose name starts with what is typed (their
+	// names), or the oldest ones (their ids).
+	q := admin.KeyQuery{}
+	if !strings.HasPrefix(toComplete, "key_") {
+		q.Name = toComplete
+	}
+	page, err := c.Keys(cmd.Context(), q)
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	out := make([]string, 0, len(ks))
-	for _, k := range ks {
+	out := make([]string, 0, len(page.Keys))
+	for _, k := range page.Keys {
+		if q.Name != "" {
+			out = append(out, k.Name+"\t"+k.ID+" "+k.Provider+" ("+k.Status+")")
+			continue
+		}
 		out = append(out, k.ID+"\t"+k.Provider+" "+k.Name+" ("+k.Status+")")
 	}
 	return out, cobra.ShellCompDirectiveNoFileComp

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -33,22 +34,31 @@ func (a *app) credentialArg(ctx context.Context, arg string) (*admin.Client, str
 	return c, id, err
 }
 
+// resolveKey asks the server for the keys named s: listed by name, those
+// named exactly s come first, so one page or two settle it however many
+// keys there are.
 func resolveKey(ctx context.Context, c *admin.Client, s string) (string, error) {
 	if s == "" || strings.HasPrefix(s, "key_") {
 		return s, nil
 	}
-	ks, err := c.Keys(ctx)
-	if err != nil {
-		return "", err
-	}
 	var ids []string
-	for _, k := range ks {
-		if k.Name == s {
+	err := c.EachKeyPage(ctx, admin.KeyQuery{Name: s}, func(page []admin.Key) error {
+		for _, k := range page {
+			if k.Name != s {
+				return errFound // the names after it sort after s
+			}
 			ids = append(ids, k.ID)
 		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errFound) {
+		return "", err
 	}
 	return oneNamed("key", s, ids)
 }
+
+// errFound ends a walk over pages early.
+var errFound = errors.New("found")
 
 func resolveCredential(ctx context.Context, c *admin.Client, s string) (string, error) {
 	ids, err := resolveCredentials(ctx, c, []string{s})
@@ -70,7 +80,7 @@ func resolveCredentials(ctx context.Context, c *admin.Client, list []string) ([]
 			continue
 		}
 		if byName == nil {
-			cs, err := c.Credentials(ctx, "")
+			cs, err := c.AllCredentials(ctx, admin.CredentialQuery{})
 			if err != nil {
 				return nil, err
 			}

@@ -1,0 +1,554 @@
+package store
+
+import (
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// allKeys pages through every key, oldest first (what Keys() returned
+// before keys were paged).
+func (s *Store) allKeys() ([]Key, error) {
+	out := []Key{}
+	f := KeyFilter{Limit: MaxPageLimit}
+	for range 1000 {
+		page, next, err := s.Keys(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		if next == "" {
+			return out, nil
+		}
+		f.After = next
+	}
+	panic("allKeys: more than 1000 pages")
+}
+
+// credentialsOf pages through the credentials of provider ("": all).
+func (s *Store) credentialsOf(provider string) ([]Credential, error) {
+	out := []Credential{}
+	f := CredentialFilter{Provider: provider, Limit: MaxPageLimit}
+	for range 1000 {
+		page, next, err := s.Credentials(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		if next == "" {
+			return out, nil
+		}
+		f.After = next
+	}
+	panic("credentialsOf: more than 1000 pages")
+}
+
+// pageKeys concatenates every page of f at its limit, checking that only
+// the last page is short and that no key comes twice.
+func pageKeys(t testing.TB, s *Store, f KeyFilter) []Key {
+	t.Helper()
+	var out []Key
+	seen := map[string]bool{}
+	for pages := 0; ; pages++ {
+		if pages > 10000 {
+			t.Fatal("more than 10000 pages")
+		}
+		page, next, err := s.Keys(f)
+		if err != nil {
+			t.Fatalf("Keys(%+v): %v", f, err)
+		}
+		for _, k := range page {
+			if seen[k.ID] {
+				t.Fatalf("Keys(%+v): %s listed twice", f, k.ID)
+			}
+			seen[k.ID] = true
+		}
+		out = append(out, page...)
+		limit := f.Limit
+		if limit == 0 {
+			limit = DefaultPageLimit
+		}
+		if next == "" {
+			return out
+		}
+		if len(page) != limit {
+			t.Fatalf("Keys(%+v): a page of %d with a next cursor; want %d", f, len(page), limit)
+		}
+		f.After = next
+	}
+}
+
+func keyIDs(ks []Key) []string {
+	ids := make([]string, len(ks))
+	for i, k := range ks {
+		ids[i] = k.ID
+	}
+	return ids
+}
+
+// fillKeys creates n keys through CreateKey, over two providers, with names
+// "web-…", "ci-…" and none, revoking every 7th and letting every 11th
+// expire; the clock moves on between some (several keys share a creation
+// time, then the id orders them).
+func fillKeys(t testing.TB, s *Store, clk *clock, f fixture, n int) {
+	t.Helper()
+	for i := range n {
+		in := KeyInput{Provider: "openai", Credentials: []string{f.c1.ID}}
+		if i%3 == 0 {
+			in = KeyInput{Provider: "anthropic", Credentials: []string{f.c3.ID}}
+		}
+		switch i % 4 {
+		case 0:
+			in.Name = fmt.Sprintf("web-%03d", i)
+		case 1, 2:
+			in.Name = fmt.Sprintf("ci-%03d", n-i)
+		}
+		if i%11 == 5 {
+			exp := clk.Now().Add(time.Hour)
+			in.ExpiresAt = &exp
+		}
+		k, _, err := s.CreateKey(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%7 == 3 {
+			if _, err := s.RevokeKey(k.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i%4 != 3 {
+			clk.Advance(time.Millisecond)
+		}
+	}
+	clk.Advance(2 * time.Hour) // the keys with an expiry have expired
+}
+
+// wantKeys is what a filter must list, computed from every key the proxy
+// loads (Load's order: oldest first), then by name when a prefix is given.
+func wantKeys(t testing.TB, s *Store, f KeyFilter) []string {
+	t.Helper()
+	d, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []Key
+	for _, k := range d.Keys {
+		if (f.Provider == "" || k.Provider == f.Provider) && strings.HasPrefix(k.Name, f.NamePrefix) && (f.Status == "" || k.Status == f.Status) {
+			out = append(out, k)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Key) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	if f.NamePrefix != "" {
+		slices.SortStableFunc(out, func(a, b Key) int { return strings.Compare(a.Name, b.Name) })
+	}
+	return keyIDs(out)
+}
+
+func TestKeysPagesConcatenateToEveryKeyOnce(t *testing.T) {
+	s, clk := openTestClock(t)
+	f := newFixture(t, s)
+	fillKeys(t, s, clk, f, 260)
+
+	for _, kf := range []KeyFilter{
+		{}, {Limit: 7}, {Limit: 1}, {Limit: 260}, {Limit: MaxPageLimit},
+		{Provider: "openai", Limit: 9}, {Provider: "anthropic"}, {Provider: "gemini"},
+		{NamePrefix: "web-", Limit: 8}, {NamePrefix: "ci-", Limit: 50}, {NamePrefix: "ci-1"}, {NamePrefix: "nobody"},
+		{Status: KeyActive, Limit: 13}, {Status: KeyRevoked, Limit: 5}, {Status: KeyExpired, Limit: 3},
+		{Provider: "anthropic", Status: KeyRevoked, Limit: 2}, {NamePrefix: "web-", Provider: "openai", Limit: 4},
+		{NamePrefix: "ci-", Provider: "anthropic", Status: KeyExpired, Limit: 1},
+	} {
+		got := keyIDs(pageKeys(t, s, kf))
+		want := wantKeys(t, s, kf)
+		if !slices.Equal(got, want) {
+			t.Errorf("Keys(%+v) pages list %d keys %v…; want %d %v…", kf, len(got), got[:min(len(got), 3)], len(want), want[:min(len(want), 3)])
+		}
+	}
+	if all := wantKeys(t, s, KeyFilter{}); len(all) != 260 {
+		t.Fatalf("Load lists %d keys; want 260", len(all))
+	}
+	first, next, err := s.Keys(KeyFilter{})
+	if err != nil || len(first) != DefaultPageLimit || next == "" {
+		t.Errorf("the first page = %d keys, next %q, %v; want %d and a cursor", len(first), next, err, DefaultPageLimit)
+	}
+	for _, k := range first {
+		if k.Hash == ([32]byte{}) || k.Status == "" || k.Models == nil {
+			t.Fatalf("a listed key lacks its hash, status or models: %+v", k)
+		}
+	}
+}
+
+func TestKeysPagesWhileKeysChange(t *testing.T) {
+	s, clk := openTestClock(t)
+	f := newFixture(t, s)
+	fillKeys(t, s, clk, f, 60)
+	for _, kf := range []KeyFilter{{Limit: 10}, {Provider: "openai", Limit: 10}, {NamePrefix: "ci-", Limit: 5}} {
+		before := wantKeys(t, s, kf)
+		page, next, err := s.Keys(kf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := keyIDs(page)
+		// Between pages: one key of the page and one further on revoked,
+		// one created (named to sort in the middle of the ci- keys).
+		for _, id := range []string{got[2], before[len(before)-2]} {
+			if _, err := s.RevokeKey(id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		created, _, err := s.CreateKey(KeyInput{Provider: "openai", Credentials: []string{f.c1.ID}, Name: "ci-030x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		kf.After = next
+		got = append(got, keyIDs(pageKeys(t, s, kf))...)
+		seen := map[string]int{}
+		for _, id := range got {
+			seen[id]++
+		}
+		for _, id := range before {
+			if seen[id] != 1 {
+				t.Errorf("Keys(%+v): key %s listed %d times across pages; want once", kf, id, seen[id])
+			}
+		}
+		if seen[created.ID] > 1 {
+			t.Errorf("Keys(%+v): the key created between pages is listed %d times", kf, seen[created.ID])
+		}
+		if kf.NamePrefix == "" && kf.Provider == "" && seen[created.ID] != 1 {
+			t.Errorf("Keys(%+v): the key created between pages is missing from the last page", kf)
+		}
+		if _, err := s.RevokeKey(created.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestKeysPageRefusals(t *testing.T) {
+	s, clk := openTestClock(t)
+	f := newFixture(t, s)
+	fillKeys(t, s, clk, f, 12)
+	_, next, err := s.Keys(KeyFilter{Limit: 2})
+	if err != nil || next == "" {
+		t.Fatalf("Keys = next %q, %v", next, err)
+	}
+	_, nameNext, err := s.Keys(KeyFilter{NamePrefix: "ci-", Limit: 2})
+	if err != nil || nameNext == "" {
+		t.Fatalf("Keys = next %q, %v", nameNext, err)
+	}
+	for _, c := range []struct {
+		f     KeyFilter
+		field string
+	}{
+		{KeyFilter{Status: "paused"}, "status"},
+		{KeyFilter{Limit: -1}, "limit"},
+		{KeyFilter{Limit: MaxPageLimit + 1}, "limit"},
+		{KeyFilter{After: "garbage!"}, "cursor"},
+		{KeyFilter{After: "AAAA"}, "cursor"},
+		{KeyFilter{After: next[:len(next)-1] + "\x00"}, "cursor"},
+		{KeyFilter{After: nameNext}, "cursor"},                     // of another listing
+		{KeyFilter{NamePrefix: "web-", After: nameNext}, "cursor"}, // another prefix
+		{KeyFilter{Provider: "openai", After: next}, "cursor"},     // another index
+		{KeyFilter{NamePrefix: "ci-", After: next}, "cursor"},      // another index
+	} {
+		page, n, err := s.Keys(c.f)
+		wantField(t, err, c.field)
+		if page != nil || n != "" {
+			t.Errorf("Keys(%+v) refused but returned %d keys, next %q", c.f, len(page), n)
+		}
+	}
+}
+
+func TestCredentialsPages(t *testing.T) {
+	s := openTest(t)
+	f := newFixture(t, s)
+	for i := range 30 {
+		p := []string{"openai", "anthropic"}[i%2]
+		if _, err := s.CreateCredential(CredentialInput{Provider: p, Name: fmt.Sprintf("team-%02d", i), Secret: fmt.Sprintf("sk-pagesecret-%04d-abcdefgh", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := s.AllCredentials()
+	if err != nil || len(all) != 33 {
+		t.Fatalf("AllCredentials = %d, %v; want 33", len(all), err)
+	}
+	for _, cf := range []CredentialFilter{{Limit: 4}, {Limit: 1}, {}, {Provider: "openai", Limit: 5}, {NamePrefix: "team-1", Limit: 3}, {Provider: "anthropic", NamePrefix: "team-"}, {Provider: "gemini"}} {
+		var want []string
+		for _, c := range all {
+			if (cf.Provider == "" || c.Provider == cf.Provider) && strings.HasPrefix(c.Name, cf.NamePrefix) {
+				want = append(want, c.ID)
+			}
+		}
+		var got []string
+		g := cf
+		for range 100 {
+			page, next, err := s.Credentials(g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range page {
+				got = append(got, c.ID)
+			}
+			if next == "" {
+				break
+			}
+			g.After = next
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("Credentials(%+v) pages = %d %v; want %d %v", cf, len(got), got, len(want), want)
+		}
+	}
+	// A credential removed between pages does not shift the next page.
+	page, next, err := s.Credentials(CredentialFilter{Limit: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteCredential(page[2].ID); err != nil {
+		t.Fatal(err)
+	}
+	rest, _, err := s.Credentials(CredentialFilter{After: next, Limit: 3})
+	if err != nil || len(rest) == 0 || rest[0].ID != all[3].ID {
+		t.Errorf("the page after a removed credential starts with %v, %v; want %s", keyIDsOf(rest), err, all[3].ID)
+	}
+	for _, bad := range []CredentialFilter{{After: "%%"}, {After: "Yw"}, {Limit: 1001}} {
+		_, _, err := s.Credentials(bad)
+		if err == nil {
+			t.Errorf("Credentials(%+v) = nil error; want a refusal", bad)
+		}
+	}
+	_ = f
+}
+
+func keyIDsOf(cs []Credential) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.ID
+	}
+	return out
+}
+
+// checkKeyIndexes asserts that each key index holds exactly one entry per
+// stored key, with its current summary.
+func checkKeyIndexes(t testing.TB, s *Store) {
+	t.Helper()
+	err := s.db.View(func(tx *bolt.Tx) error {
+		keys, err := listKeys(tx, s.now())
+		if err != nil {
+			return err
+		}
+		want := map[string]map[string]string{}
+		for i := range keys {
+			for _, e := range keyIndexEntries(&keys[i]) {
+				if want[string(e[0])] == nil {
+					want[string(e[0])] = map[string]string{}
+				}
+				want[string(e[0])][string(e[1])] = string(encodeKeySummary(&keys[i]))
+			}
+		}
+		for _, b := range [][]byte{bucketKeysByCreated, bucketKeysByName, bucketKeysByProvider} {
+			got := map[string]string{}
+			_ = tx.Bucket(b).ForEach(func(k, v []byte) error { got[string(k)] = string(v); return nil })
+			if len(got) != len(keys) || !maps.Equal(got, want[string(b)]) && len(keys) > 0 {
+				t.Errorf("index %s holds %d entries for %d keys, or stale ones", b, len(got), len(keys))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
+}
+
+// TestMigrateV3KeysAreIndexed opens a file a v3 aigw wrote, holding keys
+// but no key indexes: v4 builds them, and the keys list as before.
+func TestMigrateV3KeysAreIndexed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "aigw.db")
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(db, migrations[:3]); err != nil {
+		t.Fatal(err)
+	}
+	created := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	var ids []string
+	err = db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketKeysByCreated) != nil {
+			t.Fatal("a v3 file already has the key index")
+		}
+		p := Provider{Name: "openai", Type: TypeOpenAI, BaseURL: "https://api.openai.com", CreatedAt: created}
+		if err := putJSON(tx.Bucket(bucketProviders), []byte(p.Name), &p); err != nil {
+			return err
+		}
+		for i := range 25 {
+			k := Key{ID: fmt.Sprintf("key_v3%02dABCDEFG", (i*7)%25), Name: fmt.Sprintf("old-%d", i%5), Provider: "openai",
+				Credentials: []string{}, Strategy: StrategyRoundRobin, CreatedAt: created.Add(time.Duration(i/2) * time.Second), UpdatedAt: created}
+			if i%4 == 0 {
+				k.RevokedAt = &created
+			}
+			h := HashKey([]byte(k.ID))
+			if err := putJSON(tx.Bucket(bucketKeys), []byte(k.ID), &keyRecord{Key: k, HashHex: fmt.Sprintf("%x", h)}); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketKeyHashes).Put(h[:], []byte(k.ID)); err != nil {
+				return err
+			}
+			ids = append(ids, k.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s, err := Open(path, testKey, Options{})
+	if err != nil {
+		t.Fatalf("Open of a v3 file: %v", err)
+	}
+	defer func() {
+		s.Close()
+		checkDatabase(t, path, testKey)
+	}()
+	if v, _ := s.SchemaVersion(); v != LatestSchema || LatestSchema < 4 {
+		t.Errorf("schema after Open = v%d; want v%d (≥ 4)", v, LatestSchema)
+	}
+	got := pageKeys(t, s, KeyFilter{Limit: 4})
+	if len(got) != 25 || !slices.Equal(keyIDs(got), wantKeys(t, s, KeyFilter{})) {
+		t.Errorf("the v3 keys list as %v; want the 25, oldest first", keyIDs(got))
+	}
+	if revoked := pageKeys(t, s, KeyFilter{Status: KeyRevoked, NamePrefix: "old-"}); len(revoked) != 7 {
+		t.Errorf("revoked v3 keys by name = %d; want 7", len(revoked))
+	}
+	checkKeyIndexes(t, s)
+}
+
+// BenchmarkKeysPage100k reads one page (default size) of 100,000 stored
+// keys, with each filter, from the middle of the listing. Rare matches
+// (the few revoked keys, one name) are the worst case: the page's index
+// range is walked without decoding the keys it passes.
+func BenchmarkKeysPage100k(b *testing.B) {
+	s := openTest(b)
+	const n = 100_000
+	fillKeysFast(b, s, n)
+	for _, c := range []struct {
+		name string
+		f    KeyFilter
+	}{
+		{"all", KeyFilter{}},
+		{"all_limit1000", KeyFilter{Limit: MaxPageLimit}},
+		{"provider", KeyFilter{Provider: "anthropic"}},
+		{"name_prefix", KeyFilter{NamePrefix: "svc-1"}},
+		{"name_exact", KeyFilter{NamePrefix: "svc-54321"}},
+		{"status_revoked_rare", KeyFilter{Status: KeyRevoked}},
+		{"status_active", KeyFilter{Status: KeyActive}},
+		{"provider_revoked", KeyFilter{Provider: "anthropic", Status: KeyRevoked}},
+	} {
+		// Start from the middle (the cursor after the first half) except
+		// for filters whose matches are too few to have one.
+		first, next, err := s.Keys(c.f)
+		if err != nil || len(first) == 0 {
+			b.Fatalf("%s: %d keys, %v", c.name, len(first), err)
+		}
+		f := c.f
+		f.After = next
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := s.Keys(f); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// fillKeysFast stores n keys as CreateKey would, 10,000 a transaction
+// (CreateKey's one commit per key would take minutes): names svc-<i>,
+// two providers, one key in 1,000 revoked.
+func fillKeysFast(b testing.TB, s *Store, n int) {
+	s.db.NoSync = true
+	defer func() { s.db.NoSync = false }()
+	if _, err := s.CreateProvider(Provider{Name: "openai", Type: TypeOpenAI, BaseURL: "https://api.openai.com"}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.CreateProvider(Provider{Name: "anthropic", Type: TypeAnthropic, BaseURL: "https://api.anthropic.com"}); err != nil {
+		b.Fatal(err)
+	}
+	t0 := s.now().UTC()
+	for start := 0; start < n; start += 10_000 {
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			for i := start; i < min(n, start+10_000); i++ {
+				k := Key{ID: newID("key_"), Name: fmt.Sprintf("svc-%d", i), Provider: []string{"openai", "anthropic"}[i%2],
+					Credentials: []string{"cred_AAAAAAAAAAAA", "cred_BBBBBBBBBBBB"}, Strategy: DefaultStrategy,
+					Limits: Limits{RPM: 60}, CreatedAt: t0.Add(time.Duration(i) * time.Microsecond), UpdatedAt: t0}
+				if i%1000 == 999 {
+					k.RevokedAt = &t0
+				}
+				k.Hash = HashKey([]byte(k.ID))
+				if err := indexKey(tx, nil, &k); err != nil {
+					return err
+				}
+				if err := putJSON(tx.Bucket(bucketKeys), []byte(k.ID), &keyRecord{Key: k, HashHex: fmt.Sprintf("%x", k.Hash)}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// FuzzKeysCursor feeds the cursor parameter (what a client sends) to every
+// kind of listing: it is refused as a bad cursor or answers a page that
+// only holds keys of the filter, never a panic or another error.
+func FuzzKeysCursor(f *testing.F) {
+	s, clk := openTestClock(f)
+	fx := newFixture(f, s)
+	fillKeys(f, s, clk, fx, 30)
+	filters := []KeyFilter{{Limit: 3}, {Provider: "openai", Limit: 3}, {NamePrefix: "ci-", Limit: 3}, {NamePrefix: "web-", Status: KeyRevoked, Limit: 2}}
+	for _, kf := range filters {
+		_, next, err := s.Keys(kf)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(next)
+	}
+	f.Add("")
+	f.Add("Yw")
+	f.Add("bgA")
+	f.Add("cGI=")
+	f.Fuzz(func(t *testing.T, cursor string) {
+		for _, kf := range filters {
+			kf.After = cursor
+			page, next, err := s.Keys(kf)
+			if err != nil {
+				wantField(t, err, "cursor")
+				continue
+			}
+			if len(page) > kf.Limit || (next != "" && len(page) != kf.Limit) {
+				t.Fatalf("Keys(%+v) = %d keys, next %q", kf, len(page), next)
+			}
+			for _, k := range page {
+				if kf.Provider != "" && k.Provider != kf.Provider || !strings.HasPrefix(k.Name, kf.NamePrefix) || kf.Status != "" && k.Status != kf.Status {
+					t.Fatalf("Keys(%+v) lists %s (%s, %q, %s)", kf, k.ID, k.Provider, k.Name, k.Status)
+				}
+			}
+		}
+		cf := CredentialFilter{After: cursor, Limit: 2}
+		if _, _, err := s.Credentials(cf); err != nil {
+			wantField(t, err, "cursor")
+		}
+	})
+}
