@@ -40,7 +40,11 @@ func (s *Server) providerViews(ps ...store.Provider) []providerOut {
 	if s.provs != nil {
 		states = s.provs()
 	}
-	budgets := s.budgetUse()
+	subjects := make([]string, len(ps))
+	for i := range ps {
+		subjects[i] = "provider:" + ps[i].Name
+	}
+	budgets := s.budgetUse(subjects)
 	out := make([]providerOut, len(ps))
 	for i, p := range ps {
 		out[i] = providerOut{Provider: p, Broken: states[p.Name], BudgetUse: budgets.of("provider:" + p.Name)}
@@ -130,7 +134,7 @@ type credentialOut struct {
 }
 
 func (s *Server) credentialView(c store.Credential) credentialOut {
-	return s.credentialWith(c, s.budgetUse())
+	return s.credentialWith(c, s.budgetUse([]string{"credential:" + c.ID}))
 }
 
 // credentialWith is c with its health and its budget's use (from budgets,

@@ -16,7 +16,11 @@ type keyOut struct {
 
 // withLastUsed adds the keys' last_used_at from the proxy.
 func (s *Server) withLastUsed(ks ...store.Key) []keyOut {
-	budgets := s.budgetUse()
+	subjects := make([]string, len(ks))
+	for i := range ks {
+		subjects[i] = "key:" + ks[i].ID
+	}
+	budgets := s.budgetUse(subjects)
 	out := make([]keyOut, len(ks))
 	for i, k := range ks {
 		out[i].Key = k
@@ -35,12 +39,14 @@ func (s *Server) withLastUsed(ks ...store.Key) []keyOut {
 // "provider:NAME", "credential:ID").
 type budgetUses map[string][]BudgetUse
 
-// budgetUse asks the proxy for every budget's use (nil without a proxy).
-func (s *Server) budgetUse() budgetUses {
+// budgetUse asks the proxy for the use of the subjects' budgets (nil
+// without a proxy): an answer costs what it lists, however many budgets
+// there are.
+func (s *Server) budgetUse(subjects []string) budgetUses {
 	if s.budgets == nil {
 		return nil
 	}
-	return s.budgets()
+	return s.budgets(subjects)
 }
 
 // of is subject's budgets; [] when it has none.

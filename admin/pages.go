@@ -89,7 +89,11 @@ func (s *Server) listCredentials(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	budgets := s.budgetUse()
+	subjects := make([]string, len(cs))
+	for i := range cs {
+		subjects[i] = "credential:" + cs[i].ID
+	}
+	budgets := s.budgetUse(subjects)
 	out := make([]credentialOut, len(cs))
 	for i, c := range cs {
 		out[i] = s.credentialWith(c, budgets)

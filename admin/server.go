@@ -55,9 +55,9 @@ type Options struct {
 	// not shown). Asked per key listed, so that a page of keys costs the
 	// same however many keys there are.
 	KeyLastUsed func(id string) (t time.Time, ok bool)
-	// Budgets gives every budget's use now, by subject ("key:ID",
-	// "provider:NAME", "credential:ID"); nil: not shown.
-	Budgets func() map[string][]BudgetUse
+	// Budgets gives the use now of the budgets of subjects ("key:ID",
+	// "provider:NAME", "credential:ID"), by subject; nil: not shown.
+	Budgets func(subjects []string) map[string][]BudgetUse
 	// Alerts is the live alert feed (nil: no live alert stream).
 	Alerts AlertFeed
 	Logger *slog.Logger
@@ -78,7 +78,7 @@ type Server struct {
 	metrics  http.Handler
 	statusFn func() Status
 	lastUsed func(id string) (time.Time, bool)
-	budgets  func() map[string][]BudgetUse
+	budgets  func(subjects []string) map[string][]BudgetUse
 	alerts   AlertFeed
 	prices   func() *usage.Prices
 	// pricesImported: see Options.PricesImported.

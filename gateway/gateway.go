@@ -282,7 +282,7 @@ func Run(ctx context.Context, o Options) error {
 			px.SetPrices(prices(cfg.Pricing, imported))
 		},
 		Live: traces, Metrics: mets.Handler(), Logger: log, KeyLastUsed: px.KeyLastUsed, Alerts: alerter,
-		Budgets: func() map[string][]admin.BudgetUse { return budgetUse(px.Budgets()) },
+		Budgets: func(subjects []string) map[string][]admin.BudgetUse { return budgetUse(px.BudgetsOf(subjects)) },
 		Status:  statusFunc(o.Version, time.Now(), proxyLn.Addr().String(), px, traces)})
 	adminSrv := &http.Server{Handler: adminAPI.Handler(), ReadHeaderTimeout: 10 * time.Second}
 

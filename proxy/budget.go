@@ -409,6 +409,26 @@ func (p *Proxy) Budgets() []BudgetStatus {
 		bs = append(bs, b)
 	}
 	p.reload.Unlock()
+	return p.budgetStatus(bs)
+}
+
+// BudgetsOf is Budgets for the budgets of subjects ("key:ID",
+// "provider:NAME", "credential:ID") alone.
+func (p *Proxy) BudgetsOf(subjects []string) []BudgetStatus {
+	var bs []*budget
+	p.reload.Lock()
+	for _, s := range subjects {
+		for _, kind := range []string{BudgetMonthlyCost, BudgetMonthlyTokens, BudgetTotalCost} {
+			if b := p.conf.budgets[s+"/"+kind]; b != nil {
+				bs = append(bs, b)
+			}
+		}
+	}
+	p.reload.Unlock()
+	return p.budgetStatus(bs)
+}
+
+func (p *Proxy) budgetStatus(bs []*budget) []BudgetStatus {
 	ns := p.now().UnixNano()
 	out := make([]BudgetStatus, 0, len(bs))
 	for _, b := range bs {
