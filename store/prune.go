@@ -47,6 +47,7 @@ func (s *Store) pruneOnce(olderThan time.Time, maxCount uint64, maxDelete int) (
 		b := tx.Bucket(bucketTraces)
 		count := traceCount(tx)
 		var doomed [][]byte
+		var ixKeys []byte // the doomed traces' index entries (traces_index.go)
 		c := b.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			left := count - min(count, uint64(len(doomed)))
@@ -68,6 +69,13 @@ func (s *Store) pruneOnce(olderThan time.Time, maxCount uint64, maxDelete int) (
 			}
 			// Keys are cloned: deleting changes the pages the cursor reads.
 			doomed = append(doomed, bytes.Clone(k))
+			// A damaged trace is deleted all the same; its index entries, if
+			// any, stay and are skipped by Traces (they point at no trace).
+			var t Trace
+			if decodeTrace(v, &t) == nil {
+				t.RequestID = string(k)
+				ixKeys = appendIndexKeys(ixKeys, &t)
+			}
 		}
 		if len(doomed) == 0 {
 			return errNothingToPrune
@@ -76,6 +84,10 @@ func (s *Store) pruneOnce(olderThan time.Time, maxCount uint64, maxDelete int) (
 			if err := b.Delete(k); err != nil {
 				return fmt.Errorf("delete trace %q: %w", k, err)
 			}
+		}
+		ix := tx.Bucket(bucketTraceIndex)
+		if err := eachIndexKey(ixKeys, ix.Delete); err != nil {
+			return fmt.Errorf("delete index entry: %w", err)
 		}
 		deleted = len(doomed)
 		return putTraceCount(tx, count-min(count, uint64(deleted)))

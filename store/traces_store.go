@@ -67,6 +67,8 @@ func (s *Store) WriteTraces(batch []*Trace) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketTraces)
 		b.FillPercent = traceFillPercent
+		ix := tx.Bucket(bucketTraceIndex)
+		ix.FillPercent = traceFillPercent // each value's entries grow at their end
 		// Only an id at or below the newest stored one can exist already.
 		last, _ := b.Cursor().Last()
 		count := traceCount(tx)
@@ -90,6 +92,10 @@ func (s *Store) WriteTraces(batch []*Trace) error {
 			// are w.buf's, which nothing writes to before WriteTraces returns.
 			if err := b.Put(key, vals[i]); err != nil {
 				return fmt.Errorf("store trace %s: %w", t.RequestID, err)
+			}
+			w.ix = appendIndexKeys(w.ix[:0], t)
+			if err := putIndex(ix, w.ix); err != nil {
+				return err
 			}
 			count++
 			roll.add(t)
@@ -142,6 +148,7 @@ type traceWriter struct {
 	vals  [][]byte
 	ends  []int
 	order []int
+	ix    []byte // one trace's index keys
 }
 
 // encode checks every trace of a batch and returns their encodings, each
@@ -244,8 +251,9 @@ type TraceFilter struct {
 
 // Traces returns matching traces newest first and a cursor for the next
 // (older) page, "" when there is no more. It walks the bucket backwards from
-// Before (or the newest trace) and stops at Limit matches or at the first
-// trace older than Since. To tell whether an older page exists it looks for
+// Before (or the newest trace) — or, when the filter has an indexed field,
+// the index entries of its values (traces_index.go) — and stops at Limit
+// matches or at the first trace older than Since. To tell whether an older page exists it looks for
 // one more match past Limit. Never returns nil.
 func (s *Store) Traces(f TraceFilter) ([]Trace, string, error) {
 	m, err := newTraceMatcher(f)
@@ -255,7 +263,39 @@ func (s *Store) Traces(f TraceFilter) ([]Trace, string, error) {
 	out := make([]Trace, 0, min(m.limit, 256))
 	next := ""
 	err = s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketTraces).Cursor()
+		defer s.unmapPagesIn(tx)
+		scanned := 0
+		// visit takes the next trace of the walk, newest first.
+		visit := func(k, v []byte) (stop bool, err error) {
+			if scanned++; scanned%unmapEvery == 0 {
+				s.unmapPagesIn(tx)
+			}
+			var t Trace
+			ok, stop, err := m.match(v, &t)
+			if err != nil {
+				return true, fmt.Errorf("trace %q: %w", k, err)
+			}
+			if stop || !ok {
+				return stop, nil
+			}
+			if len(out) == m.limit { // one match past the page: there is an older page
+				next = out[len(out)-1].RequestID
+				return true, nil
+			}
+			out = append(out, t)
+			return false, nil
+		}
+		traces := tx.Bucket(bucketTraces)
+		if prefixes := indexPrefixes(&f); len(prefixes) > 0 && traceIndexReady(tx) {
+			return indexedTraces(tx, prefixes, f.Before, func(id []byte) (bool, error) {
+				v := traces.Get(id)
+				if v == nil {
+					return false, nil
+				}
+				return visit(id, v)
+			})
+		}
+		c := traces.Cursor()
 		var k, v []byte
 		if f.Before != "" {
 			if k, _ = c.Seek([]byte(f.Before)); k != nil {
@@ -266,27 +306,10 @@ func (s *Store) Traces(f TraceFilter) ([]Trace, string, error) {
 		} else {
 			k, v = c.Last()
 		}
-		defer s.unmapPagesIn(tx)
-		for scanned := 0; k != nil; k, v = c.Prev() {
-			if scanned++; scanned%unmapEvery == 0 {
-				s.unmapPagesIn(tx)
+		for ; k != nil; k, v = c.Prev() {
+			if stop, err := visit(k, v); err != nil || stop {
+				return err
 			}
-			var t Trace
-			ok, stop, err := m.match(v, &t)
-			if err != nil {
-				return fmt.Errorf("trace %q: %w", k, err)
-			}
-			if stop {
-				return nil
-			}
-			if !ok {
-				continue
-			}
-			if len(out) == m.limit { // one match past the page: there is an older page
-				next = out[len(out)-1].RequestID
-				return nil
-			}
-			out = append(out, t)
 		}
 		return nil
 	})

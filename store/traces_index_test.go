@@ -1,0 +1,280 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// mixedTraces are n traces a minute apart over 5 keys, 3 providers, 4
+// models (one with a NUL, one 300 bytes long: the client names the model)
+// and statuses 200, 0, 429, 499, 503, 302; written in batches of 97.
+func mixedTraces(t testing.TB, s *Store, n int, seed uint64) []*Trace {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 7))
+	models := []string{"gpt-4o", "claude\x00x", strings.Repeat("m", 300), "m"}
+	var all, batch []*Trace
+	for i := range n {
+		st := []int{200, 200, 200, 200, 0, 429, 499, 503, 302}[rng.IntN(9)]
+		tc := tr(t0.Add(time.Duration(i)*time.Minute), fmt.Sprintf("key_%d", rng.IntN(5)),
+			[]string{"openai", "anthropic", "gemini"}[rng.IntN(3)], models[rng.IntN(len(models))], st)
+		if i%50 == 7 {
+			tc.KeyID = "" // a refused request without a key
+		}
+		all, batch = append(all, tc), append(batch, tc)
+		if len(batch) == 97 || i == n-1 {
+			write(t, s, batch...)
+			batch = nil
+		}
+	}
+	return all
+}
+
+// wantTraces is what Traces must list for f: every stored trace that
+// matches, newest first, checked field by field here.
+func wantTraces(all []*Trace, f TraceFilter) []string {
+	var out []string
+	for _, t := range slices.Backward(all) {
+		switch {
+		case f.KeyID != "" && t.KeyID != f.KeyID, f.Provider != "" && t.Provider != f.Provider,
+			f.Model != "" && t.Model != f.Model, f.Status > 0 && t.Status != f.Status,
+			f.StatusClass > 0 && t.Status/100 != f.StatusClass,
+			!f.Since.IsZero() && t.Time.Before(f.Since), !f.Until.IsZero() && !t.Time.Before(f.Until),
+			f.Before != "" && t.RequestID >= f.Before:
+			continue
+		}
+		out = append(out, t.RequestID)
+	}
+	return out
+}
+
+func listAll(t *testing.T, s *Store, f TraceFilter) []string {
+	t.Helper()
+	var out []string
+	for _, p := range pages(t, s, f) {
+		out = append(out, ids(p)...)
+	}
+	return out
+}
+
+// traceFilters are filters over mixedTraces: each indexed field alone,
+// together, with the ones that are not indexed, and with time bounds.
+func traceFilters(all []*Trace) []TraceFilter {
+	mid := all[len(all)/2]
+	return []TraceFilter{
+		{KeyID: "key_3"}, {KeyID: "key_none"}, {Provider: "gemini"}, {Model: "claude\x00x"}, {Model: "claude"},
+		{Model: strings.Repeat("m", 300)}, {Model: "m"}, {StatusClass: 5}, {StatusClass: 4}, {StatusClass: 3},
+		{StatusClass: 2}, {Status: 429}, {Status: 503, KeyID: "key_1"}, {StatusClass: 4, Provider: "openai", Model: "gpt-4o"},
+		{KeyID: "key_2", Provider: "anthropic"}, {KeyID: "key_0", Model: "m", StatusClass: 2},
+		{KeyID: "key_4", Since: t0.Add(100 * time.Minute), Until: t0.Add(900 * time.Minute)},
+		{StatusClass: 5, Before: mid.RequestID}, {Provider: "openai", Before: mid.RequestID, Since: t0.Add(200 * time.Minute)},
+	}
+}
+
+// The index answers exactly what a walk over every trace would: for each
+// filter, every page of the listing together is the matching traces,
+// newest first — at several page sizes, so pages start inside the index.
+func TestTracesThroughIndexMatchEveryTrace(t *testing.T) {
+	s := openTest(t)
+	all := mixedTraces(t, s, 1500, 1)
+	for _, f := range traceFilters(all) {
+		want := wantTraces(all, f)
+		if len(want) == 0 && f.KeyID != "key_none" && f.Model != "claude" {
+			t.Errorf("%+v: the data has no match; the test would prove nothing", f)
+		}
+		for _, limit := range []int{1, 7, 100, 10000} {
+			f.Limit = limit
+			if got := listAll(t, s, f); !slices.Equal(got, want) {
+				t.Errorf("%+v: listed %d traces; want %d (first %v, want %v)", f, len(got), len(want), head(got), head(want))
+			}
+		}
+	}
+	checkTraceIndex(t, s)
+}
+
+func head(s []string) []string { return s[:min(len(s), 3)] }
+
+// checkTraceIndex checks that the index holds the entries of every stored
+// trace and nothing else.
+func checkTraceIndex(t testing.TB, s *Store) {
+	t.Helper()
+	err := s.db.View(func(tx *bolt.Tx) error {
+		want := map[string]bool{}
+		var keys []byte
+		err := tx.Bucket(bucketTraces).ForEach(func(k, v []byte) error {
+			var tc Trace
+			if err := decodeTrace(v, &tc); err != nil {
+				return err
+			}
+			keys = appendIndexKeys(keys[:0], &tc)
+			return eachIndexKey(keys, func(k []byte) error { want[string(k)] = true; return nil })
+		})
+		if err != nil {
+			return err
+		}
+		n := 0
+		err = tx.Bucket(bucketTraceIndex).ForEach(func(k, _ []byte) error {
+			n++
+			if !want[string(k)] {
+				t.Errorf("index entry %q of no stored trace", k)
+			}
+			return nil
+		})
+		if n != len(want) {
+			t.Errorf("index has %d entries; want %d (the stored traces')", n, len(want))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Retention deletes a trace's index entries with it: what is left lists
+// exactly the kept traces, and the index holds nothing of the pruned ones.
+func TestPruneTracesDeletesIndexEntries(t *testing.T) {
+	s := openTest(t)
+	all := mixedTraces(t, s, 3000, 2)
+	n, err := s.PruneTraces(t0.Add(1000*time.Minute), 1500, 100)
+	if err != nil || n != 1500 {
+		t.Fatalf("PruneTraces = %d, %v; want 1500", n, err)
+	}
+	kept := all[1500:]
+	for _, f := range traceFilters(kept) {
+		f.Limit = 10000
+		if got, want := listAll(t, s, f), wantTraces(kept, f); !slices.Equal(got, want) {
+			t.Errorf("%+v after the prune: listed %d traces; want %d", f, len(got), len(want))
+		}
+	}
+	checkTraceIndex(t, s)
+}
+
+// A file written before the index existed (schema v3, traces stored
+// without index entries) is indexed when it is opened — in several
+// transactions — and its traces list by key, status, provider and model.
+func TestMigrateV5IndexesStoredTraces(t *testing.T) {
+	defer func(n int) { buildIndexBatch = n }(buildIndexBatch)
+	buildIndexBatch = 64 // 1000 traces: 16 transactions
+	scratch := openTest(t)
+	all := mixedTraces(t, scratch, 1000, 3)
+	path := writeV1(t, func(tx *bolt.Tx) error {
+		for _, tc := range all {
+			if err := tx.Bucket(bucketTraces).Put([]byte(tc.RequestID), appendTrace(nil, tc)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(db, migrations[:3]); err != nil { // up to v3: no index
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s, err := Open(path, testKey, Options{LockTimeout: time.Second})
+	if err != nil {
+		t.Fatalf("Open of a v3 file with traces: %v", err)
+	}
+	defer s.Close()
+	before := txID(t, s)
+	for _, f := range traceFilters(all) {
+		f.Limit = 100
+		if got, want := listAll(t, s, f), wantTraces(all, f); !slices.Equal(got, want) {
+			t.Errorf("%+v after the migration: listed %d traces; want %d", f, len(got), len(want))
+		}
+	}
+	checkTraceIndex(t, s)
+	err = s.db.View(func(tx *bolt.Tx) error {
+		if !traceIndexReady(tx) {
+			t.Error("the index is still marked as being built")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if txID(t, s) != before {
+		t.Error("listing wrote to the file")
+	}
+}
+
+// An index build that stopped part way (the process ended) continues from
+// where it stopped when the file is opened again.
+func TestTraceIndexBuildResumes(t *testing.T) {
+	s := openTest(t)
+	all := mixedTraces(t, s, 500, 4)
+	// Undo the index of the traces from the 200th on and mark the build
+	// as stopped there, as an interrupted build leaves it.
+	mid := []byte(all[200].RequestID)
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		ix := tx.Bucket(bucketTraceIndex)
+		var doomed [][]byte
+		_ = ix.ForEach(func(k, _ []byte) error {
+			if bytes.Compare(k[ixPrefixLen:], mid) >= 0 {
+				doomed = append(doomed, bytes.Clone(k))
+			}
+			return nil
+		})
+		for _, k := range doomed {
+			if err := ix.Delete(k); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(metaTraceIndexFrom, mid)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Until it is built, filters walk the traces (and still answer right).
+	f := TraceFilter{KeyID: "key_1", Limit: 10000}
+	if got, want := listAll(t, s, f), wantTraces(all, f); !slices.Equal(got, want) {
+		t.Fatalf("during the build: listed %d; want %d", len(got), len(want))
+	}
+	if err := s.buildTraceIndex(); err != nil {
+		t.Fatal(err)
+	}
+	checkTraceIndex(t, s)
+	if got, want := listAll(t, s, f), wantTraces(all, f); !slices.Equal(got, want) {
+		t.Fatalf("after the build: listed %d; want %d", len(got), len(want))
+	}
+}
+
+// A filtered listing reads its matches, not the traces between them: a
+// damaged record among the other traces fails a walk over every trace, but
+// not the listing of a key, status or model that it is not indexed under.
+func TestIndexedListingReadsOnlyItsMatches(t *testing.T) {
+	s := openTest(t)
+	var batch []*Trace
+	for i := range 2000 {
+		tc := tr(t0.Add(time.Duration(i)*time.Second), "key_common", "openai", "gpt-4o", 200)
+		if i%200 == 0 {
+			tc.KeyID, tc.Model, tc.Status = "key_rare", "o1", 503
+		}
+		batch = append(batch, tc)
+	}
+	write(t, s, batch...)
+	err := s.db.Update(func(tx *bolt.Tx) error { // between the newest matches
+		return tx.Bucket(bucketTraces).Put([]byte(reqID(t0.Add(1900*time.Second), 1)), []byte{traceCodecV3, 1, 2})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Traces(TraceFilter{StatusClass: 2}); err == nil { // 2xx: not indexed
+		t.Fatal("a walk over the damaged record did not fail; the test would prove nothing")
+	}
+	for _, f := range []TraceFilter{{KeyID: "key_rare"}, {StatusClass: 5}, {Status: 503, Model: "o1"}} {
+		got, next, err := s.Traces(f)
+		if err != nil || len(got) != 10 || next != "" {
+			t.Errorf("Traces(%+v) = %d traces, next %q, %v; want the 10 matches", f, len(got), next, err)
+		}
+	}
+}
