@@ -47,7 +47,8 @@ func (s *Store) pruneOnce(olderThan time.Time, maxCount uint64, maxDelete int) (
 		b := tx.Bucket(bucketTraces)
 		count := traceCount(tx)
 		var doomed [][]byte
-		var ixKeys []byte // the doomed traces' index entries (traces_index.go)
+		ixGone := map[ixRecKey]map[string]bool{} // the doomed traces' ids by index record (traces_index.go)
+		epochs := tx.Bucket(bucketTraceEpochs)
 		c := b.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			left := count - min(count, uint64(len(doomed)))
@@ -69,12 +70,16 @@ func (s *Store) pruneOnce(olderThan time.Time, maxCount uint64, maxDelete int) (
 			}
 			// Keys are cloned: deleting changes the pages the cursor reads.
 			doomed = append(doomed, bytes.Clone(k))
-			// A damaged trace is deleted all the same; its index entries, if
-			// any, stay and are skipped by Traces (they point at no trace).
+			// A damaged trace is deleted all the same; its ids in the index,
+			// if any, stay and are skipped by Traces (they point at no trace).
 			var t Trace
-			if decodeTrace(v, &t) == nil {
-				t.RequestID = string(k)
-				ixKeys = appendIndexKeys(ixKeys, &t)
+			if e, ok := epochOf(epochs, k); ok && decodeTrace(v, &t) == nil {
+				eachIndexed(&t, e, func(rk ixRecKey) {
+					if ixGone[rk] == nil {
+						ixGone[rk] = map[string]bool{}
+					}
+					ixGone[rk][string(k)] = true
+				})
 			}
 		}
 		if len(doomed) == 0 {
@@ -85,9 +90,11 @@ func (s *Store) pruneOnce(olderThan time.Time, maxCount uint64, maxDelete int) (
 				return fmt.Errorf("delete trace %q: %w", k, err)
 			}
 		}
-		ix := tx.Bucket(bucketTraceIndex)
-		if err := eachIndexKey(ixKeys, ix.Delete); err != nil {
-			return fmt.Errorf("delete index entry: %w", err)
+		if err := removeIDs(tx.Bucket(bucketTraceIndex), ixGone); err != nil {
+			return err
+		}
+		if err := pruneEpochs(tx); err != nil {
+			return fmt.Errorf("delete index epochs: %w", err)
 		}
 		deleted = len(doomed)
 		return putTraceCount(tx, count-min(count, uint64(deleted)))

@@ -12,14 +12,22 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
+// smallEpochs makes epochs of 40 traces for the test, so that a few
+// thousand traces span many.
+func smallEpochs(t *testing.T) {
+	defer func(n uint64) { t.Cleanup(func() { epochSize = n }) }(epochSize)
+	epochSize = 40
+}
+
 // mixedTraces are n traces a minute apart over 5 keys, 3 providers, 4
 // models (one with a NUL, one 300 bytes long: the client names the model)
-// and statuses 200, 0, 429, 499, 503, 302; written in batches of 97.
+// and statuses 200, 0, 429, 499, 503, 302; written in batches of about 97,
+// one in 31 of them (a long request) a few batches late.
 func mixedTraces(t testing.TB, s *Store, n int, seed uint64) []*Trace {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 7))
 	models := []string{"gpt-4o", "claude\x00x", strings.Repeat("m", 300), "m"}
-	var all, batch []*Trace
+	var all, batch, late []*Trace
 	for i := range n {
 		st := []int{200, 200, 200, 200, 0, 429, 499, 503, 302}[rng.IntN(9)]
 		tc := tr(t0.Add(time.Duration(i)*time.Minute), fmt.Sprintf("key_%d", rng.IntN(5)),
@@ -27,8 +35,16 @@ func mixedTraces(t testing.TB, s *Store, n int, seed uint64) []*Trace {
 		if i%50 == 7 {
 			tc.KeyID = "" // a refused request without a key
 		}
-		all, batch = append(all, tc), append(batch, tc)
-		if len(batch) == 97 || i == n-1 {
+		all = append(all, tc)
+		if i%31 == 5 { // finishes late: written three batches on
+			late = append(late, tc)
+		} else {
+			batch = append(batch, tc)
+		}
+		if len(batch) >= 97 || i == n-1 {
+			if i == n-1 || len(late) > 9 {
+				batch, late = append(batch, late...), nil
+			}
 			write(t, s, batch...)
 			batch = nil
 		}
@@ -81,6 +97,7 @@ func traceFilters(all []*Trace) []TraceFilter {
 // filter, every page of the listing together is the matching traces,
 // newest first — at several page sizes, so pages start inside the index.
 func TestTracesThroughIndexMatchEveryTrace(t *testing.T) {
+	smallEpochs(t)
 	s := openTest(t)
 	all := mixedTraces(t, s, 1500, 1)
 	for _, f := range traceFilters(all) {
@@ -100,34 +117,47 @@ func TestTracesThroughIndexMatchEveryTrace(t *testing.T) {
 
 func head(s []string) []string { return s[:min(len(s), 3)] }
 
-// checkTraceIndex checks that the index holds the entries of every stored
-// trace and nothing else.
+// checkTraceIndex checks that the index holds the ids of every stored
+// trace under each of its values, in ascending order, and nothing else.
 func checkTraceIndex(t testing.TB, s *Store) {
 	t.Helper()
 	err := s.db.View(func(tx *bolt.Tx) error {
-		want := map[string]bool{}
-		var keys []byte
+		want := map[string]bool{} // record key + id
 		err := tx.Bucket(bucketTraces).ForEach(func(k, v []byte) error {
 			var tc Trace
 			if err := decodeTrace(v, &tc); err != nil {
 				return err
 			}
-			keys = appendIndexKeys(keys[:0], &tc)
-			return eachIndexKey(keys, func(k []byte) error { want[string(k)] = true; return nil })
+			e, ok := epochOf(tx.Bucket(bucketTraceEpochs), k)
+			if !ok {
+				t.Errorf("trace %s has no epoch", k)
+			}
+			eachIndexed(&tc, e, func(rk ixRecKey) { want[string(rk[:])+string(k)] = true })
+			return nil
 		})
 		if err != nil {
 			return err
 		}
 		n := 0
-		err = tx.Bucket(bucketTraceIndex).ForEach(func(k, _ []byte) error {
-			n++
-			if !want[string(k)] {
-				t.Errorf("index entry %q of no stored trace", k)
+		err = tx.Bucket(bucketTraceIndex).ForEach(func(k, v []byte) error {
+			ids := parseIDs(nil, v)
+			if len(ids) == 0 || len(bytes.Join(ids, nil))+len(ids) != len(v) || !bytes.Equal(k[ixKeyLen:], ids[0]) {
+				t.Errorf("index record %x: %d ids in %d bytes", k, len(ids), len(v))
+				return nil
+			}
+			for i, id := range ids {
+				n++
+				if !want[string(k[:ixKeyLen])+string(id)] {
+					t.Errorf("index record %x holds %q, of no stored trace with that value", k, id)
+				}
+				if i > 0 && bytes.Compare(ids[i-1], id) >= 0 {
+					t.Errorf("index record %x: %q after %q", k, id, ids[i-1])
+				}
 			}
 			return nil
 		})
 		if n != len(want) {
-			t.Errorf("index has %d entries; want %d (the stored traces')", n, len(want))
+			t.Errorf("index holds %d ids; want %d (the stored traces')", n, len(want))
 		}
 		return err
 	})
@@ -139,6 +169,7 @@ func checkTraceIndex(t testing.TB, s *Store) {
 // Retention deletes a trace's index entries with it: what is left lists
 // exactly the kept traces, and the index holds nothing of the pruned ones.
 func TestPruneTracesDeletesIndexEntries(t *testing.T) {
+	smallEpochs(t)
 	s := openTest(t)
 	all := mixedTraces(t, s, 3000, 2)
 	n, err := s.PruneTraces(t0.Add(1000*time.Minute), 1500, 100)
@@ -146,6 +177,10 @@ func TestPruneTracesDeletesIndexEntries(t *testing.T) {
 		t.Fatalf("PruneTraces = %d, %v; want 1500", n, err)
 	}
 	kept := all[1500:]
+	// A request older than every kept trace finishes now: it is listed too.
+	old := tr(t0.Add(-time.Hour), "key_1", "gemini", "m", 503)
+	write(t, s, old)
+	kept = append([]*Trace{old}, kept...)
 	for _, f := range traceFilters(kept) {
 		f.Limit = 10000
 		if got, want := listAll(t, s, f), wantTraces(kept, f); !slices.Equal(got, want) {
@@ -159,6 +194,7 @@ func TestPruneTracesDeletesIndexEntries(t *testing.T) {
 // without index entries) is indexed when it is opened — in several
 // transactions — and its traces list by key, status, provider and model.
 func TestMigrateV5IndexesStoredTraces(t *testing.T) {
+	smallEpochs(t)
 	defer func(n int) { buildIndexBatch = n }(buildIndexBatch)
 	buildIndexBatch = 64 // 1000 traces: 16 transactions
 	scratch := openTest(t)
@@ -210,6 +246,7 @@ func TestMigrateV5IndexesStoredTraces(t *testing.T) {
 // An index build that stopped part way (the process ended) continues from
 // where it stopped when the file is opened again.
 func TestTraceIndexBuildResumes(t *testing.T) {
+	smallEpochs(t)
 	s := openTest(t)
 	all := mixedTraces(t, s, 500, 4)
 	// Undo the index of the traces from the 200th on and mark the build
@@ -217,15 +254,25 @@ func TestTraceIndexBuildResumes(t *testing.T) {
 	mid := []byte(all[200].RequestID)
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		ix := tx.Bucket(bucketTraceIndex)
-		var doomed [][]byte
-		_ = ix.ForEach(func(k, _ []byte) error {
-			if bytes.Compare(k[ixPrefixLen:], mid) >= 0 {
-				doomed = append(doomed, bytes.Clone(k))
+		recs := map[string][]byte{}
+		_ = ix.ForEach(func(k, v []byte) error {
+			var out []byte
+			for _, id := range parseIDs(nil, v) {
+				if bytes.Compare(id, mid) < 0 {
+					out = appendID(out, string(id))
+				}
 			}
+			recs[string(k)] = out
 			return nil
 		})
-		for _, k := range doomed {
-			if err := ix.Delete(k); err != nil {
+		for k, v := range recs {
+			var err error
+			if len(v) == 0 {
+				err = ix.Delete([]byte(k))
+			} else {
+				err = ix.Put([]byte(k), v)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -252,6 +299,7 @@ func TestTraceIndexBuildResumes(t *testing.T) {
 // damaged record among the other traces fails a walk over every trace, but
 // not the listing of a key, status or model that it is not indexed under.
 func TestIndexedListingReadsOnlyItsMatches(t *testing.T) {
+	smallEpochs(t) // most epochs have no entry of the rare status
 	s := openTest(t)
 	var batch []*Trace
 	for i := range 2000 {

@@ -67,8 +67,7 @@ func (s *Store) WriteTraces(batch []*Trace) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketTraces)
 		b.FillPercent = traceFillPercent
-		ix := tx.Bucket(bucketTraceIndex)
-		ix.FillPercent = traceFillPercent // each value's entries grow at their end
+		ix := newIxWriter(tx, s.yield)
 		// Only an id at or below the newest stored one can exist already.
 		last, _ := b.Cursor().Last()
 		count := traceCount(tx)
@@ -93,13 +92,15 @@ func (s *Store) WriteTraces(batch []*Trace) error {
 			if err := b.Put(key, vals[i]); err != nil {
 				return fmt.Errorf("store trace %s: %w", t.RequestID, err)
 			}
-			w.ix = appendIndexKeys(w.ix[:0], t)
-			if err := putIndex(ix, w.ix); err != nil {
+			if err := ix.add(t, bytes.Compare(key, last) > 0); err != nil {
 				return err
 			}
 			count++
 			roll.add(t)
 			credRoll.add(t)
+		}
+		if err := ix.flush(); err != nil {
+			return err
 		}
 		if err := roll.flush(tx.Bucket(bucketUsage)); err != nil {
 			return err
@@ -148,7 +149,6 @@ type traceWriter struct {
 	vals  [][]byte
 	ends  []int
 	order []int
-	ix    []byte // one trace's index keys
 }
 
 // encode checks every trace of a batch and returns their encodings, each
@@ -286,8 +286,8 @@ func (s *Store) Traces(f TraceFilter) ([]Trace, string, error) {
 			return false, nil
 		}
 		traces := tx.Bucket(bucketTraces)
-		if prefixes := indexPrefixes(&f); len(prefixes) > 0 && traceIndexReady(tx) {
-			return indexedTraces(tx, prefixes, f.Before, func(id []byte) (bool, error) {
+		if qs := indexQueries(&f); len(qs) > 0 && traceIndexReady(tx) {
+			return indexedTraces(tx, qs, f.Before, func(id []byte) (bool, error) {
 				v := traces.Get(id)
 				if v == nil {
 					return false, nil
