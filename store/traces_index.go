@@ -64,7 +64,7 @@ const ixKeyLen = 1 + 4 + 8
 // epochSize is how many traces start a new epoch: a listing seeks once
 // per epoch and value, and reads all of an epoch's ids of the value at
 // once. A variable for tests.
-var epochSize uint64 = 4096
+var epochSize uint64 = 16384
 
 // fnv64a is FNV-1a (64 bit) of s: stable across builds and processes.
 func fnv64a(s string) uint64 {

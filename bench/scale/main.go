@@ -122,6 +122,10 @@ type env struct {
 	Token string // an admin-scope token
 	srv   *http.Server
 	cfg   *config
+	// Live, when set, runs before each timed call of a "live" figure: the
+	// section writes a trace as the gateway's writer would (every batch
+	// releases the file's mapped pages, so the call reads them back in).
+	Live func() error
 }
 
 // openEnv opens (creating) the database at path and serves it.
@@ -177,9 +181,14 @@ func (t timing) String() string {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d.Microseconds())/1000) }
 
-func timeCalls(n int, call func() error) (timing, error) {
+func timeCalls(n int, before, call func() error) (timing, error) {
 	ds := make([]time.Duration, 0, n)
 	for range n {
+		if before != nil {
+			if err := before(); err != nil {
+				return timing{}, err
+			}
+		}
 		start := time.Now()
 		if err := call(); err != nil {
 			return timing{}, err
@@ -192,8 +201,9 @@ func timeCalls(n int, call func() error) (timing, error) {
 
 var httpClient = &http.Client{Timeout: time.Minute}
 
-// api times GET path?query on the admin API (the whole answer read).
-func (e *env) api(pathQuery string) (timing, error) {
+// api times GET path?query on the admin API (the whole answer read);
+// live: with e.Live before each call.
+func (e *env) api(pathQuery string, live bool) (timing, error) {
 	call := func() error {
 		req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, e.URL+pathQuery, nil)
 		if err != nil {
@@ -214,14 +224,18 @@ func (e *env) api(pathQuery string) (timing, error) {
 		}
 		return nil
 	}
-	if err := call(); err != nil { // warm: the first call maps the pages
+	if err := call(); err != nil { // the first call maps the pages
 		return timing{}, err
 	}
-	return timeCalls(e.cfg.calls, call)
+	var before func() error
+	if live {
+		before = e.Live
+	}
+	return timeCalls(e.cfg.calls, before, call)
 }
 
-// cli times `aigw args…` against the admin API (wall time of the process);
-// zero without -aigw.
+// cli times `aigw args…` against the admin API (wall time of the process),
+// live (e.Live before each run); zero without -aigw.
 func (e *env) cli(args ...string) (timing, error) {
 	if e.cfg.aigw == "" {
 		return timing{}, nil
@@ -239,5 +253,5 @@ func (e *env) cli(args ...string) (timing, error) {
 	if err := call(); err != nil {
 		return timing{}, err
 	}
-	return timeCalls(e.cfg.calls, call)
+	return timeCalls(e.cfg.calls, e.Live, call)
 }
