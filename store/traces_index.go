@@ -146,7 +146,8 @@ func epochOf(epochs *bolt.Bucket, id []byte) (e uint32, ok bool) {
 // add collects the ids per record, flush merges them into the records.
 type ixWriter struct {
 	ix, epochs *bolt.Bucket
-	last       []byte // the newest epoch's first id; nil: no epoch yet
+	last       string // the newest epoch's first id
+	have       bool   // there is an epoch
 	lastNo     uint32
 	lastN      uint64 // traces in the newest epoch
 	recs       map[ixRecKey][]string
@@ -158,7 +159,7 @@ func newIxWriter(tx *bolt.Tx, yield func()) *ixWriter {
 	w := &ixWriter{ix: tx.Bucket(bucketTraceIndex), epochs: tx.Bucket(bucketTraceEpochs), recs: map[ixRecKey][]string{}, yield: yield}
 	w.epochs.FillPercent = traceFillPercent
 	if k, v := w.epochs.Cursor().Last(); k != nil && len(v) >= 12 {
-		w.last, w.lastNo, w.lastN = bytes.Clone(k), binary.BigEndian.Uint32(v), binary.BigEndian.Uint64(v[4:])
+		w.last, w.have, w.lastNo, w.lastN = string(k), true, binary.BigEndian.Uint32(v), binary.BigEndian.Uint64(v[4:])
 	}
 	return w
 }
@@ -166,21 +167,21 @@ func newIxWriter(tx *bolt.Tx, yield func()) *ixWriter {
 // add indexes t. newest says that t's id is above every stored one, so a
 // new epoch may start at it.
 func (w *ixWriter) add(t *Trace, newest bool) error {
-	id := []byte(t.RequestID)
-	if w.last == nil || newest && w.lastN >= epochSize && bytes.Compare(id, w.last) > 0 {
-		if w.last != nil {
+	id := t.RequestID
+	if !w.have || newest && w.lastN >= epochSize && id > w.last {
+		if w.have {
 			w.lastNo++
 		}
-		w.last, w.lastN = id, 0
+		w.last, w.have, w.lastN = id, true, 0
 		if err := w.putLast(); err != nil { // epochOf reads it for the ids that follow
 			return err
 		}
 	}
 	e := w.lastNo
-	if bytes.Compare(id, w.last) >= 0 {
+	if id >= w.last {
 		w.lastN++
 	} else {
-		e, _ = epochOf(w.epochs, id)
+		e, _ = epochOf(w.epochs, []byte(id))
 	}
 	eachIndexed(t, e, func(k ixRecKey) { w.recs[k] = append(w.recs[k], t.RequestID) })
 	return nil
@@ -189,7 +190,7 @@ func (w *ixWriter) add(t *Trace, newest bool) error {
 func (w *ixWriter) putLast() error {
 	binary.BigEndian.PutUint32(w.val[:4], w.lastNo)
 	binary.BigEndian.PutUint64(w.val[4:], w.lastN)
-	return w.epochs.Put(w.last, bytes.Clone(w.val[:]))
+	return w.epochs.Put([]byte(w.last), bytes.Clone(w.val[:]))
 }
 
 // flush writes the collected ids, a record per value, and stores the
@@ -220,7 +221,7 @@ func (w *ixWriter) flush() error {
 			return fmt.Errorf("trace index: %w", err)
 		}
 	}
-	if w.last == nil {
+	if !w.have {
 		return nil
 	}
 	return w.putLast()

@@ -252,9 +252,9 @@ type TraceFilter struct {
 // Traces returns matching traces newest first and a cursor for the next
 // (older) page, "" when there is no more. It walks the bucket backwards from
 // Before (or the newest trace) — or, when the filter has an indexed field,
-// the index entries of its values (traces_index.go) — and stops at Limit
-// matches or at the first trace older than Since. To tell whether an older page exists it looks for
-// one more match past Limit. Never returns nil.
+// the index's ids of its values (traces_index.go) — and stops at Limit
+// matches or at the first trace older than Since. To tell whether an older
+// page exists it looks for one more match past Limit. Never returns nil.
 func (s *Store) Traces(f TraceFilter) ([]Trace, string, error) {
 	m, err := newTraceMatcher(f)
 	if err != nil {

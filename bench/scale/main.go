@@ -44,11 +44,12 @@ func register(name, about string, run func(cfg *config) error) {
 
 // config is what every section gets.
 type config struct {
-	calls  int    // timed calls per figure
-	aigw   string // the aigw binary for the CLI timings ("": API only)
-	keep   bool   // leave the temporary directory
-	out    io.Writer
-	tmpDir string // a fresh directory per section, under the run's
+	calls   int    // timed calls per figure
+	queries bool   // time the queries (else only fill)
+	aigw    string // the aigw binary for the CLI timings ("": API only)
+	keep    bool   // leave the temporary directory
+	out     io.Writer
+	tmpDir  string // a fresh directory per section, under the run's
 }
 
 func main() {
@@ -59,6 +60,7 @@ func main() {
 	flag.IntVar(&cfg.calls, "calls", 20, "timed calls per query (median and max are reported)")
 	flag.StringVar(&cfg.aigw, "aigw", "", "path of the aigw binary: also time the CLI commands (wall time, process start included)")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the temporary databases")
+	flag.BoolVar(&cfg.queries, "queries", true, "time the queries; -queries=false only fills (write rate and file size)")
 	flag.Parse()
 	cfg.out = os.Stdout
 	if cfg.calls < 1 || cfg.calls > 1000 {

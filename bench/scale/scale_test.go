@@ -12,7 +12,7 @@ func TestTracesSectionPrintsTables(t *testing.T) {
 	t.Setenv("SCALE_TRACES", "3000,0")
 	t.Setenv("SCALE_RETAIN", "1000")
 	var out bytes.Buffer
-	cfg := &config{calls: 2, out: &out, tmpDir: t.TempDir()}
+	cfg := &config{calls: 2, queries: true, out: &out, tmpDir: t.TempDir()}
 	if err := runTraces(cfg); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/aigw/aigw/store"
@@ -167,7 +168,7 @@ func runTraces(cfg *config) error {
 		sep += "---:|"
 	}
 	var apiRows, warmRows, cliRows []string
-	var fillTime, chunkTime time.Duration
+	var fillTime, chunkTime, chunkCPU time.Duration
 	chunkStart := 0
 	var chunks []string // the write rate of each million traces stored
 	for _, n := range ns {
@@ -175,18 +176,20 @@ func runTraces(cfg *config) error {
 		var spent time.Duration
 		for f.next < n {
 			batch := f.fill(min(fillBatch, n-f.next))
-			t0 := time.Now()
+			t0, c0 := time.Now(), cpuTime()
 			if err := e.Store.WriteTraces(batch); err != nil {
 				return err
 			}
 			d := time.Since(t0)
 			spent += d
 			chunkTime += d
+			chunkCPU += cpuTime() - c0
 			if f.next/chunkSize > chunkStart/chunkSize {
 				rate := float64(f.next-chunkStart) / chunkTime.Seconds()
-				chunks = append(chunks, fmt.Sprintf("| %d–%d | %.0f |", chunkStart, f.next, rate))
-				progress("%d traces stored, %.0f traces/s over the last %d", f.next, rate, f.next-chunkStart)
-				chunkStart, chunkTime = f.next, 0
+				cpu := float64(chunkCPU.Nanoseconds()) / 1e3 / float64(f.next-chunkStart)
+				chunks = append(chunks, fmt.Sprintf("| %d–%d | %.0f | %.2f |", chunkStart, f.next, rate, cpu))
+				progress("%d traces stored, %.0f traces/s, %.2f µs CPU per trace over the last %d", f.next, rate, cpu, f.next-chunkStart)
+				chunkStart, chunkTime, chunkCPU = f.next, 0, 0
 			}
 		}
 		fillTime += spent
@@ -202,6 +205,9 @@ func runTraces(cfg *config) error {
 		api := fmt.Sprintf("| %d | %s | %d | %s |", n, rate, size, perM)
 		cli, warm := api, api
 		for _, q := range queries {
+			if !cfg.queries {
+				break
+			}
 			progress("%d traces: %s", n, q.api)
 			ta, err := e.api(q.api, true)
 			if err != nil {
@@ -223,22 +229,28 @@ func runTraces(cfg *config) error {
 		cliRows = append(cliRows, cli)
 	}
 	w := cfg.out
-	fmt.Fprintf(w, "Admin API (`GET /api/v1/…`), ms, median / max of %d calls, each after a trace is written (as in a live gateway, whose\n"+
-		"trace writer releases the file's mapped pages after every batch, so the call reads its pages back in); fill: %s of\n"+
-		"store.WriteTraces in batches of %d.\n\n", cfg.calls, fillTime.Round(time.Second), fillBatch)
-	fmt.Fprintln(w, head)
-	fmt.Fprintln(w, sep)
-	for _, r := range apiRows {
-		fmt.Fprintln(w, r)
+	table := func(title string, rows []string) {
+		fmt.Fprint(w, title)
+		fmt.Fprintln(w, head)
+		fmt.Fprintln(w, sep)
+		for _, r := range rows {
+			fmt.Fprintln(w, r)
+		}
 	}
-	fmt.Fprintf(w, "\nThe same calls repeated with no write in between (pages still mapped), ms, median / max of %d.\n\n", cfg.calls)
-	fmt.Fprintln(w, head)
-	fmt.Fprintln(w, sep)
-	for _, r := range warmRows {
-		fmt.Fprintln(w, r)
+	if !cfg.queries { // the sizes alone
+		head, sep = "| traces stored | fill rate (traces/s) | DB bytes | bytes/M traces |", "|---:|---:|---:|---:|"
+		cfg.aigw = ""
+	}
+	table(fmt.Sprintf("Fill: %s of store.WriteTraces in batches of %d. Admin API (`GET /api/v1/…`), ms, median / max of %d calls,\n"+
+		"each after a trace is written (as in a live gateway, whose trace writer releases the file's mapped pages after\n"+
+		"every batch, so the call reads its pages back in).\n\n", fillTime.Round(time.Second), fillBatch, cfg.calls), apiRows)
+	if cfg.queries {
+		table(fmt.Sprintf("\nThe same calls repeated with no write in between (pages still mapped), ms, median / max of %d.\n\n", cfg.calls), warmRows)
 	}
 	if len(chunks) > 0 {
-		fmt.Fprintf(w, "\nWrite rate as the file grows (traces/s through store.WriteTraces, per %d stored).\n\n| traces stored | traces/s |\n|---|---:|\n", chunkSize)
+		fmt.Fprintf(w, "\nWrite rate as the file grows, per %d stored: traces/s through store.WriteTraces (wall time, which other\n"+
+			"processes on the machine disturb) and the process's CPU time (user + system, the GC's included) per trace.\n\n"+
+			"| traces stored | traces/s | CPU µs/trace |\n|---|---:|---:|\n", chunkSize)
 		for _, r := range chunks {
 			fmt.Fprintln(w, r)
 		}
@@ -248,12 +260,7 @@ func runTraces(cfg *config) error {
 	}
 	os.Remove(e.Path)
 	if cfg.aigw != "" {
-		fmt.Fprintf(w, "\nCLI (`aigw …`, wall time with the process's start), ms, median / max of %d runs, each after a trace is written.\n\n", cfg.calls)
-		fmt.Fprintln(w, head)
-		fmt.Fprintln(w, sep)
-		for _, r := range cliRows {
-			fmt.Fprintln(w, r)
-		}
+		table(fmt.Sprintf("\nCLI (`aigw …`, wall time with the process's start), ms, median / max of %d runs, each after a trace is written.\n\n", cfg.calls), cliRows)
 	}
 	return retention(cfg)
 }
@@ -311,4 +318,13 @@ func retention(cfg *config) error {
 		fmt.Fprintf(w, "| %d | %d | %d |\n", c, n, e.fileSize())
 	}
 	return nil
+}
+
+// cpuTime is the CPU time (user and system) the process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
