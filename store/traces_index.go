@@ -235,30 +235,43 @@ func indexRecords(c *bolt.Cursor, rk ixRecKey, fn func(k, v []byte)) {
 }
 
 // removeIDs deletes the doomed ids (by record key) from the index.
+// Retention deletes the oldest traces, so only a value's first records of
+// an epoch hold doomed ids: its records are in the order of their first
+// ids, and the walk stops at the first one that starts after them all.
 func removeIDs(ix *bolt.Bucket, doomed map[ixRecKey]map[string]bool) error {
 	type change struct{ old, key, val []byte }
 	var changes []change
 	for rk, gone := range doomed {
-		indexRecords(ix.Cursor(), rk, func(k, v []byte) {
-			var keep []byte
-			first := ""
-			for _, id := range parseIDs(nil, v) {
-				if !gone[string(id)] {
-					if first == "" {
-						first = string(id)
-					}
-					keep = appendID(keep, string(id))
+		newest := ""
+		for id := range gone {
+			newest = max(newest, id)
+		}
+		c := ix.Cursor()
+		for k, v := c.Seek(rk[:]); k != nil && bytes.HasPrefix(k, rk[:]) && string(k[ixKeyLen:]) <= newest; k, v = c.Next() {
+			keep := make([]byte, 0, len(v))
+			var first []byte
+			for rest := v; len(rest) > 0; {
+				n := int(rest[0])
+				if n == 0 || 1+n > len(rest) {
+					break
 				}
+				if id := rest[1 : 1+n]; !gone[string(id)] {
+					if first == nil {
+						first = id
+					}
+					keep = append(keep, rest[:1+n]...)
+				}
+				rest = rest[1+n:]
 			}
 			if len(keep) == len(v) {
-				return
+				continue
 			}
 			ch := change{old: bytes.Clone(k), val: keep}
-			if first != "" {
+			if first != nil {
 				ch.key = append(append([]byte(nil), rk[:]...), first...)
 			}
 			changes = append(changes, ch)
-		})
+		}
 	}
 	for _, ch := range changes {
 		if err := ix.Delete(ch.old); err != nil {
