@@ -326,3 +326,49 @@ func TestIndexedListingReadsOnlyItsMatches(t *testing.T) {
 		}
 	}
 }
+
+// The index's records are read back from the file: whatever their bytes,
+// parseIDs returns ids that are consecutive pieces of the record, and
+// re-encoding them gives back the record up to where it stopped.
+func FuzzParseIDs(f *testing.F) {
+	f.Add(appendID(appendID(nil, "0abc"), "0abd"))
+	f.Add([]byte{0})
+	f.Add([]byte{5, 'a'})
+	f.Fuzz(func(t *testing.T, rec []byte) {
+		var again []byte
+		for _, id := range parseIDs(nil, rec) {
+			if len(id) == 0 {
+				t.Fatal("an empty id")
+			}
+			again = appendID(again, string(id))
+		}
+		if !bytes.HasPrefix(rec, again) {
+			t.Fatalf("re-encoded %x is not a prefix of %x", again, rec)
+		}
+	})
+}
+
+// A batch whose traces hold many distinct values also yields while their
+// index records are written: every YieldEvery records.
+func TestWriteTracesYieldsWhileIndexing(t *testing.T) {
+	yields := 0
+	s, err := Open(t.TempDir()+"/aigw.db", testKey, Options{LockTimeout: time.Second, Yield: func() { yields++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n = 5*YieldEvery + 1
+	var batch []*Trace
+	for i := range n {
+		batch = append(batch, tr(t0.Add(time.Duration(i)*time.Millisecond), fmt.Sprintf("key_%03d", i), "openai", "gpt-4o", 200))
+	}
+	write(t, s, batch...)
+	// 5 while encoding, 5 while storing, 5 while writing the 163 records
+	// (161 keys, a provider, a model).
+	if yields != 15 {
+		t.Errorf("%d yields; want 15", yields)
+	}
+	if got, _, err := s.Traces(TraceFilter{KeyID: "key_160"}); err != nil || len(got) != 1 {
+		t.Fatalf("Traces(key_160) = %d, %v", len(got), err)
+	}
+}
