@@ -24,7 +24,7 @@ SOAK_TIMEOUT ?= 30m
 # `make install` copies the binary here: $GOBIN when set, else ~/.local/bin.
 PREFIX_BIN ?= $(or $(shell $(GO) env GOBIN),$(HOME)/.local/bin)
 
-.PHONY: help build install run test fmt-check vet bench bench-baseline bench-compare fuzz soak clean
+.PHONY: help build install run test fmt-check vet bench bench-baseline bench-compare bench-scale fuzz soak clean
 
 help:
 	@echo "make build   build $(BIN)"
@@ -34,6 +34,9 @@ help:
 	@echo "make bench   Go benchmarks with -benchmem (BENCH=regexp BENCHTIME=1s)"
 	@echo "make bench-compare  the benchmarks $(BENCHCOUNT) times, compared by benchstat with $(BENCHBASE)"
 	@echo "make bench-baseline the benchmarks $(BENCHCOUNT) times into $(BENCHBASE) (commit it with a change that moves them)"
+	@echo "make bench-scale  fill temporary databases and time what grows with them: traces (SCALE_TRACES=0,1000000)"
+	@echo "             and gateway keys (SCALE_KEYS=1,1000,10000); SCALE_ONLY=traces|keys; prints markdown tables;"
+	@echo "             not part of 'make test'"
 	@echo "make fuzz    run each fuzz target briefly (FUZZTIME=10s)"
 	@echo "make soak    build aigw and run it under mixed and hostile load (SOAK_TIME=60s SOAK_WORKERS=16);"
 	@echo "             prints requests sent/answered/traced, RSS, goroutines and open fds; not part of 'make test'"
@@ -70,6 +73,13 @@ bench-baseline:
 bench-compare:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./... | grep -E '^(goos|goarch|pkg|cpu|Benchmark)' > bench/new.txt
 	$(BENCHSTAT) $(BENCHBASE) bench/new.txt
+
+# bench-scale: the section(s) to run (all, traces, …) and the timed calls per
+# query; SCALE_TRACES (trace counts, comma-separated) is read by the program.
+SCALE_ONLY  ?= all
+SCALE_CALLS ?= 20
+bench-scale: build
+	$(GO) run ./bench/scale -only $(SCALE_ONLY) -calls $(SCALE_CALLS) -aigw $(BIN)
 
 FUZZTIME ?= 10s
 fuzz:

@@ -22,6 +22,7 @@ var migrations = []migration{
 	{to: 2, name: "create the per-credential usage roll-ups", up: migrateV2},
 	{to: 3, name: "create the alerts bucket", up: migrateV3},
 	{to: 4, name: "index the keys by creation, name and provider", up: migrateV4},
+	{to: 5, name: "create the trace index (built by Open)", up: migrateV5},
 }
 
 // LatestSchema is the schema version this build writes.

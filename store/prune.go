@@ -47,6 +47,8 @@ func (s *Store) pruneOnce(olderThan time.Time, maxCount uint64, maxDelete int) (
 		b := tx.Bucket(bucketTraces)
 		count := traceCount(tx)
 		var doomed [][]byte
+		ixGone := map[ixRecKey]map[string]bool{} // the doomed traces' ids by index record (traces_index.go)
+		epochs := tx.Bucket(bucketTraceEpochs)
 		c := b.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			left := count - min(count, uint64(len(doomed)))
@@ -68,6 +70,17 @@ func (s *Store) pruneOnce(olderThan time.Time, maxCount uint64, maxDelete int) (
 			}
 			// Keys are cloned: deleting changes the pages the cursor reads.
 			doomed = append(doomed, bytes.Clone(k))
+			// A damaged trace is deleted all the same; its ids in the index,
+			// if any, stay and are skipped by Traces (they point at no trace).
+			var t Trace
+			if e, ok := epochOf(epochs, k); ok && decodeTrace(v, &t) == nil {
+				eachIndexed(&t, e, func(rk ixRecKey) {
+					if ixGone[rk] == nil {
+						ixGone[rk] = map[string]bool{}
+					}
+					ixGone[rk][string(k)] = true
+				})
+			}
 		}
 		if len(doomed) == 0 {
 			return errNothingToPrune
@@ -76,6 +89,12 @@ func (s *Store) pruneOnce(olderThan time.Time, maxCount uint64, maxDelete int) (
 			if err := b.Delete(k); err != nil {
 				return fmt.Errorf("delete trace %q: %w", k, err)
 			}
+		}
+		if err := removeIDs(tx.Bucket(bucketTraceIndex), ixGone); err != nil {
+			return err
+		}
+		if err := pruneEpochs(tx); err != nil {
+			return fmt.Errorf("delete index epochs: %w", err)
 		}
 		deleted = len(doomed)
 		return putTraceCount(tx, count-min(count, uint64(deleted)))

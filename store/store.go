@@ -151,6 +151,10 @@ func Open(path string, masterKey []byte, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	if err := s.buildTraceIndex(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	if err := s.writeKeyCheck(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)

@@ -67,6 +67,7 @@ func (s *Store) WriteTraces(batch []*Trace) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketTraces)
 		b.FillPercent = traceFillPercent
+		ix := newIxWriter(tx, s.yield)
 		// Only an id at or below the newest stored one can exist already.
 		last, _ := b.Cursor().Last()
 		count := traceCount(tx)
@@ -91,9 +92,15 @@ func (s *Store) WriteTraces(batch []*Trace) error {
 			if err := b.Put(key, vals[i]); err != nil {
 				return fmt.Errorf("store trace %s: %w", t.RequestID, err)
 			}
+			if err := ix.add(t, bytes.Compare(key, last) > 0); err != nil {
+				return err
+			}
 			count++
 			roll.add(t)
 			credRoll.add(t)
+		}
+		if err := ix.flush(); err != nil {
+			return err
 		}
 		if err := roll.flush(tx.Bucket(bucketUsage)); err != nil {
 			return err
@@ -244,9 +251,10 @@ type TraceFilter struct {
 
 // Traces returns matching traces newest first and a cursor for the next
 // (older) page, "" when there is no more. It walks the bucket backwards from
-// Before (or the newest trace) and stops at Limit matches or at the first
-// trace older than Since. To tell whether an older page exists it looks for
-// one more match past Limit. Never returns nil.
+// Before (or the newest trace) — or, when the filter has an indexed field,
+// the index's ids of its values (traces_index.go) — and stops at Limit
+// matches or at the first trace older than Since. To tell whether an older
+// page exists it looks for one more match past Limit. Never returns nil.
 func (s *Store) Traces(f TraceFilter) ([]Trace, string, error) {
 	m, err := newTraceMatcher(f)
 	if err != nil {
@@ -255,7 +263,49 @@ func (s *Store) Traces(f TraceFilter) ([]Trace, string, error) {
 	out := make([]Trace, 0, min(m.limit, 256))
 	next := ""
 	err = s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketTraces).Cursor()
+		scanned := 0
+		// A walk that read many traces lets go of their pages. A short one
+		// (a page through the index, the newest traces) keeps its few
+		// hundred kilobytes mapped until the trace writer's next batch
+		// unmaps everything: faulting the pages back in is most of a short
+		// listing's time (15 ms instead of 0.3 for a rare key's 50 traces
+		// among 500,000), and an operator's next page reads the same ones.
+		defer func() {
+			if scanned >= unmapEvery/8 {
+				s.unmapPagesIn(tx)
+			}
+		}()
+		// visit takes the next trace of the walk, newest first.
+		visit := func(k, v []byte) (stop bool, err error) {
+			if scanned++; scanned%unmapEvery == 0 {
+				s.unmapPagesIn(tx)
+			}
+			var t Trace
+			ok, stop, err := m.match(v, &t)
+			if err != nil {
+				return true, fmt.Errorf("trace %q: %w", k, err)
+			}
+			if stop || !ok {
+				return stop, nil
+			}
+			if len(out) == m.limit { // one match past the page: there is an older page
+				next = out[len(out)-1].RequestID
+				return true, nil
+			}
+			out = append(out, t)
+			return false, nil
+		}
+		traces := tx.Bucket(bucketTraces)
+		if qs := indexQueries(&f); len(qs) > 0 && traceIndexReady(tx) {
+			return indexedTraces(tx, qs, f.Before, func(id []byte) (bool, error) {
+				v := traces.Get(id)
+				if v == nil {
+					return false, nil
+				}
+				return visit(id, v)
+			})
+		}
+		c := traces.Cursor()
 		var k, v []byte
 		if f.Before != "" {
 			if k, _ = c.Seek([]byte(f.Before)); k != nil {
@@ -266,27 +316,10 @@ func (s *Store) Traces(f TraceFilter) ([]Trace, string, error) {
 		} else {
 			k, v = c.Last()
 		}
-		defer s.unmapPagesIn(tx)
-		for scanned := 0; k != nil; k, v = c.Prev() {
-			if scanned++; scanned%unmapEvery == 0 {
-				s.unmapPagesIn(tx)
+		for ; k != nil; k, v = c.Prev() {
+			if stop, err := visit(k, v); err != nil || stop {
+				return err
 			}
-			var t Trace
-			ok, stop, err := m.match(v, &t)
-			if err != nil {
-				return fmt.Errorf("trace %q: %w", k, err)
-			}
-			if stop {
-				return nil
-			}
-			if !ok {
-				continue
-			}
-			if len(out) == m.limit { // one match past the page: there is an older page
-				next = out[len(out)-1].RequestID
-				return nil
-			}
-			out = append(out, t)
 		}
 		return nil
 	})

@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -36,6 +38,50 @@ import (
 //     update and revoke a key, update a credential, update a provider;
 //   - the first page of GET /api/v1/keys.
 
+func init() {
+	register("keys", "gateway keys 1 → SCALE_KEYS (default 1,1000,10000), the built binary over loopback: start-up, idle RSS, CPU per request, one admin change at a time, a page of keys", func(cfg *config) error {
+		if cfg.aigw == "" {
+			return errors.New("the keys section runs the aigw binary: give -aigw PATH (make bench-scale does)")
+		}
+		sizes, err := keySizes()
+		if err != nil {
+			return err
+		}
+		if *fillOnly != "" {
+			secrets, _, err := fillKeyDB(*fillOnly, *fillUpstream, sizes[0])
+			if err == nil {
+				err = os.WriteFile(filepath.Join(*fillOnly, "secrets.txt"), []byte(strings.Join(secrets, "\n")+"\n"), 0o600)
+			}
+			return err
+		}
+		return runKeys(context.Background(), cfg.out, keysConfig{bin: cfg.aigw, sizes: sizes, requests: *keyRequests, changes: *keyChanges})
+	})
+}
+
+var (
+	keyRequests  = flag.Int("key-requests", 20000, "keys section: proxied requests measured at each key count")
+	keyChanges   = flag.Int("key-changes", 100, "keys section: admin changes of each kind at each key count")
+	fillOnly     = flag.String("fill", "", "keys section: only fill this data directory with the first SCALE_KEYS count of keys (secrets of 1,000 of them in DIR/secrets.txt) for -fill-upstream, and exit")
+	fillUpstream = flag.String("fill-upstream", "http://127.0.0.1:9", "with -fill: the provider's base URL")
+)
+
+// keySizes reads SCALE_KEYS: key counts, comma-separated.
+func keySizes() ([]int, error) {
+	s := os.Getenv("SCALE_KEYS")
+	if s == "" {
+		s = "1,1000,10000"
+	}
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 10_000_000 {
+			return nil, fmt.Errorf("SCALE_KEYS: %q is not a count of keys (1 to 10000000)", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
 // keysRow is one line of the table.
 type keysRow struct {
 	keys      int
@@ -58,6 +104,7 @@ type keysConfig struct {
 	sizes    []int
 	requests int // proxied requests measured at each size
 	changes  int // changes of each kind at each size
+	idle     time.Duration // the wait before the idle RSS is read (0: 35 s, past the gateway's 30 s memory tuning)
 }
 
 func runKeys(ctx context.Context, w io.Writer, cfg keysConfig) error {
@@ -104,7 +151,7 @@ func measureKeys(ctx context.Context, cfg keysConfig, upstream string, n int) (k
 		return row, err
 	}
 	defer os.RemoveAll(dir)
-	secrets, credIDs, err := fillKeys(dir, upstream, n)
+	secrets, credIDs, err := fillKeyDB(dir, upstream, n)
 	if err != nil {
 		return row, err
 	}
@@ -159,7 +206,7 @@ func measureKeys(ctx context.Context, cfg keysConfig, upstream string, n int) (k
 			return row, err
 		}
 	}
-	before, err := cpuTime(pid)
+	before, err := procCPU(pid)
 	if err != nil {
 		return row, err
 	}
@@ -168,7 +215,7 @@ func measureKeys(ctx context.Context, cfg keysConfig, upstream string, n int) (k
 			return row, err
 		}
 	}
-	after, err := cpuTime(pid)
+	after, err := procCPU(pid)
 	if err != nil {
 		return row, err
 	}
@@ -187,7 +234,7 @@ func measureKeys(ctx context.Context, cfg keysConfig, upstream string, n int) (k
 	if err != nil {
 		return row, err
 	}
-	time.Sleep(5 * time.Second) // idle: the runtime gives back what it does not use
+	time.Sleep(cmp.Or(cfg.idle, 35*time.Second)) // idle: the gateway gives back what it does not use every 30 s
 	row.rssIdle, err = rss(pid)
 	return row, err
 }
@@ -282,10 +329,10 @@ func (a *adminClient) do(method, path string, in, out any) error {
 	return nil
 }
 
-// fillKeys creates the data directory's master key and database with one
+// fillKeyDB creates the data directory's master key and database with one
 // provider, two credentials and n keys, all on both credentials; it
 // returns the secrets of up to 1,000 keys, spread over all of them.
-func fillKeys(dir, upstream string, n int) (secrets, credIDs []string, err error) {
+func fillKeyDB(dir, upstream string, n int) (secrets, credIDs []string, err error) {
 	mk := make([]byte, store.MasterKeySize)
 	rand.Read(mk)
 	if err := os.WriteFile(filepath.Join(dir, "master.key"), []byte(hex.EncodeToString(mk)+"\n"), 0o600); err != nil {
@@ -329,8 +376,8 @@ func freeAddr() string {
 	return ln.Addr().String()
 }
 
-// cpuTime is a process's user plus system time (/proc/PID/stat).
-func cpuTime(pid int) (time.Duration, error) {
+// procCPU is a process's user plus system time (/proc/PID/stat).
+func procCPU(pid int) (time.Duration, error) {
 	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0, err

@@ -1,0 +1,374 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// smallEpochs makes epochs of 40 traces for the test, so that a few
+// thousand traces span many.
+func smallEpochs(t *testing.T) {
+	defer func(n uint64) { t.Cleanup(func() { epochSize = n }) }(epochSize)
+	epochSize = 40
+}
+
+// mixedTraces are n traces a minute apart over 5 keys, 3 providers, 4
+// models (one with a NUL, one 300 bytes long: the client names the model)
+// and statuses 200, 0, 429, 499, 503, 302; written in batches of about 97,
+// one in 31 of them (a long request) a few batches late.
+func mixedTraces(t testing.TB, s *Store, n int, seed uint64) []*Trace {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 7))
+	models := []string{"gpt-4o", "claude\x00x", strings.Repeat("m", 300), "m"}
+	var all, batch, late []*Trace
+	for i := range n {
+		st := []int{200, 200, 200, 200, 0, 429, 499, 503, 302}[rng.IntN(9)]
+		tc := tr(t0.Add(time.Duration(i)*time.Minute), fmt.Sprintf("key_%d", rng.IntN(5)),
+			[]string{"openai", "anthropic", "gemini"}[rng.IntN(3)], models[rng.IntN(len(models))], st)
+		if i%50 == 7 {
+			tc.KeyID = "" // a refused request without a key
+		}
+		all = append(all, tc)
+		if i%31 == 5 { // finishes late: written three batches on
+			late = append(late, tc)
+		} else {
+			batch = append(batch, tc)
+		}
+		if len(batch) >= 97 || i == n-1 {
+			if i == n-1 || len(late) > 9 {
+				batch, late = append(batch, late...), nil
+			}
+			write(t, s, batch...)
+			batch = nil
+		}
+	}
+	return all
+}
+
+// wantTraces is what Traces must list for f: every stored trace that
+// matches, newest first, checked field by field here.
+func wantTraces(all []*Trace, f TraceFilter) []string {
+	var out []string
+	for _, t := range slices.Backward(all) {
+		switch {
+		case f.KeyID != "" && t.KeyID != f.KeyID, f.Provider != "" && t.Provider != f.Provider,
+			f.Model != "" && t.Model != f.Model, f.Status > 0 && t.Status != f.Status,
+			f.StatusClass > 0 && t.Status/100 != f.StatusClass,
+			!f.Since.IsZero() && t.Time.Before(f.Since), !f.Until.IsZero() && !t.Time.Before(f.Until),
+			f.Before != "" && t.RequestID >= f.Before:
+			continue
+		}
+		out = append(out, t.RequestID)
+	}
+	return out
+}
+
+func listAll(t *testing.T, s *Store, f TraceFilter) []string {
+	t.Helper()
+	var out []string
+	for _, p := range pages(t, s, f) {
+		out = append(out, ids(p)...)
+	}
+	return out
+}
+
+// traceFilters are filters over mixedTraces: each indexed field alone,
+// together, with the ones that are not indexed, and with time bounds.
+func traceFilters(all []*Trace) []TraceFilter {
+	mid := all[len(all)/2]
+	return []TraceFilter{
+		{KeyID: "key_3"}, {KeyID: "key_none"}, {Provider: "gemini"}, {Model: "claude\x00x"}, {Model: "claude"},
+		{Model: strings.Repeat("m", 300)}, {Model: "m"}, {StatusClass: 5}, {StatusClass: 4}, {StatusClass: 3},
+		{StatusClass: 2}, {Status: 429}, {Status: 503, KeyID: "key_1"}, {StatusClass: 4, Provider: "openai", Model: "gpt-4o"},
+		{KeyID: "key_2", Provider: "anthropic"}, {KeyID: "key_0", Model: "m", StatusClass: 2},
+		{KeyID: "key_4", Since: t0.Add(100 * time.Minute), Until: t0.Add(900 * time.Minute)},
+		{StatusClass: 5, Before: mid.RequestID}, {Provider: "openai", Before: mid.RequestID, Since: t0.Add(200 * time.Minute)},
+	}
+}
+
+// The index answers exactly what a walk over every trace would: for each
+// filter, every page of the listing together is the matching traces,
+// newest first — at several page sizes, so pages start inside the index.
+func TestTracesThroughIndexMatchEveryTrace(t *testing.T) {
+	smallEpochs(t)
+	s := openTest(t)
+	all := mixedTraces(t, s, 1500, 1)
+	for _, f := range traceFilters(all) {
+		want := wantTraces(all, f)
+		if len(want) == 0 && f.KeyID != "key_none" && f.Model != "claude" {
+			t.Errorf("%+v: the data has no match; the test would prove nothing", f)
+		}
+		for _, limit := range []int{1, 7, 100, 10000} {
+			f.Limit = limit
+			if got := listAll(t, s, f); !slices.Equal(got, want) {
+				t.Errorf("%+v: listed %d traces; want %d (first %v, want %v)", f, len(got), len(want), head(got), head(want))
+			}
+		}
+	}
+	checkTraceIndex(t, s)
+}
+
+func head(s []string) []string { return s[:min(len(s), 3)] }
+
+// checkTraceIndex checks that the index holds the ids of every stored
+// trace under each of its values, in ascending order, and nothing else.
+func checkTraceIndex(t testing.TB, s *Store) {
+	t.Helper()
+	err := s.db.View(func(tx *bolt.Tx) error {
+		want := map[string]bool{} // record key + id
+		err := tx.Bucket(bucketTraces).ForEach(func(k, v []byte) error {
+			var tc Trace
+			if err := decodeTrace(v, &tc); err != nil {
+				return err
+			}
+			e, ok := epochOf(tx.Bucket(bucketTraceEpochs), k)
+			if !ok {
+				t.Errorf("trace %s has no epoch", k)
+			}
+			eachIndexed(&tc, e, func(rk ixRecKey) { want[string(rk[:])+string(k)] = true })
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		n := 0
+		err = tx.Bucket(bucketTraceIndex).ForEach(func(k, v []byte) error {
+			ids := parseIDs(nil, v)
+			if len(ids) == 0 || len(bytes.Join(ids, nil))+len(ids) != len(v) || !bytes.Equal(k[ixKeyLen:], ids[0]) {
+				t.Errorf("index record %x: %d ids in %d bytes", k, len(ids), len(v))
+				return nil
+			}
+			for i, id := range ids {
+				n++
+				if !want[string(k[:ixKeyLen])+string(id)] {
+					t.Errorf("index record %x holds %q, of no stored trace with that value", k, id)
+				}
+				if i > 0 && bytes.Compare(ids[i-1], id) >= 0 {
+					t.Errorf("index record %x: %q after %q", k, id, ids[i-1])
+				}
+			}
+			return nil
+		})
+		if n != len(want) {
+			t.Errorf("index holds %d ids; want %d (the stored traces')", n, len(want))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Retention deletes a trace's index entries with it: what is left lists
+// exactly the kept traces, and the index holds nothing of the pruned ones.
+func TestPruneTracesDeletesIndexEntries(t *testing.T) {
+	smallEpochs(t)
+	s := openTest(t)
+	all := mixedTraces(t, s, 3000, 2)
+	n, err := s.PruneTraces(t0.Add(1000*time.Minute), 1500, 100)
+	if err != nil || n != 1500 {
+		t.Fatalf("PruneTraces = %d, %v; want 1500", n, err)
+	}
+	kept := all[1500:]
+	// A request older than every kept trace finishes now: it is listed too.
+	old := tr(t0.Add(-time.Hour), "key_1", "gemini", "m", 503)
+	write(t, s, old)
+	kept = append([]*Trace{old}, kept...)
+	for _, f := range traceFilters(kept) {
+		f.Limit = 10000
+		if got, want := listAll(t, s, f), wantTraces(kept, f); !slices.Equal(got, want) {
+			t.Errorf("%+v after the prune: listed %d traces; want %d", f, len(got), len(want))
+		}
+	}
+	checkTraceIndex(t, s)
+}
+
+// A file written before the index existed (schema v3, traces stored
+// without index entries) is indexed when it is opened — in several
+// transactions — and its traces list by key, status, provider and model.
+func TestMigrateV5IndexesStoredTraces(t *testing.T) {
+	smallEpochs(t)
+	defer func(n int) { buildIndexBatch = n }(buildIndexBatch)
+	buildIndexBatch = 64 // 1000 traces: 16 transactions
+	scratch := openTest(t)
+	all := mixedTraces(t, scratch, 1000, 3)
+	path := writeV1(t, func(tx *bolt.Tx) error {
+		for _, tc := range all {
+			if err := tx.Bucket(bucketTraces).Put([]byte(tc.RequestID), appendTrace(nil, tc)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(db, migrations[:3]); err != nil { // up to v3: no index
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s, err := Open(path, testKey, Options{LockTimeout: time.Second})
+	if err != nil {
+		t.Fatalf("Open of a v3 file with traces: %v", err)
+	}
+	defer s.Close()
+	before := txID(t, s)
+	for _, f := range traceFilters(all) {
+		f.Limit = 100
+		if got, want := listAll(t, s, f), wantTraces(all, f); !slices.Equal(got, want) {
+			t.Errorf("%+v after the migration: listed %d traces; want %d", f, len(got), len(want))
+		}
+	}
+	checkTraceIndex(t, s)
+	err = s.db.View(func(tx *bolt.Tx) error {
+		if !traceIndexReady(tx) {
+			t.Error("the index is still marked as being built")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if txID(t, s) != before {
+		t.Error("listing wrote to the file")
+	}
+}
+
+// An index build that stopped part way (the process ended) continues from
+// where it stopped when the file is opened again.
+func TestTraceIndexBuildResumes(t *testing.T) {
+	smallEpochs(t)
+	s := openTest(t)
+	all := mixedTraces(t, s, 500, 4)
+	// Undo the index of the traces from the 200th on and mark the build
+	// as stopped there, as an interrupted build leaves it.
+	mid := []byte(all[200].RequestID)
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		ix := tx.Bucket(bucketTraceIndex)
+		recs := map[string][]byte{}
+		_ = ix.ForEach(func(k, v []byte) error {
+			var out []byte
+			for _, id := range parseIDs(nil, v) {
+				if bytes.Compare(id, mid) < 0 {
+					out = appendID(out, string(id))
+				}
+			}
+			recs[string(k)] = out
+			return nil
+		})
+		for k, v := range recs {
+			var err error
+			if len(v) == 0 {
+				err = ix.Delete([]byte(k))
+			} else {
+				err = ix.Put([]byte(k), v)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(metaTraceIndexFrom, mid)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Until it is built, filters walk the traces (and still answer right).
+	f := TraceFilter{KeyID: "key_1", Limit: 10000}
+	if got, want := listAll(t, s, f), wantTraces(all, f); !slices.Equal(got, want) {
+		t.Fatalf("during the build: listed %d; want %d", len(got), len(want))
+	}
+	if err := s.buildTraceIndex(); err != nil {
+		t.Fatal(err)
+	}
+	checkTraceIndex(t, s)
+	if got, want := listAll(t, s, f), wantTraces(all, f); !slices.Equal(got, want) {
+		t.Fatalf("after the build: listed %d; want %d", len(got), len(want))
+	}
+}
+
+// A filtered listing reads its matches, not the traces between them: a
+// damaged record among the other traces fails a walk over every trace, but
+// not the listing of a key, status or model that it is not indexed under.
+func TestIndexedListingReadsOnlyItsMatches(t *testing.T) {
+	smallEpochs(t) // most epochs have no entry of the rare status
+	s := openTest(t)
+	var batch []*Trace
+	for i := range 2000 {
+		tc := tr(t0.Add(time.Duration(i)*time.Second), "key_common", "openai", "gpt-4o", 200)
+		if i%200 == 0 {
+			tc.KeyID, tc.Model, tc.Status = "key_rare", "o1", 503
+		}
+		batch = append(batch, tc)
+	}
+	write(t, s, batch...)
+	err := s.db.Update(func(tx *bolt.Tx) error { // between the newest matches
+		return tx.Bucket(bucketTraces).Put([]byte(reqID(t0.Add(1900*time.Second), 1)), []byte{traceCodecV3, 1, 2})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Traces(TraceFilter{StatusClass: 2}); err == nil { // 2xx: not indexed
+		t.Fatal("a walk over the damaged record did not fail; the test would prove nothing")
+	}
+	for _, f := range []TraceFilter{{KeyID: "key_rare"}, {StatusClass: 5}, {Status: 503, Model: "o1"}} {
+		got, next, err := s.Traces(f)
+		if err != nil || len(got) != 10 || next != "" {
+			t.Errorf("Traces(%+v) = %d traces, next %q, %v; want the 10 matches", f, len(got), next, err)
+		}
+	}
+}
+
+// The index's records are read back from the file: whatever their bytes,
+// parseIDs returns ids that are consecutive pieces of the record, and
+// re-encoding them gives back the record up to where it stopped.
+func FuzzParseIDs(f *testing.F) {
+	f.Add(appendID(appendID(nil, "0abc"), "0abd"))
+	f.Add([]byte{0})
+	f.Add([]byte{5, 'a'})
+	f.Fuzz(func(t *testing.T, rec []byte) {
+		var again []byte
+		for _, id := range parseIDs(nil, rec) {
+			if len(id) == 0 {
+				t.Fatal("an empty id")
+			}
+			again = appendID(again, string(id))
+		}
+		if !bytes.HasPrefix(rec, again) {
+			t.Fatalf("re-encoded %x is not a prefix of %x", again, rec)
+		}
+	})
+}
+
+// A batch whose traces hold many distinct values also yields while their
+// index records are written: every YieldEvery records.
+func TestWriteTracesYieldsWhileIndexing(t *testing.T) {
+	yields := 0
+	s, err := Open(t.TempDir()+"/aigw.db", testKey, Options{LockTimeout: time.Second, Yield: func() { yields++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n = 5*YieldEvery + 1
+	var batch []*Trace
+	for i := range n {
+		batch = append(batch, tr(t0.Add(time.Duration(i)*time.Millisecond), fmt.Sprintf("key_%03d", i), "openai", "gpt-4o", 200))
+	}
+	write(t, s, batch...)
+	// 5 while encoding, 5 while storing, 5 while writing the 163 records
+	// (161 keys, a provider, a model).
+	if yields != 15 {
+		t.Errorf("%d yields; want 15", yields)
+	}
+	if got, _, err := s.Traces(TraceFilter{KeyID: "key_160"}); err != nil || len(got) != 1 {
+		t.Fatalf("Traces(key_160) = %d, %v", len(got), err)
+	}
+}
