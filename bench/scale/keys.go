@@ -102,8 +102,8 @@ type opTimes struct {
 type keysConfig struct {
 	bin      string // the aigw binary
 	sizes    []int
-	requests int // proxied requests measured at each size
-	changes  int // changes of each kind at each size
+	requests int           // proxied requests measured at each size
+	changes  int           // changes of each kind at each size
 	idle     time.Duration // the wait before the idle RSS is read (0: 35 s, past the gateway's 30 s memory tuning)
 }
 
