@@ -241,9 +241,11 @@ func Run(ctx context.Context, o Options) error {
 	// writer; an OAuth refresh, which a request waits for, does not: it
 	// changes no budget.
 	reload := func() error { return load(true, nil) }
+	began := time.Now()
 	if err := reload(); err != nil {
 		return fmt.Errorf("load configuration: %w", err)
 	}
+	log.Info("configuration loaded", "keys", px.KeyCount(), "took", time.Since(began).Round(time.Millisecond).String())
 	if used, err := st.KeysLastUsed(lastUsedScan); err != nil {
 		log.Warn("cannot read the keys' last use from the traces", "err", err)
 	} else {
@@ -303,7 +305,7 @@ func Run(ctx context.Context, o Options) error {
 		return nil
 	})
 	g.Go(func() error {
-		tuneGC(gctx) // after FreeOSMemory above: the live heap is known
+		tuneGC(gctx, st.ReleaseMapped) // after FreeOSMemory above: the live heap is known
 		return nil
 	})
 	g.Go(func() error {

@@ -30,8 +30,10 @@ func gcPercentFor(live uint64) int {
 }
 
 // tuneGC sets GOGC from the live heap now and every gcTuneEvery until ctx
-// ends.
-func tuneGC(ctx context.Context) {
+// ends, and gives back the database pages that reads mapped meanwhile
+// (release; the trace writer does it after every batch, but an idle
+// gateway writes none).
+func tuneGC(ctx context.Context, release func()) {
 	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	last := -1
 	for {
@@ -56,5 +58,6 @@ func tuneGC(ctx context.Context) {
 			return
 		case <-time.After(gcTuneEvery):
 		}
+		release()
 	}
 }

@@ -500,6 +500,13 @@ func (p *Proxy) LoadProvider(pr *store.Provider) {
 	c.commit()
 }
 
+// KeyCount is the number of gateway keys in the configuration.
+func (p *Proxy) KeyCount() int {
+	p.reload.Lock()
+	defer p.reload.Unlock()
+	return len(p.conf.keys)
+}
+
 // KeyPool is a pool of credentials used by active keys, for the alerts
 // that watch pools.
 type KeyPool struct {

@@ -30,7 +30,7 @@ func (s *Store) Load() (*Data, error) {
 		if d.Providers, err = listProviders(tx); err != nil {
 			return err
 		}
-		if d.Keys, err = listKeys(tx, s.now()); err != nil {
+		if d.Keys, err = readKeys(tx, s.now()); err != nil { // in no particular order
 			return err
 		}
 		creds, err := listCredentials(tx)

@@ -126,6 +126,12 @@ func (s *Store) unmapPages() {
 	})
 }
 
+// ReleaseMapped gives back the pages of the database file that reads have
+// mapped into the process since the last release (see unmapPages); the
+// gateway calls it now and then, so that pages read by admin writes and
+// listings do not stay resident while no trace is written.
+func (s *Store) ReleaseMapped() { s.unmapPages() }
+
 // unmapPagesIn is unmapPages inside a transaction (which keeps bbolt from
 // remapping meanwhile). Long walks over the traces call it every
 // unmapEvery traces, so that a query or a prune over millions of them

@@ -88,6 +88,7 @@ type keysRow struct {
 	dbBytes   int64
 	startup   time.Duration
 	rssIdle   int64
+	rssFile   int64 // of rssIdle
 	cpuPerReq time.Duration
 	changes   []opTimes
 	list      opTimes
@@ -121,11 +122,11 @@ func runKeys(ctx context.Context, w io.Writer, cfg keysConfig) error {
 		fmt.Fprintf(os.Stderr, "keys: %+v\n", row)
 	}
 	fmt.Fprintf(w, "\n### Gateway keys (%d proxied requests and %d changes of each kind per size)\n\n", cfg.requests, cfg.changes)
-	fmt.Fprintln(w, "| keys | DB size | start-up | RSS idle | CPU/request (× first row) | key create p50/p99 | key update | key revoke | credential update | provider update | `GET /api/v1/keys` |")
+	fmt.Fprintln(w, "| keys | DB size | start-up | RSS idle (of it file-backed) | CPU/request (× first row) | key create p50/p99 | key update | key revoke | credential update | provider update | `GET /api/v1/keys` |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|")
 	base := rows[0].cpuPerReq
 	for _, r := range rows {
-		fmt.Fprintf(w, "| %d | %s | %s | %s | %.1f µs (%.2f×) |", r.keys, mib(r.dbBytes), r.startup.Round(time.Millisecond), mib(r.rssIdle),
+		fmt.Fprintf(w, "| %d | %s | %s | %s (%s) | %.1f µs (%.2f×) |", r.keys, mib(r.dbBytes), r.startup.Round(time.Millisecond), mib(r.rssIdle), mib(r.rssFile),
 			float64(r.cpuPerReq)/float64(time.Microsecond), float64(r.cpuPerReq)/float64(base))
 		for _, c := range r.changes {
 			fmt.Fprintf(w, " %s / %s |", msec(c.p50), msec(c.p99))
@@ -235,7 +236,7 @@ func measureKeys(ctx context.Context, cfg keysConfig, upstream string, n int) (k
 		return row, err
 	}
 	time.Sleep(cmp.Or(cfg.idle, 35*time.Second)) // idle: the gateway gives back what it does not use every 30 s
-	row.rssIdle, err = rss(pid)
+	row.rssIdle, row.rssFile, err = rss(pid)
 	return row, err
 }
 
@@ -393,19 +394,30 @@ func procCPU(pid int) (time.Duration, error) {
 	return time.Duration(utime+stime) * time.Second / hz, nil
 }
 
-// rss is a process's resident set size (/proc/PID/status VmRSS).
-func rss(pid int) (int64, error) {
+// rss is a process's resident set size (/proc/PID/status VmRSS), and of
+// it the file-backed part (RssFile: the binary's code, the database pages
+// mapped).
+func rss(pid int) (total, file int64, err error) {
 	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
+	}
+	kib := func(v string) int64 {
+		kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+		return kb << 10
 	}
 	for _, line := range strings.Split(string(raw), "\n") {
 		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10, err
+			total = kib(v)
+		}
+		if v, ok := strings.CutPrefix(line, "RssFile:"); ok {
+			file = kib(v)
 		}
 	}
-	return 0, errors.New("no VmRSS")
+	if total == 0 {
+		return 0, 0, errors.New("no VmRSS")
+	}
+	return total, file, nil
 }
 
 func lastLines(s string, n int) string {
