@@ -253,9 +253,10 @@ func (c *change) buildCredential(rec *store.Credential) {
 // setKey adds or replaces a gateway key; gk is where to build it (zero).
 func (c *change) setKey(k *store.Key, gk *gwKey) {
 	old := c.st.keys[k.ID]
-	if gk.id == "" { // else Load put them in its arena
-		gk.id, gk.name, gk.preview = packStrings(k.ID, k.Name, k.Preview)
+	if gk.text == "" { // else Load put it in its arena
+		gk.text = k.ID + k.Name + k.Preview
 	}
+	gk.nameAt, gk.previewAt = uint16(len(k.ID)), uint16(len(k.ID)+len(k.Name))
 	gk.hash, gk.timeout, gk.revoked = k.Hash, k.Timeout.D(), k.RevokedAt != nil
 	gk.maxRetries = int32(c.p.cfg.MaxRetries)
 	gk.models = compileModels(k.Models)
@@ -301,15 +302,7 @@ func (c *change) setKey(k *store.Key, gk *gwKey) {
 		}
 	}
 	c.shard(&gk.hash)[half(&gk.hash)] = gk
-	c.st.keys[k.ID] = gk
-}
-
-// packStrings copies a key's strings into one allocation (they outlive the
-// decoded record they come from).
-func packStrings(id, name, preview string) (string, string, string) {
-	all := id + name + preview
-	a, b := len(id), len(id)+len(name)
-	return all[:a], all[a:b], all[b:]
+	c.st.keys[gk.id()] = gk // the arena's copy of the id: the decoded record can go
 }
 
 // removeKey takes a deleted key out.
@@ -453,8 +446,8 @@ func (p *Proxy) Load(d *store.Data) error {
 	arena, at := string(buf), 0
 	for i := range d.Keys {
 		k, gk := &d.Keys[i], &slab[i]
-		a, b, e := at+len(k.ID), at+len(k.ID)+len(k.Name), at+len(k.ID)+len(k.Name)+len(k.Preview)
-		gk.id, gk.name, gk.preview, at = arena[at:a], arena[a:b], arena[b:e], e
+		e := at + len(k.ID) + len(k.Name) + len(k.Preview)
+		gk.text, at = arena[at:e], e
 		if c.next.providers[k.Provider] != nil {
 			c.setKey(k, gk)
 		}
@@ -528,10 +521,10 @@ func (p *Proxy) ActivePools() []KeyPool {
 		}
 		kp := byPool[k.pool]
 		if kp == nil {
-			kp = &KeyPool{Credentials: p.conf.specs[k.pool].creds, Key: k.id, Name: k.name}
+			kp = &KeyPool{Credentials: p.conf.specs[k.pool].creds, Key: k.id(), Name: k.name()}
 			byPool[k.pool] = kp
-		} else if k.id < kp.Key {
-			kp.Key, kp.Name = k.id, k.name
+		} else if k.id() < kp.Key {
+			kp.Key, kp.Name = k.id(), k.name()
 		}
 		kp.Keys++
 	}

@@ -214,10 +214,10 @@ func dumpConfig(p *Proxy) string {
 			keys = append(keys, k)
 		}
 	}
-	slices.SortFunc(keys, func(a, b *gwKey) int { return cmp.Compare(a.id, b.id) })
+	slices.SortFunc(keys, func(a, b *gwKey) int { return cmp.Compare(a.id(), b.id()) })
 	for _, k := range keys {
-		if p.conf.keys[k.id] != k {
-			fmt.Fprintf(&b, "key %s: in the table but not the state\n", k.id)
+		if p.conf.keys[k.id()] != k {
+			fmt.Fprintf(&b, "key %s: in the table but not the state\n", k.id())
 		}
 		kp := s.pools[k.pool]
 		var pool []string
@@ -241,7 +241,7 @@ func dumpConfig(p *Proxy) string {
 			deny = k.budgets.unpricedDeny
 		}
 		fmt.Fprintf(&b, "key %s name=%s hash=%x provider=%s revoked=%v limits=%+v retries=%d budgets=%v deny=%v pool=%v %s noPool=%q\n",
-			k.id, k.name, k.hash[:4], k.provider, k.revoked, limitsString(k.limits), k.maxRetries, budgets, deny, pool, strategy, kp.noPool)
+			k.id(), k.name(), k.hash[:4], k.provider, k.revoked, limitsString(k.limits), k.maxRetries, budgets, deny, pool, strategy, kp.noPool)
 	}
 	if len(keys) != len(p.conf.keys) {
 		fmt.Fprintf(&b, "%d keys in the table, %d in the state\n", len(keys), len(p.conf.keys))

@@ -328,7 +328,7 @@ func (x *exchange) limit() bool {
 		return true
 	}
 	now := x.start
-	st := x.p.keys.Get(k.id, now)
+	st := x.p.keys.Get(k.id(), now)
 	ns := now.UnixNano()
 	l := k.limits
 	if ok, wait := st.RPM.Allow(ns, l.RPM); !ok {
@@ -673,9 +673,9 @@ func (x *exchange) newTrace() *store.Trace {
 	r.trace = store.Trace{
 		RequestID:  idPath[:len(x.id)],
 		Time:       x.start.UTC(),
-		KeyID:      x.key.id,
-		KeyName:    x.key.name,
-		KeyPreview: x.key.preview,
+		KeyID:      x.key.id(),
+		KeyName:    x.key.name(),
+		KeyPreview: x.key.preview(),
 		Provider:   x.prov.name,
 		Method:     methodString(x.ctx.Method()),
 		Path:       idPath[len(x.id):],

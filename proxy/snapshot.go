@@ -91,10 +91,8 @@ type credential struct {
 	budget *budget // its monthly_cost; nil: none
 }
 
-type gwKey struct {
-	id         string
-	name       string
-	preview    string
+type gwKey struct { // 128 bytes: 100,000 keys are most of a large gateway's memory
+	text       string // its id, name and preview, one after the other (one string header, not three)
 	hash       [sha256.Size]byte
 	provider   string        // its provider's name
 	limits     *store.Limits // nil: no rpm, tpm, daily or concurrency limit (no limiter state)
@@ -102,6 +100,8 @@ type gwKey struct {
 	expiresAt  int64 // unix ns; 0: never
 	pool       int32 // its pool: snapshot.pools[pool]
 	maxRetries int32
+	nameAt     uint16 // where the name starts in text
+	previewAt  uint16 // where the preview starts
 	revoked    bool
 	lastUsed   atomic.Int64 // unix ns of the last request that presented it; carried to the key's next version
 
@@ -109,6 +109,10 @@ type gwKey struct {
 
 	budgets *keyBudgetSet // nil: none (budget.go)
 }
+
+func (k *gwKey) id() string      { return k.text[:k.nameAt] }
+func (k *gwKey) name() string    { return k.text[k.nameAt:k.previewAt] }
+func (k *gwKey) preview() string { return k.text[k.previewAt:] }
 
 // keyBudgetSet is a key's budgets.
 type keyBudgetSet struct {

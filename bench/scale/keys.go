@@ -66,21 +66,7 @@ var (
 )
 
 // keySizes reads SCALE_KEYS: key counts, comma-separated.
-func keySizes() ([]int, error) {
-	s := os.Getenv("SCALE_KEYS")
-	if s == "" {
-		s = "1,1000,10000"
-	}
-	var out []int
-	for _, f := range strings.Split(s, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 || n > 10_000_000 {
-			return nil, fmt.Errorf("SCALE_KEYS: %q is not a count of keys (1 to 10000000)", f)
-		}
-		out = append(out, n)
-	}
-	return out, nil
-}
+func keySizes() ([]int, error) { return counts("SCALE_KEYS", "1,1000,10000", "keys", 1, 10_000_000) }
 
 // keysRow is one line of the table.
 type keysRow struct {

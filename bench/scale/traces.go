@@ -121,20 +121,30 @@ func (f *filler) fill(n int) []*store.Trace {
 
 // sizes reads SCALE_TRACES: ascending trace counts.
 func sizes() ([]int, error) {
-	s := os.Getenv("SCALE_TRACES")
+	out, err := counts("SCALE_TRACES", "0,1000000", "traces", 0, 100_000_000)
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// counts reads the comma-separated counts of what in the environment
+// variable name (def when unset), each within [lo, hi].
+func counts(name, def, what string, lo, hi int) ([]int, error) {
+	s := os.Getenv(name)
 	if s == "" {
-		s = "0,1000000"
+		s = def
 	}
 	var out []int
 	for _, part := range strings.Split(s, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(part))
-		if err != nil || n < 0 || n > 100_000_000 {
-			return nil, fmt.Errorf("SCALE_TRACES: %q is not a count of traces (0 to 100000000)", part)
+		if err != nil || n < lo || n > hi {
+			return nil, fmt.Errorf("%s: %q is not a count of %s (%d to %d)", name, part, what, lo, hi)
 		}
 		out = append(out, n)
 	}
-	slices.Sort(out)
-	return slices.Compact(out), nil
+	return out, nil
 }
 
 func runTraces(cfg *config) error {
