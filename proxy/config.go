@@ -305,6 +305,23 @@ func (c *change) setKey(k *store.Key, gk *gwKey) {
 	c.st.keys[gk.id()] = gk // the arena's copy of the id: the decoded record can go
 }
 
+// maxKeyText bounds a key's id, name and preview together (gwKey keeps
+// their offsets in 16 bits). The store makes ids of 16 bytes and refuses
+// names over 64; only a damaged record is longer, and its name is cut.
+const maxKeyText = 1 << 12
+
+func fitKeyText(k *store.Key) {
+	if len(k.ID) > maxKeyText/4 {
+		k.ID = k.ID[:maxKeyText/4]
+	}
+	if len(k.Preview) > maxKeyText/4 {
+		k.Preview = k.Preview[:maxKeyText/4]
+	}
+	if len(k.Name) > maxKeyText/4 {
+		k.Name = k.Name[:maxKeyText/4]
+	}
+}
+
 // removeKey takes a deleted key out.
 func (c *change) removeKey(id string) {
 	old := c.st.keys[id]
@@ -437,6 +454,7 @@ func (p *Proxy) Load(d *store.Data) error {
 	}
 	n := 0
 	for i := range d.Keys {
+		fitKeyText(&d.Keys[i])
 		n += len(d.Keys[i].ID) + len(d.Keys[i].Name) + len(d.Keys[i].Preview)
 	}
 	buf := make([]byte, 0, n)
@@ -465,6 +483,7 @@ func (p *Proxy) LoadKey(id string, k *store.Key) {
 	if k == nil || c.next.providers[k.Provider] == nil {
 		c.removeKey(id)
 	} else {
+		fitKeyText(k)
 		c.setKey(k, new(gwKey))
 	}
 	c.commit()

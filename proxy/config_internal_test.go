@@ -284,3 +284,25 @@ func diffLines(got, want string) string {
 	}
 	return strings.Join(out, "\n") + "\n(+ changed only, - full reload)"
 }
+
+// A damaged record with an absurdly long name still loads (its name cut),
+// and the key's id, name and preview read back whole otherwise.
+func TestKeyTextFits(t *testing.T) {
+	p := New(Config{})
+	d := &store.Data{Providers: []store.Provider{{Name: "p", Type: "openai", BaseURL: "http://127.0.0.1:9"}}}
+	long := strings.Repeat("n", 70000)
+	d.Keys = []store.Key{
+		{ID: "key_a", Name: "app", Preview: "aigw_…abcd", Provider: "p", Strategy: "round_robin", Hash: [32]byte{1}},
+		{ID: "key_b", Name: long, Preview: "aigw_…efgh", Provider: "p", Strategy: "round_robin", Hash: [32]byte{2}},
+	}
+	if err := p.Load(d); err != nil {
+		t.Fatal(err)
+	}
+	a, b := p.conf.keys["key_a"], p.conf.keys["key_b"]
+	if a.id() != "key_a" || a.name() != "app" || a.preview() != "aigw_…abcd" {
+		t.Errorf("key_a reads back as %q %q %q", a.id(), a.name(), a.preview())
+	}
+	if b.id() != "key_b" || b.name() != long[:maxKeyText/4] || b.preview() != "aigw_…efgh" {
+		t.Errorf("key_b reads back as %q, a name of %d bytes, %q", b.id(), len(b.name()), b.preview())
+	}
+}
