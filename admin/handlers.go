@@ -40,11 +40,7 @@ func (s *Server) providerViews(ps ...store.Provider) []providerOut {
 	if s.provs != nil {
 		states = s.provs()
 	}
-	subjects := make([]string, len(ps))
-	for i := range ps {
-		subjects[i] = "provider:" + ps[i].Name
-	}
-	budgets := s.budgetUse(subjects)
+	budgets := budgetUseOf(s, "provider:", ps, func(p *store.Provider) string { return p.Name })
 	out := make([]providerOut, len(ps))
 	for i, p := range ps {
 		out[i] = providerOut{Provider: p, Broken: states[p.Name], BudgetUse: budgets.of("provider:" + p.Name)}

@@ -16,11 +16,7 @@ type keyOut struct {
 
 // withLastUsed adds the keys' last_used_at from the proxy.
 func (s *Server) withLastUsed(ks ...store.Key) []keyOut {
-	subjects := make([]string, len(ks))
-	for i := range ks {
-		subjects[i] = "key:" + ks[i].ID
-	}
-	budgets := s.budgetUse(subjects)
+	budgets := budgetUseOf(s, "key:", ks, func(k *store.Key) string { return k.ID })
 	out := make([]keyOut, len(ks))
 	for i, k := range ks {
 		out[i].Key = k
@@ -47,6 +43,16 @@ func (s *Server) budgetUse(subjects []string) budgetUses {
 		return nil
 	}
 	return s.budgets(subjects)
+}
+
+// budgetUseOf is the budgets' use of items, each the subject kind (e.g.
+// "key:") followed by its id.
+func budgetUseOf[T any](s *Server, kind string, items []T, id func(*T) string) budgetUses {
+	subjects := make([]string, len(items))
+	for i := range items {
+		subjects[i] = kind + id(&items[i])
+	}
+	return s.budgetUse(subjects)
 }
 
 // of is subject's budgets; [] when it has none.

@@ -89,11 +89,7 @@ func (s *Server) listCredentials(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	subjects := make([]string, len(cs))
-	for i := range cs {
-		subjects[i] = "credential:" + cs[i].ID
-	}
-	budgets := s.budgetUse(subjects)
+	budgets := budgetUseOf(s, "credential:", cs, func(c *store.Credential) string { return c.ID })
 	out := make([]credentialOut, len(cs))
 	for i, c := range cs {
 		out[i] = s.credentialWith(c, budgets)

@@ -220,20 +220,15 @@ func Run(ctx context.Context, o Options) error {
 			cancel()
 		}
 		began := time.Now()
-		kind := "all"
-		var err error
-		if ch == nil {
-			err = px.Apply(st, nil)
-		} else {
-			err = px.Apply(st, &proxy.Change{Kind: ch.Kind, ID: ch.ID, Removed: ch.Removed})
-			if !ch.Removed || ch.Kind == admin.ChangeKey {
-				kind = ch.Kind
-			}
+		var pch *proxy.Change
+		if ch != nil {
+			pch = &proxy.Change{Kind: ch.Kind, ID: ch.ID, Removed: ch.Removed}
 		}
+		applied, err := px.Apply(st, pch)
 		if err != nil {
 			return err
 		}
-		mets.ConfigChanged(kind, time.Since(began))
+		mets.ConfigChanged(applied, time.Since(began))
 		logged = logProblems(log, px.Problems(), logged)
 		return nil
 	}

@@ -33,7 +33,6 @@ import (
 // records as stored and who uses what. Only the goroutine holding
 // Proxy.reload uses it; the request path never does.
 type configState struct {
-	provs    map[string]*store.Provider
 	creds    map[string]*store.Credential // unsealed; those that loaded
 	broken   map[string]string            // credentials that did not load: why
 	keys     map[string]*gwKey            // by id
@@ -81,7 +80,7 @@ func (p *Proxy) begin(full bool) *change {
 	}
 	c.full, c.prevKeys = true, c.st.keys
 	p.conf = configState{
-		provs: map[string]*store.Provider{}, creds: map[string]*store.Credential{}, broken: map[string]string{},
+		creds: map[string]*store.Credential{}, broken: map[string]string{},
 		keys: map[string]*gwKey{}, poolIDs: map[string]int32{}, budgets: map[string]*budget{}, problems: map[string]Problem{},
 	}
 	c.next = &snapshot{providers: map[string]*provider{}, creds: map[string]*credential{}}
@@ -176,8 +175,7 @@ func (c *change) budget(subject, what, name, kind string, limit float64) *budget
 
 // setProvider adds or replaces a provider; its credentials (its auth
 // headers carry their secrets) and its pools are rebuilt with it.
-func (c *change) setProvider(rec *store.Provider) {
-	p := rec
+func (c *change) setProvider(p *store.Provider) {
 	pr := &provider{name: p.Name, typ: p.Type, shape: shapeOf(p.Type), timeout: p.Timeout.D(),
 		session: []byte(cmp.Or(p.SessionHeader, store.DefaultSessionHeader))}
 	up, err := c.p.clients.get(p.BaseURL, p.CAFile, upstreamTimeouts{Connect: c.p.cfg.ConnectTimeout})
@@ -199,7 +197,6 @@ func (c *change) setProvider(rec *store.Provider) {
 	}
 	pr.budget = c.budget("provider:"+p.Name, "provider", p.Name, BudgetMonthlyCost, p.MonthlyCost)
 	c.providers()[p.Name] = pr
-	c.st.provs[p.Name] = rec
 	for _, cr := range c.st.creds {
 		if cr.Provider == p.Name {
 			c.buildCredential(cr)
@@ -574,23 +571,24 @@ type Change struct {
 // Apply changes the configuration by ch, read from src: one provider,
 // credential or key. It reads everything again when ch is nil, or when a
 // provider or a credential was removed (the store changes keys with them;
-// removals are rare and cost O(keys) in the store anyway).
-func (p *Proxy) Apply(src Source, ch *Change) error {
+// removals are rare and cost O(keys) in the store anyway). applied is what
+// it loaded: "provider", "credential", "key" or "all".
+func (p *Proxy) Apply(src Source, ch *Change) (applied string, err error) {
 	switch {
 	case ch == nil || ch.Removed && ch.Kind != "key":
 		d, err := src.Load()
 		if err != nil {
-			return err
+			return "all", err
 		}
-		return p.Load(d)
+		return "all", p.Load(d)
 	case ch.Kind == "key":
 		k, err := src.Key(ch.ID)
 		if errors.Is(err, store.ErrNotFound) {
 			p.LoadKey(ch.ID, nil)
-			return nil
+			return ch.Kind, nil
 		}
 		if err != nil {
-			return err
+			return ch.Kind, err
 		}
 		p.LoadKey(ch.ID, &k)
 	case ch.Kind == "credential":
@@ -599,7 +597,7 @@ func (p *Proxy) Apply(src Source, ch *Change) error {
 			return p.Apply(src, nil) // removed meanwhile
 		}
 		if err != nil {
-			return err
+			return ch.Kind, err
 		}
 		p.LoadCredential(ch.ID, c, broken)
 	case ch.Kind == "provider":
@@ -608,11 +606,11 @@ func (p *Proxy) Apply(src Source, ch *Change) error {
 			return p.Apply(src, nil)
 		}
 		if err != nil {
-			return err
+			return ch.Kind, err
 		}
 		p.LoadProvider(&pr)
 	default:
-		return fmt.Errorf("unknown configuration change %q", ch.Kind)
+		return "", fmt.Errorf("unknown configuration change %q", ch.Kind)
 	}
-	return nil
+	return ch.Kind, nil
 }

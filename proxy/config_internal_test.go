@@ -31,7 +31,7 @@ func TestChangesMatchAFullReload(t *testing.T) {
 	}
 	defer st.Close()
 	inc := New(Config{})
-	if err := inc.Apply(st, nil); err != nil {
+	if _, err := inc.Apply(st, nil); err != nil {
 		t.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(1, 2))
@@ -47,11 +47,11 @@ func TestChangesMatchAFullReload(t *testing.T) {
 			t.Fatalf("step %d %s: %v", step, op, err)
 		}
 		counts[op]++
-		if err := inc.Apply(st, ch); err != nil {
+		if _, err := inc.Apply(st, ch); err != nil {
 			t.Fatalf("step %d %s: apply: %v", step, op, err)
 		}
 		full := New(Config{})
-		if err := full.Apply(st, nil); err != nil {
+		if _, err := full.Apply(st, nil); err != nil {
 			t.Fatal(err)
 		}
 		if got, want := dumpConfig(inc), dumpConfig(full); got != want {

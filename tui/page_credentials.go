@@ -148,7 +148,7 @@ func (p *credentialsPage) update(msg tea.Msg) tea.Cmd {
 			p.removed = ""
 		}
 		return p.more()
-	case credentialsMoreMsg:
+	case moreMsg[admin.Credential]:
 		return p.addMore(msg)
 	case credentialSavedMsg:
 		if !p.afterSave(msg.Err, &p.flash) {

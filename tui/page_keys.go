@@ -159,7 +159,7 @@ func (p *keysPage) update(msg tea.Msg) tea.Cmd {
 			p.flash = goneBanner("Key", gone)
 		}
 		return p.more()
-	case keysMoreMsg:
+	case moreMsg[admin.Key]:
 		return p.addMore(msg)
 	case keyCreatedMsg:
 		if !p.afterSave(msg.Err, &p.flash) {

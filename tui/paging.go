@@ -105,46 +105,72 @@ func appendNew[T any](list, page []T, id func(*T) string) []T {
 	return list
 }
 
+// moreMsg is the page of items after those loaded.
+type moreMsg[T any] struct {
+	Items []T
+	Next  string
+	Gen   int
+	Err   error
+}
+
+// askMore asks for the next page when pg says it is due.
+func askMore[T any](c *common, pg *pager, shown, cursor int, filtered bool,
+	fetch func(ctx context.Context, client *admin.Client, cursor string) ([]T, string, error)) tea.Cmd {
+	if !pg.due(shown, cursor, filtered) {
+		return nil
+	}
+	after, gen := pg.next, pg.gen
+	return func() tea.Msg {
+		ctx, cancel := c.call()
+		defer cancel()
+		items, next, err := fetch(ctx, c.client, after)
+		return moreMsg[T]{Items: items, Next: next, Gen: gen, Err: err}
+	}
+}
+
+// takeMore adds a next page to list; ok is false when the page is stale
+// or failed (then err says why, for the page's banner).
+func takeMore[T any](pg *pager, list []T, msg moreMsg[T], id func(*T) string) (out []T, ok bool, err error) {
+	if !pg.arrived(msg.Gen, msg.Next, msg.Err) {
+		return list, false, nil
+	}
+	if msg.Err != nil {
+		return list, false, msg.Err
+	}
+	return appendNew(list, msg.Items, id), true, nil
+}
+
 // --- keys --------------------------------------------------------------------
 
-// keysMoreMsg is the page of keys after those loaded.
-type keysMoreMsg struct {
-	Keys []admin.Key
-	Next string
-	Gen  int
-	Err  error
+func keyID(k *admin.Key) string { return k.ID }
+
+// keysAfter is the page of at most limit keys after cursor.
+func keysAfter(ctx context.Context, c *admin.Client, cursor string, limit int) ([]admin.Key, string, error) {
+	page, err := c.Keys(ctx, admin.KeyQuery{Cursor: cursor, Limit: limit})
+	return page.Keys, page.NextCursor, err
 }
 
 func fetchKeys(ctx context.Context, c *admin.Client, n int) ([]admin.Key, string, error) {
-	return firstPages(n, func(cursor string, limit int) ([]admin.Key, string, error) {
-		page, err := c.Keys(ctx, admin.KeyQuery{Cursor: cursor, Limit: limit})
-		return page.Keys, page.NextCursor, err
-	})
+	return firstPages(n, func(cursor string, limit int) ([]admin.Key, string, error) { return keysAfter(ctx, c, cursor, limit) })
 }
 
 // more asks for the next page of keys when it is due.
 func (p *keysPage) more() tea.Cmd {
-	if !p.pages.due(len(p.list.shown), p.table.cursor, p.list.active()) {
-		return nil
-	}
-	c, after, gen := p.c, p.pages.next, p.pages.gen
-	return func() tea.Msg {
-		ctx, cancel := c.call()
-		defer cancel()
-		page, err := c.client.Keys(ctx, admin.KeyQuery{Cursor: after, Limit: listPageSize})
-		return keysMoreMsg{Keys: page.Keys, Next: page.NextCursor, Gen: gen, Err: err}
-	}
+	return askMore(p.c, &p.pages, len(p.list.shown), p.table.cursor, p.list.active(),
+		func(ctx context.Context, c *admin.Client, cursor string) ([]admin.Key, string, error) {
+			return keysAfter(ctx, c, cursor, listPageSize)
+		})
 }
 
-func (p *keysPage) addMore(msg keysMoreMsg) tea.Cmd {
-	if !p.pages.arrived(msg.Gen, msg.Next, msg.Err) {
+func (p *keysPage) addMore(msg moreMsg[admin.Key]) tea.Cmd {
+	keys, ok, err := takeMore(&p.pages, p.keys, msg, keyID)
+	if err != nil {
+		p.flash = failBanner("cannot load more keys", err)
+	}
+	if !ok {
 		return nil
 	}
-	if msg.Err != nil {
-		p.flash = failBanner("cannot load more keys", msg.Err)
-		return nil
-	}
-	p.keys = appendNew(p.keys, msg.Keys, func(k *admin.Key) string { return k.ID })
+	p.keys = keys
 	p.setRows()
 	return p.more()
 }
@@ -193,44 +219,37 @@ func keyNames(ctx context.Context, c *admin.Client, rows []admin.UsageRow) (map[
 
 // --- credentials ---------------------------------------------------------------
 
-// credentialsMoreMsg is the page of credentials after those loaded.
-type credentialsMoreMsg struct {
-	Credentials []admin.Credential
-	Next        string
-	Gen         int
-	Err         error
+func credentialID(c *admin.Credential) string { return c.ID }
+
+// credentialsAfter is the page of at most limit credentials after cursor.
+func credentialsAfter(ctx context.Context, c *admin.Client, cursor string, limit int) ([]admin.Credential, string, error) {
+	page, err := c.Credentials(ctx, admin.CredentialQuery{Cursor: cursor, Limit: limit})
+	return page.Credentials, page.NextCursor, err
 }
 
 func fetchCredentials(ctx context.Context, c *admin.Client, n int) ([]admin.Credential, string, error) {
 	return firstPages(n, func(cursor string, limit int) ([]admin.Credential, string, error) {
-		page, err := c.Credentials(ctx, admin.CredentialQuery{Cursor: cursor, Limit: limit})
-		return page.Credentials, page.NextCursor, err
+		return credentialsAfter(ctx, c, cursor, limit)
 	})
 }
 
 // more asks for the next page of credentials when it is due.
 func (p *credentialsPage) more() tea.Cmd {
-	if !p.pages.due(len(p.list.shown), p.table.cursor, p.list.active()) {
-		return nil
-	}
-	c, after, gen := p.c, p.pages.next, p.pages.gen
-	return func() tea.Msg {
-		ctx, cancel := c.call()
-		defer cancel()
-		page, err := c.client.Credentials(ctx, admin.CredentialQuery{Cursor: after, Limit: listPageSize})
-		return credentialsMoreMsg{Credentials: page.Credentials, Next: page.NextCursor, Gen: gen, Err: err}
-	}
+	return askMore(p.c, &p.pages, len(p.list.shown), p.table.cursor, p.list.active(),
+		func(ctx context.Context, c *admin.Client, cursor string) ([]admin.Credential, string, error) {
+			return credentialsAfter(ctx, c, cursor, listPageSize)
+		})
 }
 
-func (p *credentialsPage) addMore(msg credentialsMoreMsg) tea.Cmd {
-	if !p.pages.arrived(msg.Gen, msg.Next, msg.Err) {
+func (p *credentialsPage) addMore(msg moreMsg[admin.Credential]) tea.Cmd {
+	creds, ok, err := takeMore(&p.pages, p.creds, msg, credentialID)
+	if err != nil {
+		p.flash = failBanner("cannot load more credentials", err)
+	}
+	if !ok {
 		return nil
 	}
-	if msg.Err != nil {
-		p.flash = failBanner("cannot load more credentials", msg.Err)
-		return nil
-	}
-	p.creds = appendNew(p.creds, msg.Credentials, func(c *admin.Credential) string { return c.ID })
+	p.creds = creds
 	p.setRows()
 	return p.more()
 }

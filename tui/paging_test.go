@@ -33,7 +33,7 @@ func settle(t *testing.T, m tea.Model, cmd tea.Cmd) {
 				settle(t, m, c)
 			}
 			return
-		case keysLoadedMsg, keysMoreMsg, credentialsLoadedMsg, credentialsMoreMsg:
+		case keysLoadedMsg, moreMsg[admin.Key], credentialsLoadedMsg, moreMsg[admin.Credential]:
 			_, cmd = m.Update(msg)
 		default:
 			if msg != nil {

@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -76,14 +75,9 @@ type keysRow struct {
 	rssIdle   int64
 	rssFile   int64 // of rssIdle
 	cpuPerReq time.Duration
-	changes   []opTimes
+	changes   []timing
 	applied   map[string]float64 // kind → the p99's histogram bucket (s) of aigw_config_change_seconds
-	list      opTimes
-}
-
-type opTimes struct {
-	name     string
-	p50, p99 time.Duration
+	list      timing
 }
 
 // keysConfig is what the keys section runs.
@@ -116,9 +110,9 @@ func runKeys(ctx context.Context, w io.Writer, cfg keysConfig) error {
 		fmt.Fprintf(w, "| %d | %s | %s | %s (%s) | %.1f µs (%.2f×) |", r.keys, mib(r.dbBytes), r.startup.Round(time.Millisecond), mib(r.rssIdle), mib(r.rssFile),
 			float64(r.cpuPerReq)/float64(time.Microsecond), float64(r.cpuPerReq)/float64(base))
 		for _, c := range r.changes {
-			fmt.Fprintf(w, " %s / %s |", msec(c.p50), msec(c.p99))
+			fmt.Fprintf(w, " %s / %s |", msec(c.median), msec(c.p99))
 		}
-		fmt.Fprintf(w, " %s / %s |\n", msec(r.list.p50), msec(r.list.p99))
+		fmt.Fprintf(w, " %s / %s |\n", msec(r.list.median), msec(r.list.p99))
 	}
 	fmt.Fprintln(w, "\nThe proxy's part of a change (applying it, after the database's write), p99 by kind, from aigw_config_change_seconds (the upper bound of its bucket):")
 	fmt.Fprintln(w)
@@ -228,7 +222,7 @@ func measureKeys(ctx context.Context, cfg keysConfig, upstream string, n int) (k
 	if err != nil {
 		return row, err
 	}
-	api := &adminClient{base: "http://" + adminAddr, token: strings.TrimSpace(string(token)), client: client}
+	api := &adminClient{base: "http://" + adminAddr, token: strings.TrimSpace(string(token))}
 	// A change first has the trace writer store what it holds (a budget set
 	// now counts every request before it): let the requests' traces be
 	// written, so that the changes are timed alone.
@@ -251,7 +245,7 @@ func measureKeys(ctx context.Context, cfg keysConfig, upstream string, n int) (k
 }
 
 // measureChanges times each kind of change, one at a time.
-func measureChanges(api *adminClient, n int, credIDs []string) ([]opTimes, error) {
+func measureChanges(api *adminClient, n int, credIDs []string) ([]timing, error) {
 	var ids []string
 	create, err := timeOp("key create", n, func(i int) error {
 		var k struct {
@@ -288,21 +282,14 @@ func measureChanges(api *adminClient, n int, credIDs []string) ([]opTimes, error
 	if err != nil {
 		return nil, err
 	}
-	return []opTimes{create, update, revoke, cred, prov}, nil
+	return []timing{create, update, revoke, cred, prov}, nil
 }
 
 // appliedP99 reads, from the gateway's /metrics, the bucket that holds the
 // 99th percentile of the time to apply a change to the proxy, by kind:
 // the proxy's own part of a change, without the database's write.
 func appliedP99(api *adminClient) (map[string]float64, error) {
-	req, _ := http.NewRequest(http.MethodGet, api.base+"/metrics", nil)
-	req.Header.Set("Authorization", "Bearer "+api.token)
-	resp, err := api.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
+	raw, err := adminCall(http.MethodGet, api.base+"/metrics", api.token, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -338,53 +325,29 @@ func appliedP99(api *adminClient) (map[string]float64, error) {
 	return out, nil
 }
 
-// timeOp runs op n times and returns its median and 99th percentile.
-func timeOp(name string, n int, op func(i int) error) (opTimes, error) {
-	took := make([]time.Duration, n)
-	for i := range n {
-		t0 := time.Now()
-		if err := op(i); err != nil {
-			return opTimes{}, fmt.Errorf("%s: %w", name, err)
-		}
-		took[i] = time.Since(t0)
+// timeOp times op n times, one after the other (op gets its turn's number).
+func timeOp(name string, n int, op func(i int) error) (timing, error) {
+	i := 0
+	t, err := timeCalls(n, nil, func() error {
+		err := op(i)
+		i++
+		return err
+	})
+	if err != nil {
+		return timing{}, fmt.Errorf("%s: %w", name, err)
 	}
-	slices.Sort(took)
-	return opTimes{name: name, p50: took[n/2], p99: took[min(n-1, n*99/100)]}, nil
+	return t, nil
 }
 
-type adminClient struct {
-	base, token string
-	client      *http.Client
-}
+// adminClient is the gateway's admin API with its token.
+type adminClient struct{ base, token string }
 
 func (a *adminClient) do(method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		raw, _ := json.Marshal(in)
-		body = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, a.base+path, body)
-	if err != nil {
+	raw, err := adminCall(method, a.base+path, a.token, in)
+	if err != nil || out == nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+a.token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := a.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, lastLines(string(raw), 1))
-	}
-	if out != nil {
-		return json.Unmarshal(raw, out)
-	}
-	return nil
+	return json.Unmarshal(raw, out)
 }
 
 // fillKeyDB creates the data directory's master key and database with one
