@@ -224,9 +224,6 @@ func (s *Store) CreateKey(in KeyInput) (Key, string, error) {
 		if err := checkPool(tx, k.Provider, k.Credentials); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketKeyHashes).Put(k.Hash[:], []byte(k.ID)); err != nil {
-			return err
-		}
 		if err := indexKey(tx, nil, &k); err != nil {
 			return err
 		}
@@ -450,9 +447,6 @@ func deleteKey(tx *bolt.Tx, id string) error {
 	if err != nil {
 		return err
 	}
-	if err := tx.Bucket(bucketKeyHashes).Delete(rec.Hash[:]); err != nil {
-		return err
-	}
 	if err := indexKey(tx, &rec.Key, nil); err != nil {
 		return err
 	}
@@ -477,18 +471,11 @@ func (s *Store) RotateKeySecret(id string) (Key, string, error) {
 		if err != nil {
 			return err
 		}
-		hashes := tx.Bucket(bucketKeyHashes)
-		if err := hashes.Delete(rec.Hash[:]); err != nil {
-			return err
-		}
 		old := rec.Key
 		rec.Hash = HashKey([]byte(secret))
 		rec.HashHex = hex.EncodeToString(rec.Hash[:])
 		rec.Preview = keyPreview(secret)
 		rec.UpdatedAt = now
-		if err := hashes.Put(rec.Hash[:], []byte(id)); err != nil {
-			return err
-		}
 		if err := indexKey(tx, &old, &rec.Key); err != nil { // the same entries, kept in step all the same
 			return err
 		}

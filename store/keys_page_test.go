@@ -369,7 +369,8 @@ func checkKeyIndexes(t testing.TB, s *Store) {
 }
 
 // TestMigrateV3KeysAreIndexed opens a file a v3 aigw wrote, holding keys
-// but no key indexes: v4 builds them, and the keys list as before.
+// but no key indexes: v4 builds them, and the keys list as before; v6
+// drops the hash index they had, and they load as before.
 func TestMigrateV3KeysAreIndexed(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "aigw.db")
 	db, err := bolt.Open(path, 0o600, nil)
@@ -430,6 +431,23 @@ func TestMigrateV3KeysAreIndexed(t *testing.T) {
 		t.Errorf("revoked v3 keys by name = %d; want 7", len(revoked))
 	}
 	checkKeyIndexes(t, s)
+	if err := s.db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketKeyHashes) != nil {
+			t.Error("key_hashes is still there after v6")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.Load()
+	if err != nil || len(d.Keys) != 25 {
+		t.Fatalf("the v3 keys load as %d keys, %v; want 25", len(d.Keys), err)
+	}
+	for _, k := range d.Keys {
+		if k.Hash != HashKey([]byte(k.ID)) {
+			t.Errorf("key %s loads with hash %x; want the one it was stored with", k.ID, k.Hash)
+		}
+	}
 }
 
 // BenchmarkKeysPage100k reads one page (default size) of 100,000 stored

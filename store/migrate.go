@@ -23,6 +23,7 @@ var migrations = []migration{
 	{to: 3, name: "create the alerts bucket", up: migrateV3},
 	{to: 4, name: "index the keys by creation, name and provider", up: migrateV4},
 	{to: 5, name: "create the trace index (built by Open)", up: migrateV5},
+	{to: 6, name: "drop the unread key hash index", up: migrateV6},
 }
 
 // LatestSchema is the schema version this build writes.
@@ -43,6 +44,16 @@ func migrateV1(tx *bolt.Tx) error {
 func migrateV2(tx *bolt.Tx) error {
 	_, err := tx.CreateBucketIfNotExists(bucketUsageCredentials)
 	return err
+}
+
+// migrateV6 drops key_hashes: nothing read it (the proxy finds a key by
+// its hash in memory), and keeping it in step cost every key change a
+// write at a random place of a tree as large as the keys.
+func migrateV6(tx *bolt.Tx) error {
+	if tx.Bucket(bucketKeyHashes) == nil {
+		return nil
+	}
+	return tx.DeleteBucket(bucketKeyHashes)
 }
 
 func readVersion(tx *bolt.Tx) int {

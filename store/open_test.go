@@ -30,7 +30,7 @@ func TestOpenFreshFile(t *testing.T) {
 	// Every bucket is there and usable.
 	err = s.db.View(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bucketMeta, bucketProviders, bucketCredentials, bucketKeys,
-			bucketKeyHashes, bucketTokens, bucketTraces, bucketUsage} {
+			bucketTokens, bucketTraces, bucketUsage} {
 			if tx.Bucket(name) == nil {
 				t.Errorf("bucket %q missing in a fresh database", name)
 			}

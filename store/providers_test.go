@@ -12,7 +12,6 @@ import (
 
 	"github.com/aigw/aigw/internal/testkit"
 	"github.com/aigw/aigw/internal/units"
-	bolt "go.etcd.io/bbolt"
 )
 
 func TestCreateProviderDefaultsPerType(t *testing.T) {
@@ -405,15 +404,7 @@ func TestDeleteProvider(t *testing.T) {
 	if _, err := s.Key(k.ID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("the revoked key of a deleted provider is still there: %v", err)
 	}
-	err = s.db.View(func(tx *bolt.Tx) error {
-		if n := tx.Bucket(bucketKeyHashes).Stats().KeyN; n != 0 {
-			t.Errorf("%d key hashes left after the only key went with its provider", n)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	checkKeyIndexes(t, s)
 	// The other provider is untouched, and the name is free again.
 	if list, _ := s.Providers(); len(list) != 1 || list[0].Name != "anthropic" {
 		t.Errorf("providers after delete = %+v; want only anthropic", list)

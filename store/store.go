@@ -48,7 +48,7 @@ var (
 	bucketProviders   = []byte("providers")
 	bucketCredentials = []byte("credentials")
 	bucketKeys        = []byte("keys")
-	bucketKeyHashes   = []byte("key_hashes") // sha256(secret) → key id
+	bucketKeyHashes   = []byte("key_hashes") // schemas 1–5: sha256(secret) → key id, never read (the proxy looks keys up in memory); v6 drops it
 	bucketTokens      = []byte("admin_tokens")
 	bucketTraces      = []byte("traces")
 	bucketUsage       = []byte("usage")
