@@ -187,3 +187,51 @@ func benchLoadKeys(b *testing.B, addr, path string, keys []string, body []byte) 
 		}
 	})
 }
+
+// BenchmarkProxyPoolSize measures a chat request on one key whose pool
+// holds 1, 10, 64, 100 and 1,000 credentials, under each strategy: the
+// cost of a request must not grow with the pool (issue 16). Compare the
+// ns/op of creds=1 and the largest size of one strategy in one run. Sizes
+// above store.MaxPoolSize are skipped: the store refuses such a key.
+func BenchmarkProxyPoolSize(b *testing.B) {
+	up := startBenchUpstream(b)
+	for _, strategy := range store.Strategies {
+		for _, n := range []int{1, 10, 64, 100, 1000} {
+			b.Run("strategy="+strategy+"/creds="+strconv.Itoa(n), func(b *testing.B) {
+				if n > store.MaxPoolSize {
+					b.Skipf("a key's pool holds at most %d credentials", store.MaxPoolSize)
+				}
+				e := newEnv(b, func(c *proxy.Config) { c.Recorder = discard{} })
+				if _, err := e.st.CreateProvider(store.Provider{Name: "bench", Type: "openai", BaseURL: "http://" + up}); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := e.st.CreateCredential(store.CredentialInput{Provider: "bench", Secret: "sk-bench-credential"}); err != nil {
+					b.Fatal(err)
+				}
+				d, err := e.st.Load()
+				if err != nil {
+					b.Fatal(err)
+				}
+				// Built in memory, as in BenchmarkProxyKeys: copies of the
+				// stored credential (secret unsealed, as Load gives it),
+				// weights 1 to 4 so that weighted has a schedule to follow.
+				proto := d.Credentials[0]
+				d.Credentials = d.Credentials[:0]
+				ids := make([]string, n)
+				for i := range n {
+					c := proto
+					c.ID, c.Name, c.Weight = "cred_"+strconv.Itoa(i), "c"+strconv.Itoa(i), i%4+1
+					d.Credentials = append(d.Credentials, c)
+					ids[i] = c.ID
+				}
+				secret := store.NewKeySecret()
+				d.Keys = append(d.Keys, store.Key{ID: "key_pool", Name: "pool", Provider: "bench",
+					Credentials: ids, Strategy: strategy, Hash: store.HashKey([]byte(secret))})
+				if err := e.px.Load(d); err != nil {
+					b.Fatal(err)
+				}
+				benchLoad(b, e.addr, "/bench/v1/chat/completions", secret, benchChat)
+			})
+		}
+	}
+}

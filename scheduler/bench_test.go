@@ -28,8 +28,11 @@ func benchPool(b *testing.B, s Strategy, n int) *Pool {
 // BenchmarkPick is the per-request cost of choosing a credential.
 func BenchmarkPick(b *testing.B) {
 	for _, s := range strategies {
-		for _, n := range []int{1, 4, 16} {
+		for _, n := range []int{1, 4, 16, 64, 100, 1000} {
 			b.Run(fmt.Sprintf("%s/creds=%d", s, n), func(b *testing.B) {
+				if n > MaxPool {
+					b.Skipf("a pool holds at most %d credentials", MaxPool)
+				}
 				p := benchPool(b, s, n)
 				b.ReportAllocs()
 				for b.Loop() {
@@ -38,7 +41,25 @@ func BenchmarkPick(b *testing.B) {
 					}
 				}
 			})
+			if s == CacheAffinity { // with a conversation key: rendezvous over the pool
+				b.Run(fmt.Sprintf("%s/creds=%d/conversation", s, n), func(b *testing.B) {
+					if n > MaxPool {
+						b.Skipf("a pool holds at most %d credentials", MaxPool)
+					}
+					p := benchPool(b, s, n)
+					keys := conversations(1024)
+					b.ReportAllocs()
+					for i := 0; b.Loop(); i++ {
+						if _, _, ok := p.PickFor(t0, 0, 0, keys[i&1023]); !ok {
+							b.Fatal("no credential")
+						}
+					}
+				})
+			}
 			b.Run(fmt.Sprintf("%s/creds=%d/parallel", s, n), func(b *testing.B) {
+				if n > MaxPool {
+					b.Skipf("a pool holds at most %d credentials", MaxPool)
+				}
 				p := benchPool(b, s, n)
 				b.ReportAllocs()
 				b.RunParallel(func(pb *testing.PB) {
