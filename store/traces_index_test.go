@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -25,12 +26,18 @@ func smallEpochs(t *testing.T) {
 // one in 31 of them (a long request) a few batches late.
 func mixedTraces(t testing.TB, s *Store, n int, seed uint64) []*Trace {
 	t.Helper()
+	return mixedTracesFrom(t, s, 0, n, seed)
+}
+
+// mixedTracesFrom is mixedTraces starting from minute from.
+func mixedTracesFrom(t testing.TB, s *Store, from, n int, seed uint64) []*Trace {
+	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 7))
 	models := []string{"gpt-4o", "claude\x00x", strings.Repeat("m", 300), "m"}
 	var all, batch, late []*Trace
 	for i := range n {
 		st := []int{200, 200, 200, 200, 0, 429, 499, 503, 302}[rng.IntN(9)]
-		tc := tr(t0.Add(time.Duration(i)*time.Minute), fmt.Sprintf("key_%d", rng.IntN(5)),
+		tc := tr(t0.Add(time.Duration(from+i)*time.Minute), fmt.Sprintf("key_%d", rng.IntN(5)),
 			[]string{"openai", "anthropic", "gemini"}[rng.IntN(3)], models[rng.IntN(len(models))], st)
 		if i%50 == 7 {
 			tc.KeyID = "" // a refused request without a key
@@ -141,7 +148,8 @@ func checkTraceIndex(t testing.TB, s *Store) {
 		n := 0
 		err = tx.Bucket(bucketTraceIndex).ForEach(func(k, v []byte) error {
 			ids := parseIDs(nil, v)
-			if len(ids) == 0 || len(bytes.Join(ids, nil))+len(ids) != len(v) || !bytes.Equal(k[ixKeyLen:], ids[0]) {
+			whole := bytes.Equal(encodeIDs(nil, idStrings(ids)), v) || bytes.Equal(plainIDs(ids), v) // packed, or plain from before
+			if len(ids) == 0 || !whole || !bytes.Equal(k[ixKeyLen:], ids[0]) {
 				t.Errorf("index record %x: %d ids in %d bytes", k, len(ids), len(v))
 				return nil
 			}
@@ -327,16 +335,52 @@ func TestIndexedListingReadsOnlyItsMatches(t *testing.T) {
 	}
 }
 
+// plainIDs is the plain form of a record of ids.
+func plainIDs(ids [][]byte) []byte {
+	var out []byte
+	for _, id := range ids {
+		out = appendID(out, string(id))
+	}
+	return out
+}
+
+func idStrings(ids [][]byte) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = string(id)
+	}
+	return out
+}
+
 // The index's records are read back from the file: whatever their bytes,
-// parseIDs returns ids that are consecutive pieces of the record, and
-// re-encoding them gives back the record up to where it stopped.
+// parseIDs returns non-empty ids; a plain record's are consecutive pieces
+// of it (re-encoding them gives back the record up to where it stopped), a
+// packed record's are request ids in ascending order, at most one per byte.
 func FuzzParseIDs(f *testing.F) {
 	f.Add(appendID(appendID(nil, "0abc"), "0abd"))
+	f.Add(encodeIDs(nil, []string{"038gl0c9q6skp", "038gl0c9q6skq", "038gl0d000000"}))
 	f.Add([]byte{0})
+	f.Add([]byte{0, packedIDs, 1, 2, 3})
+	f.Add([]byte{0, packedIDs, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xf0, 0xff, 0xff, 0x7f})
 	f.Add([]byte{5, 'a'})
 	f.Fuzz(func(t *testing.T, rec []byte) {
+		ids := parseIDs(nil, rec)
+		if len(rec) >= 2 && rec[0] == 0 && rec[1] == packedIDs {
+			if len(ids) > max(0, len(rec)-9) {
+				t.Fatalf("%d ids from a packed record of %d bytes", len(ids), len(rec))
+			}
+			for i, id := range ids {
+				if _, ok := idValue(string(id)); !ok {
+					t.Fatalf("packed id %q is not a request id", id)
+				}
+				if i > 0 && bytes.Compare(ids[i-1], id) > 0 {
+					t.Fatalf("packed ids out of order: %q after %q", id, ids[i-1])
+				}
+			}
+			return
+		}
 		var again []byte
-		for _, id := range parseIDs(nil, rec) {
+		for _, id := range ids {
 			if len(id) == 0 {
 				t.Fatal("an empty id")
 			}
@@ -346,6 +390,101 @@ func FuzzParseIDs(f *testing.F) {
 			t.Fatalf("re-encoded %x is not a prefix of %x", again, rec)
 		}
 	})
+}
+
+// Request ids are packed as numbers, a few bytes each, and read back the
+// same; anything else (hand-made ids in a test or an old file, ids out of
+// order) is kept in the plain form and read back the same too.
+func TestIndexRecordsPackRequestIDs(t *testing.T) {
+	if v, ok := idValue("0000000000001"); !ok || v != 1 {
+		t.Errorf("idValue(0000000000001) = %d, %v", v, ok)
+	}
+	if v, ok := idValue("fvvvvvvvvvvvv"); !ok || v != math.MaxUint64 {
+		t.Errorf("idValue(fvvvvvvvvvvvv) = %x, %v; want the largest", v, ok)
+	}
+	for _, bad := range []string{"", "a", "038gl0c9q6sk", "038gl0c9q6skpp", "038GL0C9Q6SKP", "g000000000000", "038gl0c9q6sk-", "038gl0c9q6skw"} {
+		if _, ok := idValue(bad); ok {
+			t.Errorf("idValue(%q) accepted", bad)
+		}
+	}
+	// A busy value's record: a 2,048-trace batch over a second.
+	var ids []string
+	for i := range 2048 {
+		ids = append(ids, reqID(t0.Add(time.Duration(i)*time.Second/2048), uint16(40000+i)))
+	}
+	rec := encodeIDs(nil, ids)
+	if rec[0] != 0 || rec[1] != packedIDs {
+		t.Fatalf("request ids not packed: % x…", rec[:4])
+	}
+	if plain := len(ids) * (1 + requestIDLen); len(rec) > plain/4 {
+		t.Errorf("%d ids packed in %d bytes; want at most a quarter of the plain %d", len(ids), len(rec), plain)
+	}
+	if got := idStrings(parseIDs(nil, rec)); !slices.Equal(got, ids) {
+		t.Errorf("packed ids read back as %d ids, first %v; want %d, first %v", len(got), head(got), len(ids), head(ids))
+	}
+	for _, plain := range [][]string{
+		{"r1", "r2"},
+		{"038gl0c9q6skq", "038gl0c9q6skp"}, // descending
+		{"038gl0c9q6skp", "not-an-id"},
+	} {
+		rec := encodeIDs(nil, plain)
+		if rec[0] != byte(len(plain[0])) {
+			t.Errorf("%q: record starts % x; want the plain form", plain, rec[:2])
+		}
+		if got := idStrings(parseIDs(nil, rec)); !slices.Equal(got, plain) {
+			t.Errorf("%q read back as %q", plain, got)
+		}
+	}
+	if rec := encodeIDs([]byte("x"), nil); string(rec) != "x" {
+		t.Errorf("no ids appended %q", rec)
+	}
+}
+
+// A file whose index records are in the plain form (written before ids
+// were packed) lists and prunes as before, beside the packed records new
+// batches write; a pruned plain record is written back packed.
+func TestPlainIndexRecordsStillRead(t *testing.T) {
+	smallEpochs(t)
+	s := openTest(t)
+	all := mixedTraces(t, s, 1500, 3)
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		ix := tx.Bucket(bucketTraceIndex)
+		type rec struct{ k, v []byte }
+		var recs []rec
+		if err := ix.ForEach(func(k, v []byte) error {
+			recs = append(recs, rec{bytes.Clone(k), plainIDs(parseIDs(nil, v))})
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, r := range recs {
+			if err := ix.Put(r.k, r.v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all = append(all, mixedTracesFrom(t, s, 1500, 1500, 4)...)
+	for _, f := range traceFilters(all) {
+		f.Limit = 10000
+		if got, want := listAll(t, s, f), wantTraces(all, f); !slices.Equal(got, want) {
+			t.Errorf("%+v with plain and packed records: listed %d traces; want %d", f, len(got), len(want))
+		}
+	}
+	if n, err := s.PruneTraces(time.Time{}, 1000, 100); err != nil || n != 2000 {
+		t.Fatalf("PruneTraces = %d, %v; want 2000", n, err)
+	}
+	kept := all[2000:]
+	for _, f := range traceFilters(kept) {
+		f.Limit = 10000
+		if got, want := listAll(t, s, f), wantTraces(kept, f); !slices.Equal(got, want) {
+			t.Errorf("%+v after pruning plain records: listed %d traces; want %d", f, len(got), len(want))
+		}
+	}
+	checkTraceIndex(t, s)
 }
 
 // A batch whose traces hold many distinct values also yields while their
