@@ -80,9 +80,9 @@ func BenchmarkProxy(b *testing.B) {
 	}
 }
 
-// benchGateway starts a proxy over a real store with one provider, one
-// credential and a key per given input (its provider and pool are filled in).
-func benchGateway(b *testing.B, upstream string, inputs ...store.KeyInput) (addr string, keys []string) {
+// benchEnv starts a proxy, whose traces go nowhere, over a real store
+// holding provider "bench" (on upstream) and one credential of it.
+func benchEnv(b *testing.B, upstream string) (*env, store.Credential) {
 	e := newEnv(b, func(c *proxy.Config) { c.Recorder = discard{} })
 	if _, err := e.st.CreateProvider(store.Provider{Name: "bench", Type: "openai", BaseURL: "http://" + upstream}); err != nil {
 		b.Fatal(err)
@@ -91,6 +91,13 @@ func benchGateway(b *testing.B, upstream string, inputs ...store.KeyInput) (addr
 	if err != nil {
 		b.Fatal(err)
 	}
+	return e, c
+}
+
+// benchGateway starts a proxy over a real store with one provider, one
+// credential and a key per given input (its provider and pool are filled in).
+func benchGateway(b *testing.B, upstream string, inputs ...store.KeyInput) (addr string, keys []string) {
+	e, c := benchEnv(b, upstream)
 	for _, in := range inputs {
 		in.Provider, in.Credentials = "bench", []string{c.ID}
 		_, secret, err := e.st.CreateKey(in)
@@ -126,14 +133,7 @@ func BenchmarkProxyKeys(b *testing.B) {
 	up := startBenchUpstream(b)
 	for _, n := range []int{1, 1024, 100_000} {
 		b.Run("keys="+strconv.Itoa(n), func(b *testing.B) {
-			e := newEnv(b, func(c *proxy.Config) { c.Recorder = discard{} })
-			if _, err := e.st.CreateProvider(store.Provider{Name: "bench", Type: "openai", BaseURL: "http://" + up}); err != nil {
-				b.Fatal(err)
-			}
-			c, err := e.st.CreateCredential(store.CredentialInput{Provider: "bench", Secret: "sk-bench-credential"})
-			if err != nil {
-				b.Fatal(err)
-			}
+			e, c := benchEnv(b, up)
 			d, err := e.st.Load()
 			if err != nil {
 				b.Fatal(err)
@@ -201,13 +201,7 @@ func BenchmarkProxyPoolSize(b *testing.B) {
 				if n > store.MaxPoolSize {
 					b.Skipf("a key's pool holds at most %d credentials", store.MaxPoolSize)
 				}
-				e := newEnv(b, func(c *proxy.Config) { c.Recorder = discard{} })
-				if _, err := e.st.CreateProvider(store.Provider{Name: "bench", Type: "openai", BaseURL: "http://" + up}); err != nil {
-					b.Fatal(err)
-				}
-				if _, err := e.st.CreateCredential(store.CredentialInput{Provider: "bench", Secret: "sk-bench-credential"}); err != nil {
-					b.Fatal(err)
-				}
+				e, _ := benchEnv(b, up)
 				d, err := e.st.Load()
 				if err != nil {
 					b.Fatal(err)

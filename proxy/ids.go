@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"sync/atomic"
 	"time"
+
+	"github.com/aigw/aigw/store"
 )
 
 // idGen makes request ids that sort by time: 48 bits of milliseconds and a
@@ -17,15 +19,7 @@ func (g *idGen) init() {
 	g.seq.Store(binary.LittleEndian.Uint64(b[:]))
 }
 
-const base32hex = "0123456789abcdefghijklmnopqrstuv"
-
 // next appends a new id to dst.
 func (g *idGen) next(dst []byte, now time.Time) []byte {
-	v := uint64(now.UnixMilli())<<16 | (g.seq.Add(1) & 0xffff)
-	var buf [13]byte
-	for i := len(buf) - 1; i >= 0; i-- {
-		buf[i] = base32hex[v&31]
-		v >>= 5
-	}
-	return append(dst, buf[:]...)
+	return store.AppendRequestID(dst, now.UnixMilli(), uint16(g.seq.Add(1)))
 }

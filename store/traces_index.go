@@ -152,6 +152,13 @@ func idValue(id string) (uint64, bool) {
 	return v, true
 }
 
+// AppendRequestID appends the request id of unix millisecond ms and
+// sequence seq: the proxy's ids (it makes them), and the form the trace
+// index packs (idValue reads it back).
+func AppendRequestID(dst []byte, ms int64, seq uint16) []byte {
+	return appendIDText(dst, uint64(ms)<<16|uint64(seq))
+}
+
 // appendIDText appends the request id whose value is v.
 func appendIDText(dst []byte, v uint64) []byte {
 	var buf [requestIDLen]byte

@@ -189,13 +189,20 @@ func TestPruneTracesDeletesIndexEntries(t *testing.T) {
 	old := tr(t0.Add(-time.Hour), "key_1", "gemini", "m", 503)
 	write(t, s, old)
 	kept = append([]*Trace{old}, kept...)
-	for _, f := range traceFilters(kept) {
+	checkListings(t, s, kept, "after the prune")
+	checkTraceIndex(t, s)
+}
+
+// checkListings checks that every filter of traceFilters lists exactly the
+// traces of all that match it (when says at what point of the test).
+func checkListings(t *testing.T, s *Store, all []*Trace, when string) {
+	t.Helper()
+	for _, f := range traceFilters(all) {
 		f.Limit = 10000
-		if got, want := listAll(t, s, f), wantTraces(kept, f); !slices.Equal(got, want) {
-			t.Errorf("%+v after the prune: listed %d traces; want %d", f, len(got), len(want))
+		if got, want := listAll(t, s, f), wantTraces(all, f); !slices.Equal(got, want) {
+			t.Errorf("%+v %s: listed %d traces; want %d", f, when, len(got), len(want))
 		}
 	}
-	checkTraceIndex(t, s)
 }
 
 // A file written before the index existed (schema v3, traces stored
@@ -468,22 +475,11 @@ func TestPlainIndexRecordsStillRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	all = append(all, mixedTracesFrom(t, s, 1500, 1500, 4)...)
-	for _, f := range traceFilters(all) {
-		f.Limit = 10000
-		if got, want := listAll(t, s, f), wantTraces(all, f); !slices.Equal(got, want) {
-			t.Errorf("%+v with plain and packed records: listed %d traces; want %d", f, len(got), len(want))
-		}
-	}
+	checkListings(t, s, all, "with plain and packed records")
 	if n, err := s.PruneTraces(time.Time{}, 1000, 100); err != nil || n != 2000 {
 		t.Fatalf("PruneTraces = %d, %v; want 2000", n, err)
 	}
-	kept := all[2000:]
-	for _, f := range traceFilters(kept) {
-		f.Limit = 10000
-		if got, want := listAll(t, s, f), wantTraces(kept, f); !slices.Equal(got, want) {
-			t.Errorf("%+v after pruning plain records: listed %d traces; want %d", f, len(got), len(want))
-		}
-	}
+	checkListings(t, s, all[2000:], "after pruning plain records")
 	checkTraceIndex(t, s)
 }
 

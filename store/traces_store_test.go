@@ -21,14 +21,7 @@ var t0 = time.Date(2030, 6, 1, 0, 0, 0, 0, time.UTC)
 // milliseconds and a 16-bit sequence in 13 characters of base32hex, so ids
 // sort by time.
 func reqID(tm time.Time, seq uint16) string {
-	const base32hex = "0123456789abcdefghijklmnopqrstuv"
-	v := uint64(tm.UnixMilli())<<16 | uint64(seq)
-	var buf [13]byte
-	for i := len(buf) - 1; i >= 0; i-- {
-		buf[i] = base32hex[v&31]
-		v >>= 5
-	}
-	return string(buf[:])
+	return string(AppendRequestID(nil, tm.UnixMilli(), seq))
 }
 
 // tr is a trace at tm with the given key, provider, model and status and

@@ -70,14 +70,7 @@ func newFiller(total int) *filler {
 // requestID is the proxy's id: milliseconds and a 16-bit sequence in 13
 // characters of base32hex.
 func requestID(tm time.Time, seq uint16) string {
-	const base32hex = "0123456789abcdefghijklmnopqrstuv"
-	v := uint64(tm.UnixMilli())<<16 | uint64(seq)
-	var buf [13]byte
-	for i := len(buf) - 1; i >= 0; i-- {
-		buf[i] = base32hex[v&31]
-		v >>= 5
-	}
-	return string(buf[:])
+	return string(store.AppendRequestID(nil, tm.UnixMilli(), seq))
 }
 
 // fill returns the next n (≤ fillBatch) traces; they are reused by the next call.
