@@ -67,7 +67,7 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
 	if f.Provider, err = s.listedProvider(q); err != nil {
 		return err
 	}
-	ks, next, err := s.store.Keys(f)
+	ks, next, err := s.store.KeysFrom(f, s.keyRefs)
 	if err != nil {
 		return err
 	}

@@ -60,7 +60,11 @@ type Options struct {
 	Budgets func(subjects []string) map[string][]BudgetUse
 	// Alerts is the live alert feed (nil: no live alert stream).
 	Alerts AlertFeed
-	Logger *slog.Logger
+	// KeyRefs offers every gateway key from memory (the proxy's
+	// configuration), for picking a page of keys; nil: the pages are
+	// picked from the stored records, which costs O(keys) decodes.
+	KeyRefs store.KeyRefs
+	Logger  *slog.Logger
 }
 
 // Server serves the admin API.
@@ -80,6 +84,7 @@ type Server struct {
 	lastUsed func(id string) (time.Time, bool)
 	budgets  func(subjects []string) map[string][]BudgetUse
 	alerts   AlertFeed
+	keyRefs  store.KeyRefs
 	prices   func() *usage.Prices
 	// pricesImported: see Options.PricesImported.
 	pricesImported func(map[string]usage.Price)
@@ -89,7 +94,7 @@ type Server struct {
 
 // New builds the server and its routes.
 func New(o Options) *Server {
-	s := &Server{closing: make(chan struct{}), store: o.Store, tokens: o.Tokens, reload: o.Reload, onChange: o.Changed, health: o.Health, refresh: o.RefreshCredential, provs: o.ProviderStates, live: o.Live, metrics: o.Metrics, statusFn: o.Status, lastUsed: o.KeyLastUsed, budgets: o.Budgets, alerts: o.Alerts, log: o.Logger, mux: http.NewServeMux(),
+	s := &Server{closing: make(chan struct{}), store: o.Store, tokens: o.Tokens, reload: o.Reload, onChange: o.Changed, health: o.Health, refresh: o.RefreshCredential, provs: o.ProviderStates, live: o.Live, metrics: o.Metrics, statusFn: o.Status, lastUsed: o.KeyLastUsed, budgets: o.Budgets, alerts: o.Alerts, keyRefs: o.KeyRefs, log: o.Logger, mux: http.NewServeMux(),
 		prices: o.Prices, pricesImported: o.PricesImported}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

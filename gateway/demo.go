@@ -28,7 +28,7 @@ type DemoInfo struct {
 // startDemo starts the fake provider on loopback and registers it as
 // provider "demo" with a credential and a fresh key (the previous demo key
 // is deleted: its secret was only ever printed).
-func startDemo(_ context.Context, st *store.Store, reload func() error, proxyAddr, adminAddr net.Addr, out io.Writer) (*DemoInfo, func(), error) {
+func startDemo(_ context.Context, st *store.Store, refs store.KeyRefs, reload func() error, proxyAddr, adminAddr net.Addr, out io.Writer) (*DemoInfo, func(), error) {
 	fake, err := proxytest.Start("127.0.0.1:0")
 	if err != nil {
 		return nil, nil, err
@@ -70,7 +70,7 @@ func startDemo(_ context.Context, st *store.Store, reload func() error, proxyAdd
 	// The demo key of an earlier start is kept (its traces and usage stay
 	// under it) with a new secret, since the old one was shown only once.
 	// By name, the keys named exactly so come first.
-	keys, _, err := st.Keys(store.KeyFilter{Provider: DemoProvider, NamePrefix: demoName, Status: store.KeyActive})
+	keys, _, err := st.KeysFrom(store.KeyFilter{Provider: DemoProvider, NamePrefix: demoName, Status: store.KeyActive}, refs)
 	if err != nil {
 		return fail(err)
 	}

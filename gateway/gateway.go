@@ -283,13 +283,13 @@ func Run(ctx context.Context, o Options) error {
 		PricesImported: func(imported map[string]usage.Price) {
 			px.SetPrices(prices(cfg.Pricing, imported))
 		},
-		Live: traces, Metrics: mets.Handler(), Logger: log, KeyLastUsed: px.KeyLastUsed, Alerts: alerter,
+		Live: traces, Metrics: mets.Handler(), Logger: log, KeyLastUsed: px.KeyLastUsed, KeyRefs: px.KeyRefs, Alerts: alerter,
 		Budgets: func(subjects []string) map[string][]admin.BudgetUse { return budgetUse(px.BudgetsOf(subjects)) },
 		Status:  statusFunc(o.Version, time.Now(), proxyLn.Addr().String(), px, traces)})
 	adminSrv := &http.Server{Handler: adminAPI.Handler(), ReadHeaderTimeout: 10 * time.Second}
 
 	if o.Demo {
-		info, stop, err := startDemo(ctx, st, reload, proxyLn.Addr(), adminLn.Addr(), o.Out)
+		info, stop, err := startDemo(ctx, st, px.KeyRefs, reload, proxyLn.Addr(), adminLn.Addr(), o.Out)
 		if err != nil {
 			return fmt.Errorf("demo: %w", err)
 		}

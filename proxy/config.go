@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -254,8 +255,11 @@ func (c *change) setKey(k *store.Key, gk *gwKey) {
 		gk.text = k.ID + k.Name + k.Preview
 	}
 	gk.nameAt, gk.previewAt = uint16(len(k.ID)), uint16(len(k.ID)+len(k.Name))
-	gk.hash, gk.timeout, gk.revoked = k.Hash, k.Timeout.D(), k.RevokedAt != nil
-	gk.maxRetries = int32(c.p.cfg.MaxRetries)
+	gk.hash, gk.revoked, gk.created = k.Hash, k.RevokedAt != nil, k.CreatedAt.UnixNano()
+	// Timeouts are at most 24 h (store.validTimeout): int32 milliseconds,
+	// rounded up so that a sub-millisecond one is not "none".
+	gk.timeoutMs = int32(min((k.Timeout.D()+time.Millisecond-1)/time.Millisecond, math.MaxInt32))
+	gk.maxRetries = int16(min(c.p.cfg.MaxRetries, math.MaxInt16))
 	gk.models = compileModels(k.Models)
 	gk.provider = k.Provider
 	if pr := c.next.providers[k.Provider]; pr != nil {
@@ -281,7 +285,7 @@ func (c *change) setKey(k *store.Key, gk *gwKey) {
 		gk.limits = &l
 	}
 	if k.MaxRetries != nil {
-		gk.maxRetries = int32(*k.MaxRetries)
+		gk.maxRetries = int16(min(*k.MaxRetries, math.MaxInt16))
 	}
 	if k.ExpiresAt != nil {
 		gk.expiresAt = k.ExpiresAt.UnixNano()
@@ -507,6 +511,22 @@ func (p *Proxy) LoadProvider(pr *store.Provider) {
 	c := p.begin(false)
 	c.setProvider(pr)
 	c.commit()
+}
+
+// KeyRefs offers every gateway key of the configuration to the admin
+// API's key pages (store.KeysFrom): the proxy holds them all, so the store
+// keeps no index of them and a page is one walk in memory. A change waits
+// for the walk (~100,000 keys in a few ms); requests do not.
+func (p *Proxy) KeyRefs(yield func(*store.KeyRef) bool) {
+	p.reload.Lock()
+	defer p.reload.Unlock()
+	var r store.KeyRef
+	for _, k := range p.conf.keys {
+		r = store.KeyRef{ID: k.id(), Name: k.name(), Provider: k.provider, Created: k.created, Expires: k.expiresAt, Revoked: k.revoked}
+		if !yield(&r) {
+			return
+		}
+	}
 }
 
 // KeyCount is the number of gateway keys in the configuration.

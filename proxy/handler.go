@@ -530,8 +530,8 @@ func (x *exchange) attempt(cred *credential, now time.Time) error {
 // firstByteTimeout resolves key > provider > config.
 func (x *exchange) firstByteTimeout() time.Duration {
 	switch {
-	case x.key.timeout > 0:
-		return x.key.timeout
+	case x.key.timeoutMs > 0:
+		return time.Duration(x.key.timeoutMs) * time.Millisecond
 	case x.prov.timeout > 0:
 		return x.prov.timeout
 	}

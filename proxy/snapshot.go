@@ -96,12 +96,13 @@ type gwKey struct { // 128 bytes: 100,000 keys are most of a large gateway's mem
 	hash       [sha256.Size]byte
 	provider   string        // its provider's name
 	limits     *store.Limits // nil: no rpm, tpm, daily or concurrency limit (no limiter state)
-	timeout    time.Duration
-	expiresAt  int64 // unix ns; 0: never
-	pool       int32 // its pool: snapshot.pools[pool]
-	maxRetries int32
-	nameAt     uint16 // where the name starts in text
-	previewAt  uint16 // where the preview starts
+	expiresAt  int64         // unix ns; 0: never
+	created    int64         // unix ns: its place in the admin API's pages (KeyRefs)
+	pool       int32         // its pool: snapshot.pools[pool]
+	timeoutMs  int32         // its first-byte timeout (≤ 24 h); 0: its provider's
+	maxRetries int16         // ≤ store.MaxRetriesLimit
+	nameAt     uint16        // where the name starts in text
+	previewAt  uint16        // where the preview starts
 	revoked    bool
 	lastUsed   atomic.Int64 // unix ns of the last request that presented it; carried to the key's next version
 

@@ -80,7 +80,7 @@ func checkDatabase(t testing.TB, path string, key []byte) {
 	if _, err := s.Load(); err != nil {
 		t.Errorf("re-opened Load: %v", err)
 	}
-	checkKeyIndexes(t, s)
+	checkKeyListing(t, s)
 }
 
 // checkIntegrity runs bbolt's consistency check over the whole file.

@@ -224,9 +224,6 @@ func (s *Store) CreateKey(in KeyInput) (Key, string, error) {
 		if err := checkPool(tx, k.Provider, k.Credentials); err != nil {
 			return err
 		}
-		if err := indexKey(tx, nil, &k); err != nil {
-			return err
-		}
 		return putJSON(tx.Bucket(bucketKeys), []byte(k.ID), &keyRecord{Key: k, HashHex: hex.EncodeToString(k.Hash[:])})
 	})
 	if err != nil {
@@ -396,9 +393,6 @@ func (s *Store) UpdateKey(id string, p KeyPatch) (Key, error) {
 			}
 		}
 		k.UpdatedAt = now
-		if err := indexKey(tx, &rec.Key, &k); err != nil {
-			return err
-		}
 		rec.Key = k
 		return putJSON(tx.Bucket(bucketKeys), []byte(id), rec)
 	})
@@ -425,12 +419,8 @@ func (s *Store) RevokeKey(id string) (Key, error) {
 			return err
 		}
 		if rec.RevokedAt == nil {
-			old := rec.Key
 			rec.RevokedAt = &now
 			rec.UpdatedAt = now
-			if err := indexKey(tx, &old, &rec.Key); err != nil {
-				return err
-			}
 			if err := putJSON(tx.Bucket(bucketKeys), []byte(id), rec); err != nil {
 				return err
 			}
@@ -443,11 +433,7 @@ func (s *Store) RevokeKey(id string) (Key, error) {
 }
 
 func deleteKey(tx *bolt.Tx, id string) error {
-	rec, err := getKeyRecord(tx, id)
-	if err != nil {
-		return err
-	}
-	if err := indexKey(tx, &rec.Key, nil); err != nil {
+	if _, err := getKeyRecord(tx, id); err != nil {
 		return err
 	}
 	return tx.Bucket(bucketKeys).Delete([]byte(id))
@@ -471,14 +457,10 @@ func (s *Store) RotateKeySecret(id string) (Key, string, error) {
 		if err != nil {
 			return err
 		}
-		old := rec.Key
 		rec.Hash = HashKey([]byte(secret))
 		rec.HashHex = hex.EncodeToString(rec.Hash[:])
 		rec.Preview = keyPreview(secret)
 		rec.UpdatedAt = now
-		if err := indexKey(tx, &old, &rec.Key); err != nil { // the same entries, kept in step all the same
-			return err
-		}
 		k = rec.Key
 		return putJSON(tx.Bucket(bucketKeys), []byte(id), rec)
 	})

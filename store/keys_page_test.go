@@ -1,8 +1,9 @@
 package store
 
 import (
+	"encoding/base64"
 	"fmt"
-	"maps"
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -55,6 +56,7 @@ func pageKeys(t testing.TB, s *Store, f KeyFilter) []Key {
 	t.Helper()
 	var out []Key
 	seen := map[string]bool{}
+	refs := shuffledRefs(t, s)
 	for pages := 0; ; pages++ {
 		if pages > 10000 {
 			t.Fatal("more than 10000 pages")
@@ -62,6 +64,12 @@ func pageKeys(t testing.TB, s *Store, f KeyFilter) []Key {
 		page, next, err := s.Keys(f)
 		if err != nil {
 			t.Fatalf("Keys(%+v): %v", f, err)
+		}
+		// The gateway picks its pages from the keys in memory, offered in
+		// the order of a map: the same page, the same cursor.
+		mem, memNext, err := s.KeysFrom(f, refs)
+		if err != nil || !slices.Equal(keyIDs(mem), keyIDs(page)) || memNext != next {
+			t.Fatalf("KeysFrom(%+v, refs) = %v next %q, %v; Keys = %v next %q", f, keyIDs(mem), memNext, err, keyIDs(page), next)
 		}
 		for _, k := range page {
 			if seen[k.ID] {
@@ -81,6 +89,34 @@ func pageKeys(t testing.TB, s *Store, f KeyFilter) []Key {
 			t.Fatalf("Keys(%+v): a page of %d with a next cursor; want %d", f, len(page), limit)
 		}
 		f.After = next
+	}
+}
+
+// shuffledRefs is every stored key as a KeyRef, in a random order.
+func shuffledRefs(t testing.TB, s *Store) KeyRefs {
+	t.Helper()
+	d, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := make([]KeyRef, len(d.Keys))
+	for i, k := range d.Keys {
+		refs[i] = KeyRef{ID: k.ID, Name: k.Name, Provider: k.Provider, Created: k.CreatedAt.UnixNano(), Revoked: k.RevokedAt != nil}
+		if k.ExpiresAt != nil {
+			refs[i].Expires = k.ExpiresAt.UnixNano()
+		}
+	}
+	rand.Shuffle(len(refs), func(i, j int) { refs[i], refs[j] = refs[j], refs[i] })
+	return refsOf(refs)
+}
+
+func refsOf(refs []KeyRef) KeyRefs {
+	return func(yield func(*KeyRef) bool) {
+		for i := range refs {
+			if !yield(&refs[i]) {
+				return
+			}
+		}
 	}
 }
 
@@ -336,29 +372,32 @@ func keyIDsOf(cs []Credential) []string {
 	return out
 }
 
-// checkKeyIndexes asserts that each key index holds exactly one entry per
-// stored key, with its current summary.
-func checkKeyIndexes(t testing.TB, s *Store) {
+// checkKeyListing asserts that the pages list every stored key once, in
+// each order, as the stored records say, and that no key index of
+// schemas 4–6 is left in the file.
+func checkKeyListing(t testing.TB, s *Store) {
 	t.Helper()
-	err := s.db.View(func(tx *bolt.Tx) error {
-		keys, err := listKeys(tx, s.now())
-		if err != nil {
-			return err
-		}
-		want := map[string]map[string]string{}
-		for i := range keys {
-			for _, e := range keyIndexEntries(&keys[i]) {
-				if want[string(e[0])] == nil {
-					want[string(e[0])] = map[string]string{}
-				}
-				want[string(e[0])][string(e[1])] = string(encodeKeySummary(&keys[i]))
+	d, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := min(MaxPageLimit-1, max(2, len(d.Keys)/8)) // a few pages
+	for _, f := range []KeyFilter{{Limit: n + 1}, {Provider: "openai", Limit: n}, {NamePrefix: "c", Limit: n}} {
+		want := wantKeys(t, s, f)
+		if len(d.Keys) > 10*MaxPageLimit { // a benchmark's: the first page
+			if page, _, err := s.Keys(f); err != nil || !slices.Equal(keyIDs(page), want[:min(len(want), f.Limit)]) {
+				t.Errorf("Keys(%+v) = %v, %v; want the first %d of %d", f, keyIDs(page), err, f.Limit, len(want))
 			}
+			continue
 		}
+		if got := keyIDs(pageKeys(t, s, f)); !slices.Equal(got, want) {
+			t.Errorf("Keys(%+v) pages list %v; want %v", f, got, want)
+		}
+	}
+	err = s.db.View(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketKeysByCreated, bucketKeysByName, bucketKeysByProvider} {
-			got := map[string]string{}
-			_ = tx.Bucket(b).ForEach(func(k, v []byte) error { got[string(k)] = string(v); return nil })
-			if len(got) != len(keys) || !maps.Equal(got, want[string(b)]) && len(keys) > 0 {
-				t.Errorf("index %s holds %d entries for %d keys, or stale ones", b, len(got), len(keys))
+			if tx.Bucket(b) != nil {
+				t.Errorf("the file still holds the key index %s", b)
 			}
 		}
 		return nil
@@ -368,10 +407,11 @@ func checkKeyIndexes(t testing.TB, s *Store) {
 	}
 }
 
-// TestMigrateV3KeysAreIndexed opens a file a v3 aigw wrote, holding keys
-// but no key indexes: v4 builds them, and the keys list as before; v6
-// drops the hash index they had, and they load as before.
-func TestMigrateV3KeysAreIndexed(t *testing.T) {
+// TestMigrateV3KeysList opens a file a v3 aigw wrote, holding keys but
+// no key indexes: the keys list as before (v4 no longer builds indexes:
+// v7 would drop them); v6 drops the hash index they had, and they load
+// as before.
+func TestMigrateV3KeysList(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "aigw.db")
 	db, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
@@ -420,8 +460,8 @@ func TestMigrateV3KeysAreIndexed(t *testing.T) {
 		s.Close()
 		checkDatabase(t, path, testKey)
 	}()
-	if v, _ := s.SchemaVersion(); v != LatestSchema || LatestSchema < 4 {
-		t.Errorf("schema after Open = v%d; want v%d (≥ 4)", v, LatestSchema)
+	if v, _ := s.SchemaVersion(); v != LatestSchema || LatestSchema < 7 {
+		t.Errorf("schema after Open = v%d; want v%d (≥ 7)", v, LatestSchema)
 	}
 	got := pageKeys(t, s, KeyFilter{Limit: 4})
 	if len(got) != 25 || !slices.Equal(keyIDs(got), wantKeys(t, s, KeyFilter{})) {
@@ -430,7 +470,7 @@ func TestMigrateV3KeysAreIndexed(t *testing.T) {
 	if revoked := pageKeys(t, s, KeyFilter{Status: KeyRevoked, NamePrefix: "old-"}); len(revoked) != 7 {
 		t.Errorf("revoked v3 keys by name = %d; want 7", len(revoked))
 	}
-	checkKeyIndexes(t, s)
+	checkKeyListing(t, s)
 	if err := s.db.View(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketKeyHashes) != nil {
 			t.Error("key_hashes is still there after v6")
@@ -450,14 +490,107 @@ func TestMigrateV3KeysAreIndexed(t *testing.T) {
 	}
 }
 
+// TestMigrateV6DropsKeyIndexes opens a file a v6 aigw wrote, with its
+// three key indexes: v7 drops them, the keys list as before, and a cursor
+// such an aigw handed out (an index entry) still names the same place.
+func TestMigrateV6DropsKeyIndexes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "aigw.db")
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(db, migrations[:6]); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC)
+	var keys []Key
+	err = db.Update(func(tx *bolt.Tx) error {
+		p := Provider{Name: "openai", Type: TypeOpenAI, BaseURL: "https://api.openai.com", CreatedAt: t0}
+		if err := putJSON(tx.Bucket(bucketProviders), []byte(p.Name), &p); err != nil {
+			return err
+		}
+		for _, name := range [][]byte{bucketKeysByCreated, bucketKeysByName, bucketKeysByProvider} {
+			if _, err := tx.CreateBucket(name); err != nil {
+				return err
+			}
+		}
+		for i := range 12 {
+			k := Key{ID: fmt.Sprintf("key_v6%02dABCDEFG", (i*5)%12), Name: fmt.Sprintf("svc-%d", i%4), Provider: "openai",
+				Credentials: []string{}, Strategy: StrategyRoundRobin, CreatedAt: t0.Add(time.Duration(i/3) * time.Second), UpdatedAt: t0}
+			k.Hash = HashKey([]byte(k.ID))
+			if err := putJSON(tx.Bucket(bucketKeys), []byte(k.ID), &keyRecord{Key: k, HashHex: fmt.Sprintf("%x", k.Hash)}); err != nil {
+				return err
+			}
+			tail := append(orderedNs(k.CreatedAt), k.ID...)
+			if err := tx.Bucket(bucketKeysByCreated).Put(tail, []byte("summary")); err != nil {
+				return err
+			}
+			keys = append(keys, k)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s, err := Open(path, testKey, Options{})
+	if err != nil {
+		t.Fatalf("Open of a v6 file: %v", err)
+	}
+	defer func() {
+		s.Close()
+		checkDatabase(t, path, testKey)
+	}()
+	checkKeyListing(t, s) // the indexes are gone
+	all := wantKeys(t, s, KeyFilter{})
+	byName := wantKeys(t, s, KeyFilter{NamePrefix: "svc-"})
+	find := func(id string) *Key {
+		for i := range keys {
+			if keys[i].ID == id {
+				return &keys[i]
+			}
+		}
+		t.Fatalf("no key %s", id)
+		return nil
+	}
+	// The cursors a v6 aigw made: the kind, then the index entry of the
+	// page's last key.
+	k := find(all[4])
+	created := base64.RawURLEncoding.EncodeToString(slices.Concat([]byte{'c'}, orderedNs(k.CreatedAt), []byte(k.ID)))
+	k = find(byName[6])
+	named := base64.RawURLEncoding.EncodeToString(slices.Concat([]byte{'n'}, []byte(k.Name), []byte{0}, orderedNs(k.CreatedAt), []byte(k.ID)))
+	for _, c := range []struct {
+		f    KeyFilter
+		want []string
+	}{
+		{KeyFilter{After: created, Limit: 3}, all[5:8]},
+		{KeyFilter{NamePrefix: "svc-", After: named, Limit: 3}, byName[7:10]},
+	} {
+		page, _, err := s.Keys(c.f)
+		if err != nil || !slices.Equal(keyIDs(page), c.want) {
+			t.Errorf("Keys(%+v) after a v6 cursor = %v, %v; want %v", c.f, keyIDs(page), err, c.want)
+		}
+	}
+}
+
 // BenchmarkKeysPage100k reads one page (default size) of 100,000 stored
-// keys, with each filter, from the middle of the listing. Rare matches
-// (the few revoked keys, one name) are the worst case: the page's index
-// range is walked without decoding the keys it passes.
+// keys, with each filter, from the middle of the listing, picked from the
+// keys in memory as the gateway does (KeysFrom with the proxy's refs):
+// one pass over every key, then the page's records.
 func BenchmarkKeysPage100k(b *testing.B) {
 	s := openTest(b)
 	const n = 100_000
 	fillKeysFast(b, s, n)
+	d, err := s.Load()
+	if err != nil {
+		b.Fatal(err)
+	}
+	mem := make([]KeyRef, len(d.Keys))
+	for i, k := range d.Keys {
+		mem[i] = KeyRef{ID: k.ID, Name: k.Name, Provider: k.Provider, Created: k.CreatedAt.UnixNano(), Revoked: k.RevokedAt != nil}
+	}
+	refs := refsOf(mem)
 	for _, c := range []struct {
 		name string
 		f    KeyFilter
@@ -473,7 +606,7 @@ func BenchmarkKeysPage100k(b *testing.B) {
 	} {
 		// Start from the middle (the cursor after the first half) except
 		// for filters whose matches are too few to have one.
-		first, next, err := s.Keys(c.f)
+		first, next, err := s.KeysFrom(c.f, refs)
 		if err != nil || len(first) == 0 {
 			b.Fatalf("%s: %d keys, %v", c.name, len(first), err)
 		}
@@ -482,7 +615,7 @@ func BenchmarkKeysPage100k(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, _, err := s.Keys(f); err != nil {
+				if _, _, err := s.KeysFrom(f, refs); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -513,9 +646,6 @@ func fillKeysFast(b testing.TB, s *Store, n int) {
 					k.RevokedAt = &t0
 				}
 				k.Hash = HashKey([]byte(k.ID))
-				if err := indexKey(tx, nil, &k); err != nil {
-					return err
-				}
 				if err := putJSON(tx.Bucket(bucketKeys), []byte(k.ID), &keyRecord{Key: k, HashHex: fmt.Sprintf("%x", k.Hash)}); err != nil {
 					return err
 				}

@@ -74,7 +74,7 @@ func TestCreateKey(t *testing.T) {
 		t.Errorf("key JSON reveals the secret: %s", b)
 	}
 
-	checkKeyIndexes(t, s)
+	checkKeyListing(t, s)
 
 	// Each strategy is accepted.
 	for _, st := range Strategies {
@@ -106,7 +106,7 @@ func TestCreateKeySecretsAreUnique(t *testing.T) {
 	if len(keys) != n {
 		t.Errorf("Keys() lists %d; want %d", len(keys), n)
 	}
-	checkKeyIndexes(t, s)
+	checkKeyListing(t, s)
 }
 
 func TestCreateKeyRefusesBadInput(t *testing.T) {
@@ -175,7 +175,7 @@ func assertNoKeys(t *testing.T, s *Store) {
 	if keys, err := s.allKeys(); err != nil || len(keys) != 0 {
 		t.Errorf("Keys() = %d, %v after a refused create; want none", len(keys), err)
 	}
-	checkKeyIndexes(t, s)
+	checkKeyListing(t, s)
 }
 
 func TestKeyStatus(t *testing.T) {
@@ -387,7 +387,7 @@ func TestDeleteKey(t *testing.T) {
 	if got, err := s.Key(other.ID); err != nil || got.Hash != other.Hash {
 		t.Errorf("deleting one key touched another: %+v, %v", got, err)
 	}
-	checkKeyIndexes(t, s)
+	checkKeyListing(t, s)
 	if err := s.DeleteKey(k.ID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("second DeleteKey: %v; want ErrNotFound", err)
 	}

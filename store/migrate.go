@@ -21,9 +21,10 @@ var migrations = []migration{
 	{to: 1, name: "create buckets", up: migrateV1},
 	{to: 2, name: "create the per-credential usage roll-ups", up: migrateV2},
 	{to: 3, name: "create the alerts bucket", up: migrateV3},
-	{to: 4, name: "index the keys by creation, name and provider", up: migrateV4},
+	{to: 4, name: "index the keys by creation, name and provider (since v7: nothing)", up: migrateV4},
 	{to: 5, name: "create the trace index (built by Open)", up: migrateV5},
 	{to: 6, name: "drop the unread key hash index", up: migrateV6},
+	{to: 7, name: "drop the key indexes (pages are picked in memory)", up: migrateV7},
 }
 
 // LatestSchema is the schema version this build writes.

@@ -404,7 +404,7 @@ func TestDeleteProvider(t *testing.T) {
 	if _, err := s.Key(k.ID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("the revoked key of a deleted provider is still there: %v", err)
 	}
-	checkKeyIndexes(t, s)
+	checkKeyListing(t, s)
 	// The other provider is untouched, and the name is free again.
 	if list, _ := s.Providers(); len(list) != 1 || list[0].Name != "anthropic" {
 		t.Errorf("providers after delete = %+v; want only anthropic", list)
