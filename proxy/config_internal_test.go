@@ -57,6 +57,9 @@ func TestChangesMatchAFullReload(t *testing.T) {
 		if got, want := dumpConfig(inc), dumpConfig(full); got != want {
 			t.Fatalf("step %d (%s %+v): the changed configuration differs from a full reload:\n%s", step, op, *ch, diffLines(got, want))
 		}
+		if got, want := keyRefs(t, inc), keyRefs(t, full); !slices.Equal(got, want) {
+			t.Fatalf("step %d (%s %+v): the keys listed differ from a full reload's:\n%s", step, op, *ch, diffLines(strings.Join(got, "\n"), strings.Join(want, "\n")))
+		}
 	}
 	for _, op := range []string{"key create", "key update", "key revoke", "key rotate", "credential create", "credential update", "provider create", "provider update", "credential remove"} {
 		if counts[op] == 0 {
@@ -65,6 +68,83 @@ func TestChangesMatchAFullReload(t *testing.T) {
 	}
 	if n := len(inc.snap.Load().pools); n > len(inc.conf.keys)+1 && len(inc.conf.free) == 0 {
 		t.Errorf("%d pool slots for %d keys, none free: pools of gone keys are not reused", n, len(inc.conf.keys))
+	}
+}
+
+// keyRefs is what KeyRefs offers, one line per key, sorted; a key
+// offered twice fails the test.
+func keyRefs(t *testing.T, p *Proxy) []string {
+	t.Helper()
+	var out []string
+	seen := map[string]bool{}
+	for r := range p.KeyRefs {
+		if seen[r.ID] {
+			t.Fatalf("KeyRefs offers %s twice", r.ID)
+		}
+		seen[r.ID] = true
+		out = append(out, fmt.Sprintf("%+v", *r))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestKeyRefsAfterManyChanges changes a few keys thousands of times: the
+// walk of the admin API's pages offers each key once, as it is now, and
+// what it keeps of the versions replaced stays bounded.
+func TestKeyRefsAfterManyChanges(t *testing.T) {
+	mk := make([]byte, 32)
+	crand.Read(mk)
+	st, err := store.Open(filepath.Join(t.TempDir(), "aigw.db"), mk, store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.CreateProvider(store.Provider{Name: "openai", Type: "openai", BaseURL: "http://127.0.0.1:9/v1"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := st.CreateCredential(store.CredentialInput{Provider: "openai", Secret: "sk-refs"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	create := func(name string) {
+		k, _, err := st.CreateKey(store.KeyInput{Provider: "openai", Credentials: []string{c.ID}, Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, k.ID)
+	}
+	create("k0") // two in the slab of the first load, one set after it
+	create("k1")
+	p := New(Config{})
+	if _, err := p.Apply(st, nil); err != nil {
+		t.Fatal(err)
+	}
+	create("k2")
+	if _, err := p.Apply(st, &Change{Kind: "key", ID: ids[2]}); err != nil {
+		t.Fatal(err)
+	}
+	const changes = 3000
+	for i := range changes {
+		id := ids[i%len(ids)]
+		name := fmt.Sprintf("n%d", i)
+		if _, err := st.UpdateKey(id, store.KeyPatch{Name: &name}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Apply(st, &Change{Kind: "key", ID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	full := New(Config{})
+	if _, err := full.Apply(st, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, want := keyRefs(t, p), keyRefs(t, full)
+	if !slices.Equal(got, want) || len(got) != 3 {
+		t.Errorf("after %d changes KeyRefs offers %v; want %v", changes, got, want)
+	}
+	if n := len(p.conf.loose); n > changes/2 {
+		t.Errorf("the walk keeps %d versions of 3 keys after %d changes; want the replaced ones dropped", n, changes)
 	}
 }
 

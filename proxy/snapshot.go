@@ -104,6 +104,7 @@ type gwKey struct { // 128 bytes: 100,000 keys are most of a large gateway's mem
 	nameAt     uint16        // where the name starts in text
 	previewAt  uint16        // where the preview starts
 	revoked    bool
+	unlisted   bool         // a version no longer in the configuration (only under Proxy.reload: configState)
 	lastUsed   atomic.Int64 // unix ns of the last request that presented it; carried to the key's next version
 
 	models *modelAllow // the allowed models; nil: every model
