@@ -407,22 +407,42 @@ func checkKeyListing(t testing.TB, s *Store) {
 	}
 }
 
-// TestMigrateV3KeysList opens a file a v3 aigw wrote, holding keys but
-// no key indexes: the keys list as before (v4 no longer builds indexes:
-// v7 would drop them); v6 drops the hash index they had, and they load
-// as before.
-func TestMigrateV3KeysList(t *testing.T) {
+// openOldFile writes a file as an aigw of schema v (fill adds its
+// records) and opens it with this build's Store, which migrates it; the
+// store is closed and the file checked when the test ends.
+func openOldFile(t *testing.T, v int, fill func(*bolt.Tx) error) *Store {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "aigw.db")
 	db, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := migrate(db, migrations[:3]); err != nil {
+	if err := migrate(db, migrations[:v]); err != nil {
 		t.Fatal(err)
 	}
+	if err := db.Update(fill); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err := Open(path, testKey, Options{})
+	if err != nil {
+		t.Fatalf("Open of a v%d file: %v", v, err)
+	}
+	t.Cleanup(func() {
+		s.Close()
+		checkDatabase(t, path, testKey)
+	})
+	return s
+}
+
+// TestMigrateV3KeysList opens a file a v3 aigw wrote, holding keys but
+// no key indexes: the keys list as before (v4 no longer builds indexes:
+// v7 would drop them); v6 drops the hash index they had, and they load
+// as before.
+func TestMigrateV3KeysList(t *testing.T) {
 	created := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	var ids []string
-	err = db.Update(func(tx *bolt.Tx) error {
+	s := openOldFile(t, 3, func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketKeysByCreated) != nil {
 			t.Fatal("a v3 file already has the key index")
 		}
@@ -447,19 +467,6 @@ func TestMigrateV3KeysList(t *testing.T) {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-
-	s, err := Open(path, testKey, Options{})
-	if err != nil {
-		t.Fatalf("Open of a v3 file: %v", err)
-	}
-	defer func() {
-		s.Close()
-		checkDatabase(t, path, testKey)
-	}()
 	if v, _ := s.SchemaVersion(); v != LatestSchema || LatestSchema < 7 {
 		t.Errorf("schema after Open = v%d; want v%d (≥ 7)", v, LatestSchema)
 	}
@@ -494,17 +501,9 @@ func TestMigrateV3KeysList(t *testing.T) {
 // three key indexes: v7 drops them, the keys list as before, and a cursor
 // such an aigw handed out (an index entry) still names the same place.
 func TestMigrateV6DropsKeyIndexes(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "aigw.db")
-	db, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := migrate(db, migrations[:6]); err != nil {
-		t.Fatal(err)
-	}
 	t0 := time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC)
 	var keys []Key
-	err = db.Update(func(tx *bolt.Tx) error {
+	s := openOldFile(t, 6, func(tx *bolt.Tx) error {
 		p := Provider{Name: "openai", Type: TypeOpenAI, BaseURL: "https://api.openai.com", CreatedAt: t0}
 		if err := putJSON(tx.Bucket(bucketProviders), []byte(p.Name), &p); err != nil {
 			return err
@@ -529,19 +528,6 @@ func TestMigrateV6DropsKeyIndexes(t *testing.T) {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-
-	s, err := Open(path, testKey, Options{})
-	if err != nil {
-		t.Fatalf("Open of a v6 file: %v", err)
-	}
-	defer func() {
-		s.Close()
-		checkDatabase(t, path, testKey)
-	}()
 	checkKeyListing(t, s) // the indexes are gone
 	all := wantKeys(t, s, KeyFilter{})
 	byName := wantKeys(t, s, KeyFilter{NamePrefix: "svc-"})
