@@ -26,7 +26,7 @@ import (
 // the gateway's proxy holds them all in memory (the admin server passes
 // its walk to KeysFrom), so a page costs a walk in memory and the reads of
 // the records it returns. Without a walk, Keys reads the refs from the
-// records themselves (O(keys), for small uses: the demo, tests).
+// records themselves (O(keys): tests, an admin server without a proxy).
 //
 // The orders, and the cursors that name a place in them:
 //
