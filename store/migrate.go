@@ -25,6 +25,7 @@ var migrations = []migration{
 	{to: 5, name: "create the trace index (built by Open)", up: migrateV5},
 	{to: 6, name: "drop the unread key hash index", up: migrateV6},
 	{to: 7, name: "drop the key indexes (pages are picked in memory)", up: migrateV7},
+	{to: 8, name: "sum the usage roll-ups over keys (by day, model and provider)", up: migrateV8},
 }
 
 // LatestSchema is the schema version this build writes.

@@ -58,7 +58,7 @@ func TestMigrateV0ToV1(t *testing.T) {
 	}
 	err = s.db.View(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bucketMeta, bucketProviders, bucketCredentials, bucketKeys,
-			bucketTokens, bucketTraces, bucketUsage, bucketUsageCredentials, bucketAlerts} {
+			bucketTokens, bucketTraces, bucketUsage, bucketUsageCredentials, bucketUsageModels, bucketAlerts} {
 			if tx.Bucket(name) == nil {
 				t.Errorf("bucket %q missing after v0→v1", name)
 			}

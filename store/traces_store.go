@@ -105,6 +105,13 @@ func (s *Store) WriteTraces(batch []*Trace) error {
 		if err := roll.flush(tx.Bucket(bucketUsage)); err != nil {
 			return err
 		}
+		models, err := modelRollups(roll.recs)
+		if err != nil {
+			return err
+		}
+		if err := addUsageRecs(tx.Bucket(bucketUsageModels), models); err != nil {
+			return err
+		}
 		if err := credRoll.flush(tx.Bucket(bucketUsageCredentials)); err != nil {
 			return err
 		}

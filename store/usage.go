@@ -366,11 +366,39 @@ func (s *Store) Usage(q UsageQuery) ([]UsageRow, error) {
 	if err := q.validate(); err != nil {
 		return []UsageRow{}, err
 	}
-	if q.GroupBy == GroupByCredential {
+	var rows []UsageRow
+	var err error
+	switch {
+	case q.GroupBy == GroupByCredential:
 		return s.credentialUsage(q)
+	case q.KeyID == "" && q.GroupBy != GroupByKey: // the sums over keys answer it
+		rows, err = s.modelUsage(q)
+	default:
+		rows, err = s.keyUsage(q)
 	}
+	if err != nil {
+		return []UsageRow{}, err
+	}
+	return rows, nil
+}
+
+// usageGroups sums rows by group.
+type usageGroups map[string]*UsageRow
+
+func (gs usageGroups) add(g []byte, rec *UsageRow) {
+	row := gs[string(g)]
+	if row == nil {
+		row = &UsageRow{Group: string(g)}
+		gs[row.Group] = row
+	}
+	row.Add(rec)
+}
+
+// keyUsage answers q from the key roll-ups (one record per day, key, model
+// and provider).
+func (s *Store) keyUsage(q UsageQuery) ([]UsageRow, error) {
 	keyID, provider, model := rollupPart(q.KeyID), rollupPart(q.Provider), rollupPart(q.Model)
-	groups := map[string]*UsageRow{}
+	groups := usageGroups{}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return scanRollups(tx, q.Since, q.Until, func(rk rollupKey, rec *UsageRow) {
 			if keyID != "" && string(rk.keyID) != keyID ||
@@ -378,34 +406,47 @@ func (s *Store) Usage(q UsageQuery) ([]UsageRow, error) {
 				model != "" && string(rk.model) != model {
 				return
 			}
-			var g []byte
 			switch q.GroupBy {
 			case GroupByKey:
-				g = rk.keyID
+				groups.add(rk.keyID, rec)
 			case GroupByModel:
-				g = rk.model
+				groups.add(rk.model, rec)
 			case GroupByProvider:
-				g = rk.provider
+				groups.add(rk.provider, rec)
 			default:
-				g = rk.day
+				groups.add(rk.day, rec)
 			}
-			row := groups[string(g)]
-			if row == nil {
-				row = &UsageRow{Group: string(g)}
-				groups[row.Group] = row
-			}
-			row.Add(rec)
 		})
 	})
-	if err != nil {
-		return []UsageRow{}, err
-	}
-	return sortedRows(groups, q.GroupBy == GroupByDay), nil
+	return sortedRows(groups, q.GroupBy == GroupByDay), err
+}
+
+// modelUsage answers q, which names no key, from the model roll-ups (the
+// key roll-ups summed over keys: usage_models.go).
+func (s *Store) modelUsage(q UsageQuery) ([]UsageRow, error) {
+	provider, model := rollupPart(q.Provider), rollupPart(q.Model)
+	groups := usageGroups{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return scanModelRollups(tx, q.Since, q.Until, func(rk modelRollupKey, rec *UsageRow) {
+			if provider != "" && string(rk.provider) != provider || model != "" && string(rk.model) != model {
+				return
+			}
+			switch q.GroupBy {
+			case GroupByModel:
+				groups.add(rk.model, rec)
+			case GroupByProvider:
+				groups.add(rk.provider, rec)
+			default:
+				groups.add(rk.day, rec)
+			}
+		})
+	})
+	return sortedRows(groups, q.GroupBy == GroupByDay), err
 }
 
 // sortedRows lists groups by cost (highest first), then group; byDay: in
 // group (date) order.
-func sortedRows(groups map[string]*UsageRow, byDay bool) []UsageRow {
+func sortedRows(groups usageGroups, byDay bool) []UsageRow {
 	rows := make([]UsageRow, 0, len(groups))
 	for _, r := range groups {
 		rows = append(rows, *r)

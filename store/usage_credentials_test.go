@@ -178,8 +178,8 @@ func TestCredentialRollupOddIDs(t *testing.T) {
 }
 
 // A database of the first release (schema v1) opens with its key roll-ups
-// intact and gains empty credential roll-ups, which count from the upgrade
-// on.
+// intact, summed over keys into the model roll-ups (v8), and gains empty
+// credential roll-ups, which count from the upgrade on.
 func TestMigrateV1ToV2(t *testing.T) {
 	old := ct{at: day1, key: "key_a", cred: "cred_a", provider: "openai", status: 200, prompt: 100, cacheRead: 50, cost: 0.5}
 	path := writeV1(t, func(tx *bolt.Tx) error {
@@ -204,6 +204,11 @@ func TestMigrateV1ToV2(t *testing.T) {
 	keys, _ := s.Usage(UsageQuery{GroupBy: "key"})
 	if want := []UsageRow{row("key_a", 1, 0, 100, 10, 0, 50, 0.5, 0)}; !reflect.DeepEqual(keys, want) {
 		t.Errorf("key roll-ups after the upgrade = %+v; want %+v", keys, want)
+	}
+	// v8 summed them over keys: a query without a key reads those.
+	models, _ := s.Usage(UsageQuery{GroupBy: "model"})
+	if want := []UsageRow{row("m", 1, 0, 100, 10, 0, 50, 0.5, 0)}; !reflect.DeepEqual(models, want) {
+		t.Errorf("model roll-ups after the upgrade = %+v; want %+v", models, want)
 	}
 	if creds, err := s.Usage(UsageQuery{GroupBy: "credential"}); err != nil || len(creds) != 0 {
 		t.Errorf("credential roll-ups of a v1 file = %+v, %v; want none", creds, err)

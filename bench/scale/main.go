@@ -256,8 +256,8 @@ func (e *env) api(pathQuery string, live bool) (timing, error) {
 }
 
 // cli times `aigw args…` against the admin API (wall time of the process),
-// live (e.Live before each run); zero without -aigw.
-func (e *env) cli(args ...string) (timing, error) {
+// live (e.Live before each run) or not; zero without -aigw.
+func (e *env) cli(live bool, args ...string) (timing, error) {
 	if e.cfg.aigw == "" {
 		return timing{}, nil
 	}
@@ -274,5 +274,9 @@ func (e *env) cli(args ...string) (timing, error) {
 	if err := call(); err != nil {
 		return timing{}, err
 	}
-	return timeCalls(e.cfg.calls, e.Live, call)
+	var before func() error
+	if live {
+		before = e.Live
+	}
+	return timeCalls(e.cfg.calls, before, call)
 }

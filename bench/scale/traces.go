@@ -170,7 +170,7 @@ func runTraces(cfg *config) error {
 		head += " " + q.name + " |"
 		sep += "---:|"
 	}
-	var apiRows, warmRows, cliRows []string
+	var apiRows, warmRows, cliRows, cliIdleRows []string
 	var fillTime, chunkTime, chunkCPU time.Duration
 	chunkStart := 0
 	var chunks []string // the write rate of each million traces stored
@@ -206,7 +206,7 @@ func runTraces(cfg *config) error {
 			perM = fmt.Sprintf("%.0f", float64(size)/float64(n)*1e6)
 		}
 		api := fmt.Sprintf("| %d | %s | %d | %s |", n, rate, size, perM)
-		cli, warm := api, api
+		cli, cliIdle, warm := api, api, api
 		for _, q := range queries {
 			if !cfg.queries {
 				break
@@ -221,15 +221,20 @@ func runTraces(cfg *config) error {
 				return err
 			}
 			warm += " " + tw.String() + " |"
-			tc, err := e.cli(q.cli...)
+			tc, err := e.cli(true, q.cli...)
 			if err != nil {
 				return err
 			}
+			ti, err := e.cli(false, q.cli...)
+			if err != nil {
+				return err
+			}
+			cliIdle += " " + ti.String() + " |"
 			api += " " + ta.String() + " |"
 			cli += " " + tc.String() + " |"
 		}
 		apiRows, warmRows = append(apiRows, api), append(warmRows, warm)
-		cliRows = append(cliRows, cli)
+		cliRows, cliIdleRows = append(cliRows, cli), append(cliIdleRows, cliIdle)
 	}
 	w := cfg.out
 	table := func(title string, rows []string) {
@@ -264,6 +269,7 @@ func runTraces(cfg *config) error {
 	os.Remove(e.Path)
 	if cfg.aigw != "" {
 		table(fmt.Sprintf("\nCLI (`aigw …`, wall time with the process's start), ms, median / max of %d runs, each after a trace is written.\n\n", cfg.calls), cliRows)
+		table(fmt.Sprintf("\nThe same commands with no write in between (an idle gateway), ms, median / max of %d runs.\n\n", cfg.calls), cliIdleRows)
 	}
 	return retention(cfg)
 }
