@@ -481,10 +481,21 @@ func (s *Store) KeyTotalsForDay(day string) (map[string]DayTotals, error) {
 	return out, err
 }
 
-// scanRollups calls fn for every record of the days in [since, until]
-// ("" = open), in key order. rk's slices are valid only during the call.
+// scanRollups calls fn for every key roll-up of the days in [since,
+// until] ("" = open), in key order. rk's slices are valid only during the
+// call.
 func scanRollups(tx *bolt.Tx, since, until string, fn func(rk rollupKey, rec *UsageRow)) error {
-	c := tx.Bucket(bucketUsage).Cursor()
+	return scanDays(tx, bucketUsage, since, until, func(k []byte) (rollupKey, []byte, bool) {
+		rk, ok := parseRollupKey(k)
+		return rk, rk.day, ok
+	}, fn)
+}
+
+// scanDays walks a roll-up bucket (keys starting with the day) over the
+// days in [since, until] ("" = open), parsing each key with parse (which
+// also returns its day) and calling fn with the decoded record.
+func scanDays[K any](tx *bolt.Tx, bucket []byte, since, until string, parse func([]byte) (K, []byte, bool), fn func(K, *UsageRow)) error {
+	c := tx.Bucket(bucket).Cursor()
 	var k, v []byte
 	if since != "" {
 		k, v = c.Seek([]byte(since))
@@ -492,16 +503,16 @@ func scanRollups(tx *bolt.Tx, since, until string, fn func(rk rollupKey, rec *Us
 		k, v = c.First()
 	}
 	for ; k != nil; k, v = c.Next() {
-		rk, ok := parseRollupKey(k)
+		rk, day, ok := parse(k)
 		if !ok {
-			return fmt.Errorf("usage %q: damaged key", k)
+			return fmt.Errorf("%s %q: damaged key", bucket, k)
 		}
-		if until != "" && string(rk.day) > until {
+		if until != "" && string(day) > until {
 			return nil
 		}
 		rec, err := decodeUsageRec(v)
 		if err != nil {
-			return fmt.Errorf("usage %q: %w", k, err)
+			return fmt.Errorf("%s %q: %w", bucket, k, err)
 		}
 		fn(rk, &rec)
 	}

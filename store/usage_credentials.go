@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"fmt"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -81,38 +80,16 @@ func (s *Store) credentialUsage(q UsageQuery) ([]UsageRow, error) {
 		return []UsageRow{}, invalid("model", "cannot be combined with by=credential (the credential roll-ups are per day, credential and provider)")
 	}
 	provider := rollupPart(q.Provider)
-	groups := map[string]*UsageRow{}
+	groups := usageGroups{}
 	err := s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketUsageCredentials).Cursor()
-		var k, v []byte
-		if q.Since != "" {
-			k, v = c.Seek([]byte(q.Since))
-		} else {
-			k, v = c.First()
-		}
-		for ; k != nil; k, v = c.Next() {
+		return scanDays(tx, bucketUsageCredentials, q.Since, q.Until, func(k []byte) (credentialRollupKey, []byte, bool) {
 			rk, ok := parseCredentialRollupKey(k)
-			if !ok {
-				return fmt.Errorf("credential usage %q: damaged key", k)
+			return rk, rk.day, ok
+		}, func(rk credentialRollupKey, rec *UsageRow) {
+			if provider == "" || string(rk.provider) == provider {
+				groups.add(rk.credentialID, rec)
 			}
-			if q.Until != "" && string(rk.day) > q.Until {
-				return nil
-			}
-			if provider != "" && string(rk.provider) != provider {
-				continue
-			}
-			rec, err := decodeUsageRec(v)
-			if err != nil {
-				return fmt.Errorf("credential usage %q: %w", k, err)
-			}
-			row := groups[string(rk.credentialID)]
-			if row == nil {
-				row = &UsageRow{Group: string(rk.credentialID)}
-				groups[row.Group] = row
-			}
-			row.Add(&rec)
-		}
-		return nil
+		})
 	})
 	if err != nil {
 		return []UsageRow{}, err

@@ -64,28 +64,10 @@ func parseModelRollupKey(k []byte) (modelRollupKey, bool) {
 // scanModelRollups calls fn for every model roll-up of the days in
 // [since, until] ("" = open). rk's slices are valid only during the call.
 func scanModelRollups(tx *bolt.Tx, since, until string, fn func(rk modelRollupKey, rec *UsageRow)) error {
-	c := tx.Bucket(bucketUsageModels).Cursor()
-	var k, v []byte
-	if since != "" {
-		k, v = c.Seek([]byte(since))
-	} else {
-		k, v = c.First()
-	}
-	for ; k != nil; k, v = c.Next() {
+	return scanDays(tx, bucketUsageModels, since, until, func(k []byte) (modelRollupKey, []byte, bool) {
 		rk, ok := parseModelRollupKey(k)
-		if !ok {
-			return fmt.Errorf("usage_models %q: damaged key", k)
-		}
-		if until != "" && string(rk.day) > until {
-			return nil
-		}
-		rec, err := decodeUsageRec(v)
-		if err != nil {
-			return fmt.Errorf("usage_models %q: %w", k, err)
-		}
-		fn(rk, &rec)
-	}
-	return nil
+		return rk, rk.day, ok
+	}, fn)
 }
 
 // migrateV8 builds the model roll-ups from the key roll-ups.
