@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -75,6 +76,7 @@ type Store struct {
 	now         func() time.Time
 	yield       func() // Options.Yield; never nil
 	traceWriter traceWriter
+	unreleased  atomic.Int64 // bytes of traces written since the mapped pages were last released
 }
 
 // Options tune Open. The zero value is usable.
