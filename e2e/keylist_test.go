@@ -1,17 +1,12 @@
 package e2e
 
 import (
-	"encoding/json"
-	"net/http"
-	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aigw/aigw/admin"
 	"github.com/aigw/aigw/proxytest"
 )
 
@@ -102,35 +97,28 @@ func TestKeyListFollowsChanges(t *testing.T) {
 	check(serve(t, dir), "after a restart")
 }
 
-// keyPages pages through GET /api/v1/keys, limit at a time, with the
-// filters of args (CLI flags: --provider, --name, --status), and returns
-// the ids in the order listed.
+// keyPages pages through GET /api/v1/keys (the admin client), limit at a
+// time, with the filters of args (CLI flags: --provider, --name,
+// --status), and returns the ids in the order listed.
 func (s *server) keyPages(t *testing.T, limit int, args ...string) []string {
 	t.Helper()
-	token, err := os.ReadFile(filepath.Join(s.dir, "admin.token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := url.Values{"limit": {strconv.Itoa(limit)}}
+	c := admin.NewClient(s.adminURL, adminToken(t, s))
+	q := admin.KeyQuery{Limit: limit}
 	for i := 0; i+1 < len(args); i += 2 {
-		q.Set(strings.TrimPrefix(args[i], "--"), args[i+1])
+		switch args[i] {
+		case "--provider":
+			q.Provider = args[i+1]
+		case "--name":
+			q.Name = args[i+1]
+		case "--status":
+			q.Status = args[i+1]
+		}
 	}
 	var ids []string
 	for range 100 {
-		req, _ := http.NewRequest("GET", s.adminURL+"/api/v1/keys?"+q.Encode(), nil)
-		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var page struct {
-			Keys       []struct{ ID string }
-			NextCursor string `json:"next_cursor"`
-		}
-		err = json.NewDecoder(resp.Body).Decode(&page)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != 200 || len(page.Keys) > limit {
-			t.Fatalf("GET /api/v1/keys?%s: %d, %d keys, %v", q.Encode(), resp.StatusCode, len(page.Keys), err)
+		page, err := c.Keys(t.Context(), q)
+		if err != nil || len(page.Keys) > limit {
+			t.Fatalf("Keys(%+v): %d keys, %v", q, len(page.Keys), err)
 		}
 		for _, k := range page.Keys {
 			ids = append(ids, k.ID)
@@ -138,7 +126,7 @@ func (s *server) keyPages(t *testing.T, limit int, args ...string) []string {
 		if page.NextCursor == "" {
 			return ids
 		}
-		q.Set("cursor", page.NextCursor)
+		q.Cursor = page.NextCursor
 	}
 	t.Fatal("more than 100 pages")
 	return nil

@@ -241,7 +241,7 @@ func newKeyPicker(f *KeyFilter, nowNs int64) (*keyPicker, error) {
 	if len(rest) < 8 {
 		return nil, errCursor()
 	}
-	p.after.created = int64(binary.BigEndian.Uint64(rest) ^ 1<<63)
+	p.after.created = readOrderedNs(rest)
 	p.after.id = string(rest[8:])
 	p.hasAfter = true
 	return p, nil
@@ -319,7 +319,7 @@ func (p *keyPicker) page() (ids []string, next string) {
 		case cursorProvider:
 			c = append(append(c, p.f.Provider...), 0)
 		}
-		c = binary.BigEndian.AppendUint64(c, uint64(last.created)^1<<63)
+		c = appendOrderedNs(c, last.created)
 		next = base64.RawURLEncoding.EncodeToString(append(c, last.id...))
 	}
 	ids = make([]string, len(h))
@@ -342,9 +342,16 @@ func unixNs(t time.Time) int64 {
 }
 
 // orderedNs is a signed time as bytes that sort like it.
-func orderedNs(t time.Time) []byte {
-	return binary.BigEndian.AppendUint64(nil, uint64(unixNs(t))^(1<<63))
+func orderedNs(t time.Time) []byte { return appendOrderedNs(nil, unixNs(t)) }
+
+// appendOrderedNs appends ns (Unix nanoseconds) as 8 bytes that sort like
+// the signed number: big-endian with the sign bit flipped.
+func appendOrderedNs(dst []byte, ns int64) []byte {
+	return binary.BigEndian.AppendUint64(dst, uint64(ns)^1<<63)
 }
+
+// readOrderedNs reads what appendOrderedNs wrote (b holds 8 bytes or more).
+func readOrderedNs(b []byte) int64 { return int64(binary.BigEndian.Uint64(b) ^ 1<<63) }
 
 // Key indexes of schemas 4–6 (dropped by v7).
 var (

@@ -92,8 +92,8 @@ func pageKeys(t testing.TB, s *Store, f KeyFilter) []Key {
 	}
 }
 
-// shuffledRefs is every stored key as a KeyRef, in a random order.
-func shuffledRefs(t testing.TB, s *Store) KeyRefs {
+// memRefs is every stored key as a KeyRef, as the proxy holds them.
+func memRefs(t testing.TB, s *Store) []KeyRef {
 	t.Helper()
 	d, err := s.Load()
 	if err != nil {
@@ -106,6 +106,12 @@ func shuffledRefs(t testing.TB, s *Store) KeyRefs {
 			refs[i].Expires = k.ExpiresAt.UnixNano()
 		}
 	}
+	return refs
+}
+
+// shuffledRefs is every stored key as a KeyRef, in a random order.
+func shuffledRefs(t testing.TB, s *Store) KeyRefs {
+	refs := memRefs(t, s)
 	rand.Shuffle(len(refs), func(i, j int) { refs[i], refs[j] = refs[j], refs[i] })
 	return refsOf(refs)
 }
@@ -568,15 +574,7 @@ func BenchmarkKeysPage100k(b *testing.B) {
 	s := openTest(b)
 	const n = 100_000
 	fillKeysFast(b, s, n)
-	d, err := s.Load()
-	if err != nil {
-		b.Fatal(err)
-	}
-	mem := make([]KeyRef, len(d.Keys))
-	for i, k := range d.Keys {
-		mem[i] = KeyRef{ID: k.ID, Name: k.Name, Provider: k.Provider, Created: k.CreatedAt.UnixNano(), Revoked: k.RevokedAt != nil}
-	}
-	refs := refsOf(mem)
+	refs := refsOf(memRefs(b, s))
 	for _, c := range []struct {
 		name string
 		f    KeyFilter

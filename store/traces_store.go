@@ -102,14 +102,7 @@ func (s *Store) WriteTraces(batch []*Trace) error {
 		if err := ix.flush(); err != nil {
 			return err
 		}
-		if err := roll.flush(tx.Bucket(bucketUsage)); err != nil {
-			return err
-		}
-		models, err := modelRollups(roll.recs)
-		if err != nil {
-			return err
-		}
-		if err := addUsageRecs(tx.Bucket(bucketUsageModels), models); err != nil {
+		if err := roll.flush(tx.Bucket(bucketUsage), tx.Bucket(bucketUsageModels)); err != nil {
 			return err
 		}
 		if err := credRoll.flush(tx.Bucket(bucketUsageCredentials)); err != nil {

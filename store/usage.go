@@ -222,10 +222,20 @@ func (r *rollups) add(t *Trace) {
 	rec.addTrace(t)
 }
 
-// flush adds the sums to the stored records.
-func (r *rollups) flush(b *bolt.Bucket) error {
-	r.boundModels(b)
-	return addUsageRecs(b, r.recs)
+// flush adds the sums to the stored records of the key roll-ups (keys)
+// and, summed over keys once their models are bounded, of the model
+// roll-ups (models).
+func (r *rollups) flush(keys, models *bolt.Bucket) error {
+	r.boundModels(keys)
+	if err := addUsageRecs(keys, r.recs); err != nil {
+		return err
+	}
+	sums := usageGroups{}
+	for k, rec := range r.recs {
+		rk, _ := parseRollupKey([]byte(k)) // built by appendRollupKey
+		sums.addModel(rk, rec)
+	}
+	return addUsageRecs(models, sums)
 }
 
 // addUsageRecs adds each sum to the stored record of its key (the key
@@ -366,16 +376,14 @@ func (s *Store) Usage(q UsageQuery) ([]UsageRow, error) {
 	if err := q.validate(); err != nil {
 		return []UsageRow{}, err
 	}
-	var rows []UsageRow
-	var err error
-	switch {
-	case q.GroupBy == GroupByCredential:
+	if q.GroupBy == GroupByCredential {
 		return s.credentialUsage(q)
-	case q.KeyID == "" && q.GroupBy != GroupByKey: // the sums over keys answer it
-		rows, err = s.modelUsage(q)
-	default:
-		rows, err = s.keyUsage(q)
 	}
+	scan := scanRollups
+	if q.KeyID == "" && q.GroupBy != GroupByKey { // the sums over keys answer it
+		scan = scanModelRollups
+	}
+	rows, err := s.rollupUsage(q, scan)
 	if err != nil {
 		return []UsageRow{}, err
 	}
@@ -394,13 +402,14 @@ func (gs usageGroups) add(g []byte, rec *UsageRow) {
 	row.Add(rec)
 }
 
-// keyUsage answers q from the key roll-ups (one record per day, key, model
-// and provider).
-func (s *Store) keyUsage(q UsageQuery) ([]UsageRow, error) {
+// rollupUsage answers q from the roll-ups scan walks: the key roll-ups
+// (scanRollups), or, for a query that names no key, the model roll-ups
+// (scanModelRollups, whose keys have no key id).
+func (s *Store) rollupUsage(q UsageQuery, scan func(*bolt.Tx, string, string, func(rollupKey, *UsageRow)) error) ([]UsageRow, error) {
 	keyID, provider, model := rollupPart(q.KeyID), rollupPart(q.Provider), rollupPart(q.Model)
 	groups := usageGroups{}
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return scanRollups(tx, q.Since, q.Until, func(rk rollupKey, rec *UsageRow) {
+		return scan(tx, q.Since, q.Until, func(rk rollupKey, rec *UsageRow) {
 			if keyID != "" && string(rk.keyID) != keyID ||
 				provider != "" && string(rk.provider) != provider ||
 				model != "" && string(rk.model) != model {
@@ -409,29 +418,6 @@ func (s *Store) keyUsage(q UsageQuery) ([]UsageRow, error) {
 			switch q.GroupBy {
 			case GroupByKey:
 				groups.add(rk.keyID, rec)
-			case GroupByModel:
-				groups.add(rk.model, rec)
-			case GroupByProvider:
-				groups.add(rk.provider, rec)
-			default:
-				groups.add(rk.day, rec)
-			}
-		})
-	})
-	return sortedRows(groups, q.GroupBy == GroupByDay), err
-}
-
-// modelUsage answers q, which names no key, from the model roll-ups (the
-// key roll-ups summed over keys: usage_models.go).
-func (s *Store) modelUsage(q UsageQuery) ([]UsageRow, error) {
-	provider, model := rollupPart(q.Provider), rollupPart(q.Model)
-	groups := usageGroups{}
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return scanModelRollups(tx, q.Since, q.Until, func(rk modelRollupKey, rec *UsageRow) {
-			if provider != "" && string(rk.provider) != provider || model != "" && string(rk.model) != model {
-				return
-			}
-			switch q.GroupBy {
 			case GroupByModel:
 				groups.add(rk.model, rec)
 			case GroupByProvider:

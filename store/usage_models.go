@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"fmt"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -22,39 +21,17 @@ import (
 
 var bucketUsageModels = []byte("usage_models")
 
-// modelRollups sums the key roll-ups' records of one batch per day, model
-// and provider.
-func modelRollups(keyRecs map[string]*UsageRow) (map[string]*UsageRow, error) {
-	out := make(map[string]*UsageRow, 8)
-	var k []byte
-	for key, rec := range keyRecs {
-		rk, ok := parseRollupKey([]byte(key))
-		if !ok {
-			return nil, fmt.Errorf("usage %q: damaged key", key)
-		}
-		k = appendModelRollupKey(k[:0], rk.day, rk.model, rk.provider)
-		sum := out[string(k)]
-		if sum == nil {
-			sum = new(UsageRow)
-			out[string(k)] = sum
-		}
-		sum.Add(rec)
-	}
-	return out, nil
+// addModel adds rec, a key roll-up's, to the model roll-up of its day,
+// model and provider.
+func (gs usageGroups) addModel(rk rollupKey, rec *UsageRow) {
+	k := append(append(append(append(append([]byte(nil), rk.day...), 0), rk.model...), 0), rk.provider...)
+	gs.add(k, rec)
 }
 
-func appendModelRollupKey(dst, day, model, provider []byte) []byte {
-	dst = append(append(dst, day...), 0)
-	dst = append(append(dst, model...), 0)
-	return append(dst, provider...)
-}
-
-// modelRollupKey is a parsed model roll-up key; its slices point into the
-// key.
-type modelRollupKey struct{ day, model, provider []byte }
-
-func parseModelRollupKey(k []byte) (modelRollupKey, bool) {
-	var r modelRollupKey
+// parseModelRollupKey parses a model roll-up key as a key roll-up's
+// without a key id; its slices point into k.
+func parseModelRollupKey(k []byte) (rollupKey, bool) {
+	var r rollupKey
 	var ok1, ok2 bool
 	r.day, k, ok1 = bytes.Cut(k, []byte{0})
 	r.model, r.provider, ok2 = bytes.Cut(k, []byte{0})
@@ -63,8 +40,8 @@ func parseModelRollupKey(k []byte) (modelRollupKey, bool) {
 
 // scanModelRollups calls fn for every model roll-up of the days in
 // [since, until] ("" = open). rk's slices are valid only during the call.
-func scanModelRollups(tx *bolt.Tx, since, until string, fn func(rk modelRollupKey, rec *UsageRow)) error {
-	return scanDays(tx, bucketUsageModels, since, until, func(k []byte) (modelRollupKey, []byte, bool) {
+func scanModelRollups(tx *bolt.Tx, since, until string, fn func(rk rollupKey, rec *UsageRow)) error {
+	return scanDays(tx, bucketUsageModels, since, until, func(k []byte) (rollupKey, []byte, bool) {
 		rk, ok := parseModelRollupKey(k)
 		return rk, rk.day, ok
 	}, fn)
@@ -76,18 +53,8 @@ func migrateV8(tx *bolt.Tx) error {
 	if err != nil {
 		return err
 	}
-	sums := map[string]*UsageRow{}
-	var k []byte
-	err = scanRollups(tx, "", "", func(rk rollupKey, rec *UsageRow) {
-		k = appendModelRollupKey(k[:0], rk.day, rk.model, rk.provider)
-		sum := sums[string(k)]
-		if sum == nil {
-			sum = new(UsageRow)
-			sums[string(k)] = sum
-		}
-		sum.Add(rec)
-	})
-	if err != nil {
+	sums := usageGroups{}
+	if err := scanRollups(tx, "", "", sums.addModel); err != nil {
 		return err
 	}
 	return addUsageRecs(b, sums)

@@ -51,7 +51,7 @@ func TestModelRollupsMatchTheKeyRollups(t *testing.T) {
 					if err != nil {
 						t.Fatalf("Usage(%+v): %v", q, err)
 					}
-					want, err := s.keyUsage(q)
+					want, err := s.rollupUsage(q, scanRollups)
 					if err != nil {
 						t.Fatal(err)
 					}
