@@ -43,7 +43,10 @@ func (l *fdListener) Accept() (net.Conn, error) {
 	pause := 5 * time.Millisecond
 	for {
 		c, err := l.Listener.Accept()
-		if err == nil || !(errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)) {
+		if err == nil {
+			return newRawConn(c), nil
+		}
+		if !(errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)) {
 			return c, err
 		}
 		l.waits.Add(1)

@@ -132,7 +132,7 @@ func (cc *clientCache) get(baseURL, caFile string, t upstreamTimeouts) (*upstrea
 			if err != nil {
 				return nil, &dialError{err: err}
 			}
-			return conn, nil
+			return newRawConn(conn), nil
 		},
 	}
 	if cc.clients == nil {
