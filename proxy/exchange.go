@@ -176,6 +176,35 @@ func (x *exchange) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// WriteTo passes the upstream body on to w, which fasthttp hands it when
+// it frames the body itself (a chunked answer): what one upstream read
+// brought goes out as one chunk in one write, where Read's callers would
+// cut it at their 4 KiB buffer — two writes or more for each piece above
+// that. It has Read's side effects: usage scanning, the pin watch, the
+// byte count, the write deadline.
+func (x *exchange) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		err := x.fill()
+		if out := x.pending; len(out) > 0 {
+			x.pending = out[len(out):]
+			x.bytesOut += int64(len(out))
+			x.armWrite()
+			n, werr := w.Write(out)
+			total += int64(n)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if err != nil || x.upDone {
+			return total, err
+		}
+	}
+}
+
+// SupportsBodyWriteTo tells fasthttp that WriteTo may replace Read.
+func (x *exchange) SupportsBodyWriteTo() bool { return true }
+
 // readPending hands out what fill read: the first bytes of every stream,
 // and the whole of a filtered one (the stream minus the usage chunk aigw
 // asked for).
