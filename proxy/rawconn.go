@@ -1,9 +1,12 @@
+//go:build linux
+
 package proxy
 
 import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 	"unsafe"
 )
@@ -18,16 +21,17 @@ import (
 // hands the processor to another thread when a call is still running at
 // the monitor's next look (20 µs). On loopback a write runs the
 // receiver's side of TCP and takes that long, so with the gateway on one
-// core, as under the benchmark harness, a request paid for the monitor's
-// wake-ups and thread switches more than for its own work. Deadlines,
-// Close and the rest are net.TCPConn's.
+// core a request paid for the monitor's wake-ups and thread switches
+// more than for its own work (README, Performance). Deadlines, Close and
+// the rest are net.TCPConn's.
 type rawConn struct {
 	*net.TCPConn
 	rc syscall.RawConn
 
-	// the call in progress; Read and Write are each used by one
-	// goroutine at a time (net.Conn's contract for a stream), the poll
-	// descriptor's locks serialise them further.
+	// the call in progress: a Read and a Write may run at once, two
+	// Reads (or two Writes) one after the other (net.Conn allows callers
+	// on several goroutines).
+	rmu, wmu   sync.Mutex
 	rbuf, wbuf []byte
 	rn, wn     int
 	rerr, werr syscall.Errno
@@ -56,6 +60,8 @@ func (c *rawConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
 	c.rbuf, c.rn, c.rerr = p, 0, 0
 	err := c.rc.Read(c.readFn)
 	c.rbuf = nil
@@ -72,23 +78,14 @@ func (c *rawConn) Read(p []byte) (int, error) {
 }
 
 func (c *rawConn) read(fd uintptr) bool {
-	for {
-		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&c.rbuf[0])), uintptr(len(c.rbuf)))
-		switch e {
-		case 0:
-			c.rn = int(n)
-			return true
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			return false
-		}
-		c.rerr = e
-		return true
-	}
+	var ready bool
+	c.rn, c.rerr, ready = sockCall(syscall.SYS_READ, fd, c.rbuf)
+	return ready
 }
 
 func (c *rawConn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	written := 0
 	for written < len(p) {
 		c.wbuf, c.wn, c.werr = p[written:], 0, 0
@@ -101,24 +98,34 @@ func (c *rawConn) Write(p []byte) (int, error) {
 		if c.werr != 0 {
 			return written, c.opError("write", c.werr)
 		}
+		if c.wn == 0 {
+			return written, io.ErrUnexpectedEOF // as internal/poll says it
+		}
 	}
 	return written, nil
 }
 
 func (c *rawConn) write(fd uintptr) bool {
+	var ready bool
+	c.wn, c.werr, ready = sockCall(syscall.SYS_WRITE, fd, c.wbuf)
+	return ready
+}
+
+// sockCall makes one read or write call (trap) on the non-blocking socket
+// fd; ready is false when the socket had nothing to read or no room to
+// write, and the poller is to wait for it.
+func sockCall(trap, fd uintptr, b []byte) (n int, errno syscall.Errno, ready bool) {
 	for {
-		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&c.wbuf[0])), uintptr(len(c.wbuf)))
+		r, _, e := syscall.RawSyscall(trap, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
 		switch e {
 		case 0:
-			c.wn = int(n)
-			return true
+			return int(r), 0, true
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
-			return false
+			return 0, 0, false
 		}
-		c.werr = e
-		return true
+		return 0, e, true
 	}
 }
 

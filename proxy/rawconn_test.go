@@ -1,3 +1,5 @@
+//go:build linux
+
 package proxy
 
 import (
@@ -143,5 +145,41 @@ func TestRawConnErrors(t *testing.T) {
 	}
 	if _, err := raw2.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("write after Close: %v; want net.ErrClosed", err)
+	}
+}
+
+// Writes from several goroutines at once each arrive whole, as with
+// net.TCPConn: one caller's bytes are never interleaved with another's.
+func TestRawConnConcurrentWrites(t *testing.T) {
+	raw, peer := rawPair(t)
+	const writers, size = 4, 256 << 10
+	got := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(io.LimitReader(peer, writers*size))
+		got <- b
+	}()
+	errs := make(chan error, writers)
+	for w := range writers {
+		go func() {
+			_, err := raw.Write(bytes.Repeat([]byte{'a' + byte(w)}, size))
+			errs <- err
+		}()
+	}
+	for range writers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := <-got
+	if len(b) != writers*size {
+		t.Fatalf("peer read %d bytes, want %d", len(b), writers*size)
+	}
+	seen := map[byte]bool{}
+	for i := 0; i < len(b); i += size {
+		run := b[i : i+size]
+		if seen[run[0]] || bytes.Count(run, run[:1]) != size {
+			t.Fatalf("bytes %d–%d are not one writer's whole write", i, i+size)
+		}
+		seen[run[0]] = true
 	}
 }
