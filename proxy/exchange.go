@@ -176,11 +176,11 @@ func (x *exchange) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// WriteTo passes the upstream body on to w, which fasthttp hands it when
-// it frames the body itself (a chunked answer): what one upstream read
-// brought goes out as one chunk in one write, where Read's callers would
-// cut it at their 4 KiB buffer — two writes or more for each piece above
-// that. It has Read's side effects: usage scanning, the pin watch, the
+// WriteTo passes the upstream body on to w, fasthttp's writer of a
+// streamed answer (chunked, or of a known length above smallBody): what
+// one upstream read brought goes out as one chunk in one write, where
+// Read's callers would cut it at their 4 KiB buffer — two writes or more
+// for each piece above that. It has Read's side effects: usage scanning, the pin watch, the
 // byte count, the write deadline.
 func (x *exchange) WriteTo(w io.Writer) (int64, error) {
 	var total int64

@@ -484,11 +484,12 @@ func rawCountingUpstream(t *testing.T, answer func(w io.Writer, n int, r *http.R
 	return u
 }
 
+// rawConnFrame is a stack frame of aigw's connection type.
+var rawConnFrame = regexp.MustCompile(`github.com/aigw/aigw/proxy\.\(\*rawConn\)[^\n]*`)
+
 // requestGoroutines counts the goroutines running the proxy's request
 // path: those with a frame of package proxy, other than the accept loop
 // and the memory ticker that live as long as the server.
-var rawConnFrame = regexp.MustCompile(`github.com/aigw/aigw/proxy\.\(\*rawConn\)[^\n]*`)
-
 func requestGoroutines() (int, string) {
 	n := 0
 	var out strings.Builder
