@@ -157,40 +157,31 @@ func (x *exchange) allowOrigin() {
 	x.p.cors.allow(&x.ctx.Response.Header, origin)
 }
 
-// Read passes the upstream body on to fasthttp's writer, through the
-// usage scanner.
+// Read passes the upstream body on, through the usage scanner: what fill
+// read, at most len(p) of it at a time. fasthttp reads the body through
+// WriteTo; Read is what an io.Reader owes the others.
 func (x *exchange) Read(p []byte) (int, error) {
-	if x.injected || len(x.pending) > 0 {
-		return x.readPending(p)
+	err := x.fill()
+	if len(x.pending) == 0 {
+		if err == nil {
+			err = io.EOF // fill ended without bytes only at the body's end
+		}
+		return 0, err
 	}
-	n, err := x.up.Read(p)
-	x.scanner.Write(p[:n])
-	if x.pinWatch {
-		x.noteResponse(p[:n], err != nil)
-	}
-	x.bytesOut += int64(n)
-	x.armWrite()
-	if err != nil && !errors.Is(err, io.EOF) {
-		x.readErr = err
-	}
-	return n, err
+	return copy(p, x.take(len(p))), nil
 }
 
 // WriteTo passes the upstream body on to w, fasthttp's writer of a
 // streamed answer (chunked, or of a known length above smallBody): what
 // one upstream read brought goes out as one chunk in one write, where
 // Read's callers would cut it at their 4 KiB buffer — two writes or more
-// for each piece above that. It has Read's side effects: usage scanning, the pin watch, the
-// byte count, the write deadline.
+// for each piece above that.
 func (x *exchange) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	for {
 		err := x.fill()
-		if out := x.pending; len(out) > 0 {
-			x.pending = out[len(out):]
-			x.bytesOut += int64(len(out))
-			x.armWrite()
-			n, werr := w.Write(out)
+		if len(x.pending) > 0 {
+			n, werr := w.Write(x.take(len(x.pending)))
 			total += int64(n)
 			if werr != nil {
 				return total, werr
@@ -205,21 +196,15 @@ func (x *exchange) WriteTo(w io.Writer) (int64, error) {
 // SupportsBodyWriteTo tells fasthttp that WriteTo may replace Read.
 func (x *exchange) SupportsBodyWriteTo() bool { return true }
 
-// readPending hands out what fill read: the first bytes of every stream,
-// and the whole of a filtered one (the stream minus the usage chunk aigw
-// asked for).
-func (x *exchange) readPending(p []byte) (int, error) {
-	if err := x.fill(); err != nil && len(x.pending) == 0 {
-		return 0, err
-	}
-	if len(x.pending) == 0 {
-		return 0, io.EOF
-	}
-	m := copy(p, x.pending)
-	x.pending = x.pending[m:]
-	x.bytesOut += int64(m)
+// take hands out up to n bytes of what fill read (the first bytes of
+// every stream, all of a filtered one: the stream minus the usage chunk
+// aigw asked for), counted, with the write deadline moved for them.
+func (x *exchange) take(n int) []byte {
+	out := x.pending[:min(n, len(x.pending))]
+	x.pending = x.pending[len(out):]
+	x.bytesOut += int64(len(out))
 	x.armWrite()
-	return m, nil
+	return out
 }
 
 // fill reads the upstream until it has bytes for the client, the body

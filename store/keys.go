@@ -433,10 +433,11 @@ func (s *Store) RevokeKey(id string) (Key, error) {
 }
 
 func deleteKey(tx *bolt.Tx, id string) error {
-	if _, err := getKeyRecord(tx, id); err != nil {
-		return err
+	b := tx.Bucket(bucketKeys)
+	if b.Get([]byte(id)) == nil {
+		return fmt.Errorf("key %q: %w", id, ErrNotFound)
 	}
-	return tx.Bucket(bucketKeys).Delete([]byte(id))
+	return b.Delete([]byte(id))
 }
 
 // DeleteKey removes a key record for good (operators revoke keys instead).

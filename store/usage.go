@@ -190,11 +190,23 @@ type rollupKey struct{ day, keyID, model, provider []byte }
 
 func parseRollupKey(k []byte) (rollupKey, bool) {
 	var r rollupKey
-	var ok1, ok2, ok3 bool
-	r.day, k, ok1 = bytes.Cut(k, []byte{0})
-	r.keyID, k, ok2 = bytes.Cut(k, []byte{0})
-	r.model, r.provider, ok3 = bytes.Cut(k, []byte{0})
-	return r, ok1 && ok2 && ok3 && len(r.day) == len(dayLayout)
+	ok := cutRollupKey(k, &r.day, &r.keyID, &r.model, &r.provider)
+	return r, ok
+}
+
+// cutRollupKey splits k, a roll-up key (its day, then parts, 0x00 between
+// them), into parts, which point into k; false when k does not have as
+// many or its first part is not a day.
+func cutRollupKey(k []byte, parts ...*[]byte) bool {
+	last := len(parts) - 1
+	for _, p := range parts[:last] {
+		var ok bool
+		if *p, k, ok = bytes.Cut(k, []byte{0}); !ok {
+			return false
+		}
+	}
+	*parts[last] = k
+	return len(*parts[0]) == len(dayLayout)
 }
 
 // rollups sums one batch per roll-up key before touching the bucket, so a

@@ -1,8 +1,6 @@
 package store
 
 import (
-	"bytes"
-
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -38,10 +36,8 @@ type credentialRollupKey struct{ day, credentialID, provider []byte }
 
 func parseCredentialRollupKey(k []byte) (credentialRollupKey, bool) {
 	var r credentialRollupKey
-	var ok1, ok2 bool
-	r.day, k, ok1 = bytes.Cut(k, []byte{0})
-	r.credentialID, r.provider, ok2 = bytes.Cut(k, []byte{0})
-	return r, ok1 && ok2 && len(r.day) == len(dayLayout)
+	ok := cutRollupKey(k, &r.day, &r.credentialID, &r.provider)
+	return r, ok
 }
 
 // credentialRollups sums one batch per credential roll-up key.

@@ -1,8 +1,6 @@
 package store
 
 import (
-	"bytes"
-
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -32,10 +30,8 @@ func (gs usageGroups) addModel(rk rollupKey, rec *UsageRow) {
 // without a key id; its slices point into k.
 func parseModelRollupKey(k []byte) (rollupKey, bool) {
 	var r rollupKey
-	var ok1, ok2 bool
-	r.day, k, ok1 = bytes.Cut(k, []byte{0})
-	r.model, r.provider, ok2 = bytes.Cut(k, []byte{0})
-	return r, ok1 && ok2 && len(r.day) == len(dayLayout)
+	ok := cutRollupKey(k, &r.day, &r.model, &r.provider)
+	return r, ok
 }
 
 // scanModelRollups calls fn for every model roll-up of the days in
