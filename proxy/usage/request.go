@@ -174,7 +174,9 @@ func containsStream(b []byte) bool {
 
 // keyIs reports whether the raw (still escaped) key spells name.
 func keyIs(raw []byte, name string) bool {
-	if bytes.IndexByte(raw, '\\') < 0 {
+	// An escape makes the raw key longer than what it spells, so a raw key
+	// no longer than name is name only if it is name byte for byte.
+	if len(raw) <= len(name) || bytes.IndexByte(raw, '\\') < 0 {
 		return string(raw) == name
 	}
 	if len(raw) > 6*len(name) {

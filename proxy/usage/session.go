@@ -40,8 +40,10 @@ const (
 // ReadSession reads the session fields and the prompt prefix of a JSON
 // request body. It never fails: what it cannot read is left empty.
 func ReadSession(body []byte) Session {
-	if s, ok := readSessionTail(body); ok {
-		return s
+	if len(body) > tailWindow {
+		if s, ok := readSessionTail(body); ok {
+			return s
+		}
 	}
 	return readSessionWhole(body)
 }
@@ -78,6 +80,9 @@ func readSessionWhole(body []byte) Session {
 		s.PrefixMissing = NoPrefixNotJSON
 		return s
 	}
+	if s.UserID != nil || s.PromptCacheKey != nil || s.PreviousResponseID != nil {
+		return s // the body names its session: no prefix needed
+	}
 	s.Prefix = prefixHash(system, items)
 	if s.Prefix == 0 {
 		s.PrefixMissing = NoPrefixPrompt
@@ -85,13 +90,33 @@ func readSessionWhole(body []byte) Session {
 	return s
 }
 
-// tailWindow is how far from a body's end readSessionTail looks.
+// tailWindow is how far from a body's end readSessionTail looks; a body
+// no longer than that is walked whole.
 const tailWindow = 4 << 10
 
+// Member names as indexQuoted looks for them: without the opening quote.
 var (
-	metadataKey       = []byte(`"metadata"`)
-	promptCacheKeyKey = []byte(`"prompt_cache_key"`)
+	metadataKey       = []byte(`metadata"`)
+	promptCacheKeyKey = []byte(`prompt_cache_key"`)
+	cacheControl      = []byte(`cache_control"`)
 )
+
+// indexQuoted returns the index in b of the first `"` + name (name ends
+// with its closing quote), or -1. It searches for name and then checks
+// the quote before it: a search that starts at a quote stops at every
+// string of a JSON body.
+func indexQuoted(b, name []byte) int {
+	for off := 0; ; {
+		i := bytes.Index(b[off:], name)
+		if i < 0 {
+			return -1
+		}
+		if i += off; i > 0 && b[i-1] == '"' {
+			return i - 1
+		}
+		off = i + 1
+	}
+}
 
 // readSessionTail is ReadSession's fast path for agents' bodies, which put
 // their session field after the history (Claude Code's metadata.user_id,
@@ -111,7 +136,7 @@ func readSessionTail(body []byte) (s Session, ok bool) {
 	w := body[start:]
 	at := -1
 	for _, k := range [...][]byte{metadataKey, promptCacheKeyKey} {
-		if i := bytes.Index(w, k); i >= 0 && (at < 0 || i < at) {
+		if i := indexQuoted(w, k); i >= 0 && (at < 0 || i < at) {
 			at = i
 		}
 	}
@@ -257,22 +282,21 @@ func isUserTurn(item []byte) bool {
 	}
 }
 
-var cacheControl = []byte(`"cache_control"`)
-
 // hashPart writes b to d without its "cache_control" members: clients move
 // that marker to the newest turn, and it would otherwise change the hash of
 // an old one.
 func hashPart(d *xxhash.Digest, b []byte) {
 	for {
-		k := bytes.Index(b, cacheControl)
+		k := indexQuoted(b, cacheControl)
 		if k < 0 {
 			_, _ = d.Write(b)
 			return
 		}
-		i := skipSpace(b, k+len(cacheControl))
+		n := 1 + len(cacheControl) // the member name with both quotes
+		i := skipSpace(b, k+n)
 		if i >= len(b) || b[i] != ':' {
-			_, _ = d.Write(b[:k+len(cacheControl)])
-			b = b[k+len(cacheControl):]
+			_, _ = d.Write(b[:k+n])
+			b = b[k+n:]
 			continue
 		}
 		end, ok := valueEnd(b, skipSpace(b, i+1))

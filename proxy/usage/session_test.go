@@ -130,10 +130,28 @@ func TestReadSessionOnBodiesWithoutAPrompt(t *testing.T) {
 			t.Errorf("%q: prefix %x, missing %q; want 0, %q", tc.body, s.Prefix, s.PrefixMissing, tc.why)
 		}
 	}
-	// A body cut short still yields what was read before the cut.
+	// A body cut short still yields what was read before the cut: its
+	// session field, or else the prefix of its prompt.
 	s := ReadSession([]byte(`{"metadata":{"user_id":"u1"},"messages":[{"role":"user","content":"q"}],"max_tok`))
-	if string(s.UserID) != "u1" || s.Prefix == 0 {
-		t.Fatalf("cut body: user_id %q prefix %x", s.UserID, s.Prefix)
+	if string(s.UserID) != "u1" {
+		t.Fatalf("cut body: user_id %q", s.UserID)
+	}
+	s = ReadSession([]byte(`{"messages":[{"role":"user","content":"q"}],"max_tok`))
+	if s.Prefix == 0 {
+		t.Fatalf("cut body without a session field: no prefix (%q)", s.PrefixMissing)
+	}
+}
+
+// A body that names its session is not hashed: the name decides.
+func TestReadSessionHashesNoPrefixWhenTheBodyNamesItsSession(t *testing.T) {
+	for _, body := range []string{
+		`{"messages":[{"role":"user","content":"q"}],"metadata":{"user_id":"u"}}`,
+		`{"prompt_cache_key":"k","messages":[{"role":"user","content":"q"}]}`,
+		`{"previous_response_id":"r","input":"q"}`,
+	} {
+		if s := ReadSession([]byte(body)); s.Prefix != 0 || s.PrefixMissing != "" {
+			t.Errorf("%s: prefix %x, missing %q; want neither", body, s.Prefix, s.PrefixMissing)
+		}
 	}
 }
 
@@ -173,6 +191,20 @@ func FuzzReadSession(f *testing.F) {
 			t.Fatalf("prefix %x with missing %q", s.Prefix, s.PrefixMissing)
 		}
 	})
+}
+
+// BenchmarkReadSessionChatBody reads the harness's plain chat body
+// (../shared/bench/bodies/chat.json, 454 bytes): OpenAI metadata without a
+// user_id at the end, so the prompt prefix is hashed.
+func BenchmarkReadSessionChatBody(b *testing.B) {
+	body := []byte(`{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are a helpful assistant that answers concisely and accurately."},{"role":"user","content":"We are evaluating API gateways for LLM traffic. In one short paragraph, explain what such a gateway does on each request and which costs it adds on top of the model provider."}],"temperature":0.2,"max_tokens":256,"user":"bench-user-0001","metadata":{"team":"bench","purpose":"gateway-overhead"}}`)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if ReadSession(body).Prefix == 0 {
+			b.Fatal("no prefix")
+		}
+	}
 }
 
 func BenchmarkReadSession(b *testing.B) {
