@@ -222,6 +222,9 @@ func (p *Pipeline) yield() {
 	}
 }
 
+// logChunk is how many bytes of request log lines handle writes at once.
+const logChunk = 32 << 10
+
 func (p *Pipeline) handle(batch []*store.Trace) {
 	if p.cfg.Store != nil {
 		p.persist(batch)
@@ -242,15 +245,23 @@ func (p *Pipeline) handle(batch []*store.Trace) {
 	p.lagNS.Store(int64(now.Sub(oldest)))
 	p.publish(batch)
 	if p.cfg.RequestLog != nil {
+		// Lines go out logChunk bytes at a time (whole lines), so the
+		// buffer a batch of 2,048 needs is not kept between batches.
 		b := p.logBuf[:0]
 		for i, t := range batch {
 			if i > 0 && i%store.YieldEvery == 0 {
 				p.yield()
 			}
 			b = appendLogLine(b, t, p.cfg.LogJSON)
+			if len(b) >= logChunk {
+				_, _ = p.cfg.RequestLog.Write(b)
+				b = b[:0]
+			}
 		}
-		_, _ = p.cfg.RequestLog.Write(b)
-		if cap(b) <= 1<<20 {
+		if len(b) > 0 {
+			_, _ = p.cfg.RequestLog.Write(b)
+		}
+		if cap(b) <= 2*logChunk {
 			p.logBuf = b
 		}
 	}

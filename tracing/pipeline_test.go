@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -161,10 +162,65 @@ func TestPipelineBatchesAndFlushesOnClose(t *testing.T) {
 	if n := strings.Count(out.String(), "msg=request"); n != 300 {
 		t.Fatalf("%d lines logged, want 300", n)
 	}
-	if out.Writes() > 3 {
-		t.Errorf("300 queued traces took %d writes", out.Writes())
+	if max := len(out.String())/logChunk + 2; out.Writes() > max {
+		t.Errorf("300 queued traces (%d bytes) took %d writes, want at most %d", len(out.String()), out.Writes(), max)
 	}
 	p.Record(sample(0)) // after Close: dropped, never blocks
+}
+
+// chunkLog records each write the request log receives.
+type chunkLog struct {
+	mu     sync.Mutex
+	writes [][]byte
+}
+
+func (l *chunkLog) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.writes = append(l.writes, bytes.Clone(b))
+	return len(b), nil
+}
+
+// A large batch's log lines go out in whole-line chunks of about logChunk
+// bytes, every line once and in order: the writer keeps no buffer the size
+// of a batch's log between batches.
+func TestPipelineWritesTheLogOfALargeBatchInChunksOfWholeLines(t *testing.T) {
+	out := &chunkLog{}
+	p := New(Config{QueueSize: 4096, BatchSize: 2048, RequestLog: out, FlushInterval: time.Hour})
+	go p.Run()
+	id := func(i int) string { return "req" + strconv.Itoa(100000+i) }
+	for i := range 2000 {
+		tr := sample(i)
+		tr.RequestID = id(i)
+		p.Record(tr)
+	}
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	out.mu.Lock()
+	defer out.mu.Unlock()
+	var all []byte
+	for _, w := range out.writes {
+		if len(w) > 64<<10 {
+			t.Fatalf("a write of %d bytes: the log of a batch is not chunked", len(w))
+		}
+		if len(w) == 0 || w[len(w)-1] != '\n' {
+			t.Fatalf("a write of %d bytes does not end a line", len(w))
+		}
+		if last := bytes.LastIndexByte(w[:len(w)-1], '\n'); len(w) > logChunk && last >= logChunk {
+			t.Fatalf("a write of %d bytes goes on past logChunk (%d) by more than its last line", len(w), logChunk)
+		}
+		all = append(all, w...)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(all), "\n"), "\n")
+	if len(lines) != 2000 {
+		t.Fatalf("%d lines logged, want 2000", len(lines))
+	}
+	for i, l := range lines {
+		if want := " id=" + id(i) + " "; !strings.Contains(l, want) {
+			t.Fatalf("line %d is %q, want the trace %s", i, l, id(i))
+		}
+	}
 }
 
 // A whole batch waiting wakes the writer before its interval: a busy
