@@ -20,6 +20,9 @@ func TestOpenFreshFile(t *testing.T) {
 	if err != nil || v != LatestSchema {
 		t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, LatestSchema)
 	}
+	if ps := s.db.Info().PageSize; ps != pageSize {
+		t.Errorf("a new database has %d-byte pages, want %d", ps, pageSize)
+	}
 	fi, err := os.Stat(s.Path())
 	if err != nil {
 		t.Fatal(err)
@@ -49,6 +52,36 @@ func TestOpenFreshFile(t *testing.T) {
 		if n, err := list(); err != nil || n != 0 {
 			t.Errorf("fresh database lists %d records, %v; want 0, nil", n, err)
 		}
+	}
+}
+
+// A file made with another page size (4 KiB, as aigw made them before)
+// keeps it, and its traces are written, pruned and read as in a new one.
+func TestOpenKeepsTheFilesOwnPageSize(t *testing.T) {
+	path := writeV0(t)
+	s, err := Open(path, testKey, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		s.Close()
+		checkDatabase(t, path, testKey)
+	}()
+	if ps := s.db.Info().PageSize; ps != 4096 {
+		t.Fatalf("the file's page size became %d, want its own 4096", ps)
+	}
+	t0 := time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
+	var batch []*Trace
+	for i := range 3000 {
+		batch = append(batch, tr(t0.Add(time.Duration(i)*time.Millisecond), "key_1", "openai", "gpt-5", 200))
+	}
+	write(t, s, batch...)
+	if n, err := s.PruneTraces(time.Time{}, 1000, 0); err != nil || n != 2000 {
+		t.Fatalf("PruneTraces = %d, %v; want 2000 deleted", n, err)
+	}
+	got, _, err := s.Traces(TraceFilter{KeyID: "key_1", Limit: 5})
+	if err != nil || len(got) != 5 || got[0].RequestID != batch[2999].RequestID {
+		t.Fatalf("Traces after prune = %d traces (first %v), %v; want the newest 5 from %s", len(got), ids(got), err, batch[2999].RequestID)
 	}
 }
 

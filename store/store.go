@@ -99,6 +99,15 @@ type Options struct {
 // of Options.Yield.
 const YieldEvery = 32
 
+// pageSize is the page size of a new database file. bbolt keeps, for as
+// long as the process runs, an entry for every page it allocated that is
+// still in use: once retention has cycled through a file of a million
+// traces, that map alone held ~5 MiB with 4 KiB pages (and twice that in
+// the collector's room), against ~0.5 MiB with 16 KiB. Larger pages also
+// store a trace batch in fewer, fuller pages: the file of a million traces
+// is a quarter smaller and a batch is written ~20 % faster.
+const pageSize = 16 << 10
+
 // Open opens (creating if needed) the database at path. masterKey (32 bytes)
 // seals credential secrets. A file that is not an aigw database is refused
 // with ErrForeign and not modified; a file locked by another process gives
@@ -132,8 +141,9 @@ func Open(path string, masterKey []byte, opts Options) (*Store, error) {
 		}
 	}
 	// The hash-map freelist allocates pages in O(1) however large the file
-	// grows with traces (the default array freelist scans).
-	db, err := openBolt(path, &bolt.Options{Timeout: opts.LockTimeout, FreelistType: bolt.FreelistMapType})
+	// grows with traces (the default array freelist scans). A new file gets
+	// pageSize pages (an existing one keeps its own).
+	db, err := openBolt(path, &bolt.Options{Timeout: opts.LockTimeout, FreelistType: bolt.FreelistMapType, PageSize: pageSize})
 	if err != nil {
 		return nil, err
 	}
