@@ -47,7 +47,7 @@ func (s *Store) pruneOnce(olderThan time.Time, maxCount uint64, maxDelete int) (
 		b := tx.Bucket(bucketTraces)
 		count := traceCount(tx)
 		var doomed [][]byte
-		ixGone := map[ixRecKey]map[string]bool{} // the doomed traces' ids by index record (traces_index.go)
+		ixHit := map[ixRecKey]struct{}{} // the index records of the doomed traces (traces_index.go)
 		epochs := tx.Bucket(bucketTraceEpochs)
 		c := b.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
@@ -70,16 +70,12 @@ func (s *Store) pruneOnce(olderThan time.Time, maxCount uint64, maxDelete int) (
 			}
 			// Keys are cloned: deleting changes the pages the cursor reads.
 			doomed = append(doomed, bytes.Clone(k))
-			// A damaged trace is deleted all the same; its ids in the index,
-			// if any, stay and are skipped by Traces (they point at no trace).
+			// A damaged trace is deleted all the same; its ids in the index
+			// stay unless another doomed trace shares their record, and are
+			// skipped by Traces (they point at no trace).
 			var t Trace
 			if e, ok := epochOf(epochs, k); ok && decodeTrace(v, &t) == nil {
-				eachIndexed(&t, e, func(rk ixRecKey) {
-					if ixGone[rk] == nil {
-						ixGone[rk] = map[string]bool{}
-					}
-					ixGone[rk][string(k)] = true
-				})
+				eachIndexed(&t, e, func(rk ixRecKey) { ixHit[rk] = struct{}{} })
 			}
 		}
 		if len(doomed) == 0 {
@@ -90,7 +86,7 @@ func (s *Store) pruneOnce(olderThan time.Time, maxCount uint64, maxDelete int) (
 				return fmt.Errorf("delete trace %q: %w", k, err)
 			}
 		}
-		if err := removeIDs(tx.Bucket(bucketTraceIndex), ixGone); err != nil {
+		if err := removeIDs(tx.Bucket(bucketTraceIndex), ixHit, doomed[len(doomed)-1]); err != nil {
 			return err
 		}
 		if err := pruneEpochs(tx); err != nil {

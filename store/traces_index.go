@@ -346,34 +346,41 @@ func indexRecords(c *bolt.Cursor, rk ixRecKey, fn func(k, v []byte)) {
 	}
 }
 
-// removeIDs deletes the doomed ids (by record key) from the index.
-// Retention deletes the oldest traces, so only a value's first records of
-// an epoch hold doomed ids: its records are in the order of their first
-// ids, and the walk stops at the first one that starts after them all.
-func removeIDs(ix *bolt.Bucket, doomed map[ixRecKey]map[string]bool) error {
+// removeIDs deletes every id up to and including cut from the index
+// records rks. Retention deletes the oldest traces — every trace up to cut
+// — so an id at or before cut names a trace that is gone, and only the
+// records that start at or before cut hold such ids: the walk of each
+// value's records stops at the first that starts after it. A packed record
+// is cut where its ids pass cut, its tail of distances kept as it is,
+// without reading its ids into memory.
+func removeIDs(ix *bolt.Bucket, rks map[ixRecKey]struct{}, cut []byte) error {
+	cutV, cutNum := idValue(string(cut))
+	after := func(v uint64) bool {
+		if cutNum {
+			return v > cutV
+		}
+		var buf [requestIDLen]byte
+		return bytes.Compare(appendIDText(buf[:0], v), cut) > 0
+	}
 	type change struct{ old, key, val []byte }
 	var changes []change
-	for rk, gone := range doomed {
-		newest := ""
-		for id := range gone {
-			newest = max(newest, id)
-		}
-		c := ix.Cursor()
-		for k, v := c.Seek(rk[:]); k != nil && bytes.HasPrefix(k, rk[:]) && string(k[ixKeyLen:]) <= newest; k, v = c.Next() {
-			var keep []string
-			ids := parseIDs(nil, v)
-			for _, id := range ids {
-				if !gone[string(id)] {
-					keep = append(keep, string(id))
-				}
-			}
-			if len(keep) == len(ids) {
-				continue
-			}
+	c := ix.Cursor()
+	for rk := range rks {
+		for k, v := c.Seek(rk[:]); k != nil && bytes.HasPrefix(k, rk[:]) && bytes.Compare(k[ixKeyLen:], cut) <= 0; k, v = c.Next() {
 			ch := change{old: bytes.Clone(k)}
-			if len(keep) > 0 {
-				ch.key = append(append([]byte(nil), rk[:]...), keep[0]...)
-				ch.val = encodeIDs(nil, keep)
+			if len(v) >= 2 && v[0] == 0 && v[1] == packedIDs {
+				ch.key, ch.val = cutPacked(rk, v[2:], after)
+			} else {
+				var keep []string
+				for _, id := range parseIDs(nil, v) {
+					if bytes.Compare(id, cut) > 0 {
+						keep = append(keep, string(id))
+					}
+				}
+				if len(keep) > 0 {
+					ch.key = append(append([]byte(nil), rk[:]...), keep[0]...)
+					ch.val = encodeIDs(nil, keep)
+				}
 			}
 			changes = append(changes, ch)
 		}
@@ -389,6 +396,29 @@ func removeIDs(ix *bolt.Bucket, doomed map[ixRecKey]map[string]bool) error {
 		}
 	}
 	return nil
+}
+
+// cutPacked returns the key and value of packed record rec (after its two
+// marker bytes) of rk without the ids for which after is false (a prefix:
+// the ids ascend); a nil key when none is left, or when the record is
+// damaged where they would start.
+func cutPacked(rk ixRecKey, rec []byte, after func(uint64) bool) (key, val []byte) {
+	if len(rec) < 8 {
+		return nil, nil
+	}
+	v := binary.BigEndian.Uint64(rec)
+	rest := rec[8:]
+	for !after(v) {
+		d, n := binary.Uvarint(rest)
+		if n <= 0 || v+d < v {
+			return nil, nil
+		}
+		v += d
+		rest = rest[n:]
+	}
+	key = appendIDText(append(make([]byte, 0, ixKeyLen+requestIDLen), rk[:]...), v)
+	val = binary.BigEndian.AppendUint64(append(make([]byte, 0, 10+len(rest)), 0, packedIDs), v)
+	return key, append(val, rest...)
 }
 
 // indexQuery is one value's prefix parts.

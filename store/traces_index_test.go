@@ -507,3 +507,24 @@ func TestWriteTracesYieldsWhileIndexing(t *testing.T) {
 		t.Fatalf("Traces(key_160) = %d, %v", len(got), err)
 	}
 }
+
+// Traces whose ids are not the proxy's (kept in plain records) are pruned
+// from the index by their ids' order as text, like the proxy's by number.
+func TestPruneTracesCutsRecordsOfOtherIDs(t *testing.T) {
+	smallEpochs(t)
+	s := openTest(t)
+	var all []*Trace
+	for i := range 3000 {
+		tc := tr(t0.Add(time.Duration(i)*time.Second), fmt.Sprintf("key_%d", i%3), "openai", "gpt-4o", []int{200, 503}[i%2])
+		tc.RequestID = fmt.Sprintf("imported-%06d", i)
+		all = append(all, tc)
+	}
+	for i := 0; i < len(all); i += 500 {
+		write(t, s, all[i:i+500]...)
+	}
+	if n, err := s.PruneTraces(time.Time{}, 1000, 300); err != nil || n != 2000 {
+		t.Fatalf("PruneTraces = %d, %v; want 2000", n, err)
+	}
+	checkListings(t, s, all[2000:], "after pruning")
+	checkTraceIndex(t, s)
+}
