@@ -15,6 +15,7 @@ const (
 	affinityPrevResponse = "previous_response_id"
 	affinityPrefix       = "prefix"
 	affinityNoBody       = "none: the request has no body"
+	affinityOneCred      = "none: the pool has one credential"
 )
 
 // maxSessionValue bounds a session header's value; a longer one is
@@ -26,9 +27,17 @@ const maxSessionValue = 512
 // field (Anthropic metadata.user_id, OpenAI prompt_cache_key or
 // previous_response_id), a hash of the leading prompt. 0 means none: the
 // pool then picks as health_best does. The trace says which it was, or
-// why there was none. Keys with another strategy skip all of it.
+// why there was none. Keys with another strategy skip all of it, and so
+// does a pool of one credential (there is nothing to choose: the body is
+// not read).
 func (x *exchange) affinity() uint64 {
 	if x.pool.pool.Strategy() != scheduler.CacheAffinity {
+		return 0
+	}
+	if x.pool.pool.Len() < 2 {
+		if x.trace != nil {
+			x.trace.Affinity = affinityOneCred
+		}
 		return 0
 	}
 	h, src := x.conversationKey()

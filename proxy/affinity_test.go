@@ -125,3 +125,17 @@ func TestOtherStrategiesLeaveTheTracesAffinityEmpty(t *testing.T) {
 		t.Fatalf("round_robin trace has affinity %q", tr.Affinity)
 	}
 }
+
+// A cache_affinity pool of one credential has nothing to choose: the body
+// is not read for a conversation key, and the trace says why.
+func TestCacheAffinityWithOneCredentialReadsNoConversationKey(t *testing.T) {
+	e := newEnv(t)
+	key, _ := e.setup("openai", 1, "cache_affinity")
+	body := `{"model":"gpt-4o-mini","prompt_cache_key":"conv-1","messages":[{"role":"user","content":"hi"}]}`
+	if r := e.do("POST", "/p/v1/chat/completions", bearer(key), body); r.status != 200 {
+		t.Fatalf("POST: %d %s", r.status, r.body)
+	}
+	if tr := e.rec.wait(t, 1)[0]; tr.Affinity != "none: the pool has one credential" || tr.Status != 200 {
+		t.Fatalf("trace affinity %q status %d, want %q 200", tr.Affinity, tr.Status, "none: the pool has one credential")
+	}
+}
