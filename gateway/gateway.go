@@ -103,6 +103,9 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer st.Close()
+	if st.SmallPages() {
+		log.Info("the database has 4 KiB pages (made before 2026-12-03); 'aigw backup --compact FILE' writes a copy with 16 KiB pages, which need less memory once retention prunes: stop aigw, put the copy in place of the database, start it", "db", dbPath)
+	}
 
 	tokens := admin.NewTokens(st, master)
 	if err := admin.EnsureLocalToken(tokens, dir); err != nil {

@@ -233,6 +233,11 @@ func (s *Store) Close() error { return s.db.Close() }
 // Path is the database file's path.
 func (s *Store) Path() string { return s.db.Path() }
 
+// SmallPages reports whether the file has pages smaller than a new file's
+// (made before 2026-12-03): it works the same, with more memory for page
+// bookkeeping once retention prunes; CompactFile moves it to the new size.
+func (s *Store) SmallPages() bool { return s.db.Info().PageSize < pageSize }
+
 // CheckFile refuses an existing non-empty file whose first meta page does
 // not carry bbolt's magic number, before bbolt gets a chance to touch it.
 // A missing or empty file is fine (Open creates it).

@@ -5,17 +5,24 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/aigw/aigw/gateway"
 	"github.com/spf13/cobra"
 )
 
 func newBackupCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	var compact bool
+	cmd := &cobra.Command{
 		Use:   "backup FILE",
 		Short: "Write a consistent copy of the running gateway's database to FILE",
 		Long: `Write a consistent copy of the running gateway's database to FILE, while it
 keeps serving. FILE is replaced only once the copy is complete. Keep master.key
-with it: credential secrets in the copy are sealed with that key.`,
-		Example: "  aigw backup /var/backups/aigw-$(date +%F).db",
+with it: credential secrets in the copy are sealed with that key.
+
+With --compact the copy is rewritten in full pages of 16 KiB: smaller, and a
+database made before 16 KiB pages (2026-12-03) gets them, with the smaller
+memory they need under retention. Stop the gateway, put the copy in place of
+aigw.db, and start it again to use it.`,
+		Example: "  aigw backup /var/backups/aigw-$(date +%F).db\n  aigw backup --compact /tmp/aigw-compact.db",
 		Args:    args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			path := argv[0]
@@ -41,8 +48,13 @@ with it: credential secrets in the copy are sealed with that key.`,
 			if err == nil {
 				err = os.Chmod(tmp.Name(), 0o600)
 			}
+			done := tmp.Name()
+			if err == nil && compact {
+				done, n, err = compactCopy(tmp.Name())
+				defer os.Remove(done) // no-op after the rename
+			}
 			if err == nil {
-				err = os.Rename(tmp.Name(), path)
+				err = os.Rename(done, path)
 			}
 			if err != nil {
 				return fmt.Errorf("backup: %w", err)
@@ -54,4 +66,26 @@ with it: credential secrets in the copy are sealed with that key.`,
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&compact, "compact", false, "rewrite the copy in full 16 KiB pages (a database made before 2026-12-03 gets them)")
+	return cmd
+}
+
+// compactCopy compacts the database file src into a new file beside it and
+// returns that file's name and size.
+func compactCopy(src string) (string, int64, error) {
+	f, err := os.CreateTemp(filepath.Dir(src), filepath.Base(src)+".compact*")
+	if err != nil {
+		return "", 0, err
+	}
+	dst := f.Name()
+	f.Close()
+	os.Remove(dst) // CompactDatabase creates it
+	if err := gateway.CompactDatabase(dst, src); err != nil {
+		return "", 0, err
+	}
+	fi, err := os.Stat(dst)
+	if err != nil {
+		return "", 0, err
+	}
+	return dst, fi.Size(), os.Chmod(dst, 0o600)
 }

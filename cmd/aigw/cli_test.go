@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -371,6 +373,55 @@ func TestBackupWritesUsableCopy(t *testing.T) {
 	}
 	if r := g.cli(t, "", nil, "backup", t.TempDir()); r.code != exitUsage {
 		t.Errorf("backup to a directory: exit %d %q", r.code, r.stderr)
+	}
+}
+
+// backup --compact writes a copy in 16 KiB pages that opens with the same
+// content, and leaves no temporary file beside it.
+func TestBackupCompactWritesACompactedCopy(t *testing.T) {
+	g := startGateway(t, t.TempDir())
+	g.ok(t, "provider", "add", "gemini", "--type", "gemini", "--base-url", "https://generativelanguage.googleapis.com")
+	var cred idOnly
+	g.okJSON(t, &cred, "credential", "add", "--provider", "gemini", "--secret", "AIzaSyCOMPACTTEST000000")
+	dir := t.TempDir()
+	dest := filepath.Join(dir, "compact.db")
+	var res struct {
+		File  string `json:"file"`
+		Bytes int64  `json:"bytes"`
+	}
+	g.okJSON(t, &res, "backup", "--compact", dest)
+	fi, err := os.Stat(dest)
+	if err != nil || fi.Size() != res.Bytes || res.Bytes == 0 || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("compacted backup: %v, %v, reported %d bytes", err, fi, res.Bytes)
+	}
+	hdr := make([]byte, 32)
+	f, err := os.Open(dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.ReadFull(f, hdr)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// bbolt's first meta page: page header (16 bytes), magic, version, page size.
+	if ps := binary.LittleEndian.Uint32(hdr[24:28]); ps != 16<<10 {
+		t.Errorf("page size of the compacted copy: %d, want 16384", ps)
+	}
+	st, err := store.Open(dest, readMasterKey(t, g.dir), store.Options{})
+	if err != nil {
+		t.Fatalf("compacted backup does not open: %v", err)
+	}
+	defer st.Close()
+	d, err := st.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Credentials) != 1 || d.Credentials[0].Secret != "AIzaSyCOMPACTTEST000000" {
+		t.Fatalf("compacted backup content: %+v", d)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("files beside the copy: %v", ents)
 	}
 }
 

@@ -331,3 +331,56 @@ func TestWrongMasterKeyFailsBeforeWritingAnything(t *testing.T) {
 		})
 	}
 }
+
+// A database made with 4 KiB pages (before 2026-12-03) serves as before,
+// the start-up log says how to move it to 16 KiB pages, and a compacted
+// backup of it has them; a new database says nothing of it.
+func TestSmallPagedDatabaseIsNamedAndCompacts(t *testing.T) {
+	dir := t.TempDir()
+	db, err := bolt.Open(filepath.Join(dir, gateway.DBFile), 0o600, &bolt.Options{Timeout: time.Second, PageSize: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	key := strings.Repeat("5a", 32) + "\n" // a master key, as aigw writes it
+	if err := os.WriteFile(filepath.Join(dir, gateway.MasterKeyFile), []byte(key), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs testkit.SyncBuffer
+	g, err := tryStartGatewayLogged(t, dir, false, &logs)
+	if err != nil {
+		t.Fatalf("aigw serve on a 4 KiB-page database: %v", err)
+	}
+	g.ok(t, "provider", "add", "demo", "--type", "openai", "--base-url", "https://api.example.com/v1")
+	if !strings.Contains(logs.String(), "4 KiB pages") || !strings.Contains(logs.String(), "aigw backup --compact") {
+		t.Fatalf("start-up log does not name the small pages:\n%s", logs.String())
+	}
+	dest := filepath.Join(t.TempDir(), "compact.db")
+	g.ok(t, "backup", "--compact", dest)
+	g.stop(t)
+	out, err := bolt.Open(dest, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := out.Info().PageSize
+	out.Close()
+	if ps != 16<<10 {
+		t.Fatalf("compacted backup page size %d, want 16384", ps)
+	}
+	// The compacted copy in place of the database: the gateway starts on
+	// it, with its provider, and says nothing of small pages.
+	if err := os.Rename(dest, filepath.Join(dir, gateway.DBFile)); err != nil {
+		t.Fatal(err)
+	}
+	var logs2 testkit.SyncBuffer
+	g2, err := tryStartGatewayLogged(t, dir, false, &logs2)
+	if err != nil {
+		t.Fatalf("aigw serve on the compacted copy: %v", err)
+	}
+	if r := g2.cli(t, "", nil, "provider", "list"); r.code != 0 || !strings.Contains(r.stdout, "demo") {
+		t.Fatalf("provider list on the compacted copy: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if strings.Contains(logs2.String(), "4 KiB pages") {
+		t.Errorf("a 16 KiB-page database is named small:\n%s", logs2.String())
+	}
+}
