@@ -104,8 +104,9 @@ const YieldEvery = 32
 // still in use: once retention has cycled through a file of a million
 // traces, that map alone held ~5 MiB with 4 KiB pages (and twice that in
 // the collector's room), against ~0.5 MiB with 16 KiB. Larger pages also
-// store a trace batch in fewer, fuller pages: the file of a million traces
-// is a quarter smaller and a batch is written ~20 % faster.
+// cost the trace writer ~8 % less CPU a trace (bench/scale), and a file
+// filled by the gateway's own load held a million traces in 534 MB instead
+// of 620.
 const pageSize = 16 << 10
 
 // Open opens (creating if needed) the database at path. masterKey (32 bytes)
