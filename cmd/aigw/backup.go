@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/aigw/aigw/config"
 	"github.com/aigw/aigw/gateway"
 	"github.com/spf13/cobra"
 )
@@ -28,6 +29,13 @@ aigw.db, and start it again to use it.`,
 			path := argv[0]
 			if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 				return &usageError{fmt.Errorf("backup: %s is a directory; give a file name", path)}
+			}
+			// Renamed over the database a local gateway has open, the copy
+			// would hide that file: what is written until its restart would
+			// be lost.
+			dir := firstNonEmpty(a.io.getenv("AIGW_DATA_DIR"), config.DefaultDataDir())
+			if live := filepath.Join(dir, gateway.DBFile); sameFile(path, live) {
+				return &usageError{fmt.Errorf("backup: %s is the gateway's own database; write the copy elsewhere", path)}
 			}
 			c, err := a.client()
 			if err != nil {
@@ -68,6 +76,16 @@ aigw.db, and start it again to use it.`,
 	}
 	cmd.Flags().BoolVar(&compact, "compact", false, "rewrite the copy in full 16 KiB pages (a database made before 2026-12-03 gets them)")
 	return cmd
+}
+
+// sameFile reports whether paths a and b name one existing file.
+func sameFile(a, b string) bool {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err == nil && os.SameFile(fa, fb)
 }
 
 // compactCopy compacts the database file src into a new file beside it and

@@ -374,6 +374,21 @@ func TestBackupWritesUsableCopy(t *testing.T) {
 	if r := g.cli(t, "", nil, "backup", t.TempDir()); r.code != exitUsage {
 		t.Errorf("backup to a directory: exit %d %q", r.code, r.stderr)
 	}
+	// Onto the gateway's own database: refused, the file untouched.
+	live := filepath.Join(g.dir, gateway.DBFile)
+	before, err := os.Stat(live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"backup", live}, {"backup", "--compact", live}} {
+		r := g.cli(t, "", nil, args...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, "own database") {
+			t.Errorf("%v: exit %d %q; want a usage error naming the gateway's own database", args, r.code, r.stderr)
+		}
+	}
+	if after, err := os.Stat(live); err != nil || !os.SameFile(before, after) {
+		t.Errorf("the gateway's database file was replaced (%v)", err)
+	}
 }
 
 // backup --compact writes a copy in 16 KiB pages that opens with the same
