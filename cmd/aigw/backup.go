@@ -102,8 +102,12 @@ func compactCopy(src string) (string, int64, error) {
 		return "", 0, err
 	}
 	fi, err := os.Stat(dst)
+	if err == nil {
+		err = os.Chmod(dst, 0o600)
+	}
 	if err != nil {
+		os.Remove(dst)
 		return "", 0, err
 	}
-	return dst, fi.Size(), os.Chmod(dst, 0o600)
+	return dst, fi.Size(), nil
 }
