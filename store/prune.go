@@ -73,9 +73,13 @@ func (s *Store) pruneOnce(olderThan time.Time, maxCount uint64, maxDelete int) (
 			// A damaged trace is deleted all the same; its ids in the index
 			// stay unless another doomed trace shares their record, and are
 			// skipped by Traces (they point at no trace).
-			var t Trace
-			if e, ok := epochOf(epochs, k); ok && decodeTrace(v, &t) == nil {
-				eachIndexed(&t, e, func(rk ixRecKey) { ixHit[rk] = struct{}{} })
+			hit := func(rk ixRecKey) { ixHit[rk] = struct{}{} }
+			if e, ok := epochOf(epochs, k); ok {
+				if key, provider, model, status, ok := indexedOf(v); ok {
+					eachIndexedValue(key, provider, model, status, e, hit)
+				} else if t := (Trace{}); decodeTrace(v, &t) == nil { // a legacy JSON trace
+					eachIndexed(&t, e, hit)
+				}
 			}
 		}
 		if len(doomed) == 0 {

@@ -184,6 +184,32 @@ func decodeTrace(raw []byte, t *Trace) error {
 	return r.err
 }
 
+// indexedOf reads only what the trace index holds of a stored trace — its
+// key id, provider, model and status — as slices of raw (nothing copied).
+// ok is false for a legacy JSON trace and a damaged one.
+func indexedOf(raw []byte) (key, provider, model []byte, status int, ok bool) {
+	if len(raw) < 9 || !binaryTrace(raw[0]) {
+		return nil, nil, nil, 0, false
+	}
+	b := raw[9:]        // after the version and the time
+	var strs [10][]byte // RequestID … Model, as appendTrace writes them
+	for i := range strs {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || n > uint64(len(b)-k) {
+			return nil, nil, nil, 0, false
+		}
+		strs[i], b = b[k:k+int(n)], b[k+int(n):]
+	}
+	if len(b) < 1 { // Stream
+		return nil, nil, nil, 0, false
+	}
+	st, k := binary.Varint(b[1:])
+	if k <= 0 {
+		return nil, nil, nil, 0, false
+	}
+	return strs[1], strs[4], strs[9], int(st), true
+}
+
 // traceTime reads only the time of a stored trace.
 func traceTime(raw []byte) (time.Time, error) {
 	if len(raw) >= 9 && binaryTrace(raw[0]) {

@@ -67,7 +67,7 @@ const ixKeyLen = 1 + 4 + 8
 var epochSize uint64 = 16384
 
 // fnv64a is FNV-1a (64 bit) of s: stable across builds and processes.
-func fnv64a(s string) uint64 {
+func fnv64a[T string | []byte](s T) uint64 {
 	h := uint64(14695981039346656037)
 	for i := 0; i < len(s); i++ {
 		h ^= uint64(s[i])
@@ -97,13 +97,22 @@ func indexedStatus(status int) string {
 
 // eachIndexed calls fn with the record of each indexed field of t in epoch.
 func eachIndexed(t *Trace, epoch uint32, fn func(k ixRecKey)) {
+	eachIndexedValue(t.KeyID, t.Provider, t.Model, t.Status, epoch, fn)
+}
+
+// eachIndexedValue is eachIndexed of a trace's key id, provider, model and
+// status.
+func eachIndexedValue[T string | []byte](key, provider, model T, status int, epoch uint32, fn func(k ixRecKey)) {
 	for _, f := range [...]struct {
 		field byte
-		value string
-	}{{ixKey, t.KeyID}, {ixProvider, t.Provider}, {ixModel, t.Model}, {ixStatus, indexedStatus(t.Status)}} {
-		if f.value != "" {
+		value T
+	}{{ixKey, key}, {ixProvider, provider}, {ixModel, model}} {
+		if len(f.value) > 0 {
 			fn(recKey(f.field, epoch, fnv64a(f.value)))
 		}
+	}
+	if st := indexedStatus(status); st != "" {
+		fn(recKey(ixStatus, epoch, fnv64a(st)))
 	}
 }
 

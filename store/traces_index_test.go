@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -526,5 +527,46 @@ func TestPruneTracesCutsRecordsOfOtherIDs(t *testing.T) {
 		t.Fatalf("PruneTraces = %d, %v; want 2000", n, err)
 	}
 	checkListings(t, s, all[2000:], "after pruning")
+	checkTraceIndex(t, s)
+}
+
+// Traces stored as JSON by earlier builds are pruned from the index like
+// binary ones.
+func TestPruneTracesReadsLegacyJSONTraces(t *testing.T) {
+	smallEpochs(t)
+	s := openTest(t)
+	var all []*Trace
+	for i := range 1000 {
+		key := "key_1"
+		if i%3 == 0 {
+			key = fmt.Sprintf("json_key_%d", i) // a record that only this (JSON) trace hits
+		}
+		all = append(all, tr(t0.Add(time.Duration(i)*time.Second), key, "openai", "gpt-4o", 200))
+	}
+	for i := 0; i < len(all); i += 100 {
+		write(t, s, all[i:i+100]...)
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketTraces)
+		for i, tc := range all {
+			if i%3 == 0 {
+				legacy, err := json.Marshal(tc)
+				if err != nil {
+					return err
+				}
+				if err := b.Put([]byte(tc.RequestID), legacy); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.PruneTraces(time.Time{}, 400, 50); err != nil || n != 600 {
+		t.Fatalf("PruneTraces = %d, %v; want 600", n, err)
+	}
+	checkListings(t, s, all[600:], "after pruning JSON and binary traces")
 	checkTraceIndex(t, s)
 }

@@ -494,9 +494,42 @@ func FuzzDecodeTrace(f *testing.F) {
 	f.Add([]byte{1, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		var tr Trace
-		_ = decodeTrace(raw, &tr) // no panic, no huge allocation
+		err := decodeTrace(raw, &tr) // no panic, no huge allocation
 		_, _ = traceTime(raw)
+		// What retention reads of a trace agrees with the whole decode.
+		key, provider, model, status, ok := indexedOf(raw)
+		if err == nil && len(raw) > 0 && raw[0] != '{' && !ok {
+			t.Fatalf("indexedOf refused a trace decodeTrace reads")
+		}
+		if err == nil && ok && (string(key) != tr.KeyID || string(provider) != tr.Provider || string(model) != tr.Model || status != tr.Status) {
+			t.Fatalf("indexedOf = %q %q %q %d; decodeTrace %q %q %q %d", key, provider, model, status, tr.KeyID, tr.Provider, tr.Model, tr.Status)
+		}
 	})
+}
+
+// indexedOf reads a stored trace's key, provider, model and status as
+// decodeTrace does, and never a wrong value from a record cut short.
+func TestIndexedOfReadsWhatTheIndexHolds(t *testing.T) {
+	for _, tc := range []*Trace{
+		tr(t0, "key_1", "openai", "gpt-4o", 200),
+		tr(t0, "", "anthropic", "claude\x00x", 503),
+		{RequestID: "r", Time: t0, KeyID: "k", KeyName: "name", KeyPreview: "aigw_…", Provider: "gemini", Model: strings.Repeat("m", 300), Status: -7},
+	} {
+		raw := appendTrace(nil, tc)
+		key, provider, model, status, ok := indexedOf(raw)
+		if !ok || string(key) != tc.KeyID || string(provider) != tc.Provider || string(model) != tc.Model || status != tc.Status {
+			t.Errorf("indexedOf = %q %q %q %d %v; want %q %q %q %d", key, provider, model, status, ok, tc.KeyID, tc.Provider, tc.Model, tc.Status)
+		}
+		for n := range len(raw) {
+			if k, p, m, st, ok := indexedOf(raw[:n]); ok && (string(k) != tc.KeyID || string(p) != tc.Provider || string(m) != tc.Model || st != tc.Status) {
+				t.Fatalf("the first %d of %d bytes read as %q %q %q %d", n, len(raw), k, p, m, st)
+			}
+		}
+		legacy, _ := json.Marshal(tc)
+		if _, _, _, _, ok := indexedOf(legacy); ok {
+			t.Errorf("indexedOf read a JSON trace")
+		}
+	}
 }
 
 // The writer's buffers are reused between batches: a later batch never
