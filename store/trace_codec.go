@@ -93,12 +93,17 @@ func (r *traceReader) fail() {
 }
 
 func (r *traceReader) str() string {
+	return string(r.raw()) // copies out of the mmap
+}
+
+// raw reads a length-prefixed string as a slice of the record.
+func (r *traceReader) raw() []byte {
 	n, k := binary.Uvarint(r.b)
 	if k <= 0 || n > uint64(len(r.b)-k) {
 		r.fail()
-		return ""
+		return nil
 	}
-	s := string(r.b[k : k+int(n)]) // copies out of the mmap
+	s := r.b[k : k+int(n)]
 	r.b = r.b[k+int(n):]
 	return s
 }
@@ -191,23 +196,14 @@ func indexedOf(raw []byte) (key, provider, model []byte, status int, ok bool) {
 	if len(raw) < 9 || !binaryTrace(raw[0]) {
 		return nil, nil, nil, 0, false
 	}
-	b := raw[9:]        // after the version and the time
-	var strs [10][]byte // RequestID … Model, as appendTrace writes them
+	r := traceReader{b: raw[9:]} // after the version and the time
+	var strs [10][]byte          // RequestID … Model, as appendTrace writes them
 	for i := range strs {
-		n, k := binary.Uvarint(b)
-		if k <= 0 || n > uint64(len(b)-k) {
-			return nil, nil, nil, 0, false
-		}
-		strs[i], b = b[k:k+int(n)], b[k+int(n):]
+		strs[i] = r.raw()
 	}
-	if len(b) < 1 { // Stream
-		return nil, nil, nil, 0, false
-	}
-	st, k := binary.Varint(b[1:])
-	if k <= 0 {
-		return nil, nil, nil, 0, false
-	}
-	return strs[1], strs[4], strs[9], int(st), true
+	r.bool() // Stream
+	status = int(r.varint())
+	return strs[1], strs[4], strs[9], status, r.err == nil
 }
 
 // traceTime reads only the time of a stored trace.

@@ -210,8 +210,8 @@ func encodeIDs(dst []byte, ids []string) []byte {
 // plain one, of one new buffer for a packed one); a damaged tail is left
 // out.
 func parseIDs(dst [][]byte, rec []byte) [][]byte {
-	if len(rec) >= 2 && rec[0] == 0 && rec[1] == packedIDs {
-		return parsePacked(dst, rec[2:])
+	if packed, ok := packedRecord(rec); ok {
+		return parsePacked(dst, packed)
 	}
 	for len(rec) > 0 {
 		n := int(rec[0])
@@ -222,6 +222,15 @@ func parseIDs(dst [][]byte, rec []byte) [][]byte {
 		rec = rec[1+n:]
 	}
 	return dst
+}
+
+// packedRecord returns a packed record's bytes after its marker; ok is
+// false for a plain record.
+func packedRecord(rec []byte) (packed []byte, ok bool) {
+	if len(rec) >= 2 && rec[0] == 0 && rec[1] == packedIDs {
+		return rec[2:], true
+	}
+	return nil, false
 }
 
 func parsePacked(dst [][]byte, rec []byte) [][]byte {
@@ -377,8 +386,8 @@ func removeIDs(ix *bolt.Bucket, rks map[ixRecKey]struct{}, cut []byte) error {
 	for rk := range rks {
 		for k, v := c.Seek(rk[:]); k != nil && bytes.HasPrefix(k, rk[:]) && bytes.Compare(k[ixKeyLen:], cut) <= 0; k, v = c.Next() {
 			ch := change{old: bytes.Clone(k)}
-			if len(v) >= 2 && v[0] == 0 && v[1] == packedIDs {
-				ch.key, ch.val = cutPacked(rk, v[2:], after)
+			if packed, ok := packedRecord(v); ok {
+				ch.key, ch.val = cutPacked(rk, packed, after)
 			} else {
 				var keep []string
 				for _, id := range parseIDs(nil, v) {

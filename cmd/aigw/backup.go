@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/aigw/aigw/config"
 	"github.com/aigw/aigw/gateway"
 	"github.com/spf13/cobra"
 )
@@ -33,8 +32,7 @@ aigw.db, and start it again to use it.`,
 			// Renamed over the database a local gateway has open, the copy
 			// would hide that file: what is written until its restart would
 			// be lost.
-			dir := firstNonEmpty(a.io.getenv("AIGW_DATA_DIR"), config.DefaultDataDir())
-			if live := filepath.Join(dir, gateway.DBFile); sameFile(path, live) {
+			if live := filepath.Join(a.dataDir(), gateway.DBFile); sameFile(path, live) {
 				return &usageError{fmt.Errorf("backup: %s is the gateway's own database; write the copy elsewhere", path)}
 			}
 			c, err := a.client()
@@ -88,16 +86,10 @@ func sameFile(a, b string) bool {
 	return err == nil && os.SameFile(fa, fb)
 }
 
-// compactCopy compacts the database file src into a new file beside it and
-// returns that file's name and size.
+// compactCopy compacts the database file src (a temporary file of a unique
+// name) into a new file beside it and returns that file's name and size.
 func compactCopy(src string) (string, int64, error) {
-	f, err := os.CreateTemp(filepath.Dir(src), filepath.Base(src)+".compact*")
-	if err != nil {
-		return "", 0, err
-	}
-	dst := f.Name()
-	f.Close()
-	os.Remove(dst) // CompactDatabase creates it
+	dst := src + ".compact"
 	if err := gateway.CompactDatabase(dst, src); err != nil {
 		return "", 0, err
 	}

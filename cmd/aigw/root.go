@@ -154,7 +154,7 @@ Start it with 'aigw serve'; every other command manages it through the admin API
 
 // client builds the admin client from flags, environment and the data directory.
 func (a *app) client() (*admin.Client, error) {
-	dir := firstNonEmpty(a.io.getenv("AIGW_DATA_DIR"), config.DefaultDataDir())
+	dir := a.dataDir()
 	url := admin.AdminURL(firstNonEmpty(a.admin, a.io.getenv("AIGW_ADMIN_URL"), localURL(dir), "http://127.0.0.1:9090"))
 	token := firstNonEmpty(a.token, a.io.getenv("AIGW_ADMIN_TOKEN"))
 	if token == "" {
@@ -166,6 +166,12 @@ func (a *app) client() (*admin.Client, error) {
 		token = strings.TrimSpace(string(raw))
 	}
 	return admin.NewClient(url, token), nil
+}
+
+// dataDir is the local gateway's data directory: $AIGW_DATA_DIR, else the
+// default.
+func (a *app) dataDir() string {
+	return firstNonEmpty(a.io.getenv("AIGW_DATA_DIR"), config.DefaultDataDir())
 }
 
 // localURL is the admin URL the local `aigw serve` wrote in dir ("" when
