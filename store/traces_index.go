@@ -287,13 +287,52 @@ type ixWriter struct {
 	have       bool   // there is an epoch
 	lastNo     uint32
 	lastN      uint64 // traces in the newest epoch
-	recs       map[ixRecKey][]string
-	val        [12]byte
-	yield      func()
+	*ixLists
+	val   [12]byte
+	yield func()
 }
 
-func newIxWriter(tx *bolt.Tx, yield func()) *ixWriter {
-	w := &ixWriter{ix: tx.Bucket(bucketTraceIndex), epochs: tx.Bucket(bucketTraceEpochs), recs: map[ixRecKey][]string{}, yield: yield}
+// ixLists are the ids a batch collects per index record. The trace writer
+// keeps them from one batch to the next, emptied (reset), so that a busy
+// gateway does not grow every record's list anew each batch: that was an
+// eighth of what the gateway allocated per request.
+type ixLists struct {
+	recs  map[ixRecKey][]string
+	spare [][]string // emptied lists of the last batch, for its records' successors
+}
+
+// Bounds on what reset keeps: a batch of unusually many distinct values
+// (keys, models) or one huge batch is not kept whole.
+const (
+	ixKeptLists  = 64
+	ixKeptLength = 4096
+)
+
+// reset empties the lists, keeping up to ixKeptLists of them, each no
+// longer than ixKeptLength, for the next batch.
+func (l *ixLists) reset() {
+	for _, ids := range l.recs {
+		if len(l.spare) < ixKeptLists && cap(ids) <= ixKeptLength {
+			clear(ids) // the ids belong to traces the writer is done with
+			l.spare = append(l.spare, ids[:0])
+		}
+	}
+	if len(l.recs) > ixKeptLists {
+		l.recs = nil // its table would stay as large
+	}
+	clear(l.recs)
+}
+
+// newIxWriter starts adding to the index in tx. lists, when not nil, are
+// empty lists to collect the ids in (the caller resets them after tx).
+func newIxWriter(tx *bolt.Tx, yield func(), lists *ixLists) *ixWriter {
+	if lists == nil {
+		lists = &ixLists{}
+	}
+	if lists.recs == nil {
+		lists.recs = map[ixRecKey][]string{}
+	}
+	w := &ixWriter{ix: tx.Bucket(bucketTraceIndex), epochs: tx.Bucket(bucketTraceEpochs), ixLists: lists, yield: yield}
 	w.epochs.FillPercent = traceFillPercent
 	if k, v := w.epochs.Cursor().Last(); k != nil && len(v) >= 12 {
 		w.last, w.have, w.lastNo, w.lastN = string(k), true, binary.BigEndian.Uint32(v), binary.BigEndian.Uint64(v[4:])
@@ -320,7 +359,13 @@ func (w *ixWriter) add(t *Trace, newest bool) error {
 	} else {
 		e, _ = epochOf(w.epochs, []byte(id))
 	}
-	eachIndexed(t, e, func(k ixRecKey) { w.recs[k] = append(w.recs[k], t.RequestID) })
+	eachIndexed(t, e, func(k ixRecKey) {
+		ids, ok := w.recs[k]
+		if !ok && len(w.spare) > 0 {
+			ids, w.spare = w.spare[len(w.spare)-1], w.spare[:len(w.spare)-1]
+		}
+		w.recs[k] = append(ids, t.RequestID)
+	})
 	return nil
 }
 
@@ -638,7 +683,7 @@ func (s *Store) buildTraceIndex() error {
 				done = true
 				return nil
 			}
-			w := newIxWriter(tx, func() {})
+			w := newIxWriter(tx, func() {}, nil)
 			c := tx.Bucket(bucketTraces).Cursor()
 			n := 0
 			k, v := c.Seek(from)

@@ -570,3 +570,52 @@ func TestPruneTracesReadsLegacyJSONTraces(t *testing.T) {
 	checkListings(t, s, all[600:], "after pruning JSON and binary traces")
 	checkTraceIndex(t, s)
 }
+
+// TestTraceIndexListsAreEmptiedBetweenBatches writes batches whose values
+// change from one to the next — one key, then another, then more values
+// than the writer keeps lists for, then a huge batch — so that every list
+// the writer reuses once held another value's ids: each filter still finds
+// exactly its traces.
+func TestTraceIndexListsAreEmptiedBetweenBatches(t *testing.T) {
+	s := openTest(t)
+	want := map[string][]string{} // key → ids, newest first
+	tm := t0
+	write := func(keys []string, n int) {
+		t.Helper()
+		batch := make([]*Trace, n)
+		for i := range batch {
+			tm = tm.Add(time.Millisecond)
+			k := keys[i%len(keys)]
+			batch[i] = tr(tm, k, "openai", "gpt-4o", 200)
+			want[k] = append([]string{batch[i].RequestID}, want[k]...)
+		}
+		if err := s.WriteTraces(batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	many := make([]string, ixKeptLists+10)
+	for i := range many {
+		many[i] = fmt.Sprintf("key_many_%03d", i)
+	}
+	write([]string{"key_a"}, 40)
+	write([]string{"key_b"}, 3)
+	write(many, 2*len(many))
+	write([]string{"key_c", "key_a"}, 30)
+	write([]string{"key_d"}, ixKeptLength+5) // a list longer than the writer keeps
+	write([]string{"key_b"}, 2)
+	for k, ids := range want {
+		got, _, err := s.Traces(TraceFilter{KeyID: k, Limit: maxTraceLimit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(ids) {
+			t.Fatalf("--key %s: %d traces; want %d", k, len(got), len(ids))
+		}
+		for i := range got {
+			if got[i].RequestID != ids[i] || got[i].KeyID != k {
+				t.Fatalf("--key %s: trace %d is %s of %s; want %s", k, i, got[i].RequestID, got[i].KeyID, ids[i])
+			}
+		}
+	}
+	checkTraceIndex(t, s)
+}

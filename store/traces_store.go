@@ -67,7 +67,7 @@ func (s *Store) WriteTraces(batch []*Trace) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketTraces)
 		b.FillPercent = traceFillPercent
-		ix := newIxWriter(tx, s.yield)
+		ix := newIxWriter(tx, s.yield, &w.ix)
 		// Only an id at or below the newest stored one can exist already.
 		last, _ := b.Cursor().Last()
 		count := traceCount(tx)
@@ -175,6 +175,7 @@ type traceWriter struct {
 	vals  [][]byte
 	ends  []int
 	order []int
+	ix    ixLists // the index's id lists, emptied after every batch
 }
 
 // encode checks every trace of a batch and returns their encodings, each
@@ -216,6 +217,7 @@ func (w *traceWriter) encode(batch []*Trace, yield func()) ([][]byte, error) {
 // the references to the last batch's values.
 func (w *traceWriter) shrink() {
 	clear(w.vals)
+	w.ix.reset()
 	if cap(w.buf) > 4<<20 {
 		w.buf, w.vals, w.ends, w.order = nil, nil, nil, nil // not the mutex: it is held
 	}
