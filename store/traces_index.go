@@ -323,12 +323,9 @@ func (l *ixLists) reset() {
 	clear(l.recs)
 }
 
-// newIxWriter starts adding to the index in tx. lists, when not nil, are
-// empty lists to collect the ids in (the caller resets them after tx).
+// newIxWriter starts adding to the index in tx, collecting the ids in
+// lists, which are empty (the caller resets them after tx).
 func newIxWriter(tx *bolt.Tx, yield func(), lists *ixLists) *ixWriter {
-	if lists == nil {
-		lists = &ixLists{}
-	}
 	if lists.recs == nil {
 		lists.recs = map[ixRecKey][]string{}
 	}
@@ -683,7 +680,7 @@ func (s *Store) buildTraceIndex() error {
 				done = true
 				return nil
 			}
-			w := newIxWriter(tx, func() {}, nil)
+			w := newIxWriter(tx, func() {}, &ixLists{})
 			c := tx.Bucket(bucketTraces).Cursor()
 			n := 0
 			k, v := c.Seek(from)
